@@ -1,0 +1,116 @@
+# tunnelgate — build, test, run, install.
+# `make SAN=1` builds the ASan+UBSan variant into build-asan/.
+
+PREFIX	?= /usr/local
+DESTDIR	?=
+SAN	?= 0
+CC	?= cc
+PKGS	 = openssl libconfig libseccomp pam
+
+ifeq ($(SAN),1)
+BUILD	?= build-asan
+SANFLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+else
+BUILD	?= build
+SANFLAGS =
+endif
+
+CFLAGS	?= -O2 -g
+CFLAGS	+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wconversion \
+	   -Wno-sign-conversion -Wstrict-prototypes -Wmissing-prototypes \
+	   -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE $(SANFLAGS)
+LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CPPFLAGS += -Isrc -Iauth -Ipolicy $(PKG_CFLAGS)
+
+DAEMON_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) \
+	       $(wildcard auth/*.c) $(wildcard policy/*.c)
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_BINS  := $(BUILD)/tunnelgate-bench
+
+.PHONY: all deps test unit-test integration-test fuzz fuzz-smoke run install clean asan bench
+
+all: $(BUILD)/tunnelgated $(UNIT_BINS) $(BENCH_BINS)
+
+deps:
+	@sh etc/install-deps.sh
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libtgd.a: $(DAEMON_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/tunnelgated: $(BUILD)/src/main.o $(BUILD)/libtgd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+$(BUILD)/tunnelgate-bench: $(BUILD)/tests/bench/tunnelgate-bench.o
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+asan:
+	$(MAKE) SAN=1 all
+
+unit-test: all
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+# The suite runs in its own mount and network namespaces: test users are
+# bind-mounted over /etc/passwd only there, and loopback is private.
+integration-test: all
+	TG_BUILD=$(abspath $(BUILD)) unshare --mount --net --propagation private \
+	    /usr/bin/python3 -m pytest -q tests/integration
+
+# Everything CI runs: the normal build, then the whole suite again under
+# ASan+UBSan, then a short run of every fuzz target.
+test: deps
+	$(MAKE) unit-test integration-test
+	$(MAKE) SAN=1 unit-test integration-test
+	$(MAKE) fuzz-smoke
+
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
+FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c policy/policy.c \
+		 policy/policy_match.c auth/auth_proto.c
+
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+	@mkdir -p $(@D)
+	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
+	    -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+
+fuzz: $(FUZZ_BINS)
+
+fuzz-smoke: fuzz
+	@set -e; for f in $(FUZZ_BINS); do \
+	    n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
+	    echo "== $$n (20 s)"; \
+	    $$f -max_total_time=20 -max_len=16384 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 2; \
+	done
+
+bench: all
+	sh tests/bench/run.sh $(abspath $(BUILD))
+
+run: deps all
+	sh etc/quickstart.sh $(abspath $(BUILD))
+
+install: $(BUILD)/tunnelgated
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/tunnelgate \
+	    $(DESTDIR)$(PREFIX)/share/tunnelgate/pam.d
+	install -m 755 $(BUILD)/tunnelgated $(DESTDIR)$(PREFIX)/sbin/
+	install -m 644 docs/tunnelgated.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 docs/tunnelgated.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 etc/tunnelgated.conf etc/policy.conf etc/tunnelgated.service \
+	    etc/tunnelgated.logrotate docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
+	install -m 644 etc/pam.d/tunnelgate $(DESTDIR)$(PREFIX)/share/tunnelgate/pam.d/
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(DAEMON_OBJS:.o=.d) $(BUILD)/src/main.d

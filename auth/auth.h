@@ -1,0 +1,71 @@
+/*
+ * The authenticator's work, one request at a time per process: credentials
+ * (PAM, cached), groups, policy on the resolved address, backend connect.
+ * Everything here runs privileged; nothing here reads from the network.
+ */
+#ifndef TG_AUTH_H
+#define TG_AUTH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "auth_proto.h"
+#include "config.h"
+#include "policy.h"
+
+#define AUTH_MAX_GROUPS	256
+
+/* Milliseconds on CLOCK_MONOTONIC, the clock request deadlines use. */
+int64_t	 auth_now_ms(void);
+
+/*
+ * PAM: pam_start_confdir (cfg->pam_confdir, or the system directory when
+ * empty) with cfg->pam_service, PAM_RHOST = rhost, then pam_authenticate and
+ * pam_acct_mgmt. Returns AUTH_ALLOW (credentials and account fine),
+ * AUTH_BAD_CREDENTIALS, AUTH_ACCOUNT_UNUSABLE or AUTH_UNAVAILABLE; reason gets
+ * a short audit reason without secrets ("bad password", "account expired",
+ * "pam: <pam_strerror>").
+ */
+enum auth_verdict auth_pam_check(const struct config *cfg, const char *user,
+	    const char *password, const char *rhost, char *reason, size_t reasonlen);
+
+/*
+ * Supplementary and primary groups of user from NSS, as names. *groups is an
+ * array of n strings in one allocation, freed with free(*groups).
+ * Returns 0, or -1 if the user is unknown to NSS or a lookup failed.
+ */
+int	 auth_groups(const char *user, char ***groups, size_t *n);
+
+/*
+ * Credential cache: salted SHA-256 of (user, password), the verdict, and its
+ * expiry (positive TTL for AUTH_ALLOW, negative TTL for
+ * AUTH_BAD_CREDENTIALS/AUTH_ACCOUNT_UNUSABLE; AUTH_UNAVAILABLE is never
+ * cached). Bounded by max_entries (0 disables); the oldest entry goes first.
+ */
+struct auth_cache;
+struct auth_cache *auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
+	    unsigned negative_ttl_ms);
+void	 auth_cache_free(struct auth_cache *);
+/* Returns 1 and sets *verdict on a live hit, 0 otherwise. */
+int	 auth_cache_lookup(struct auth_cache *, const char *user,
+	    const char *password, int64_t now_ms, enum auth_verdict *verdict);
+void	 auth_cache_store(struct auth_cache *, const char *user,
+	    const char *password, int64_t now_ms, enum auth_verdict verdict);
+
+/*
+ * Resolve host (bounded by cfg->timeout_dns_ms and deadline_ms), check the
+ * policy for each resolved address in order, and connect (non-blocking, with
+ * cfg->timeout_connect_ms and deadline_ms) to the first allowed one that
+ * answers. Returns AUTH_ALLOW with *fd set to the connected socket (blocking
+ * mode, CLOEXEC), AUTH_POLICY_DENY, AUTH_BACKEND_REFUSED or
+ * AUTH_BACKEND_TIMEOUT. rule gets the deciding rule (the allowing rule, or the
+ * denying rule / default-deny); resolved gets "addr:port" ("[v6]:port") of
+ * the address connected to or, on failure, the last one tried (or "").
+ */
+enum auth_verdict auth_backend_connect(const struct config *cfg,
+	    const struct policy *pol, const struct policy_subject *subject,
+	    const char *host, uint16_t port, int64_t deadline_ms, int *fd,
+	    char rule[AUTH_NAME_MAX], char resolved[AUTH_ADDR_MAX],
+	    char *reason, size_t reasonlen);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * Gate worker <-> authenticator messages. Fixed-size, versioned structs on
+ * AF_UNIX SOCK_SEQPACKET sockets: a message is valid only if its size is
+ * exactly that of its type, its version and type are known and every string
+ * is NUL-terminated inside its field. The authenticator treats any other
+ * message as an attack and exits (the master restarts it).
+ *
+ * All authenticators share the authenticator end of every gate worker's
+ * socket and pull requests from it, so a slow PAM stack holds only the
+ * authenticator serving it. An authenticator announces AUTH_MSG_TAKEN before
+ * the slow work, so that a gate worker can fail exactly the requests of an
+ * authenticator that died.
+ */
+#ifndef TG_AUTH_PROTO_H
+#define TG_AUTH_PROTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../src/http_request.h"
+
+#define AUTH_PROTO_VERSION	1
+
+enum auth_msg_type {
+	AUTH_MSG_REQUEST = 1,	/* gate -> auth */
+	AUTH_MSG_TAKEN = 2,	/* auth -> gate: working on req_id */
+	AUTH_MSG_REPLY = 3,	/* auth -> gate, backend fd attached on ALLOW */
+};
+
+enum auth_verdict {
+	AUTH_ALLOW = 1,			/* 200, fd attached */
+	AUTH_BAD_CREDENTIALS = 2,	/* 407 */
+	AUTH_ACCOUNT_UNUSABLE = 3,	/* 407: expired, locked, acct_mgmt said no */
+	AUTH_POLICY_DENY = 4,		/* 403 */
+	AUTH_BACKEND_REFUSED = 5,	/* 502: refused, unreachable, no address */
+	AUTH_BACKEND_TIMEOUT = 6,	/* 504: connect or DNS timed out */
+	AUTH_UNAVAILABLE = 7,		/* 503: PAM/LDAP down, internal error */
+	AUTH_VERDICT_MAX = 7
+};
+
+#define AUTH_ADDR_MAX	64	/* "[ffff:...:ffff]:65535" fits */
+#define AUTH_NAME_MAX	64
+
+struct auth_msg_hdr {
+	uint16_t	 version;
+	uint16_t	 type;
+	uint32_t	 size;		/* sizeof the whole message */
+	uint64_t	 req_id;	/* gate-chosen, echoed back */
+};
+
+struct auth_request {
+	struct auth_msg_hdr hdr;
+	uint64_t	 tunnel_id;
+	int64_t		 deadline_ms;	/* CLOCK_MONOTONIC; drop the work after */
+	uint16_t	 port;
+	uint16_t	 pad[3];
+	char		 user[HTTP_CRED_MAX + 1];
+	char		 password[HTTP_CRED_MAX + 1];
+	char		 host[HTTP_HOST_MAX + 1];
+	char		 client[AUTH_ADDR_MAX];		/* "addr:port" */
+	char		 tls_version[16];
+	char		 tls_cipher[AUTH_NAME_MAX];
+};
+
+struct auth_taken {
+	struct auth_msg_hdr hdr;
+	uint32_t	 pid;
+	uint32_t	 pad;
+};
+
+struct auth_reply {
+	struct auth_msg_hdr hdr;
+	uint32_t	 verdict;	/* enum auth_verdict */
+	uint32_t	 pid;
+	char		 rule[AUTH_NAME_MAX];
+	char		 resolved[AUTH_ADDR_MAX];	/* address connected to */
+	char		 reason[128];			/* short, no secrets */
+};
+
+/*
+ * Validate a received message of n bytes against the type its header claims.
+ * Returns the type, or -1 with *why set to a static description.
+ */
+int	 auth_msg_validate(const void *msg, size_t n, const char **why);
+void	 auth_msg_init(struct auth_msg_hdr *, enum auth_msg_type, uint64_t req_id);
+/* HTTP status a verdict is answered with. */
+int	 auth_verdict_status(enum auth_verdict);
+const char *auth_verdict_name(enum auth_verdict);
+
+#endif

@@ -1,0 +1,221 @@
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "auth.h"
+#include "authenticator.h"
+#include "ctl.h"
+#include "ipc.h"
+#include "log.h"
+
+#define AUTH_MAX_SOCKS	64
+#define AUTH_SEND_WAIT_MS 1000
+
+struct authenticator {
+	const struct auth_env	*env;
+	struct auth_cache	*cache;
+	struct pollfd		 pfds[AUTH_MAX_SOCKS + 1];	/* socks, then ctl */
+	size_t			 n_open;
+};
+
+/* Replies are small and the gate drains them; wait briefly if full. */
+static void
+auth_send(int sock, const void *msg, size_t len, int fd)
+{
+	struct pollfd	 pfd = { .fd = sock, .events = POLLOUT };
+
+	while (ipc_send(sock, msg, len, fd == -1 ? NULL : &fd, fd == -1 ? 0 : 1)
+	    == -1) {
+		if (errno != EAGAIN || poll(&pfd, 1, AUTH_SEND_WAIT_MS) != 1) {
+			log_warn("%s: answer to a gate worker lost", __func__);
+			return;
+		}
+	}
+}
+
+static enum auth_verdict
+auth_credentials(struct authenticator *a, const struct auth_request *req,
+    char *reason, size_t reasonlen)
+{
+	enum auth_verdict	 v;
+	int64_t			 now = auth_now_ms();
+	char			 rhost[AUTH_ADDR_MAX], *colon;
+
+	if (auth_cache_lookup(a->cache, req->user, req->password, now, &v)) {
+		snprintf(reason, reasonlen, "%s", v == AUTH_ALLOW ?
+		    "cached" : "cached failure");
+		return v;
+	}
+	/* PAM_RHOST is the client's address without its port. */
+	auditlog_strlcpy(rhost, req->client[0] == '[' ? req->client + 1 :
+	    req->client, sizeof(rhost));
+	if ((colon = strrchr(rhost, req->client[0] == '[' ? ']' : ':')) != NULL)
+		*colon = '\0';
+	v = auth_pam_check(a->env->cfg, req->user, req->password, rhost,
+	    reason, reasonlen);
+	auth_cache_store(a->cache, req->user, req->password, auth_now_ms(), v);
+	return v;
+}
+
+static enum auth_verdict
+auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
+    struct audit_record *rec)
+{
+	struct policy_subject	 subject = { .user = req->user };
+	char			**groups = NULL;
+	size_t			 n_groups = 0;
+	enum auth_verdict	 v;
+
+	if (auth_groups(req->user, &groups, &n_groups) == -1)
+		log_warnx("%s: no groups for %s from NSS; only user rules apply",
+		    __func__, req->user);
+	subject.groups = (const char *const *)groups;
+	subject.n_groups = n_groups;
+	v = auth_backend_connect(a->env->cfg, a->env->policy, &subject,
+	    req->host, req->port, req->deadline_ms, fd, rec->rule, rec->resolved,
+	    rec->reason, sizeof(rec->reason));
+	free(groups);
+	return v;
+}
+
+static void
+auth_answer(struct authenticator *a, int sock, struct auth_request *req)
+{
+	struct auth_taken	 taken;
+	struct auth_reply	 reply;
+	struct audit_record	 rec;
+	enum auth_verdict	 v;
+	int			 fd = -1;
+
+	memset(&taken, 0, sizeof(taken));
+	auth_msg_init(&taken.hdr, AUTH_MSG_TAKEN, req->hdr.req_id);
+	taken.pid = (uint32_t)getpid();
+	auth_send(sock, &taken, sizeof(taken), -1);
+
+	memset(&rec, 0, sizeof(rec));
+	rec.tunnel_id = req->tunnel_id;
+	AUDIT_SET(rec.client, req->client);
+	AUDIT_SET(rec.user, req->user);
+	snprintf(rec.target, sizeof(rec.target), strchr(req->host, ':') ?
+	    "[%s]:%u" : "%s:%u", req->host, req->port);
+	AUDIT_SET(rec.tls_version, req->tls_version);
+	AUDIT_SET(rec.tls_cipher, req->tls_cipher);
+
+	if (auth_now_ms() >= req->deadline_ms) {
+		/* The gate worker has answered 503 already; do nothing for it. */
+		v = AUTH_UNAVAILABLE;
+		AUDIT_SET(rec.reason, "request expired before an authenticator "
+		    "was free");
+	} else {
+		v = auth_credentials(a, req, rec.reason, sizeof(rec.reason));
+		if (v == AUTH_ALLOW)
+			v = auth_connect(a, req, &fd, &rec);
+	}
+	explicit_bzero(req->password, sizeof(req->password));
+
+	switch (v) {
+	case AUTH_ALLOW:
+		rec.event = AUDIT_ALLOW;
+		break;
+	case AUTH_BAD_CREDENTIALS:
+	case AUTH_ACCOUNT_UNUSABLE:
+		rec.event = AUDIT_AUTH_FAIL;
+		break;
+	case AUTH_POLICY_DENY:
+		rec.event = AUDIT_DENY;
+		break;
+	default:
+		rec.event = AUDIT_ERROR;
+	}
+	ctl_send_audit(a->env->ctl_fd, &rec);
+
+	memset(&reply, 0, sizeof(reply));
+	auth_msg_init(&reply.hdr, AUTH_MSG_REPLY, req->hdr.req_id);
+	reply.verdict = v;
+	reply.pid = (uint32_t)getpid();
+	AUDIT_SET(reply.rule, rec.rule);
+	AUDIT_SET(reply.resolved, rec.resolved);
+	AUDIT_SET(reply.reason, rec.reason);
+	auth_send(sock, &reply, sizeof(reply), fd);
+	if (fd != -1)
+		close(fd);
+}
+
+/* Take one request from sock if another authenticator did not. */
+static void
+auth_dispatch_gate(struct authenticator *a, struct pollfd *pfd)
+{
+	union {
+		struct auth_request	req;
+		uint8_t			raw[sizeof(struct auth_request) + 1];
+	} m;
+	const char	*why;
+	ssize_t		 n;
+	size_t		 nfds = 0;
+
+	n = ipc_recv(pfd->fd, &m, sizeof(m), NULL, &nfds);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		if (n == -1 && errno != ECONNRESET)
+			fatal("%s: gate socket", __func__);
+		/* The gate worker of a retired generation is gone. */
+		close(pfd->fd);
+		pfd->fd = -1;
+		a->n_open--;
+		return;
+	}
+	if (auth_msg_validate(&m, (size_t)n, &why) != AUTH_MSG_REQUEST) {
+		explicit_bzero(&m, sizeof(m));
+		fatalx("%s: malformed request from a gate worker (%s); exiting "
+		    "rather than guessing", __func__, why ? why : "not a request");
+	}
+	auth_answer(a, pfd->fd, &m.req);
+	explicit_bzero(&m, sizeof(m));
+}
+
+void
+authenticator_main(void *arg)
+{
+	struct authenticator	 a;
+	const struct auth_env	*env = arg;
+	const struct config	*cfg = env->cfg;
+	size_t			 i, n = env->n_socks;
+	char			 buf[64];
+
+	memset(&a, 0, sizeof(a));
+	a.env = env;
+	if (n > AUTH_MAX_SOCKS)
+		fatalx("%s: %zu gate sockets, at most %d", __func__, n,
+		    AUTH_MAX_SOCKS);
+	a.cache = auth_cache_new(cfg->cache_max_entries,
+	    cfg->cache_positive_ttl_ms, cfg->cache_negative_ttl_ms);
+	if (a.cache == NULL)
+		fatalx("%s: cannot allocate the credential cache", __func__);
+	for (i = 0; i < n; i++) {
+		a.pfds[i].fd = env->socks[i];
+		a.pfds[i].events = POLLIN;
+	}
+	a.n_open = n;
+	a.pfds[n].fd = env->ctl_fd;
+	a.pfds[n].events = POLLIN;
+	while (a.n_open > 0) {
+		if (poll(a.pfds, n + 1, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fatal("%s: poll", __func__);
+		}
+		/* The master sends authenticators nothing; EOF means it is gone. */
+		if (a.pfds[n].revents && read(env->ctl_fd, buf, sizeof(buf)) <= 0)
+			break;
+		for (i = 0; i < n; i++)
+			if (a.pfds[i].fd != -1 && a.pfds[i].revents)
+				auth_dispatch_gate(&a, &a.pfds[i]);
+	}
+	auth_cache_free(a.cache);
+	exit(0);
+}

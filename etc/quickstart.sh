@@ -1,0 +1,87 @@
+#!/bin/sh
+# `make run`: start tunnelgated on 127.0.0.1:8443 with a working demo setup
+# under ./run/ — a self-signed certificate, a demo user that exists only in a
+# private mount namespace (the system's /etc and users are never touched), a
+# demo policy and an echo backend on 127.0.0.1:9007 — and print a client
+# command. Ctrl-C stops everything.
+set -eu
+BUILD=${1:?usage: quickstart.sh BUILD_DIR}
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+RUN=${TG_RUN_DIR:-$TOP/run}
+PORT=${TG_PORT:-8443}
+ECHO_PORT=${TG_ECHO_PORT:-9007}
+
+[ "$(id -u)" -eq 0 ] || { echo "make run: needs root (PAM, privilege separation)" >&2; exit 1; }
+mkdir -p "$RUN/tls" "$RUN/pam.d" "$RUN/etc" "$RUN/empty"
+chmod 755 "$RUN/empty"
+chown root:root "$RUN/empty"
+
+if [ ! -f "$RUN/tls/cert.pem" ]; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+	    -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" -days 365 \
+	    -subj "/CN=localhost" \
+	    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
+	chmod 600 "$RUN/tls/key.pem"
+fi
+if [ ! -f "$RUN/demo-password" ]; then
+	(umask 077; openssl rand -hex 12 > "$RUN/demo-password")
+fi
+PASS=$(cat "$RUN/demo-password")
+cp "$TOP/etc/pam.d/tunnelgate" "$RUN/pam.d/tunnelgate"
+
+# The demo user lives in private copies of the account files, bind-mounted
+# over the real ones only inside the gateway's mount namespace.
+grep -v '^demo:' /etc/passwd > "$RUN/etc/passwd"
+grep -v '^demo:' /etc/shadow > "$RUN/etc/shadow"
+grep -v '^demo:' /etc/group > "$RUN/etc/group"
+echo "demo:x:64999:64999:tunnelgate demo:/nonexistent:/usr/sbin/nologin" >> "$RUN/etc/passwd"
+echo "demo:$(openssl passwd -6 "$PASS"):20000:0:99999:7:::" >> "$RUN/etc/shadow"
+echo "demo:x:64999:" >> "$RUN/etc/group"
+chmod 640 "$RUN/etc/shadow"
+
+cat > "$RUN/policy.conf" <<POLICY
+version = 1;
+rules = (
+	{ name = "demo-echo"; action = "allow"; users = [ "demo" ];
+	  hosts = [ "127.0.0.1" ]; ports = [ $ECHO_PORT, 22 ]; }
+);
+POLICY
+cat > "$RUN/tunnelgated.conf" <<CONF
+listen = ( { address = "127.0.0.1"; port = $PORT; } );
+tls = { certificate = "tls/cert.pem"; key = "tls/key.pem"; };
+privsep = { user = "nobody"; chroot = "empty"; };
+auth = { backend = "pam"; pam = { service = "tunnelgate"; confdir = "pam.d"; }; };
+audit = { file = "audit.log"; };
+policy = "policy.conf";
+CONF
+"$BUILD/tunnelgated" -t -c "$RUN/tunnelgated.conf"
+
+python3 -c '
+import socket, sys, threading
+s = socket.create_server(("127.0.0.1", int(sys.argv[1])), reuse_port=False)
+def echo(c):
+    with c:
+        while (d := c.recv(65536)):
+            c.sendall(d)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=echo, args=(c,), daemon=True).start()
+' "$ECHO_PORT" &
+ECHO_PID=$!
+trap 'kill $ECHO_PID 2>/dev/null' EXIT INT TERM
+
+cat <<MSG
+
+tunnelgated is starting on 127.0.0.1:$PORT (audit log: $RUN/audit.log).
+In another terminal, open a tunnel to the demo echo backend and type a line:
+
+  curl --proxy https://127.0.0.1:$PORT --proxy-cacert $RUN/tls/cert.pem \\
+       --proxy-user "demo:$PASS" telnet://127.0.0.1:$ECHO_PORT
+
+or, with OpenSSH and proxytunnel, tunnel ssh to a local sshd on port 22:
+  ssh -o ProxyCommand='proxytunnel -q -E -C $RUN/tls/cert.pem -p 127.0.0.1:$PORT -P demo:$PASS -d %h:%p' user@127.0.0.1
+
+MSG
+unshare --mount --propagation private sh -c '
+	for f in passwd shadow group; do mount --bind "$1/etc/$f" "/etc/$f"; done
+	exec "$2/tunnelgated" -c "$1/tunnelgated.conf"' sh "$RUN" "$BUILD"

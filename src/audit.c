@@ -1,0 +1,262 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "audit.h"
+#include "log.h"
+
+static const char *const audit_event_names[] = {
+	[AUDIT_AUTH_FAIL] = "auth_fail", [AUDIT_DENY] = "deny",
+	[AUDIT_ALLOW] = "allow", [AUDIT_ERROR] = "error",
+	[AUDIT_OPEN] = "open", [AUDIT_CLOSE] = "close",
+};
+
+static const char *const audit_closed_by_names[] = {
+	[AUDIT_BY_NONE] = "", [AUDIT_BY_CLIENT] = "client",
+	[AUDIT_BY_BACKEND] = "backend", [AUDIT_BY_IDLE] = "idle",
+	[AUDIT_BY_SHUTDOWN] = "shutdown", [AUDIT_BY_ERROR] = "error",
+};
+
+static struct {
+	char	 path[4096];
+	int	 fd;
+	bool	 use_syslog;
+} audit = { .fd = -1 };
+
+void
+auditlog_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t	 n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int
+audit_field_ok(const char *s, size_t size)
+{
+	return memchr(s, '\0', size) != NULL;
+}
+
+int
+auditlog_record_validate(const struct audit_record *r)
+{
+	if (r->event < AUDIT_AUTH_FAIL || r->event > AUDIT_EVENT_MAX ||
+	    r->closed_by > AUDIT_BY_MAX)
+		return -1;
+	if (!audit_field_ok(r->client, sizeof(r->client)) ||
+	    !audit_field_ok(r->user, sizeof(r->user)) ||
+	    !audit_field_ok(r->target, sizeof(r->target)) ||
+	    !audit_field_ok(r->resolved, sizeof(r->resolved)) ||
+	    !audit_field_ok(r->rule, sizeof(r->rule)) ||
+	    !audit_field_ok(r->tls_version, sizeof(r->tls_version)) ||
+	    !audit_field_ok(r->tls_cipher, sizeof(r->tls_cipher)) ||
+	    !audit_field_ok(r->reason, sizeof(r->reason)))
+		return -1;
+	return 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
+static size_t
+utf8_seq_len(const unsigned char *s)
+{
+	size_t	 n, i;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0) {
+		n = 2;
+		cp = s[0] & 0x1fu;
+	} else if ((s[0] & 0xf0) == 0xe0) {
+		n = 3;
+		cp = s[0] & 0x0fu;
+	} else if ((s[0] & 0xf8) == 0xf0) {
+		n = 4;
+		cp = s[0] & 0x07u;
+	} else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3fu);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+struct jbuf {
+	char	*p;
+	size_t	 len, cap;
+	int	 overflow;
+};
+
+static void
+jb_raw(struct jbuf *j, const char *s, size_t n)
+{
+	if (j->overflow || n > j->cap - j->len) {
+		j->overflow = 1;
+		return;
+	}
+	memcpy(j->p + j->len, s, n);
+	j->len += n;
+}
+
+/* JSON string with escapes; invalid UTF-8 becomes U+FFFD. */
+static void
+jb_str(struct jbuf *j, const char *s)
+{
+	const unsigned char	*u = (const unsigned char *)s;
+	char			 esc[8];
+	size_t			 n;
+
+	jb_raw(j, "\"", 1);
+	while (*u) {
+		if (*u == '"' || *u == '\\') {
+			esc[0] = '\\';
+			esc[1] = (char)*u;
+			jb_raw(j, esc, 2);
+			u++;
+		} else if (*u < 0x20 || *u == 0x7f) {
+			snprintf(esc, sizeof(esc), "\\u%04x", *u);
+			jb_raw(j, esc, 6);
+			u++;
+		} else if ((n = utf8_seq_len(u)) == 0) {
+			jb_raw(j, "\\ufffd", 6);
+			u++;
+		} else {
+			jb_raw(j, (const char *)u, n);
+			u += n;
+		}
+	}
+	jb_raw(j, "\"", 1);
+}
+
+static void
+jb_kv_str(struct jbuf *j, const char *key, const char *val)
+{
+	if (val[0] == '\0')
+		return;
+	jb_raw(j, ",\"", 2);
+	jb_raw(j, key, strlen(key));
+	jb_raw(j, "\":", 2);
+	jb_str(j, val);
+}
+
+static void
+jb_kv_u64(struct jbuf *j, const char *key, uint64_t v)
+{
+	char	 num[32];
+	int	 n = snprintf(num, sizeof(num), ",\"%s\":%" PRIu64, key, v);
+
+	jb_raw(j, num, (size_t)n);
+}
+
+size_t
+auditlog_format(const struct audit_record *r, int64_t time_ms, char *out,
+    size_t outlen)
+{
+	struct jbuf	 j = { .p = out, .cap = outlen };
+	struct tm	 tm;
+	time_t		 secs = (time_t)(time_ms / 1000);
+	char		 head[128], id[20];
+	int		 n;
+
+	gmtime_r(&secs, &tm);
+	n = snprintf(head, sizeof(head),
+	    "{\"v\":%d,\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\","
+	    "\"event\":\"%s\"", AUDIT_SCHEMA_VERSION, tm.tm_year + 1900,
+	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	    (int)(time_ms % 1000), audit_event_names[r->event]);
+	jb_raw(&j, head, (size_t)n);
+	if (r->tunnel_id != 0) {
+		snprintf(id, sizeof(id), "%016" PRIx64, r->tunnel_id);
+		jb_kv_str(&j, "tunnel", id);
+	}
+	jb_kv_str(&j, "client", r->client);
+	jb_kv_str(&j, "user", r->user);
+	jb_kv_str(&j, "target", r->target);
+	jb_kv_str(&j, "resolved", r->resolved);
+	jb_kv_str(&j, "rule", r->rule);
+	jb_kv_str(&j, "tls_version", r->tls_version);
+	jb_kv_str(&j, "tls_cipher", r->tls_cipher);
+	jb_kv_str(&j, "reason", r->reason);
+	if (r->event == AUDIT_CLOSE) {
+		jb_kv_u64(&j, "bytes_up", r->bytes_up);
+		jb_kv_u64(&j, "bytes_down", r->bytes_down);
+		jb_kv_u64(&j, "duration_ms", r->duration_ms);
+		jb_kv_str(&j, "closed_by", audit_closed_by_names[r->closed_by]);
+	}
+	jb_raw(&j, "}\n", 2);
+	return j.overflow ? 0 : j.len;
+}
+
+int
+auditlog_open(const char *path, bool use_syslog)
+{
+	auditlog_strlcpy(audit.path, path, sizeof(audit.path));
+	audit.use_syslog = use_syslog;
+	return auditlog_reopen();
+}
+
+int
+auditlog_reopen(void)
+{
+	int	 fd;
+
+	fd = open(audit.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	if (fd == -1) {
+		log_warn("audit: open %s (check the directory exists and is "
+		    "writable by root)", audit.path);
+		return -1;
+	}
+	if (audit.fd != -1)
+		close(audit.fd);
+	audit.fd = fd;
+	return 0;
+}
+
+void
+auditlog_close(void)
+{
+	if (audit.fd != -1)
+		close(audit.fd);
+	audit.fd = -1;
+}
+
+void
+auditlog_write(const struct audit_record *r)
+{
+	struct timespec	 ts;
+	char		 line[2048];
+	size_t		 len, off = 0;
+	ssize_t		 n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	len = auditlog_format(r, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
+	    line, sizeof(line));
+	if (len == 0) {
+		log_warnx("audit: record too long, dropped (event %u)", r->event);
+		return;
+	}
+	if (audit.use_syslog)
+		syslog(LOG_AUTHPRIV | LOG_INFO, "%.*s", (int)(len - 1), line);
+	while (audit.fd != -1 && off < len) {
+		n = write(audit.fd, line + off, len - off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warn("audit: write %s", audit.path);
+			return;
+		}
+		off += (size_t)n;
+	}
+}

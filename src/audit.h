@@ -1,0 +1,74 @@
+/*
+ * The audit log: JSON Lines written only by the master. Children describe
+ * events in fixed-size records (struct audit_record) sent over their control
+ * socket; the master validates each record and formats it, so a compromised
+ * child can neither forge JSON nor grow a line without bound.
+ */
+#ifndef TG_AUDIT_H
+#define TG_AUDIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "http_request.h"
+
+#define AUDIT_SCHEMA_VERSION	1
+
+enum audit_event {
+	AUDIT_AUTH_FAIL = 1,
+	AUDIT_DENY,
+	AUDIT_ALLOW,
+	AUDIT_ERROR,
+	AUDIT_OPEN,
+	AUDIT_CLOSE,
+	AUDIT_EVENT_MAX = AUDIT_CLOSE
+};
+
+enum audit_closed_by {
+	AUDIT_BY_NONE = 0,
+	AUDIT_BY_CLIENT,
+	AUDIT_BY_BACKEND,
+	AUDIT_BY_IDLE,
+	AUDIT_BY_SHUTDOWN,
+	AUDIT_BY_ERROR,
+	AUDIT_BY_MAX = AUDIT_BY_ERROR
+};
+
+/* Empty strings are fields the event does not have. */
+struct audit_record {
+	uint32_t	 event;		/* enum audit_event */
+	uint32_t	 closed_by;	/* enum audit_closed_by, close only */
+	uint64_t	 tunnel_id;
+	uint64_t	 bytes_up;	/* client -> backend, close only */
+	uint64_t	 bytes_down;
+	uint64_t	 duration_ms;
+	char		 client[64];
+	char		 user[HTTP_CRED_MAX + 1];
+	char		 target[HTTP_HOST_MAX + 10];	/* [host]:port */
+	char		 resolved[64];
+	char		 rule[64];
+	char		 tls_version[16];
+	char		 tls_cipher[64];
+	char		 reason[128];
+};
+
+/* Bounded copy into a record field; always NUL-terminates. */
+#define AUDIT_SET(field, src)	auditlog_strlcpy((field), (src), sizeof(field))
+void	 auditlog_strlcpy(char *dst, const char *src, size_t size);
+
+/* Returns 0 if every field is in range and NUL-terminated. */
+int	 auditlog_record_validate(const struct audit_record *);
+/*
+ * Format one JSON line (with '\n') into out; returns its length, or 0 if it
+ * does not fit. time_ms is the wall-clock time in ms since the epoch.
+ */
+size_t	 auditlog_format(const struct audit_record *, int64_t time_ms, char *out,
+	    size_t outlen);
+
+int	 auditlog_open(const char *path, bool use_syslog);
+int	 auditlog_reopen(void);
+void	 auditlog_write(const struct audit_record *);
+void	 auditlog_close(void);
+
+#endif

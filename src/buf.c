@@ -1,0 +1,119 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+void
+buf_init(struct buf *b, size_t max)
+{
+	memset(b, 0, sizeof(*b));
+	b->max = max;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->off = b->len = b->cap = 0;
+}
+
+void
+buf_reset(struct buf *b)
+{
+	b->off = b->len = 0;
+}
+
+void
+buf_release_if_empty(struct buf *b)
+{
+	if (buf_len(b) == 0)
+		buf_free(b);
+}
+
+void
+buf_consume(struct buf *b, size_t n)
+{
+	if (n > buf_len(b))
+		n = buf_len(b);
+	b->off += n;
+	if (b->off == b->len)
+		b->off = b->len = 0;
+}
+
+/* Make room for want bytes at the tail; 0 or a BUF_ERR_* code. */
+static int
+buf_make_room(struct buf *b, size_t want)
+{
+	size_t	 used = buf_len(b), ncap;
+	uint8_t	*p;
+
+	if (want > b->max - used)
+		return BUF_ERR_FULL;
+	if (b->cap - b->len >= want)
+		return 0;
+	if (b->off > 0) {
+		memmove(b->data, b->data + b->off, used);
+		b->off = 0;
+		b->len = used;
+		if (b->cap - b->len >= want)
+			return 0;
+	}
+	ncap = b->cap ? b->cap : 4096;
+	while (ncap < used + want)
+		ncap *= 2;
+	if (ncap > b->max)
+		ncap = b->max;
+	if ((p = realloc(b->data, ncap)) == NULL)
+		return BUF_ERR_NOMEM;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+uint8_t *
+buf_wptr(struct buf *b, size_t *space)
+{
+	size_t	 want = b->max - buf_len(b);
+
+	*space = 0;
+	if (want == 0)
+		return NULL;
+	/* Grow to the whole limit at once: relay buffers are sized to it. */
+	if (buf_make_room(b, want) != 0 && buf_make_room(b, 1) != 0)
+		return NULL;
+	*space = b->cap - b->len;
+	return b->data + b->len;
+}
+
+void
+buf_commit(struct buf *b, size_t n)
+{
+	if (n > b->cap - b->len)
+		n = b->cap - b->len;
+	b->len += n;
+}
+
+int
+buf_put(struct buf *b, const void *p, size_t n)
+{
+	int	 r;
+
+	if (n == 0)
+		return 0;
+	if ((r = buf_make_room(b, n)) != 0)
+		return r;
+	memcpy(b->data + b->len, p, n);
+	b->len += n;
+	return 0;
+}
+
+int
+buf_get(struct buf *b, void *p, size_t n)
+{
+	if (n > buf_len(b))
+		return BUF_ERR_SHORT;
+	memcpy(p, b->data + b->off, n);
+	buf_consume(b, n);
+	return 0;
+}

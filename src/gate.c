@@ -1,0 +1,434 @@
+#include <errno.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "gate_conn.h"
+#include "ipc.h"
+#include "log.h"
+#include "proc.h"
+
+#define GATE_EVENTS		256
+#define GATE_ACCEPT_BATCH	64
+
+static unsigned
+gate_state_timeout(const struct config *cfg, enum conn_state s)
+{
+	switch (s) {
+	case CS_HANDSHAKE:
+		return cfg->timeout_handshake_ms;
+	case CS_REQUEST:
+	case CS_REPLY:
+		return cfg->timeout_request_ms;
+	case CS_AUTH:
+		return cfg->timeout_auth_ms;
+	default:
+		return cfg->timeout_idle_ms;
+	}
+}
+
+/*
+ * Each state has one timeout, so appending to the tail keeps every list
+ * ordered by deadline and the earliest one is always at a head.
+ */
+void
+gate_set_state(struct gate *g, struct conn *c, enum conn_state s)
+{
+	if (c->state == CS_AUTH && s != CS_AUTH)
+		g->n_pending--;
+	else if (c->state != CS_AUTH && s == CS_AUTH)
+		g->n_pending++;
+	TAILQ_REMOVE(&g->lists[c->state], c, timer);
+	c->state = s;
+	c->deadline_ms = proc_now_ms() + gate_state_timeout(g->env->cfg, s);
+	TAILQ_INSERT_TAIL(&g->lists[s], c, timer);
+}
+
+void
+gate_touch(struct gate *g, struct conn *c)
+{
+	gate_set_state(g, c, c->state);
+}
+
+void
+gate_audit(struct gate *g, struct conn *c, enum audit_event ev,
+    const char *reason)
+{
+	struct audit_record	 rec = c->facts;
+
+	rec.event = ev;
+	AUDIT_SET(rec.reason, reason ? reason : "");
+	if (ev == AUDIT_CLOSE) {
+		rec.bytes_up = c->relay.bytes_up;
+		rec.bytes_down = c->relay.bytes_down > c->status_bytes ?
+		    c->relay.bytes_down - c->status_bytes : 0;
+		rec.duration_ms = (uint64_t)(proc_now_ms() - c->opened_ms);
+	}
+	ctl_send_audit(g->env->ctl_fd, &rec);
+}
+
+int
+gate_send_auth(struct gate *g, struct conn *c, const struct http_request *req)
+{
+	struct auth_request	 m;
+	int			 r;
+
+	if (g->env->auth_fd == -1)
+		return -1;
+	memset(&m, 0, sizeof(m));
+	auth_msg_init(&m.hdr, AUTH_MSG_REQUEST, ++g->next_req_id);
+	m.hdr.size = sizeof(m);
+	m.tunnel_id = c->facts.tunnel_id;
+	m.deadline_ms = proc_now_ms() + g->env->cfg->timeout_auth_ms;
+	m.port = req->port;
+	memcpy(m.user, req->user, sizeof(m.user));
+	memcpy(m.password, req->password, sizeof(m.password));
+	memcpy(m.host, req->host, sizeof(m.host));
+	AUDIT_SET(m.client, c->facts.client);
+	AUDIT_SET(m.tls_version, c->facts.tls_version);
+	AUDIT_SET(m.tls_cipher, c->facts.tls_cipher);
+	r = ipc_send(g->env->auth_fd, &m, sizeof(m), NULL, 0);
+	explicit_bzero(m.password, sizeof(m.password));
+	if (r == -1) {
+		log_warn("%s: request to the authenticators", __func__);
+		return -1;
+	}
+	c->req_id = m.hdr.req_id;
+	c->auth_pid = 0;
+	return 0;
+}
+
+static void
+gate_add_fd(struct gate *g, int fd, struct ev *ev, uint32_t events)
+{
+	struct epoll_event	 e = { .events = events, .data.ptr = ev };
+
+	ev->fd = fd;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		fatal("%s: epoll_ctl add fd %d", __func__, fd);
+}
+
+static void
+gate_stop_accepting(struct gate *g)
+{
+	if (!g->accepting)
+		return;
+	g->accepting = false;
+	for (size_t i = 0; i < g->env->n_listeners; i++)
+		close(g->env->listeners[i]);
+}
+
+static void
+gate_accept(struct gate *g, int lfd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sl;
+	char			 host[INET6_ADDRSTRLEN], client[64];
+	int			 fd;
+
+	for (int i = 0; i < GATE_ACCEPT_BATCH && g->accepting; i++) {
+		sl = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR &&
+			    errno != ECONNABORTED)
+				log_warn("%s: accept", __func__);
+			return;
+		}
+		if (g->n_conns >= g->env->cfg->limit_connections) {
+			/* Nothing can be said before TLS; refuse fast. */
+			close(fd);
+			continue;
+		}
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+
+			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
+			snprintf(client, sizeof(client), "[%s]:%u", host,
+			    ntohs(s6->sin6_port));
+		} else {
+			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+
+			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
+			snprintf(client, sizeof(client), "%s:%u", host,
+			    ntohs(s4->sin_port));
+		}
+		conn_accept(g, fd, client);
+	}
+}
+
+static struct conn *
+gate_find_pending(struct gate *g, uint64_t req_id)
+{
+	struct conn	*c;
+
+	TAILQ_FOREACH(c, &g->lists[CS_AUTH], timer)
+		if (c->req_id == req_id)
+			return c;
+	return NULL;
+}
+
+/* Fail requests no authenticator will answer: all, or one dead pid's. */
+static void
+gate_fail_pending(struct gate *g, uint32_t dead_pid)
+{
+	struct conn	*c, *next;
+
+	for (c = TAILQ_FIRST(&g->lists[CS_AUTH]); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, timer);
+		if (dead_pid == 0 || c->auth_pid == dead_pid)
+			conn_reply(g, c, 503, "authenticator died");
+	}
+}
+
+static void
+gate_dispatch_auth(struct gate *g)
+{
+	union {
+		struct auth_taken	taken;
+		struct auth_reply	reply;
+		uint8_t			raw[sizeof(struct auth_reply) + 1];
+	} m;
+	int		 fds[1];
+	size_t		 nfds;
+	ssize_t		 n;
+	int		 type;
+	const char	*why;
+	struct conn	*c;
+
+	for (;;) {
+		nfds = 1;
+		if ((n = ipc_recv(g->env->auth_fd, &m, sizeof(m), fds, &nfds)) <= 0) {
+			if (n == 0 || (errno != EAGAIN && errno != EINTR))
+				fatal("%s: authenticator socket", __func__);
+			return;
+		}
+		type = auth_msg_validate(&m, (size_t)n, &why);
+		if (type != AUTH_MSG_TAKEN && type != AUTH_MSG_REPLY)
+			fatalx("%s: bad message from an authenticator: %s",
+			    __func__, type == -1 ? why : "unexpected type");
+		c = gate_find_pending(g, m.taken.hdr.req_id);
+		if (type == AUTH_MSG_TAKEN) {
+			if (c != NULL)
+				c->auth_pid = m.taken.pid;
+			continue;
+		}
+		if (c == NULL) {
+			/* Answer to a request already timed out or failed. */
+			if (nfds == 1)
+				close(fds[0]);
+			continue;
+		}
+		conn_auth_reply(g, c, &m.reply, nfds == 1 ? fds[0] : -1);
+	}
+}
+
+/*
+ * A retired worker stops accepting and, once its last request is answered,
+ * closes its authenticator socket so that authenticators of its generation
+ * see every peer gone and exit.
+ */
+static void
+gate_release_auth(struct gate *g)
+{
+	if (g->accepting || g->n_pending > 0 || g->env->auth_fd == -1 ||
+	    !TAILQ_EMPTY(&g->lists[CS_HANDSHAKE]) ||
+	    !TAILQ_EMPTY(&g->lists[CS_REQUEST]))
+		return;
+	close(g->env->auth_fd);
+	g->env->auth_fd = -1;
+}
+
+static void
+gate_dispatch_ctl(struct gate *g)
+{
+	union {
+		struct ctl_auth_status	status;
+		struct ctl_retire	retire;
+		uint8_t			raw[64];
+	} m;
+	ssize_t		 n;
+
+	for (;;) {
+		if ((n = ipc_recv(g->env->ctl_fd, &m, sizeof(m), NULL, NULL)) <= 0) {
+			if (n == 0) {
+				/* The master is gone: finish like on SIGTERM. */
+				g->draining = true;
+				g->drain_at = proc_now_ms() +
+				    g->env->cfg->timeout_drain_ms;
+				gate_stop_accepting(g);
+				epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->ctl_fd, NULL);
+			} else if (errno != EAGAIN && errno != EINTR)
+				fatal("%s: control socket", __func__);
+			return;
+		}
+		switch (ctl_msg_validate(&m, (size_t)n)) {
+		case CTL_AUTH_STATUS:
+			g->auth_alive = m.status.alive;
+			if (m.status.alive == 0)
+				gate_fail_pending(g, 0);
+			else if (m.status.dead_pid != 0)
+				gate_fail_pending(g, m.status.dead_pid);
+			break;
+		case CTL_RETIRE:
+			gate_stop_accepting(g);
+			break;
+		default:
+			fatalx("%s: unexpected message from the master", __func__);
+		}
+	}
+}
+
+static void
+gate_dispatch_signal(struct gate *g)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(g->sig_ev.fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			gate_stop_accepting(g);
+			if (!g->draining) {
+				g->draining = true;
+				g->drain_at = proc_now_ms() +
+				    g->env->cfg->timeout_drain_ms;
+			}
+		}
+	}
+}
+
+/* Expire deadlines; returns the epoll timeout until the next one. */
+static int
+gate_timers(struct gate *g)
+{
+	int64_t		 now = proc_now_ms(), next = -1;
+	struct conn	*c;
+
+	for (int s = 0; s < CS_NSTATES; s++) {
+		while ((c = TAILQ_FIRST(&g->lists[s])) != NULL &&
+		    (c->deadline_ms <= now || (g->draining && now >= g->drain_at)))
+			conn_timeout(g, c);
+		if (c != NULL && (next == -1 || c->deadline_ms < next))
+			next = c->deadline_ms;
+	}
+	if (g->draining && (next == -1 || g->drain_at < next))
+		next = g->drain_at;
+	if (next == -1)
+		return -1;
+	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+}
+
+static void
+gate_reap(struct gate *g)
+{
+	struct conn	*c;
+
+	while ((c = TAILQ_FIRST(&g->graveyard)) != NULL) {
+		TAILQ_REMOVE(&g->graveyard, c, timer);
+		free(c);
+	}
+}
+
+static void
+gate_dispatch(struct gate *g, struct ev *ev, uint32_t events)
+{
+	switch (ev->kind) {
+	case EV_LISTENER:
+		if (g->accepting)
+			gate_accept(g, ev->fd);
+		break;
+	case EV_AUTH:
+		gate_dispatch_auth(g);
+		break;
+	case EV_CTL:
+		gate_dispatch_ctl(g);
+		break;
+	case EV_SIGNAL:
+		gate_dispatch_signal(g);
+		break;
+	case EV_CLIENT:
+		if (!ev->conn->dead)
+			conn_client_event(g, ev->conn, events);
+		break;
+	case EV_BACKEND:
+		if (!ev->conn->dead)
+			conn_backend_event(g, ev->conn, events);
+		break;
+	}
+}
+
+static void
+gate_setup(struct gate *g, struct gate_env *env)
+{
+	sigset_t	 mask;
+	uint64_t	 seed;
+
+	memset(g, 0, sizeof(*g));
+	g->env = env;
+	g->accepting = true;
+	g->auth_alive = env->auth_alive;
+	for (int s = 0; s < CS_NSTATES; s++)
+		TAILQ_INIT(&g->lists[s]);
+	TAILQ_INIT(&g->graveyard);
+	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
+		fatal("%s: getrandom", __func__);
+	g->next_req_id = seed;
+	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("%s: epoll_create1", __func__);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	g->sig_ev.kind = EV_SIGNAL;
+	g->sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (g->sig_ev.fd == -1)
+		fatal("%s: signalfd", __func__);
+	gate_add_fd(g, g->sig_ev.fd, &g->sig_ev, EPOLLIN);
+	g->auth_ev.kind = EV_AUTH;
+	gate_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
+	g->ctl_ev.kind = EV_CTL;
+	gate_add_fd(g, env->ctl_fd, &g->ctl_ev, EPOLLIN);
+	if ((g->listener_evs = calloc(env->n_listeners, sizeof(struct ev))) == NULL)
+		fatal("%s: calloc", __func__);
+	for (size_t i = 0; i < env->n_listeners; i++) {
+		g->listener_evs[i].kind = EV_LISTENER;
+		/* EPOLLEXCLUSIVE: one worker wakes per connection, not all. */
+		gate_add_fd(g, env->listeners[i], &g->listener_evs[i],
+		    EPOLLIN | EPOLLEXCLUSIVE);
+	}
+}
+
+void
+gate_main(void *arg)
+{
+	struct gate		 g;
+	struct epoll_event	 events[GATE_EVENTS];
+	int			 n, timeout;
+
+	gate_setup(&g, arg);
+	log_debug("gate worker ready");
+	for (;;) {
+		timeout = gate_timers(&g);
+		gate_reap(&g);
+		gate_release_auth(&g);
+		if (!g.accepting && g.n_conns == 0)
+			break;
+		n = epoll_wait(g.epfd, events, GATE_EVENTS, timeout);
+		if (n == -1 && errno != EINTR)
+			fatal("%s: epoll_wait", __func__);
+		for (int i = 0; i < n; i++)
+			gate_dispatch(&g, events[i].data.ptr, events[i].events);
+		gate_reap(&g);
+	}
+	log_debug("gate worker done");
+	free(g.listener_evs);
+	exit(0);
+}

@@ -1,0 +1,394 @@
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+#include "gate_conn.h"
+#include "http_request.h"
+#include "http_response.h"
+#include "log.h"
+#include "proc.h"
+#include "tls.h"
+
+#define TLS_RECORD_HANDSHAKE	0x16
+
+static void conn_pump(struct gate *, struct conn *);
+
+static void
+conn_watch(struct gate *g, struct ev *ev, int fd, enum ev_kind kind,
+    struct conn *c)
+{
+	struct epoll_event	 e = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = ev,
+	};
+
+	ev->kind = kind;
+	ev->fd = fd;
+	ev->conn = c;
+	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		fatal("%s: epoll_ctl add", __func__);
+}
+
+void
+conn_accept(struct gate *g, int fd, const char *client)
+{
+	const struct config	*cfg = g->env->cfg;
+	struct conn		*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		log_warn("%s: calloc", __func__);
+		close(fd);
+		return;
+	}
+	AUDIT_SET(c->facts.client, client);
+	if (getrandom(&c->facts.tunnel_id, sizeof(c->facts.tunnel_id), 0) !=
+	    sizeof(c->facts.tunnel_id))
+		fatal("%s: getrandom", __func__);
+	relay_end_init(&c->relay.client, fd, &tls_relay_ops, NULL);
+	relay_end_init(&c->relay.backend, -1, &relay_plain_ops, NULL);
+	/* The request and what the client pipelines after it share "up". */
+	buf_init(&c->relay.up, cfg->limit_buffer_bytes > cfg->limit_header_bytes ?
+	    cfg->limit_buffer_bytes : cfg->limit_header_bytes);
+	buf_init(&c->relay.down, cfg->limit_buffer_bytes);
+	c->state = CS_HANDSHAKE;
+	c->deadline_ms = proc_now_ms() + cfg->timeout_handshake_ms;
+	TAILQ_INSERT_TAIL(&g->lists[CS_HANDSHAKE], c, timer);
+	g->n_conns++;
+	conn_watch(g, &c->client_ev, fd, EV_CLIENT, c);
+}
+
+void
+conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
+    const char *reason)
+{
+	if (c->dead)
+		return;
+	if (c->state == CS_TUNNEL) {
+		c->facts.closed_by = by;
+		gate_audit(g, c, AUDIT_CLOSE, reason);
+	}
+	if (c->state == CS_AUTH)
+		g->n_pending--;
+	TAILQ_REMOVE(&g->lists[c->state], c, timer);
+	TAILQ_INSERT_TAIL(&g->graveyard, c, timer);
+	c->dead = true;
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	close(c->relay.client.fd);
+	if (c->relay.backend.fd != -1)
+		close(c->relay.backend.fd);
+	relay_free(&c->relay);
+	g->n_conns--;
+}
+
+/* Answer the client once, then close; nothing it sends later is parsed. */
+void
+conn_reply(struct gate *g, struct conn *c, int status, const char *reason)
+{
+	char	 resp[256];
+	size_t	 n;
+
+	log_debug("%s: %016llx: %d (%s)", c->facts.client,
+	    (unsigned long long)c->facts.tunnel_id, status, reason);
+	n = http_response_format(status, g->env->cfg->auth_realm, resp,
+	    sizeof(resp));
+	buf_free(&c->relay.up);
+	buf_reset(&c->relay.down);
+	if (n == 0 || buf_put(&c->relay.down, resp, n) != 0) {
+		conn_close(g, c, AUDIT_BY_NONE, NULL);
+		return;
+	}
+	gate_set_state(g, c, CS_REPLY);
+	conn_client_event(g, c, 0);
+}
+
+/* A refusal the gate decides itself: audited here, then answered. */
+static void
+conn_refuse(struct gate *g, struct conn *c, int status, const char *reason)
+{
+	gate_audit(g, c, status == 407 ? AUDIT_AUTH_FAIL : AUDIT_ERROR, reason);
+	conn_reply(g, c, status, reason);
+}
+
+static void
+conn_plaintext(struct gate *g, struct conn *c)
+{
+	ssize_t	 n;
+
+	n = send(c->relay.client.fd, http_response_plaintext_400,
+	    strlen(http_response_plaintext_400), MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)n;	/* best effort: the client is not speaking our protocol */
+	gate_audit(g, c, AUDIT_ERROR, "plaintext HTTP on the TLS port");
+	conn_close(g, c, AUDIT_BY_NONE, NULL);
+}
+
+static void
+conn_handshake(struct gate *g, struct conn *c)
+{
+	uint8_t	 first;
+	ssize_t	 n;
+	int	 r;
+
+	if (c->ssl == NULL) {
+		n = recv(c->relay.client.fd, &first, 1, MSG_PEEK);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+			c->relay.client.readable = false;
+			return;
+		}
+		if (n <= 0) {
+			conn_close(g, c, AUDIT_BY_NONE, NULL);
+			return;
+		}
+		if (first != TLS_RECORD_HANDSHAKE) {
+			if (isupper(first))
+				conn_plaintext(g, c);
+			else
+				conn_close(g, c, AUDIT_BY_NONE, NULL);
+			return;
+		}
+		if ((c->ssl = SSL_new(g->env->ctx)) == NULL ||
+		    SSL_set_fd(c->ssl, c->relay.client.fd) != 1) {
+			log_warnx("%s: SSL_new: %s", __func__, tls_error_string());
+			conn_close(g, c, AUDIT_BY_NONE, NULL);
+			return;
+		}
+		SSL_set_accept_state(c->ssl);
+		c->relay.client.io = c->ssl;
+	}
+	ERR_clear_error();
+	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		tls_facts(c->ssl, c->facts.tls_version,
+		    sizeof(c->facts.tls_version), c->facts.tls_cipher,
+		    sizeof(c->facts.tls_cipher));
+		gate_set_state(g, c, CS_REQUEST);
+		conn_client_event(g, c, 0);
+		return;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		c->relay.client.readable = false;
+		break;
+	case SSL_ERROR_WANT_WRITE:
+		c->relay.client.writable = false;
+		break;
+	default:
+		log_debug("%s: TLS handshake failed: %s", c->facts.client,
+		    tls_error_string());
+		conn_close(g, c, AUDIT_BY_NONE, NULL);
+	}
+}
+
+static void
+conn_request(struct gate *g, struct conn *c, struct http_request *req)
+{
+	if (strchr(req->host, ':') != NULL)
+		snprintf(c->facts.target, sizeof(c->facts.target), "[%s]:%u",
+		    req->host, req->port);
+	else
+		snprintf(c->facts.target, sizeof(c->facts.target), "%s:%u",
+		    req->host, req->port);
+	/* The header held the credentials; what follows is tunnel data. */
+	explicit_bzero((uint8_t *)buf_rptr(&c->relay.up), req->header_len);
+	buf_consume(&c->relay.up, req->header_len);
+	if (!req->has_credentials) {
+		conn_refuse(g, c, 407, "no credentials");
+		return;
+	}
+	AUDIT_SET(c->facts.user, req->user);
+	if (g->auth_alive == 0) {
+		conn_refuse(g, c, 503, "no authenticator running");
+		return;
+	}
+	if (g->n_pending >= g->env->cfg->limit_pending_auth) {
+		conn_refuse(g, c, 503, "too many pending authentications");
+		return;
+	}
+	if (gate_send_auth(g, c, req) == -1) {
+		conn_refuse(g, c, 503, "authenticators unreachable");
+		return;
+	}
+	gate_set_state(g, c, CS_AUTH);
+}
+
+static void
+conn_read_request(struct gate *g, struct conn *c)
+{
+	struct http_request	 req;
+	ssize_t			 n;
+	int			 r;
+
+	for (;;) {
+		n = relay_read_client(&c->relay);
+		if (n == RELAY_IO_WANT_READ || n == RELAY_IO_WANT_WRITE)
+			return;
+		if (n <= 0) {
+			conn_close(g, c, AUDIT_BY_NONE, NULL);
+			return;
+		}
+		r = http_request_parse(buf_rptr(&c->relay.up),
+		    buf_len(&c->relay.up), g->env->cfg->limit_header_bytes, &req);
+		if (r == HTTP_PARSE_INCOMPLETE)
+			continue;
+		if (r == HTTP_PARSE_OK)
+			conn_request(g, c, &req);
+		else
+			conn_refuse(g, c, r, r == 405 ? "method not allowed" :
+			    r == 431 ? "request header too large" :
+			    "malformed request");
+		http_request_wipe(&req);
+		return;
+	}
+}
+
+static void
+conn_flush_reply(struct gate *g, struct conn *c)
+{
+	ssize_t	 r = relay_flush_client(&c->relay);
+
+	if (r == RELAY_IO_WANT_READ || r == RELAY_IO_WANT_WRITE)
+		return;
+	if (r == 0 && c->ssl != NULL) {
+		ERR_clear_error();
+		SSL_shutdown(c->ssl);
+	}
+	conn_close(g, c, AUDIT_BY_NONE, NULL);
+}
+
+void
+conn_client_event(struct gate *g, struct conn *c, uint32_t events)
+{
+	relay_end_event(&c->relay.client, events);
+	switch (c->state) {
+	case CS_HANDSHAKE:
+		conn_handshake(g, c);
+		break;
+	case CS_REQUEST:
+		conn_read_request(g, c);
+		break;
+	case CS_REPLY:
+		conn_flush_reply(g, c);
+		break;
+	case CS_TUNNEL:
+		conn_pump(g, c);
+		break;
+	default:
+		break;
+	}
+}
+
+void
+conn_backend_event(struct gate *g, struct conn *c, uint32_t events)
+{
+	relay_end_event(&c->relay.backend, events);
+	if (c->state == CS_TUNNEL)
+		conn_pump(g, c);
+}
+
+static void
+conn_pump(struct gate *g, struct conn *c)
+{
+	struct relay	*r = &c->relay;
+	char		 reason[128];
+
+	switch (relay_pump(r)) {
+	case RELAY_RUNNING:
+		if (r->moved)
+			gate_touch(g, c);
+		break;
+	case RELAY_DONE:
+		conn_close(g, c, r->first_eof, "closed");
+		break;
+	case RELAY_FAILED:
+		snprintf(reason, sizeof(reason), "%s: %s",
+		    r->failed_by == AUDIT_BY_CLIENT ? "client" : "backend",
+		    r->failed_by == AUDIT_BY_CLIENT ? r->client.err :
+		    r->backend.err);
+		conn_close(g, c, AUDIT_BY_ERROR, reason);
+		break;
+	}
+}
+
+static void
+conn_open_tunnel(struct gate *g, struct conn *c, int fd)
+{
+	char	 resp[64];
+	size_t	 n;
+	int	 one = 1;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
+		log_warn("%s: fcntl", __func__);
+		close(fd);
+		conn_refuse(g, c, 503, "backend socket unusable");
+		return;
+	}
+	/* Real-time streams: never hold small writes back. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(c->relay.client.fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	    sizeof(one));
+	relay_end_init(&c->relay.backend, fd, &relay_plain_ops, NULL);
+	conn_watch(g, &c->backend_ev, fd, EV_BACKEND, c);
+	n = http_response_format(200, "", resp, sizeof(resp));
+	buf_put(&c->relay.down, resp, n);
+	c->status_bytes = (uint32_t)n;
+	gate_set_state(g, c, CS_TUNNEL);
+	c->opened_ms = proc_now_ms();
+	gate_audit(g, c, AUDIT_OPEN, NULL);
+	conn_pump(g, c);
+}
+
+void
+conn_auth_reply(struct gate *g, struct conn *c, const struct auth_reply *m,
+    int backend_fd)
+{
+	AUDIT_SET(c->facts.rule, m->rule);
+	AUDIT_SET(c->facts.resolved, m->resolved);
+	if (m->verdict == AUTH_ALLOW && backend_fd != -1) {
+		conn_open_tunnel(g, c, backend_fd);
+		return;
+	}
+	if (backend_fd != -1)
+		close(backend_fd);
+	if (m->verdict == AUTH_ALLOW)
+		conn_refuse(g, c, 503, "authenticator sent no backend socket");
+	else
+		conn_reply(g, c, auth_verdict_status(m->verdict), m->reason);
+}
+
+void
+conn_timeout(struct gate *g, struct conn *c)
+{
+	switch (c->state) {
+	case CS_REQUEST:
+		if (!g->draining) {
+			conn_refuse(g, c, 408, "request timeout");
+			return;
+		}
+		break;
+	case CS_AUTH:
+		if (!g->draining) {
+			conn_refuse(g, c, 503, "authenticator timeout");
+			return;
+		}
+		break;
+	case CS_TUNNEL:
+		if (g->draining)
+			conn_close(g, c, AUDIT_BY_SHUTDOWN, "drain timeout");
+		else
+			conn_close(g, c, AUDIT_BY_IDLE, "idle timeout");
+		return;
+	default:
+		break;
+	}
+	conn_close(g, c, AUDIT_BY_NONE, NULL);
+}

@@ -1,0 +1,85 @@
+/* Gate worker internals shared by the event loop and the connection code. */
+#ifndef TG_GATE_CONN_H
+#define TG_GATE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <openssl/ssl.h>
+
+#include "audit.h"
+#include "auth_proto.h"
+#include "gate.h"
+#include "relay.h"
+
+enum ev_kind { EV_LISTENER, EV_AUTH, EV_CTL, EV_SIGNAL, EV_CLIENT, EV_BACKEND };
+
+struct conn;
+
+struct ev {
+	enum ev_kind	 kind;
+	int		 fd;
+	struct conn	*conn;
+};
+
+enum conn_state {
+	CS_HANDSHAKE,	/* TCP accepted, TLS not finished */
+	CS_REQUEST,	/* reading the CONNECT header block */
+	CS_AUTH,	/* waiting for the authenticator */
+	CS_REPLY,	/* writing an error answer, then closing */
+	CS_TUNNEL,	/* relaying */
+	CS_NSTATES
+};
+
+struct conn {
+	TAILQ_ENTRY(conn)	 timer;		/* in its state's deadline list */
+	enum conn_state		 state;
+	bool			 dead;		/* freed after the event batch */
+	int64_t			 deadline_ms;
+	struct ev		 client_ev, backend_ev;
+	SSL			*ssl;
+	struct relay		 relay;
+	uint64_t		 req_id;
+	uint32_t		 auth_pid;	/* authenticator working on it */
+	int64_t			 opened_ms;
+	uint32_t		 status_bytes;	/* our 200, not tunnel data */
+	struct audit_record	 facts;		/* what the audit records share */
+};
+
+TAILQ_HEAD(conn_list, conn);
+
+struct gate {
+	struct gate_env		*env;
+	int			 epfd;
+	struct conn_list	 lists[CS_NSTATES];	/* FIFO by deadline */
+	struct conn_list	 graveyard;
+	unsigned		 n_conns;
+	unsigned		 n_pending;		/* requests at authenticators */
+	unsigned		 auth_alive;
+	uint64_t		 next_req_id;
+	bool			 accepting;
+	bool			 draining;		/* SIGTERM: close at drain_at */
+	int64_t			 drain_at;
+	struct ev		*listener_evs;
+	struct ev		 auth_ev, ctl_ev, sig_ev;
+};
+
+/* gate_conn.c */
+void	 conn_accept(struct gate *, int fd, const char *client);
+void	 conn_client_event(struct gate *, struct conn *, uint32_t events);
+void	 conn_backend_event(struct gate *, struct conn *, uint32_t events);
+void	 conn_auth_reply(struct gate *, struct conn *, const struct auth_reply *,
+	    int backend_fd);
+void	 conn_reply(struct gate *, struct conn *, int status, const char *reason);
+void	 conn_timeout(struct gate *, struct conn *);
+void	 conn_close(struct gate *, struct conn *, enum audit_closed_by,
+	    const char *reason);
+
+/* gate.c */
+void	 gate_set_state(struct gate *, struct conn *, enum conn_state);
+void	 gate_touch(struct gate *, struct conn *);
+int	 gate_send_auth(struct gate *, struct conn *, const struct http_request *);
+void	 gate_audit(struct gate *, struct conn *, enum audit_event,
+	    const char *reason);
+
+#endif

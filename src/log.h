@@ -1,0 +1,27 @@
+/*
+ * Daemon diagnostics to stderr or syslog. The audit log is separate
+ * (audit.h) and these messages never carry credentials.
+ */
+#ifndef TG_LOG_H
+#define TG_LOG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void	 log_init(const char *procname, bool use_syslog, enum log_level);
+void	 log_set_procname(const char *procname);
+int	 log_level_parse(const char *, enum log_level *);
+
+/* The _x variants omit errno; the others append strerror(errno). */
+void	 log_warn(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_warnx(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_info(const char *, ...) __attribute__((format(printf, 1, 2)));
+void	 log_debug(const char *, ...) __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatal(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+__attribute__((noreturn)) void fatalx(const char *, ...)
+	    __attribute__((format(printf, 1, 2)));
+
+#endif

@@ -1,0 +1,71 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "config.h"
+#include "log.h"
+#include "master.h"
+#include "policy.h"
+
+#ifndef TG_DEFAULT_CONFIG
+#define TG_DEFAULT_CONFIG "/usr/local/etc/tunnelgate/tunnelgated.conf"
+#endif
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: tunnelgated [-t] [-c config]\n"
+	    "  -c FILE  configuration (default %s)\n"
+	    "  -t       check the configuration and policy, then exit\n",
+	    TG_DEFAULT_CONFIG);
+	exit(2);
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*file = TG_DEFAULT_CONFIG;
+	struct config	*cfg;
+	struct policy	*policy;
+	int		 ch, check = 0;
+
+	while ((ch = getopt(argc, argv, "c:th")) != -1) {
+		switch (ch) {
+		case 'c':
+			file = optarg;
+			break;
+		case 't':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+	log_init("tunnelgated", false, LOG_LVL_INFO);
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		fatal("calloc");
+	if (config_load(file, cfg) == -1) {
+		free(cfg);
+		return 1;
+	}
+	if ((policy = policy_load(cfg->policy_file)) == NULL) {
+		free(cfg);
+		return 1;
+	}
+	if (check) {
+		printf("%s: configuration OK; %s: %zu rules\n", cfg->path,
+		    cfg->policy_file, policy_rule_count(policy));
+		policy_free(policy);
+		free(cfg);
+		return 0;
+	}
+	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
+	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
+	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
+	return master_main(cfg, policy);
+}

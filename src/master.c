@@ -1,0 +1,554 @@
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <openssl/ssl.h>
+
+#include "audit.h"
+#include "auth_proto.h"
+#include "authenticator.h"
+#include "ctl.h"
+#include "gate.h"
+#include "ipc.h"
+#include "listeners.h"
+#include "log.h"
+#include "master.h"
+#include "proc.h"
+#include "tls.h"
+
+#define MASTER_EVENTS		64
+#define MASTER_KILL_GRACE_MS	5000
+
+enum child_kind { CHILD_AUTH, CHILD_GATE };
+
+struct slot {
+	pid_t		 pid;		/* 0 while not running */
+	unsigned	 failures;	/* consecutive quick deaths */
+	int64_t		 started_ms;
+	int64_t		 restart_at;	/* 0: no restart scheduled */
+};
+
+/* Everything forked from one configuration. */
+struct generation {
+	unsigned		 id;
+	struct config		*cfg;
+	struct policy		*policy;
+	SSL_CTX			*ctx;
+	int			*gate_ends;	/* per gate slot */
+	int			*auth_ends;	/* shared by all authenticators */
+	struct slot		*gate_slots, *auth_slots;
+	unsigned		 auth_alive;
+	unsigned		 children;
+	bool			 retired;
+};
+
+struct child {
+	TAILQ_ENTRY(child)	 entry;
+	pid_t			 pid;
+	enum child_kind		 kind;
+	unsigned		 slot;
+	struct generation	*gen;
+	int			 ctl_fd;
+};
+
+static struct {
+	TAILQ_HEAD(, child)	 children;
+	struct generation	*gen;		/* current */
+	struct listeners	 listeners;
+	int			 epfd, sigfd;
+	unsigned		 next_gen_id;
+	bool			 stopping;
+	int64_t			 kill_at;
+} m;
+
+static void master_spawn(struct generation *, enum child_kind, unsigned slot);
+
+static void
+gen_close_ends(struct generation *gen)
+{
+	for (unsigned i = 0; gen->gate_ends && i < gen->cfg->gate_workers; i++) {
+		if (gen->gate_ends[i] != -1)
+			close(gen->gate_ends[i]);
+		if (gen->auth_ends[i] != -1)
+			close(gen->auth_ends[i]);
+		gen->gate_ends[i] = gen->auth_ends[i] = -1;
+	}
+}
+
+static void
+gen_free(struct generation *gen)
+{
+	gen_close_ends(gen);
+	free(gen->gate_ends);
+	free(gen->auth_ends);
+	free(gen->gate_slots);
+	free(gen->auth_slots);
+	SSL_CTX_free(gen->ctx);
+	policy_free(gen->policy);
+	free(gen->cfg);
+	free(gen);
+}
+
+static struct generation *
+gen_new(struct config *cfg, struct policy *policy, SSL_CTX *ctx)
+{
+	struct generation	*gen;
+	unsigned		 g = cfg->gate_workers;
+	int			 sv[2];
+
+	if ((gen = calloc(1, sizeof(*gen))) == NULL ||
+	    (gen->gate_ends = calloc(g, sizeof(int))) == NULL ||
+	    (gen->auth_ends = calloc(g, sizeof(int))) == NULL ||
+	    (gen->gate_slots = calloc(g, sizeof(struct slot))) == NULL ||
+	    (gen->auth_slots = calloc(cfg->auth_workers,
+	    sizeof(struct slot))) == NULL)
+		fatal("%s: calloc", __func__);
+	gen->id = ++m.next_gen_id;
+	gen->cfg = cfg;
+	gen->policy = policy;
+	gen->ctx = ctx;
+	for (unsigned i = 0; i < g; i++)
+		gen->gate_ends[i] = gen->auth_ends[i] = -1;
+	for (unsigned i = 0; i < g; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sv) == -1)
+			fatal("%s: socketpair", __func__);
+		gen->gate_ends[i] = sv[0];
+		gen->auth_ends[i] = sv[1];
+	}
+	return gen;
+}
+
+static void
+master_watch(int fd, void *ptr)
+{
+	struct epoll_event	 e = { .events = EPOLLIN, .data.ptr = ptr };
+
+	if (epoll_ctl(m.epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+		fatal("%s: epoll_ctl", __func__);
+}
+
+static void
+master_send_status(struct generation *gen, pid_t dead)
+{
+	struct ctl_auth_status	 st;
+	struct child		*c;
+
+	if (m.stopping || gen->retired)
+		return;
+	memset(&st, 0, sizeof(st));
+	ctl_hdr_init(&st.hdr, CTL_AUTH_STATUS, sizeof(st));
+	st.alive = gen->auth_alive;
+	st.dead_pid = (uint32_t)dead;
+	TAILQ_FOREACH(c, &m.children, entry)
+		if (c->gen == gen && c->kind == CHILD_GATE &&
+		    ipc_send(c->ctl_fd, &st, sizeof(st), NULL, 0) == -1)
+			log_warn("%s: to gate worker %d", __func__, (int)c->pid);
+}
+
+/*
+ * With no authenticator alive the gate workers have answered 503 to every
+ * queued request; drop them so a restarted pool does not act on them.
+ */
+static void
+master_discard_requests(struct generation *gen)
+{
+	struct auth_request	 req;
+	int			 fds[IPC_MAX_FDS];
+	size_t			 nfds;
+
+	for (unsigned i = 0; i < gen->cfg->gate_workers; i++) {
+		for (;;) {
+			nfds = IPC_MAX_FDS;
+			if (ipc_recv(gen->auth_ends[i], &req, sizeof(req), fds,
+			    &nfds) <= 0)
+				break;
+			for (size_t k = 0; k < nfds; k++)
+				close(fds[k]);
+		}
+	}
+	explicit_bzero(&req, sizeof(req));
+}
+
+static void
+master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
+{
+	const struct config	*cfg = gen->cfg;
+	struct proc_demote	 demote = { cfg->user, cfg->chroot_dir };
+	struct gate_env		 genv;
+	struct auth_env		 aenv;
+	struct slot		*s;
+	struct child		*c;
+	int			 keep[CONFIG_MAX_LISTENERS + 64 + 1], ctl[2];
+	size_t			 nkeep = 0;
+	pid_t			 pid;
+
+	s = kind == CHILD_GATE ? &gen->gate_slots[slot] : &gen->auth_slots[slot];
+	s->restart_at = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0, ctl) == -1) {
+		log_warn("%s: socketpair", __func__);
+		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
+		return;
+	}
+	if (kind == CHILD_GATE) {
+		genv = (struct gate_env){ .cfg = cfg, .ctx = gen->ctx,
+		    .listeners = m.listeners.fds, .n_listeners = m.listeners.n,
+		    .auth_fd = gen->gate_ends[slot], .ctl_fd = ctl[1],
+		    .auth_alive = gen->auth_alive };
+		for (unsigned i = 0; i < m.listeners.n; i++)
+			keep[nkeep++] = m.listeners.fds[i];
+		keep[nkeep++] = gen->gate_ends[slot];
+		keep[nkeep++] = ctl[1];
+		pid = proc_spawn("tg-gate", keep, nkeep, &demote, gate_main, &genv);
+	} else {
+		aenv = (struct auth_env){ .cfg = cfg, .policy = gen->policy,
+		    .socks = gen->auth_ends, .n_socks = cfg->gate_workers,
+		    .ctl_fd = ctl[1] };
+		for (unsigned i = 0; i < cfg->gate_workers; i++)
+			keep[nkeep++] = gen->auth_ends[i];
+		keep[nkeep++] = ctl[1];
+		if (gen->auth_alive == 0)
+			master_discard_requests(gen);
+		pid = proc_spawn("tg-auth", keep, nkeep, NULL,
+		    authenticator_main, &aenv);
+	}
+	close(ctl[1]);
+	if (pid == -1) {
+		close(ctl[0]);
+		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
+		return;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("%s: calloc", __func__);
+	*c = (struct child){ .pid = pid, .kind = kind, .slot = slot, .gen = gen,
+	    .ctl_fd = ctl[0] };
+	TAILQ_INSERT_TAIL(&m.children, c, entry);
+	master_watch(c->ctl_fd, c);
+	gen->children++;
+	s->pid = pid;
+	s->started_ms = proc_now_ms();
+	if (kind == CHILD_AUTH) {
+		gen->auth_alive++;
+		master_send_status(gen, 0);
+	}
+}
+
+static void
+master_start_generation(struct generation *gen)
+{
+	/* Authenticators first, so gate workers start with a live pool. */
+	for (unsigned i = 0; i < gen->cfg->auth_workers; i++)
+		master_spawn(gen, CHILD_AUTH, i);
+	for (unsigned i = 0; i < gen->cfg->gate_workers; i++)
+		master_spawn(gen, CHILD_GATE, i);
+	log_info("generation %u: %u gate workers, %u authenticators, "
+	    "%zu policy rules", gen->id, gen->cfg->gate_workers,
+	    gen->cfg->auth_workers, policy_rule_count(gen->policy));
+}
+
+static void
+master_retire(struct generation *gen)
+{
+	struct ctl_retire	 r;
+	struct child		*c;
+
+	gen->retired = true;
+	memset(&r, 0, sizeof(r));
+	ctl_hdr_init(&r.hdr, CTL_RETIRE, sizeof(r));
+	TAILQ_FOREACH(c, &m.children, entry)
+		if (c->gen == gen && c->kind == CHILD_GATE)
+			ipc_send(c->ctl_fd, &r, sizeof(r), NULL, 0);
+	/* Its workers hold their own copies; ours would keep them alive. */
+	gen_close_ends(gen);
+	if (gen->children == 0)
+		gen_free(gen);
+}
+
+static struct child *
+master_find_child(pid_t pid)
+{
+	struct child	*c;
+
+	TAILQ_FOREACH(c, &m.children, entry)
+		if (c->pid == pid)
+			return c;
+	return NULL;
+}
+
+static void
+master_child_died(struct child *c, int status)
+{
+	struct generation	*gen = c->gen;
+	struct slot		*s;
+	const char		*what = c->kind == CHILD_GATE ? "gate worker" :
+				    "authenticator";
+	int64_t			 now = proc_now_ms();
+
+	if (WIFSIGNALED(status))
+		log_warnx("%s %d (generation %u) killed by signal %d (%s)",
+		    what, (int)c->pid, gen->id, WTERMSIG(status),
+		    strsignal(WTERMSIG(status)));
+	else if (WEXITSTATUS(status) != 0 || (!gen->retired && !m.stopping))
+		log_warnx("%s %d (generation %u) exited with status %d", what,
+		    (int)c->pid, gen->id, WEXITSTATUS(status));
+	TAILQ_REMOVE(&m.children, c, entry);
+	close(c->ctl_fd);
+	gen->children--;
+	s = c->kind == CHILD_GATE ? &gen->gate_slots[c->slot] :
+	    &gen->auth_slots[c->slot];
+	s->pid = 0;
+	if (c->kind == CHILD_AUTH) {
+		gen->auth_alive--;
+		master_send_status(gen, c->pid);
+	}
+	if (!gen->retired && !m.stopping) {
+		s->failures = now - s->started_ms >= PROC_STABLE_MS ? 1 :
+		    s->failures + 1;
+		s->restart_at = now + proc_backoff_ms(s->failures - 1);
+		log_info("restarting the %s in %lld ms", what,
+		    (long long)(s->restart_at - now));
+	}
+	free(c);
+	if (gen->retired && gen->children == 0)
+		gen_free(gen);
+}
+
+static void
+master_reap(void)
+{
+	struct child	*c;
+	pid_t		 pid;
+	int		 status;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		if ((c = master_find_child(pid)) != NULL)
+			master_child_died(c, status);
+}
+
+static void
+master_dispatch_child(struct child *c)
+{
+	struct ctl_audit	 msg;
+	ssize_t			 n;
+
+	for (;;) {
+		n = ipc_recv(c->ctl_fd, &msg, sizeof(msg), NULL, NULL);
+		if (n == -1 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			/* Exiting; SIGCHLD follows. Stop polling the socket. */
+			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
+			return;
+		}
+		if (ctl_msg_validate(&msg, (size_t)n) != CTL_AUDIT) {
+			log_warnx("malformed control message from child %d; "
+			    "killing it", (int)c->pid);
+			kill(c->pid, SIGKILL);
+			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
+			return;
+		}
+		auditlog_write(&msg.rec);
+	}
+}
+
+static void
+master_reload(void)
+{
+	struct generation	*old = m.gen;
+	struct config		*cfg;
+	struct policy		*policy = NULL;
+	SSL_CTX			*ctx = NULL;
+
+	log_info("SIGHUP: reloading %s", old->cfg->path);
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
+		fatal("%s: calloc", __func__);
+	if (config_load(old->cfg->path, cfg) == -1 ||
+	    (policy = policy_load(cfg->policy_file)) == NULL ||
+	    (ctx = tls_ctx_new(cfg)) == NULL ||
+	    listeners_update(&m.listeners, cfg) == -1) {
+		log_warnx("reload failed (see above); the running configuration "
+		    "and policy stay in force");
+		SSL_CTX_free(ctx);
+		policy_free(policy);
+		free(cfg);
+		return;
+	}
+	if (strcmp(cfg->audit_file, old->cfg->audit_file) != 0 ||
+	    cfg->audit_syslog != old->cfg->audit_syslog)
+		auditlog_open(cfg->audit_file, cfg->audit_syslog);
+	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
+	m.gen = gen_new(cfg, policy, ctx);
+	master_start_generation(m.gen);
+	master_retire(old);
+}
+
+static void
+master_stop(void)
+{
+	struct child	*c;
+
+	if (m.stopping)
+		return;
+	log_info("stopping: no new connections, draining tunnels for %u ms",
+	    m.gen->cfg->timeout_drain_ms);
+	m.stopping = true;
+	m.kill_at = proc_now_ms() + m.gen->cfg->timeout_drain_ms +
+	    MASTER_KILL_GRACE_MS;
+	listeners_close(&m.listeners);
+	gen_close_ends(m.gen);
+	TAILQ_FOREACH(c, &m.children, entry)
+		if (c->kind == CHILD_GATE)
+			kill(c->pid, SIGTERM);
+}
+
+static void
+master_dispatch_signal(void)
+{
+	struct signalfd_siginfo	 si;
+
+	while (read(m.sigfd, &si, sizeof(si)) == sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGCHLD:
+			master_reap();
+			break;
+		case SIGHUP:
+			if (!m.stopping)
+				master_reload();
+			break;
+		case SIGUSR1:
+			log_info("SIGUSR1: reopening the audit log");
+			auditlog_reopen();
+			break;
+		case SIGTERM:
+		case SIGINT:
+			master_stop();
+			break;
+		}
+	}
+}
+
+/* Start due restarts; returns the epoll timeout until the next event. */
+static int
+master_timers(void)
+{
+	struct generation	*gen = m.gen;
+	int64_t			 now = proc_now_ms(), next = -1;
+	struct slot		*s;
+
+	if (m.stopping) {
+		if (now >= m.kill_at) {
+			struct child *c;
+
+			TAILQ_FOREACH(c, &m.children, entry)
+				kill(c->pid, SIGKILL);
+			m.kill_at = now + 1000;
+		}
+		return (int)(m.kill_at - now);
+	}
+	for (unsigned k = 0; k < 2; k++) {
+		unsigned n = k ? gen->cfg->gate_workers : gen->cfg->auth_workers;
+
+		for (unsigned i = 0; i < n; i++) {
+			s = k ? &gen->gate_slots[i] : &gen->auth_slots[i];
+			if (s->restart_at == 0)
+				continue;
+			if (s->restart_at <= now)
+				master_spawn(gen, k ? CHILD_GATE : CHILD_AUTH, i);
+			else if (next == -1 || s->restart_at < next)
+				next = s->restart_at;
+		}
+	}
+	return next == -1 ? -1 : (int)(next - now);
+}
+
+static void
+master_setup(void)
+{
+	sigset_t	 mask;
+
+	TAILQ_INIT(&m.children);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	if ((m.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
+	    (m.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("%s: signalfd/epoll", __func__);
+	master_watch(m.sigfd, NULL);
+}
+
+static int
+master_check_chroot(const struct config *cfg)
+{
+	struct stat	 st;
+
+	if (stat(cfg->chroot_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
+		log_warnx("%s: privsep.chroot: %s is not a directory; create it "
+		    "(empty, owned by root)", cfg->path, cfg->chroot_dir);
+		return -1;
+	}
+	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_warnx("%s: privsep.chroot: %s must be owned by root and not "
+		    "writable by group or others", cfg->path, cfg->chroot_dir);
+		return -1;
+	}
+	return 0;
+}
+
+int
+master_main(struct config *cfg, struct policy *policy)
+{
+	struct epoll_event	 events[MASTER_EVENTS];
+	SSL_CTX			*ctx;
+	int			 n, timeout;
+
+	if (getuid() != 0)
+		fatalx("must start as root: the authenticators need root for "
+		    "PAM and the workers drop to privsep.user");
+	if (master_check_chroot(cfg) == -1)
+		return 1;
+	if ((ctx = tls_ctx_new(cfg)) == NULL)
+		return 1;
+	if (auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1)
+		return 1;
+	master_setup();
+	if (listeners_update(&m.listeners, cfg) == -1)
+		return 1;
+	m.gen = gen_new(cfg, policy, ctx);
+	master_start_generation(m.gen);
+	for (unsigned i = 0; i < m.listeners.n; i++)
+		log_info("listening on %s port %u", m.listeners.conf[i].address,
+		    m.listeners.conf[i].port);
+	while (!(m.stopping && TAILQ_EMPTY(&m.children))) {
+		timeout = master_timers();
+		n = epoll_wait(m.epfd, events, MASTER_EVENTS, timeout);
+		if (n == -1 && errno != EINTR)
+			fatal("%s: epoll_wait", __func__);
+		/* Signals last: reaping frees children this batch may name. */
+		for (int i = 0; i < n; i++)
+			if (events[i].data.ptr != NULL)
+				master_dispatch_child(events[i].data.ptr);
+		for (int i = 0; i < n; i++)
+			if (events[i].data.ptr == NULL)
+				master_dispatch_signal();
+	}
+	log_info("all workers finished; exiting");
+	gen_free(m.gen);
+	auditlog_close();
+	close(m.epfd);
+	close(m.sigfd);
+	return 0;
+}

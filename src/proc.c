@@ -1,0 +1,123 @@
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+
+int64_t
+proc_now_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+proc_backoff_ms(unsigned failures)
+{
+	int64_t	 ms = 1000;
+
+	while (failures-- > 0 && ms < 30000)
+		ms *= 2;
+	return ms > 30000 ? 30000 : ms;
+}
+
+static int
+cmp_int(const void *a, const void *b)
+{
+	int	 x = *(const int *)a, y = *(const int *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Close every descriptor above 2 that is not in keep. */
+static void
+proc_close_others(const int *keep, size_t nkeep)
+{
+	int	 sorted[64];
+	unsigned lo = 3;
+
+	if (nkeep > sizeof(sorted) / sizeof(sorted[0]))
+		fatalx("%s: too many descriptors to keep (%zu)", __func__, nkeep);
+	memcpy(sorted, keep, nkeep * sizeof(int));
+	qsort(sorted, nkeep, sizeof(int), cmp_int);
+	for (size_t i = 0; i < nkeep; i++) {
+		if (sorted[i] < (int)lo)
+			continue;
+		if ((unsigned)sorted[i] > lo)
+			close_range(lo, (unsigned)sorted[i] - 1, 0);
+		lo = (unsigned)sorted[i] + 1;
+	}
+	close_range(lo, ~0U, 0);
+}
+
+static void
+proc_reset_signals(void)
+{
+	sigset_t	 all;
+	int		 sigs[] = { SIGHUP, SIGTERM, SIGINT, SIGUSR1, SIGUSR2,
+			    SIGCHLD, SIGPIPE };
+
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&all);
+	sigprocmask(SIG_SETMASK, &all, NULL);
+}
+
+static void
+proc_demote(const struct proc_demote *d)
+{
+	struct passwd	*pw;
+
+	if (d == NULL || d->user == NULL)
+		return;
+	if ((pw = getpwnam(d->user)) == NULL)
+		fatalx("demote: user %s not found (privsep.user)", d->user);
+	if (chroot(d->chroot_dir) == -1 || chdir("/") == -1)
+		fatal("demote: chroot %s (privsep.chroot must be an existing "
+		    "directory)", d->chroot_dir);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("demote: cannot drop privileges to %s", d->user);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("demote: PR_SET_NO_NEW_PRIVS");
+	if (pw->pw_uid != 0 && setuid(0) != -1)
+		fatalx("demote: could regain root after dropping privileges");
+}
+
+pid_t
+proc_spawn(const char *name, const int *keep, size_t nkeep,
+    const struct proc_demote *demote, void (*run)(void *), void *arg)
+{
+	pid_t	 parent = getpid(), pid;
+
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("%s: fork %s", __func__, name);
+		return -1;
+	case 0:
+		break;
+	default:
+		return pid;
+	}
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	log_set_procname(name);
+	proc_reset_signals();
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 ||
+	    getppid() != parent)
+		_exit(1);
+	proc_close_others(keep, nkeep);
+	proc_demote(demote);
+	run(arg);
+	_exit(1);
+}

@@ -1,0 +1,35 @@
+/*
+ * One process module for every child the master forks: name it, close what
+ * it must not hold, drop privileges, then run it. Restart back-off lives here
+ * too so every kind of child is supervised the same way.
+ */
+#ifndef TG_PROC_H
+#define TG_PROC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct proc_demote {
+	const char	*user;		/* NULL: the child stays root */
+	const char	*chroot_dir;
+};
+
+/*
+ * Fork a child. In the child: comm set to name, signals reset, every fd but
+ * 0-2 and keep[] closed, parent-death signal set, privileges dropped as
+ * demote says (chroot, groups, uid/gid, no_new_privs; any failure is fatal),
+ * then run(arg) which must not return. Returns the pid, or -1 in the master.
+ */
+pid_t	 proc_spawn(const char *name, const int *keep, size_t nkeep,
+	    const struct proc_demote *demote, void (*run)(void *), void *arg);
+
+/* Delay before restarting a child that died after failures quick deaths. */
+int64_t	 proc_backoff_ms(unsigned failures);
+/* A child that lived this long before dying is not counted as failing. */
+#define PROC_STABLE_MS	30000
+
+/* Milliseconds on CLOCK_MONOTONIC. */
+int64_t	 proc_now_ms(void);
+
+#endif

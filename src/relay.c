@@ -1,0 +1,257 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "relay.h"
+
+static ssize_t
+plain_result(struct relay_end *e, ssize_t n, const char *what)
+{
+	if (n >= 0)
+		return n;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return what[0] == 'r' ? RELAY_IO_WANT_READ : RELAY_IO_WANT_WRITE;
+	snprintf(e->err, sizeof(e->err), "%s: %s", what, strerror(errno));
+	return RELAY_IO_ERROR;
+}
+
+static ssize_t
+plain_read(struct relay_end *e, uint8_t *p, size_t len)
+{
+	ssize_t	 n;
+
+	do {
+		n = read(e->fd, p, len);
+	} while (n == -1 && errno == EINTR);
+	return plain_result(e, n, "read");
+}
+
+static ssize_t
+plain_write(struct relay_end *e, const uint8_t *p, size_t len)
+{
+	ssize_t	 n;
+
+	do {
+		n = send(e->fd, p, len, MSG_NOSIGNAL);
+	} while (n == -1 && errno == EINTR);
+	return plain_result(e, n, "write");
+}
+
+static ssize_t
+plain_shutdown_write(struct relay_end *e)
+{
+	if (shutdown(e->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+		snprintf(e->err, sizeof(e->err), "shutdown: %s", strerror(errno));
+		return RELAY_IO_ERROR;
+	}
+	return 0;
+}
+
+static bool
+plain_has_pending(const struct relay_end *e)
+{
+	(void)e;
+	return false;
+}
+
+const struct relay_ops relay_plain_ops = {
+	.read = plain_read,
+	.write = plain_write,
+	.shutdown_write = plain_shutdown_write,
+	.has_pending = plain_has_pending,
+};
+
+void
+relay_end_init(struct relay_end *e, int fd, const struct relay_ops *ops,
+    void *io)
+{
+	memset(e, 0, sizeof(*e));
+	e->fd = fd;
+	e->ops = ops;
+	e->io = io;
+	/* Fresh sockets are writable; readability arrives as an event. */
+	e->writable = true;
+}
+
+void
+relay_end_event(struct relay_end *e, uint32_t events)
+{
+	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+		e->readable = true;
+	if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+		e->writable = true;
+}
+
+/* Record a want/err result of an op on e; returns true if it failed. */
+static bool
+relay_note(struct relay_end *e, ssize_t r, bool reading)
+{
+	switch (r) {
+	case RELAY_IO_WANT_READ:
+		e->readable = false;
+		if (reading)
+			e->read_wants_write = false;
+		else
+			e->write_wants_read = true;
+		return false;
+	case RELAY_IO_WANT_WRITE:
+		e->writable = false;
+		if (reading)
+			e->read_wants_write = true;
+		else
+			e->write_wants_read = false;
+		return false;
+	case RELAY_IO_ERROR:
+		return true;
+	default:
+		if (reading)
+			e->read_wants_write = false;
+		else
+			e->write_wants_read = false;
+		return false;
+	}
+}
+
+static bool
+relay_can_read(const struct relay_end *e)
+{
+	if (e->eof)
+		return false;
+	if (e->read_wants_write)
+		return e->writable;
+	return e->readable || e->ops->has_pending(e);
+}
+
+static bool
+relay_can_write(const struct relay_end *e)
+{
+	return e->write_wants_read ? e->readable : e->writable;
+}
+
+/*
+ * One step of one direction: read from src into b, write b to dst, and pass
+ * on src's end of stream once b is drained. Returns -1 on failure (*who set),
+ * 1 if anything moved, 0 otherwise.
+ */
+static int
+relay_step(struct relay_end *src, struct relay_end *dst, struct buf *b,
+    uint64_t *count, enum audit_closed_by src_name, enum audit_closed_by dst_name,
+    struct relay *r)
+{
+	uint8_t	*w;
+	size_t	 space;
+	ssize_t	 n;
+	int	 moved = 0;
+
+	if (relay_can_read(src) && (w = buf_wptr(b, &space)) != NULL) {
+		n = src->ops->read(src, w, space);
+		if (relay_note(src, n, true)) {
+			r->failed_by = src_name;
+			return -1;
+		}
+		if (n > 0) {
+			buf_commit(b, (size_t)n);
+			moved = 1;
+		} else if (n == RELAY_IO_EOF) {
+			src->eof = true;
+			if (r->first_eof == AUDIT_BY_NONE)
+				r->first_eof = src_name;
+			moved = 1;
+		}
+	}
+	if (buf_len(b) > 0 && relay_can_write(dst)) {
+		n = dst->ops->write(dst, buf_rptr(b), buf_len(b));
+		if (relay_note(dst, n, false)) {
+			r->failed_by = dst_name;
+			return -1;
+		}
+		if (n > 0) {
+			buf_consume(b, (size_t)n);
+			*count += (uint64_t)n;
+			moved = 1;
+		}
+	}
+	if (src->eof && buf_len(b) == 0 && !dst->shut && relay_can_write(dst)) {
+		n = dst->ops->shutdown_write(dst);
+		if (relay_note(dst, n, false)) {
+			r->failed_by = dst_name;
+			return -1;
+		}
+		if (n == 0) {
+			dst->shut = true;
+			moved = 1;
+		}
+	}
+	return moved;
+}
+
+enum relay_state
+relay_pump(struct relay *r)
+{
+	int	 up, down;
+
+	r->moved = false;
+	do {
+		up = relay_step(&r->client, &r->backend, &r->up, &r->bytes_up,
+		    AUDIT_BY_CLIENT, AUDIT_BY_BACKEND, r);
+		if (up < 0)
+			return RELAY_FAILED;
+		down = relay_step(&r->backend, &r->client, &r->down,
+		    &r->bytes_down, AUDIT_BY_BACKEND, AUDIT_BY_CLIENT, r);
+		if (down < 0)
+			return RELAY_FAILED;
+		if (up || down)
+			r->moved = true;
+	} while (up || down);
+	buf_release_if_empty(&r->up);
+	buf_release_if_empty(&r->down);
+	if (r->client.shut && r->backend.shut)
+		return RELAY_DONE;
+	return RELAY_RUNNING;
+}
+
+ssize_t
+relay_read_client(struct relay *r)
+{
+	uint8_t	*w;
+	size_t	 space;
+	ssize_t	 n;
+
+	if (!relay_can_read(&r->client))
+		return RELAY_IO_WANT_READ;
+	if ((w = buf_wptr(&r->up, &space)) == NULL)
+		return RELAY_IO_ERROR;
+	n = r->client.ops->read(&r->client, w, space);
+	relay_note(&r->client, n, true);
+	if (n > 0)
+		buf_commit(&r->up, (size_t)n);
+	return n;
+}
+
+ssize_t
+relay_flush_client(struct relay *r)
+{
+	ssize_t	 n;
+
+	while (buf_len(&r->down) > 0) {
+		if (!relay_can_write(&r->client))
+			return RELAY_IO_WANT_WRITE;
+		n = r->client.ops->write(&r->client, buf_rptr(&r->down),
+		    buf_len(&r->down));
+		if (relay_note(&r->client, n, false))
+			return RELAY_IO_ERROR;
+		if (n > 0)
+			buf_consume(&r->down, (size_t)n);
+	}
+	return 0;
+}
+
+void
+relay_free(struct relay *r)
+{
+	buf_free(&r->up);
+	buf_free(&r->down);
+}
