@@ -132,11 +132,12 @@ dns_resolve(const char *host, uint16_t port, int64_t end_ms,
 
 	if (strlen(host) > HTTP_HOST_MAX)
 		return dns_error(EAI_NONAME, reason, reasonlen);
+	if (end_ms <= auth_now_ms())
+		goto timeout;
 	if ((slot = dns_reap()) == -1) {
 		log_warnx("%s: %d lookups still stuck in the resolver; check "
 		    "the name servers", __func__, DNS_MAX_ABANDONED);
-		snprintf(reason, reasonlen, "dns timeout");
-		return AUTH_BACKEND_TIMEOUT;
+		goto timeout;
 	}
 	if ((l = calloc(1, sizeof(*l))) == NULL)
 		return dns_error(EAI_MEMORY, reason, reasonlen);
@@ -154,8 +155,7 @@ dns_resolve(const char *host, uint16_t port, int64_t end_ms,
 	}
 	if (dns_wait(l, end_ms) == -1) {
 		dns_abandon(l, slot);
-		snprintf(reason, reasonlen, "dns timeout");
-		return AUTH_BACKEND_TIMEOUT;
+		goto timeout;
 	}
 	if ((e = gai_error(&l->cb)) != 0) {
 		dns_lookup_free(l);
@@ -165,6 +165,9 @@ dns_resolve(const char *host, uint16_t port, int64_t end_ms,
 	l->cb.ar_result = NULL;
 	dns_lookup_free(l);
 	return AUTH_ALLOW;
+ timeout:
+	snprintf(reason, reasonlen, "dns timeout");
+	return AUTH_BACKEND_TIMEOUT;
 }
 
 static void

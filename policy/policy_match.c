@@ -100,12 +100,14 @@ static bool
 policy_port_match(const struct policy *p, const struct policy_rule *r,
     uint16_t port)
 {
-	const struct policy_range	*pr = p->ports + r->ports.first;
+	const struct policy_range	*pr;
 	uint32_t			 i;
 
-	for (i = 0; i < r->ports.n; i++)
-		if (port >= pr[i].lo && port <= pr[i].hi)
+	for (i = 0; i < r->ports.n; i++) {
+		pr = &p->ports[r->ports.first + i];
+		if (port >= pr->lo && port <= pr->hi)
 			return true;
+	}
 	return false;
 }
 
@@ -130,19 +132,20 @@ policy_subject_match(const struct policy *p, const struct policy_rule *r,
 		return false;
 	if (r->any_user)
 		return true;
-	s = p->strs + r->users.first;
-	for (i = 0; i < r->users.n; i++)
-		if (s[i].len == pr->user_len &&
-		    memcmp(p->pool + s[i].off, pr->user, s[i].len) == 0)
+	for (i = 0; i < r->users.n; i++) {
+		s = &p->strs[r->users.first + i];
+		if (s->len == pr->user_len &&
+		    memcmp(p->pool + s->off, pr->user, s->len) == 0)
 			return true;
+	}
 	if (r->groups.n == 0 || subj->groups == NULL)
 		return false;
-	s = p->strs + r->groups.first;
 	for (g = 0; g < subj->n_groups; g++) {
 		if (subj->groups[g] == NULL)
 			continue;
 		for (i = 0; i < r->groups.n; i++)
-			if (policy_str_eq(p, &s[i], subj->groups[g]))
+			if (policy_str_eq(p, &p->strs[r->groups.first + i],
+			    subj->groups[g]))
 				return true;
 	}
 	return false;
@@ -152,20 +155,21 @@ static bool
 policy_name_match(const struct policy *p, const struct policy_rule *r,
     const struct policy_probe *pr)
 {
-	const struct policy_str	*s = p->strs + r->hosts.first;
+	const struct policy_str	*s;
 	uint32_t		 i;
 
 	if (pr->host == NULL)
 		return false;
 	for (i = 0; i < r->hosts.n; i++) {
+		s = &p->strs[r->hosts.first + i];
 		/* A suffix is stored with its dot, so a label must precede it. */
-		if (s[i].suffix) {
-			if (pr->host_len > s[i].len &&
-			    policy_ieq(pr->host + pr->host_len - s[i].len,
-			    p->pool + s[i].off, s[i].len))
+		if (s->suffix) {
+			if (pr->host_len > s->len &&
+			    policy_ieq(pr->host + pr->host_len - s->len,
+			    p->pool + s->off, s->len))
 				return true;
-		} else if (pr->host_len == s[i].len &&
-		    policy_ieq(pr->host, p->pool + s[i].off, s[i].len))
+		} else if (pr->host_len == s->len &&
+		    policy_ieq(pr->host, p->pool + s->off, s->len))
 			return true;
 	}
 	return false;
@@ -189,19 +193,21 @@ static bool
 policy_host_match(const struct policy *p, const struct policy_rule *r,
     const struct policy_probe *pr)
 {
-	const struct policy_net4	*n4 = p->net4 + r->net4.first;
-	const struct policy_net6	*n6 = p->net6 + r->net6.first;
+	const struct policy_net4	*n4;
 	uint32_t			 i;
 
 	if (policy_name_match(p, r, pr))
 		return true;
 	if (pr->family == AF_INET) {
-		for (i = 0; i < r->net4.n; i++)
-			if ((pr->v4 & n4[i].mask) == n4[i].net)
+		for (i = 0; i < r->net4.n; i++) {
+			n4 = &p->net4[r->net4.first + i];
+			if ((pr->v4 & n4->mask) == n4->net)
 				return true;
+		}
 	} else if (pr->family == AF_INET6) {
 		for (i = 0; i < r->net6.n; i++)
-			if (policy_net6_match(&n6[i], pr->v6))
+			if (policy_net6_match(&p->net6[r->net6.first + i],
+			    pr->v6))
 				return true;
 	}
 	return false;

@@ -7,7 +7,6 @@
 #include <sys/stat.h>
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <libconfig.h>
 #include <math.h>
 #include <openssl/tls1.h>
@@ -90,6 +89,7 @@ static void	 cfg_err(struct cfg_ctx *, const config_setting_t *,
 static void	 cfg_err_at(struct cfg_ctx *, const char *, unsigned,
 		    const char *, const char *, ...)
 		    __attribute__((format(printf, 5, 6)));
+
 static void
 cfg_vlog(struct cfg_ctx *ctx, const char *file, unsigned line,
     const char *path, const char *fmt, va_list ap)
@@ -188,11 +188,11 @@ cfg_walk(struct cfg_ctx *ctx, const config_setting_t *group,
 	const struct cfg_rule	*r;
 	const char		*names[32];
 	char			 known[256];
-	int			 i, type;
+	unsigned		 i;
+	int			 type;
 	size_t			 n;
 
-	for (i = 0; (s = config_setting_get_elem(group, (unsigned)i)) != NULL;
-	    i++) {
+	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
 		for (r = rules; r->name != NULL; r++)
 			if (strcmp(r->name, config_setting_name(s)) == 0)
 				break;

@@ -96,7 +96,8 @@ ipc_recv(int sock, void *msg, size_t cap, int *fds, size_t *nfds)
 		errno = EPROTO;
 		return -1;
 	}
-	memcpy(fds, tmp, got * sizeof(int));
+	if (got > 0)
+		memcpy(fds, tmp, got * sizeof(int));
 	if (nfds)
 		*nfds = got;
 	return n;

@@ -9,7 +9,8 @@
 # tunnelgate authenticates every tunnel.  Squid caches the verdict
 # (credentialsttl), so its helper process runs once, not per tunnel, which
 # matches tunnelgate's credential cache.  SQUID_AUTH=0 measures Squid without
-# authentication.  SQUID_PORT picks the port (default: a free one).
+# authentication.  SQUID_PORT picks the port (default: a free one),
+# SQUID_RUNS the number of runs of each 1 GB transfer (default 3).
 # Squid runs in the foreground (-N) with its own config, PID, logs and
 # service name; a system Squid, if any, is left alone and nothing listens on
 # 3128.
@@ -18,6 +19,7 @@ set -eu
 BENCH=${1:-build/tunnelgate-bench}
 AUTH=${SQUID_AUTH:-1}
 BYTES=1000000000
+RUNS=${SQUID_RUNS:-3}
 SQUID=/usr/sbin/squid
 NCSA=/usr/lib/squid/basic_ncsa_auth
 
@@ -58,7 +60,9 @@ else
 	[ -n "$PORT" ] || die "no free port in 20000-30000"
 fi
 
-NOFILE=$(ulimit -Hn)
+# Squid asks for 65536 open files by default and complains above the hard
+# limit.
+NOFILE=$(awk '/^Max open files/ { print $5 }' /proc/self/limits)
 [ "$NOFILE" != unlimited ] && [ "$NOFILE" -le 65536 ] || NOFILE=65536
 
 DIR=$(mktemp -d /tmp/squid-baseline.XXXXXX)
@@ -131,7 +135,8 @@ i=0
 until grep -q "Accepting HTTPS Socket connections" "$DIR/cache.log" \
     2>/dev/null; do
 	kill -0 "$SQUID_PID" 2>/dev/null ||
-	    die "squid exited at start: $(tail -n 3 "$DIR/cache.log" 2>&1)"
+	    die "squid exited at start: $(grep -m 1 -E 'FATAL|ERROR' \
+	    "$DIR/cache.log" 2>&1)"
 	i=$((i + 1))
 	[ "$i" -le 200 ] || die "squid not listening after 20 s"
 	sleep 0.1
@@ -141,9 +146,22 @@ echo "squid $("$SQUID" -v | sed -n 's/^Squid Cache: Version //p')" \
     "on 127.0.0.1:$PORT, auth: $([ "$AUTH" = 1 ] && echo basic_ncsa_auth ||
     echo none)"
 G="--gateway 127.0.0.1:$PORT --ca $DIR/cert.pem"
-# shellcheck disable=SC2086
-"$BENCH" $G "$@" --mode up --bytes "$BYTES"
-# shellcheck disable=SC2086
-"$BENCH" $G "$@" --mode down --bytes "$BYTES"
+# Bulk figures swing by a third from run to run on two cores shared by
+# Squid, the client and the backend: print every run and the median.
+bulk() {
+	vals=
+	for _ in $(seq "$RUNS"); do
+		# shellcheck disable=SC2086
+		line=$("$BENCH" $G "$@" --mode "$MODE" --bytes "$BYTES")
+		echo "$line"
+		vals="$vals ${line##*MB/s=}"
+	done
+	# shellcheck disable=SC2086
+	echo "$MODE median MB/s=$(printf '%s\n' $vals | sort -n |
+	    awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }')" \
+	    "of $RUNS runs"
+}
+MODE=up bulk "$@"
+MODE=down bulk "$@"
 # shellcheck disable=SC2086
 "$BENCH" $G "$@" --mode setup --concurrency 64 --duration 10

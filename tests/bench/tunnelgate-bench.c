@@ -627,15 +627,24 @@ run_bulk(const struct bench *b, struct backend *bk, struct err *e)
 	size_t n;
 	int r, up = b->mode == M_UP;
 
-	if ((r = tunnel_open(b, &c, NULL, e)) != EX_OK)
-		return r;
-	t0 = now();
-	if ((up || (r = stream_io(&s, 1, "g", 1, &n, e)) == EX_OK) &&
-	    (r = stream_bulk(&s, up, digest, &t1, e)) == EX_OK)
+	if ((r = tunnel_open(b, &c, NULL, e)) == EX_OK) {
+		t0 = now();
+		if (up || (r = stream_io(&s, 1, "g", 1, &n, e)) == EX_OK)
+			r = stream_bulk(&s, up, digest, &t1, e);
+		/* On success the backend has all the data before the tunnel
+		 * closes; on failure the close ends the backend's wait. */
+		if (r == EX_OK)
+			backend_stop(bk);
+		conn_close(&c);
+	}
+	if (r != EX_OK) {
+		/* Wakes a backend still waiting in accept(). */
+		if (shutdown(bk->lfd, SHUT_RDWR) == -1)
+			fprintf(stderr, "%s: backend shutdown: %s\n", progname,
+			    strerror(errno));
 		backend_stop(bk);
-	conn_close(&c);
-	if (r != EX_OK)
 		return r;
+	}
 	if (bk->err.code != EX_OK) {
 		*e = bk->err;
 		return e->code;
@@ -1108,26 +1117,23 @@ main(int argc, char *argv[])
 	switch (b.mode) {
 	case M_UP:
 	case M_DOWN:
-		if ((r = run_bulk(&b, &bk, &e)) != EX_OK)
-			die(&e);
+		r = run_bulk(&b, &bk, &e);
 		break;
 	case M_SETUP:
-		/* Failures were reported with the figures. */
-		r = run_setup(&b, &e);
-		backend_stop(&bk);
-		if (r != EX_OK && bk.err.code == EX_OK)
-			return r;
-		break;
 	case M_IDLE:
-		if ((r = run_idle(&b, &e)) != EX_OK)
-			die(&e);
+		r = b.mode == M_SETUP ? run_setup(&b, &e) : run_idle(&b, &e);
 		backend_stop(&bk);
+		if (r == EX_OK && bk.err.code != EX_OK) {
+			e = bk.err;
+			r = e.code;
+		}
 		break;
 	}
-	if (bk.err.code != EX_OK)
-		die(&bk.err);
+	/* Setup mode reported its failures with its figures. */
+	if (r != EX_OK && (b.mode != M_SETUP || bk.err.code != EX_OK))
+		fprintf(stderr, "%s: %s\n", progname, e.msg);
 	OPENSSL_cleanse(b.req, sizeof(b.req));
 	SSL_CTX_free(b.ctx);
 	freeaddrinfo(b.gwai);
-	return EX_OK;
+	return r;
 }

@@ -742,10 +742,12 @@ def parse_head(head, rest=b""):
 
 class TlsClient:
     def __init__(self, port, ca, host="127.0.0.1", server_hostname="127.0.0.1",
-                 max_version=None, timeout=10):
+                 max_version=None, ciphers=None, timeout=10):
         ctx = ssl.create_default_context(cafile=str(ca))
         if max_version is not None:
             ctx.maximum_version = max_version
+        if ciphers is not None:
+            ctx.set_ciphers(ciphers)
         self.sock = socket.create_connection((host, port), timeout=scaled(timeout))
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -924,6 +926,82 @@ def echo_round_trip(client, size=65536, timeout=10):
     client.send(data)
     back = client.recv_exact(size, timeout)
     assert sha256(back) == sha256(data), "echoed data differs"
+
+
+# ---------------------------------------------------------------------------
+# Client programs
+
+class Proc:
+    """A client program with pipes, its output collected by threads."""
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE)
+        self.out, self.err = bytearray(), bytearray()
+        self._threads = [threading.Thread(target=self._drain, args=(s, b), daemon=True)
+                         for s, b in ((self.p.stdout, self.out), (self.p.stderr, self.err))]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _drain(stream, buf):
+        while True:
+            data = stream.read1(CHUNK)
+            if not data:
+                return
+            buf += data
+
+    def write(self, data):
+        self.p.stdin.write(data)
+        self.p.stdin.flush()
+
+    def close_stdin(self):
+        self.p.stdin.close()
+
+    def wait_output(self, marker, timeout=10):
+        wait_for(lambda: marker in self.out or self.p.poll() is not None, timeout,
+                 f"{marker!r} from {self.argv[0]}")
+        if marker not in self.out:
+            for t in self._threads:
+                t.join(5)
+        assert marker in self.out, (f"{self.argv[0]} exited {self.p.returncode} without "
+                                    f"{marker!r}; stdout {bytes(self.out[:300])!r} "
+                                    f"stderr {bytes(self.err[-500:])!r}")
+        return bytes(self.out)
+
+    def wait(self, timeout=10):
+        try:
+            rc = self.p.wait(scaled(timeout))
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise AssertionError(f"{self.argv[0]} did not exit within "
+                                 f"{scaled(timeout):.0f}s; stderr {bytes(self.err[-500:])!r}")
+        for t in self._threads:
+            t.join(5)
+        return rc
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(5)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait(5)
+        for t in self._threads:
+            t.join(5)
+        for stream in (self.p.stdin, self.p.stdout, self.p.stderr):
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
 
 # ---------------------------------------------------------------------------

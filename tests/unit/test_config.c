@@ -121,7 +121,7 @@ load_file(struct fx *fx, const char *file)
 	char	 logpath[PATH_MAX];
 	int	 fd, saved, rc, n;
 
-	n = snprintf(logpath, sizeof(logpath), "%s.stderr", fx->dir);
+	n = snprintf(logpath, sizeof(logpath), "%s/stderr.log", fx->dir);
 	assert_true(n > 0 && (size_t)n < sizeof(logpath));
 	fflush(stderr);
 	assert_true((saved = dup(STDERR_FILENO)) != -1);

@@ -1,0 +1,192 @@
+"""Config checking, signals, and the master's supervision of its children."""
+
+import os
+import signal
+import time
+
+import harness as h
+from harness import assert_error, connect_request
+
+
+def _insert_after(text, anchor, line):
+    """text with line inserted after the first line containing anchor, and
+    the 1-based number of the inserted line."""
+    lines = text.splitlines()
+    i = next(n for n, l in enumerate(lines) if anchor in l)
+    lines.insert(i + 1, line)
+    return "\n".join(lines) + "\n", i + 2
+
+
+def test_config_check_accepts_good_config(make_gateway):
+    gw = make_gateway("check-good", start=False)
+    r = gw.check_config()
+    assert r.returncode == 0, r.stderr
+
+
+def test_config_check_rejects_unknown_setting_naming_file_and_line(make_gateway):
+    gw = make_gateway("check-unknown", start=False)
+    text, line = _insert_after(gw.config_text(), "drain =", "\tbogus_timeout = 1.0;")
+    bad = gw.dir / "unknown.conf"
+    bad.write_text(text)
+    r = gw.check_config(bad)
+    assert r.returncode != 0
+    hits = [l for l in r.stderr.splitlines() if f"unknown.conf:{line}:" in l]
+    assert hits and "bogus_timeout" in hits[0], r.stderr
+
+
+def test_config_check_rejects_wrong_type_naming_setting(make_gateway):
+    gw = make_gateway("check-type", start=False)
+    text = gw.config_text().replace(f"handshake = {h.TIMEOUTS['handshake']};",
+                                    'handshake = "soon";')
+    line = text.splitlines().index('\thandshake = "soon";') + 1
+    bad = gw.dir / "type.conf"
+    bad.write_text(text)
+    r = gw.check_config(bad)
+    assert r.returncode != 0
+    hits = [l for l in r.stderr.splitlines() if f"type.conf:{line}:" in l]
+    assert hits and "handshake" in hits[0], r.stderr
+
+
+def test_config_check_reports_syntax_error_line(make_gateway):
+    gw = make_gateway("check-syntax", start=False)
+    text, line = _insert_after(gw.config_text(), "drain =", "\tidle = ;")
+    bad = gw.dir / "syntax.conf"
+    bad.write_text(text)
+    r = gw.check_config(bad)
+    assert r.returncode != 0
+    assert f"syntax.conf:{line}:" in r.stderr, r.stderr
+
+
+def test_config_check_rejects_bad_policy_naming_policy_file_and_line(make_gateway):
+    gw = make_gateway("check-policy", start=False)
+    text, line = _insert_after(h.STANDARD_POLICY, "rules = (",
+                               '\t{ name = "odd"; action = "maybe"; users = ["alice"]; '
+                               'hosts = ["backend.test"]; ports = ["*"]; },')
+    gw.write_policy(text)
+    r = gw.check_config()
+    assert r.returncode != 0
+    hits = [l for l in r.stderr.splitlines() if f"policy.conf:{line}:" in l]
+    assert hits and "action" in hits[0], r.stderr
+
+
+HUP_RULE = ('\t{ name = "hup-deny-backend"; action = "deny"; users = ["alice"]; '
+            'hosts = ["backend.test"]; ports = ["*"]; },')
+
+
+def test_sighup_keeps_live_tunnel_and_applies_new_policy(make_gateway, backends):
+    gw = make_gateway("hup")
+    target = f"backend.test:{backends.echo.port}"
+    with gw.tunnel(target) as live:
+        h.echo_round_trip(live)
+        gw.write_policy(_insert_after(h.STANDARD_POLICY, "rules = (", HUP_RULE)[0])
+        gw.signal(signal.SIGHUP)
+        h.wait_for(lambda: gw.status_of(target) == 403, 10, "the reloaded policy to deny",
+                   interval=0.2)
+        gw.wait_audit(event="deny", rule="hup-deny-backend")
+        for _ in range(4):
+            h.echo_round_trip(live)
+        assert gw.status_of(f"other.test:{backends.echo.port}") == 200
+
+
+def test_sighup_with_broken_policy_keeps_old_policy_and_says_why(make_gateway, backends):
+    gw = make_gateway("hup-broken")
+    target = f"backend.test:{backends.echo.port}"
+    text, _ = _insert_after(h.STANDARD_POLICY, "rules = (", HUP_RULE)
+    text, line = _insert_after(text, "hup-deny-backend",
+                               '\t{ name = "odd"; action = "maybe"; users = ["bob"]; '
+                               'hosts = ["backend.test"]; ports = ["*"]; },')
+    gw.write_policy(text)
+    gw.signal(signal.SIGHUP)
+    h.wait_for(lambda: f"policy.conf:{line}:" in gw.stderr_text(), 10,
+               f"tunnelgated to log policy.conf:{line}")
+    assert gw.status_of(target) == 200
+    assert gw.alive()
+
+
+def test_killed_gate_worker_is_restarted_while_other_tunnels_flow(make_gateway, backends):
+    gw = make_gateway("kill-gate")
+    gw.wait_children("tg-gate", 2)
+    target = f"backend.test:{backends.echo.port}"
+    by_gate, opened = {}, []
+    try:
+        for _ in range(40):
+            c = gw.tunnel(target)
+            opened.append(c)
+            by_gate.setdefault(gw.gate_pid_of(c), []).append(c)
+            if len(by_gate) == 2:
+                break
+        assert len(by_gate) == 2, (f"all {len(opened)} tunnels landed in one gate worker "
+                                   f"{list(by_gate)}: connections are not spread")
+        victim, survivor = list(by_gate)
+        for c in opened:
+            h.echo_round_trip(c)
+        os.kill(victim, signal.SIGKILL)
+        for c in by_gate[survivor]:
+            h.echo_round_trip(c)
+        fresh = gw.wait_children("tg-gate", 2, exclude=(victim,))
+        assert survivor in fresh
+        for c in by_gate[survivor]:
+            h.echo_round_trip(c)
+        with gw.tunnel(target) as c:
+            h.echo_round_trip(c)
+    finally:
+        for c in opened:
+            c.close()
+
+
+def test_dead_authenticators_give_503_then_recover(make_gateway, backends):
+    gw = make_gateway("kill-auth")
+    target = f"backend.test:{backends.echo.port}"
+    assert gw.status_of(target) == 200
+    auths = gw.wait_children("tg-auth", 3)
+    for pid in auths:
+        os.kill(pid, signal.SIGKILL)
+    assert_error(gw.attempt(connect_request(target)), 503)
+    h.wait_for(lambda: gw.status_of(target) == 200, 15,
+               "a CONNECT to succeed after the authenticators were restarted", interval=0.2)
+    gw.wait_children("tg-auth", 3, exclude=auths)
+
+
+def test_sigterm_refuses_new_connections_and_drains_live_tunnel(make_gateway, backends):
+    gw = make_gateway("term")
+    target = f"backend.test:{backends.echo.port}"
+    drain = h.TIMEOUTS["drain"]
+    with gw.tunnel(target) as live:
+        h.echo_round_trip(live)
+        start = time.monotonic()
+        gw.signal(signal.SIGTERM)
+        time.sleep(0.5)
+        assert gw.status_of(target) != 200, "a new tunnel opened after SIGTERM"
+        h.echo_round_trip(live)
+        assert live.recv_until_closed(timeout=drain + 5) == b""
+        ended = time.monotonic() - start
+        status = gw.wait_exit(drain + 10)
+        address = live.client_address
+    assert status == 0, f"exit status {status}\n{gw.stderr_tail()}"
+    assert ended >= drain - 0.5, f"live tunnel cut after {ended:.1f}s, drain is {drain}s"
+    close = gw.wait_audit(event="close", client=address, timeout=1)
+    assert close.get("closed_by") == "shutdown", close
+
+
+def test_sigusr1_reopens_audit_log(make_gateway, backends):
+    gw = make_gateway("usr1")
+    target = f"backend.test:{backends.echo.port}"
+    with gw.tunnel(target) as c:
+        h.echo_round_trip(c)
+        before = c.client_address
+    gw.wait_audit(event="close", client=before)
+    rotated = gw.audit_path.with_name("audit.log.1")
+    os.rename(gw.audit_path, rotated)
+    gw.signal(signal.SIGUSR1)
+
+    def deny_lands_in_new_file():
+        addr = gw.attempt(connect_request(f"forbidden.test:{backends.echo.port}")).client_address
+        return any(e.get("client") == addr for e in gw.audit_events())
+    h.wait_for(deny_lands_in_new_file, 10, "events in a new audit.log after SIGUSR1",
+               interval=0.2)
+    with gw.tunnel(target) as c:
+        h.echo_round_trip(c)
+        after = c.client_address
+    gw.wait_audit(event="close", client=after)
+    assert not any(e.get("client") == after for e in gw.audit_events(rotated))
+    assert any(e.get("client") == before for e in gw.audit_events(rotated))

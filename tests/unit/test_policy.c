@@ -1,0 +1,866 @@
+/*
+ * Policy loader and matcher: what a rule matches, in what order, and that
+ * every kind of bad policy is refused with a message naming file:line and
+ * the setting.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "policy.h"
+
+#define HEAD	"version = 1;\nrules = (\n"
+
+static char	 logbuf[65536];
+
+/* Load TEXT with stderr (where log_warnx writes) captured into logbuf. */
+static struct policy *
+load_captured(const char *text)
+{
+	struct policy	*p;
+	FILE		*tmp;
+	size_t		 n;
+	int		 saved;
+
+	assert_non_null(tmp = tmpfile());
+	fflush(stderr);
+	assert_true((saved = dup(STDERR_FILENO)) != -1);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) != -1);
+	p = policy_load_string(text, "test");
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) != -1);
+	close(saved);
+	rewind(tmp);
+	n = fread(logbuf, 1, sizeof(logbuf) - 1, tmp);
+	logbuf[n] = '\0';
+	fclose(tmp);
+	return p;
+}
+
+static struct policy *
+load_ok(const char *text)
+{
+	struct policy	*p = load_captured(text);
+
+	if (p == NULL)
+		fail_msg("policy refused:\n%s", logbuf);
+	assert_string_equal(logbuf, "");
+	return p;
+}
+
+static void
+set_addr(struct sockaddr_storage *ss, const char *addr)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(addr, ':') != NULL) {
+		sin6->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
+	} else {
+		sin->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
+	}
+}
+
+/* "allow:RULE" or "deny:RULE", for one-line assertions. */
+static const char *
+verdict_g(const struct policy *p, const char *user, const char *const *groups,
+    size_t n_groups, const char *host, const char *addr, uint16_t port)
+{
+	static char		 out[128];
+	struct sockaddr_storage	 ss;
+	struct policy_subject	 subj = { user, groups, n_groups };
+	struct policy_target	 t = { host, NULL, port };
+	struct policy_verdict	 v = { POLICY_ALLOW, NULL };
+
+	if (addr != NULL) {
+		set_addr(&ss, addr);
+		t.addr = (struct sockaddr *)&ss;
+	}
+	policy_check(p, &subj, &t, &v);
+	assert_non_null(v.rule);
+	snprintf(out, sizeof(out), "%s:%s",
+	    v.action == POLICY_ALLOW ? "allow" : "deny", v.rule);
+	return out;
+}
+
+static const char *
+verdict(const struct policy *p, const char *user, const char *host,
+    const char *addr, uint16_t port)
+{
+	return verdict_g(p, user, NULL, 0, host, addr, port);
+}
+
+static void
+test_first_match_wins(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"block-db\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"db.example.com\" ]; ports = [ 5432 ]; },\n"
+	    "{ name = \"all\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"*.example.com\" ]; ports = [ \"*\" ]; }\n);");
+	assert_int_equal(policy_rule_count(p), 2);
+	assert_string_equal(verdict(p, "alice", "db.example.com", NULL, 5432),
+	    "deny:block-db");
+	assert_string_equal(verdict(p, "alice", "db.example.com", NULL, 22),
+	    "allow:all");
+	policy_free(p);
+
+	p = load_ok(HEAD
+	    "{ name = \"all\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"*.example.com\" ]; ports = [ \"*\" ]; },\n"
+	    "{ name = \"block-db\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"db.example.com\" ]; ports = [ 5432 ]; }\n);");
+	assert_string_equal(verdict(p, "alice", "db.example.com", NULL, 5432),
+	    "allow:all");
+	policy_free(p);
+}
+
+static void
+test_default_deny(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"web\"; action = \"allow\"; users = [ \"alice\" ];"
+	    "  hosts = [ \"www.example.com\" ]; ports = [ 443 ]; }\n);");
+	assert_string_equal(verdict(p, "alice", "www.example.com", NULL, 443),
+	    "allow:web");
+	assert_string_equal(verdict(p, "bob", "www.example.com", NULL, 443),
+	    "deny:" POLICY_DEFAULT_RULE);
+	assert_string_equal(verdict(p, "alice", "mail.example.com", NULL, 443),
+	    "deny:" POLICY_DEFAULT_RULE);
+	assert_string_equal(verdict(p, "alice", "www.example.com", NULL, 80),
+	    "deny:" POLICY_DEFAULT_RULE);
+	policy_free(p);
+
+	p = load_ok("version = 1;\nrules = ();\n");
+	assert_int_equal(policy_rule_count(p), 0);
+	assert_string_equal(verdict(p, "alice", "www.example.com", NULL, 443),
+	    "deny:" POLICY_DEFAULT_RULE);
+	policy_free(p);
+
+	/* No policy at all is no access, not a crash. */
+	assert_string_equal(verdict(NULL, "alice", "a.example", NULL, 1),
+	    "deny:" POLICY_DEFAULT_RULE);
+}
+
+static void
+test_users_exact_and_case_sensitive(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"r\"; action = \"allow\"; users = [ \"alice\", \"bob\" ];"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);");
+	assert_string_equal(verdict(p, "alice", "a.example", NULL, 22),
+	    "allow:r");
+	assert_string_equal(verdict(p, "bob", "a.example", NULL, 22),
+	    "allow:r");
+	assert_string_equal(verdict(p, "Alice", "a.example", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "alic", "a.example", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "alice2", "a.example", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "", "a.example", NULL, 22),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_user_star_is_any_authenticated_user(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);");
+	assert_string_equal(verdict(p, "zed", "a.example", NULL, 22),
+	    "allow:r");
+	assert_string_equal(verdict(p, NULL, "a.example", NULL, 22),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_groups_and_users_either_matches(void **state)
+{
+	static const char *const	 ops[] = { "dev", "ops" };
+	static const char *const	 other[] = { "dev", "op", "opsx" };
+	static const char *const	 holes[] = { NULL, "ops" };
+	struct policy			*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"r\"; action = \"allow\"; users = [ \"carol\" ];"
+	    "  groups = [ \"ops\", \"sre\" ];"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);");
+	assert_string_equal(verdict_g(p, "dave", ops, 2, "a.example", NULL,
+	    22), "allow:r");
+	assert_string_equal(verdict_g(p, "dave", other, 3, "a.example", NULL,
+	    22), "deny:default-deny");
+	assert_string_equal(verdict_g(p, "dave", holes, 2, "a.example", NULL,
+	    22), "allow:r");
+	assert_string_equal(verdict(p, "dave", "a.example", NULL, 22),
+	    "deny:default-deny");
+	/* In users, not in any group: the users list alone is enough. */
+	assert_string_equal(verdict_g(p, "carol", other, 3, "a.example", NULL,
+	    22), "allow:r");
+	/* Group names are case-sensitive, like user names. */
+	assert_string_equal(verdict_g(p, "dave", (const char *const[]){ "OPS" },
+	    1, "a.example", NULL, 22), "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_exact_name_case_and_trailing_dot(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"db\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"DB.Example.com\", \"dot.example.\" ];"
+	    "  ports = [ 5432 ]; }\n);");
+	assert_string_equal(verdict(p, "u", "db.example.com", NULL, 5432),
+	    "allow:db");
+	assert_string_equal(verdict(p, "u", "DB.EXAMPLE.COM", NULL, 5432),
+	    "allow:db");
+	assert_string_equal(verdict(p, "u", "db.example.com.", NULL, 5432),
+	    "allow:db");
+	assert_string_equal(verdict(p, "u", "dot.example", NULL, 5432),
+	    "allow:db");
+	assert_string_equal(verdict(p, "u", "db.example.com..", NULL, 5432),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "xdb.example.com", NULL, 5432),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "a.db.example.com", NULL, 5432),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "db.example.co", NULL, 5432),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "", NULL, 5432),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", ".", NULL, 5432),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_suffix_needs_a_label_before_it(void **state)
+{
+	struct policy	*p;
+	char		 longname[400];
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"int\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"*.Internal.Example\" ]; ports = [ 22 ]; }\n);");
+	assert_string_equal(verdict(p, "u", "a.internal.example", NULL, 22),
+	    "allow:int");
+	assert_string_equal(verdict(p, "u", "a.b.internal.example", NULL, 22),
+	    "allow:int");
+	assert_string_equal(verdict(p, "u", "A.INTERNAL.EXAMPLE.", NULL, 22),
+	    "allow:int");
+	assert_string_equal(verdict(p, "u", "internal.example", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "internal.example.", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "evilinternal.example", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", ".internal.example", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "a.internal.example.com", NULL,
+	    22), "deny:default-deny");
+	/* Longer than any DNS name: no match, and no read past the end. */
+	memset(longname, 'a', sizeof(longname));
+	memcpy(longname + sizeof(longname) - 18, ".internal.example", 18);
+	assert_string_equal(verdict(p, "u", longname, NULL, 22),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_names_and_addresses_never_cross(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"byname\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"db.example.com\" ]; ports = [ 22 ]; },\n"
+	    "{ name = \"bynet\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"10.0.0.0/8\" ]; ports = [ 22 ]; }\n);");
+	/* The name rule does not care where the name resolves. */
+	assert_string_equal(verdict(p, "u", "db.example.com", "192.0.2.1", 22),
+	    "allow:byname");
+	/* A literal address as host is matched by networks only. */
+	assert_string_equal(verdict(p, "u", "10.1.2.3", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "10.1.2.3", "10.1.2.3", 22),
+	    "allow:bynet");
+	assert_string_equal(verdict(p, "u", NULL, "10.1.2.3", 22),
+	    "allow:bynet");
+	policy_free(p);
+}
+
+static void
+test_ipv4_cidr_boundaries(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"ten\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"10.0.0.0/8\" ]; ports = [ 1 ]; },\n"
+	    "{ name = \"half\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"192.0.2.128/25\" ]; ports = [ 1 ]; },\n"
+	    "{ name = \"one\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"198.51.100.7\" ]; ports = [ 1 ]; },\n"
+	    "{ name = \"all4\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"0.0.0.0/0\" ]; ports = [ 2 ]; }\n);");
+	assert_string_equal(verdict(p, "u", NULL, "10.0.0.0", 1), "allow:ten");
+	assert_string_equal(verdict(p, "u", NULL, "10.255.255.255", 1),
+	    "allow:ten");
+	assert_string_equal(verdict(p, "u", NULL, "9.255.255.255", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "11.0.0.0", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "192.0.2.127", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "192.0.2.128", 1),
+	    "allow:half");
+	assert_string_equal(verdict(p, "u", NULL, "192.0.2.255", 1),
+	    "allow:half");
+	assert_string_equal(verdict(p, "u", NULL, "198.51.100.7", 1),
+	    "allow:one");
+	assert_string_equal(verdict(p, "u", NULL, "198.51.100.6", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "198.51.100.8", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "255.255.255.255", 2),
+	    "deny:all4");
+	/* /0 of one family says nothing about the other. */
+	assert_string_equal(verdict(p, "u", NULL, "2001:db8::1", 2),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_ipv6_cidr_boundaries(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"doc\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"2001:DB8::/32\" ]; ports = [ 1 ]; },\n"
+	    "{ name = \"odd\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"2001:db9:8000::/33\" ]; ports = [ 1 ]; },\n"
+	    "{ name = \"lo\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"::1\" ]; ports = [ 1 ]; }\n);");
+	assert_string_equal(verdict(p, "u", NULL, "2001:db8::", 1),
+	    "allow:doc");
+	assert_string_equal(verdict(p, "u", NULL,
+	    "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff", 1), "allow:doc");
+	assert_string_equal(verdict(p, "u", NULL,
+	    "2001:db7:ffff:ffff:ffff:ffff:ffff:ffff", 1), "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "2001:db9:7fff:ffff::", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "2001:db9:8000::", 1),
+	    "allow:odd");
+	assert_string_equal(verdict(p, "u", NULL, "2001:db9:ffff::1", 1),
+	    "allow:odd");
+	assert_string_equal(verdict(p, "u", NULL, "2001:dba::", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "::1", 1), "allow:lo");
+	assert_string_equal(verdict(p, "u", NULL, "::2", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "::", 1),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "0.0.0.1", 1),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_ipv4_mapped_address_is_ipv4(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"no-ten\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"10.0.0.0/8\" ]; ports = [ 22 ]; },\n"
+	    "{ name = \"all6\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"::/0\" ]; ports = [ 22 ]; }\n);");
+	assert_string_equal(verdict(p, "u", NULL, "::ffff:10.1.2.3", 22),
+	    "deny:no-ten");
+	/* Not under "::/0" either: the connection is an IPv4 one. */
+	assert_string_equal(verdict(p, "u", NULL, "::ffff:192.0.2.1", 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", NULL, "2001:db8::1", 22),
+	    "allow:all6");
+	/* IPv4-compatible (::a.b.c.d) is not mapped: plain IPv6. */
+	assert_string_equal(verdict(p, "u", NULL, "::10.1.2.3", 22),
+	    "allow:all6");
+	policy_free(p);
+}
+
+static void
+test_cidr_never_matches_without_address(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"any\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"0.0.0.0/0\", \"::/0\" ]; ports = [ 22 ]; }\n);");
+	assert_string_equal(verdict(p, "u", "10.0.0.1", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "2001:db8::1", NULL, 22),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "u", "10.0.0.1", "10.0.0.1", 22),
+	    "allow:any");
+	policy_free(p);
+}
+
+static void
+test_ports_single_range_and_star(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"mixed\"; action = \"allow\"; users = [ \"a\" ];"
+	    "  hosts = [ \"h.example\" ];"
+	    "  ports = ( 22, \"8000-8100\", \"443\", 0x50 ); },\n"
+	    "{ name = \"star\"; action = \"allow\"; users = [ \"b\" ];"
+	    "  hosts = [ \"h.example\" ]; ports = [ \"*\" ]; }\n);");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 22),
+	    "allow:mixed");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 21),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 23),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 7999),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 8000),
+	    "allow:mixed");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 8100),
+	    "allow:mixed");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 8101),
+	    "deny:default-deny");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 443),
+	    "allow:mixed");
+	assert_string_equal(verdict(p, "a", "h.example", NULL, 80),
+	    "allow:mixed");
+	assert_string_equal(verdict(p, "b", "h.example", NULL, 1),
+	    "allow:star");
+	assert_string_equal(verdict(p, "b", "h.example", NULL, 65535),
+	    "allow:star");
+	assert_string_equal(verdict(p, "b", "h.example", NULL, 0),
+	    "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_shipped_example_policy(void **state)
+{
+	static const char *const	 ops[] = { "ops" };
+	static const char *const	 staff[] = { "staff" };
+	struct policy			*p;
+
+	(void)state;
+	/* make runs the tests from the top of the tree. */
+	assert_non_null(p = policy_load("etc/policy.conf"));
+	assert_int_equal(policy_rule_count(p), 5);
+	assert_string_equal(verdict_g(p, "olga", ops, 1, "web.corp.example.com",
+	    "10.3.0.9", 22), "allow:ops-ssh");
+	assert_string_equal(verdict_g(p, "olga", ops, 1, "sw.mgmt.example.com",
+	    "10.3.0.1", 22), "deny:no-mgmt");
+	assert_string_equal(verdict(p, "alice", "db.corp.example.com",
+	    "10.9.0.2", 5432), "allow:db");
+	assert_string_equal(verdict_g(p, "sam", staff, 1,
+	    "jump1.corp.example.com", "10.20.0.4", 3389), "allow:rdp-jump");
+	assert_string_equal(verdict_g(p, "sam", staff, 1,
+	    "jump1.corp.example.com", "10.20.0.4", 22), "deny:default-deny");
+	policy_free(p);
+}
+
+static void
+test_limits_are_inclusive(void **state)
+{
+	struct policy	*p;
+	char		*text, *t;
+	size_t		 i, cap = 10001 * 128;
+
+	(void)state;
+	assert_non_null(text = malloc(cap));
+	t = text + sprintf(text, HEAD);
+	for (i = 0; i < 10000; i++)
+		t += sprintf(t, "{ name = \"r%zu\"; action = \"allow\"; users = "
+		    "[ \"u%zu\" ]; hosts = [ \"h.example\" ]; ports = [ 1 ]; },\n",
+		    i, i);
+	strcpy(t - 2, "\n);");
+	assert_non_null(p = load_ok(text));
+	assert_int_equal(policy_rule_count(p), 10000);
+	assert_string_equal(verdict(p, "u9999", "h.example", NULL, 1),
+	    "allow:r9999");
+	policy_free(p);
+
+	sprintf(t - 2, ",\n{ name = \"x\"; action = \"allow\"; users = [ \"*\" ];"
+	    " hosts = [ \"h.example\" ]; ports = [ 1 ]; }\n);");
+	assert_null(load_captured(text));
+	assert_non_null(strstr(logbuf, "test:2: rules: 10001 rules, at most "
+	    "10000"));
+
+	t = text + sprintf(text, HEAD "{ name = \"r\"; action = \"allow\"; "
+	    "users = [ \"*\" ]; hosts = [ \"h.example\" ]; ports = [ 1");
+	for (i = 1; i < 1000; i++)
+		t += sprintf(t, ", %zu", i + 1);
+	strcpy(t, " ]; }\n);");
+	assert_non_null(p = load_ok(text));
+	assert_string_equal(verdict(p, "u", "h.example", NULL, 1000),
+	    "allow:r");
+	policy_free(p);
+	strcpy(t, ", 1001 ]; }\n);");
+	assert_null(load_captured(text));
+	assert_non_null(strstr(logbuf, "test:3: rules[0].ports: 1001 entries"));
+	free(text);
+}
+
+struct bad_policy {
+	const char	*text;
+	const char	*where;		/* "test:LINE: SETTING" */
+	const char	*what;
+};
+
+#define RULE(n, a, u, h, p) \
+	"{ name = " n "; action = " a "; users = " u ";\n" \
+	"  hosts = " h ";\n  ports = " p "; }\n"
+#define OK_RULE	RULE("\"ok\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]", "[ 22 ]")
+
+static const struct bad_policy bad_policies[] = {
+	/* libconfig syntax, and what it would get wrong silently */
+	{ HEAD "{ name = \"r\"; action = allow; }\n);",
+	    "test:3: syntax", "syntax error" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 22, \"8000-8100\" ]") ");",
+	    "test:5: syntax", "use ( ) to mix numbers and strings" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 4294967318 ]") ");", "test:5: number", "4294967318: out of range" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 0x100000016 ]") ");", "test:5: number", "out of range" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"al\\x00ice\" ]",
+	    "[ \"a.example\" ]", "[ 22 ]") ");", "test:3: \\x00", "NUL" },
+	{ HEAD OK_RULE ");\n  @include \"/dev/zero\"\n",
+	    "test:7: @include", "not supported" },
+	/* the file */
+	{ "rules = ();\n", "test: version", "missing" },
+	{ "version = 2;\nrules = ();\n", "test:1: version", "2 is not supported" },
+	{ "version = \"1\";\nrules = ();\n", "test:1: version", "the number 1" },
+	{ "version = 1;\n", "test: rules", "missing" },
+	{ "version = 1;\nrules = [ 1 ];\n", "test:2: rules", "list of rules" },
+	{ "version = 1;\nrules = ();\ndefaults = 1;\n", "test:3: defaults",
+	    "unknown setting" },
+	{ HEAD OK_RULE ", 7\n);", "test:6: rules[1]", "must be a rule in { }" },
+	/* names and actions */
+	{ HEAD "{ action = \"allow\"; users = [ \"*\" ];\n"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
+	    "test:3: rules[0].name", "missing" },
+	{ HEAD RULE("\"ops ssh\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 22 ]") ");", "test:3: rules[0].name", "\"ops ssh\": must be" },
+	{ HEAD RULE("\"a234567890123456789012345678901234567890123456789012345678901234\"",
+	    "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]", "[ 22 ]") ");",
+	    "test:3: rules[0].name", "must be 1-63" },
+	{ HEAD RULE("\"default-deny\"", "\"allow\"", "[ \"*\" ]",
+	    "[ \"a.example\" ]", "[ 22 ]") ");", "test:3: rules[0].name",
+	    "reserved" },
+	{ HEAD OK_RULE ",\n" OK_RULE ");", "test:7: rules[1].name",
+	    "ok: already the name of rules[0] at line 3" },
+	{ HEAD RULE("\"r\"", "\"permit\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 22 ]") ");", "test:3: rules[0].action",
+	    "permit: must be \"allow\" or \"deny\"" },
+	{ HEAD "{ name = \"r\"; users = [ \"*\" ];\n"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
+	    "test:3: rules[0].action", "missing" },
+	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ];\n  limit = 5; }\n);",
+	    "test:5: rules[0].limit", "unknown setting" },
+	/* users and groups */
+	{ HEAD "{ name = \"r\"; action = \"allow\";\n"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
+	    "test:3: rules[0]", "no users or groups" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ ]", "[ \"a.example\" ]", "[ 22 ]")
+	    ");", "test:3: rules[0].users", "empty list" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "\"alice\"", "[ \"a.example\" ]",
+	    "[ 22 ]") ");", "test:3: rules[0].users", "must be a list" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ 5 ]", "[ \"a.example\" ]",
+	    "[ 22 ]") ");", "test:3: rules[0].users[0]", "must be a string" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"alice\", \" bob\" ]",
+	    "[ \"a.example\" ]", "[ 22 ]") ");", "test:3: rules[0].users[1]",
+	    "leading or trailing space" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"al*\" ]", "[ \"a.example\" ]",
+	    "[ 22 ]") ");", "test:3: rules[0].users[0]", "not a pattern" },
+	{ HEAD "{ name = \"r\"; action = \"allow\"; groups = [ \"*\" ];\n"
+	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
+	    "test:3: rules[0].groups[0]", "\"*\" is not a group" },
+	/* hosts */
+	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
+	    "  ports = [ 22 ]; }\n);", "test:3: rules[0]", "no hosts" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ ]", "[ 22 ]") ");",
+	    "test:4: rules[0].hosts", "empty list" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]",
+	    "[ \"a.example\", \"10.0.0.1/8\" ]", "[ 22 ]") ");",
+	    "test:4: rules[0].hosts[1]",
+	    "10.0.0.1/8: host bits set, did you mean 10.0.0.0/8?" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"2001:db8::1/32\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]",
+	    "host bits set, did you mean 2001:db8::/32?" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.0/33\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "must be 0-32" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"2001:db8::/129\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "must be 0-128" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.0/\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "prefix length" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.0/-8\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "prefix length" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"256.0.0.1\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "not an IPv4 address" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.1\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "not an IPv4 address" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"fe80::1%eth0\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "not an IPv6 address" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]",
+	    "[ \"::ffff:10.0.0.0/104\" ]", "[ 22 ]") ");",
+	    "test:4: rules[0].hosts[0]", "IPv4-mapped address; write it as "
+	    "10.0.0.0/8" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a..example\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "empty label" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a_b.example\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "invalid character" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]",
+	    "[ \"a234567890123456789012345678901234567890123456789012345678901234.example\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "longer than 63" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"*\" ]", "[ 22 ]")
+	    ");", "test:4: rules[0].hosts[0]", "a wildcard is \"*.domain\"" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"*example.com\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "a wildcard is" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.*.example\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "invalid character" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"*.10\" ]",
+	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "all digits" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"\" ]", "[ 22 ]")
+	    ");", "test:4: rules[0].hosts[0]", "empty" },
+	/* ports */
+	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
+	    "  hosts = [ \"a.example\" ]; }\n);", "test:3: rules[0]",
+	    "no ports" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ ]") ");", "test:5: rules[0].ports", "empty list" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 0 ]") ");", "test:5: rules[0].ports[0]", "port 0 is out of range" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 65536 ]") ");", "test:5: rules[0].ports[0]", "out of range" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ -22 ]") ");", "test:5: rules[0].ports[0]", "out of range" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ \"8100-8000\" ]") ");", "test:5: rules[0].ports[0]",
+	    "reversed; write \"8000-8100\"" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ \"0-10\" ]") ");", "test:5: rules[0].ports[0]", "1-65535" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ \"1-65536\" ]") ");", "test:5: rules[0].ports[0]", "1-65535" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ \"ssh\" ]") ");", "test:5: rules[0].ports[0]", "not a port" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ \"22 \" ]") ");", "test:5: rules[0].ports[0]", "not a port" },
+	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 22.0 ]") ");", "test:5: rules[0].ports[0]", "must be a port" },
+};
+
+static void
+test_each_bad_policy_is_refused_with_line_and_setting(void **state)
+{
+	size_t	 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(bad_policies) / sizeof(bad_policies[0]); i++) {
+		if (load_captured(bad_policies[i].text) != NULL)
+			fail_msg("case %zu loaded:\n%s", i, bad_policies[i].text);
+		if (strstr(logbuf, bad_policies[i].where) == NULL ||
+		    strstr(logbuf, bad_policies[i].what) == NULL)
+			fail_msg("case %zu: want \"%s\" and \"%s\", got:\n%s", i,
+			    bad_policies[i].where, bad_policies[i].what, logbuf);
+	}
+}
+
+static void
+test_every_error_is_reported(void **state)
+{
+	(void)state;
+	assert_null(load_captured("version = 1;\nrules = (\n"
+	    RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.1/8\" ]",
+	    "[ 0 ]") ",\n" RULE("\"r\"", "\"maybe\"", "[ \"*\" ]",
+	    "[ \"a.example\" ]", "[ 22 ]") ");\nextra = 1;\n"));
+	assert_non_null(strstr(logbuf, "test:4: rules[0].hosts[0]: 10.0.0.1/8"));
+	assert_non_null(strstr(logbuf, "test:5: rules[0].ports[0]: port 0"));
+	assert_non_null(strstr(logbuf, "test:7: rules[1].action: maybe"));
+	assert_non_null(strstr(logbuf, "test:7: rules[1].name: r: already"));
+	assert_non_null(strstr(logbuf, "test:11: extra: unknown setting"));
+}
+
+static void
+test_bad_values_cannot_forge_log_lines(void **state)
+{
+	const char	*nl;
+
+	(void)state;
+	assert_null(load_captured(HEAD RULE("\"r\"", "\"allow\"",
+	    "[ \"bad\\nuser: fake line\" ]", "[ \"a.example\" ]", "[ 22 ]")
+	    ");"));
+	assert_non_null(strstr(logbuf, "\"bad\\x0auser: fake line\""));
+	nl = strchr(logbuf, '\n');
+	assert_non_null(nl);
+	assert_string_equal(nl, "\n");
+}
+
+static char *
+write_file(const char *content, size_t len, mode_t mode)
+{
+	static char	 path[] = "/tmp/test_policy.XXXXXX";
+	int		 fd;
+
+	strcpy(path, "/tmp/test_policy.XXXXXX");
+	assert_true((fd = mkstemp(path)) != -1);
+	assert_int_equal(write(fd, content, len), (ssize_t)len);
+	assert_int_equal(fchmod(fd, mode), 0);
+	close(fd);
+	return path;
+}
+
+/* Same as load_captured, for policy_load(). */
+static struct policy *
+load_file_captured(const char *path)
+{
+	struct policy	*p;
+	FILE		*tmp;
+	size_t		 n;
+	int		 saved;
+
+	assert_non_null(tmp = tmpfile());
+	fflush(stderr);
+	assert_true((saved = dup(STDERR_FILENO)) != -1);
+	assert_true(dup2(fileno(tmp), STDERR_FILENO) != -1);
+	p = policy_load(path);
+	fflush(stderr);
+	assert_true(dup2(saved, STDERR_FILENO) != -1);
+	close(saved);
+	rewind(tmp);
+	n = fread(logbuf, 1, sizeof(logbuf) - 1, tmp);
+	logbuf[n] = '\0';
+	fclose(tmp);
+	return p;
+}
+
+static void
+test_file_errors_name_the_file(void **state)
+{
+	static const char	 good[] = HEAD OK_RULE ");\n";
+	static const char	 bad[] = HEAD RULE("\"r\"", "\"allow\"",
+				    "[ \"*\" ]", "[ \"10.0.0.1/8\" ]",
+				    "[ 22 ]") ");\n";
+	static const char	 nul[] = "version = 1;\nrules = ();\n\0x";
+	struct policy		*p;
+	char			*path, want[128];
+
+	(void)state;
+	path = write_file(good, sizeof(good) - 1, 0644);
+	assert_non_null(p = load_file_captured(path));
+	assert_int_equal(policy_rule_count(p), 1);
+	policy_free(p);
+	unlink(path);
+
+	path = write_file(bad, sizeof(bad) - 1, 0600);
+	assert_null(load_file_captured(path));
+	snprintf(want, sizeof(want), "%s:4: rules[0].hosts[0]: 10.0.0.1/8", path);
+	assert_non_null(strstr(logbuf, want));
+	unlink(path);
+
+	/* libconfig would stop at the NUL and take the rest as absent. */
+	path = write_file(nul, sizeof(nul) - 1, 0600);
+	assert_null(load_file_captured(path));
+	snprintf(want, sizeof(want), "%s:3: NUL byte", path);
+	assert_non_null(strstr(logbuf, want));
+	unlink(path);
+
+	path = write_file(good, sizeof(good) - 1, 0666);
+	assert_null(load_file_captured(path));
+	assert_non_null(strstr(logbuf, "anyone can write it"));
+	unlink(path);
+
+	assert_null(load_file_captured("/nonexistent/policy.conf"));
+	assert_non_null(strstr(logbuf, "/nonexistent/policy.conf: cannot open"));
+	assert_null(load_file_captured("/tmp"));
+	assert_non_null(strstr(logbuf, "/tmp: not a regular file"));
+}
+
+static void
+test_null_text_is_refused(void **state)
+{
+	(void)state;
+	assert_null(load_captured(NULL));
+	assert_non_null(strstr(logbuf, "test: no policy text"));
+	policy_free(NULL);
+	assert_int_equal(policy_rule_count(NULL), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_first_match_wins),
+		cmocka_unit_test(test_default_deny),
+		cmocka_unit_test(test_users_exact_and_case_sensitive),
+		cmocka_unit_test(test_user_star_is_any_authenticated_user),
+		cmocka_unit_test(test_groups_and_users_either_matches),
+		cmocka_unit_test(test_exact_name_case_and_trailing_dot),
+		cmocka_unit_test(test_suffix_needs_a_label_before_it),
+		cmocka_unit_test(test_names_and_addresses_never_cross),
+		cmocka_unit_test(test_ipv4_cidr_boundaries),
+		cmocka_unit_test(test_ipv6_cidr_boundaries),
+		cmocka_unit_test(test_ipv4_mapped_address_is_ipv4),
+		cmocka_unit_test(test_cidr_never_matches_without_address),
+		cmocka_unit_test(test_ports_single_range_and_star),
+		cmocka_unit_test(test_shipped_example_policy),
+		cmocka_unit_test(test_limits_are_inclusive),
+		cmocka_unit_test(test_each_bad_policy_is_refused_with_line_and_setting),
+		cmocka_unit_test(test_every_error_is_reported),
+		cmocka_unit_test(test_bad_values_cannot_forge_log_lines),
+		cmocka_unit_test(test_file_errors_name_the_file),
+		cmocka_unit_test(test_null_text_is_refused),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
