@@ -25,7 +25,8 @@ CFLAGS	+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wconversion \
 LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS += -Isrc -Iauth -Ipolicy $(PKG_CFLAGS)
+CPPFLAGS += -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) \
+	    -DTG_DEFAULT_CONFIG=\"$(PREFIX)/etc/tunnelgate/tunnelgated.conf\"
 
 DAEMON_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) \
 	       $(wildcard auth/*.c) $(wildcard policy/*.c)
@@ -104,16 +105,19 @@ bench: all
 run: deps all
 	sh etc/quickstart.sh $(abspath $(BUILD))
 
+# Example configuration goes to $(PREFIX)/etc/tunnelgate only where none exists.
+ETCDIR	 = $(DESTDIR)$(PREFIX)/etc/tunnelgate
 install: $(BUILD)/tunnelgated
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/tunnelgate \
-	    $(DESTDIR)$(PREFIX)/share/tunnelgate/pam.d
+	    $(ETCDIR)/pam.d
 	install -m 755 $(BUILD)/tunnelgated $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 docs/tunnelgated.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/tunnelgated.8 $(DESTDIR)$(PREFIX)/share/man/man8/
-	install -m 644 etc/tunnelgated.conf etc/policy.conf etc/tunnelgated.service \
-	    etc/tunnelgated.logrotate docs/*.md $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
-	install -m 644 etc/pam.d/tunnelgate $(DESTDIR)$(PREFIX)/share/tunnelgate/pam.d/
+	install -m 644 docs/*.md etc/tunnelgated.service etc/tunnelgated.logrotate \
+	    $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
+	for f in tunnelgated.conf policy.conf pam.d/tunnelgate; do \
+	    [ -e $(ETCDIR)/$$f ] || install -m 640 etc/$$f $(ETCDIR)/$$f; done
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -41,8 +41,9 @@ struct policy_load {
 	unsigned	 errors;
 };
 
-typedef void	(*policy_elem_fn)(struct policy_load *, const config_setting_t *,
-		    const char *, struct policy_rule *);
+typedef void	(*policy_elem_fn)(struct policy_load *,
+		    const config_setting_t *, const char *,
+		    struct policy_rule *);
 
 static void	 policy_err(struct policy_load *, unsigned, const char *,
 		    const char *, ...) __attribute__((format(printf, 4, 5)));
@@ -98,7 +99,8 @@ policy_quote(char *dst, size_t dstlen, const char *s)
 	dst[o++] = '"';
 	for (i = 0; u[i] != '\0' && i < POLICY_QUOTE_MAX; i++) {
 		if (u[i] < ' ' || u[i] >= 0x7f || u[i] == '"' || u[i] == '\\')
-			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x", u[i]);
+			o += (size_t)snprintf(dst + o, dstlen - o, "\\x%02x",
+			    u[i]);
 		else
 			dst[o++] = (char)u[i];
 	}
@@ -297,8 +299,8 @@ policy_prescan(struct policy_load *l, const char *t, size_t len)
 		else if (policy_isalpha(t[i]) || t[i] == '*') {
 			/* A name, whose digits are not numbers. */
 			for (i++; i < len && (policy_isalpha(t[i]) ||
-			    policy_isdigit(t[i]) || t[i] == '-' || t[i] == '_' ||
-			    t[i] == '*'); i++)
+			    policy_isdigit(t[i]) || t[i] == '-' ||
+			    t[i] == '_' || t[i] == '*'); i++)
 				;
 		} else if (policy_isdigit(t[i]))
 			i = policy_prescan_number(l, t, len, i, line);
@@ -324,8 +326,8 @@ policy_principal_check(const char *s, size_t len)
 		if ((unsigned char)s[i] < ' ' || s[i] == 0x7f)
 			return "control character; names must be printable";
 		if (s[i] == '*')
-			return "'*' is not a pattern here; only users = [ \"*\" ]"
-			    " means any user";
+			return "'*' is not a pattern here; only users = "
+			    "[ \"*\" ] means any user";
 	}
 	return NULL;
 }
@@ -342,7 +344,7 @@ policy_name_check(const char *s, size_t len, size_t max)
 	if (len == 0)
 		return "empty name";
 	if (len > max)
-		return "name too long (at most 253 characters)";
+		return "too long for a DNS name (253 characters)";
 	for (i = 0; i < len; i++) {
 		if (s[i] == '.') {
 			if (label == 0)
@@ -448,6 +450,8 @@ static void
 policy_net(struct policy_load *l, unsigned line, const char *where,
     const char *s, size_t len)
 {
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+				    0xff, 0xff };
 	char		 addr[INET6_ADDRSTRLEN], fix[INET6_ADDRSTRLEN];
 	char		 q[POLICY_QBUF];
 	const char	*slash = memchr(s, '/', len);
@@ -477,8 +481,8 @@ policy_net(struct policy_load *l, unsigned line, const char *where,
 		return;
 	}
 	/* Only the IPv4 form can match, as a mapped target counts as IPv4. */
-	if (af == AF_INET6 && IN6_IS_ADDR_V4MAPPED((const struct in6_addr *)
-	    (const void *)m) && inet_ntop(AF_INET, m + 12, fix, sizeof(fix))) {
+	if (af == AF_INET6 && memcmp(m, v4mapped, sizeof(v4mapped)) == 0 &&
+	    inet_ntop(AF_INET, m + 12, fix, sizeof(fix))) {
 		policy_err(l, line, where, "%s: IPv4-mapped address; write it "
 		    "as %s/%u", q, fix, prefix >= 96 ? prefix - 96 : 0);
 		return;
@@ -630,7 +634,8 @@ policy_port_string(struct policy_load *l, const config_setting_t *e,
 		policy_err(l, policy_line(e), where, "%s: not a port; write a "
 		    "number, a range \"lo-hi\" or \"*\"", q);
 	else if (*lo == 0 || *hi == 0 || *lo > 65535 || *hi > 65535)
-		policy_err(l, policy_line(e), where, "%s: ports are 1-65535", q);
+		policy_err(l, policy_line(e), where, "%s: ports are 1-65535",
+		    q);
 	else if (*lo > *hi)
 		policy_err(l, policy_line(e), where, "%s: range is reversed; "
 		    "write \"%u-%u\"", q, *hi, *lo);
@@ -684,10 +689,14 @@ static const struct policy_list_def {
 	policy_elem_fn	 fn;
 	const char	*example;
 } policy_lists[] = {
-	{ "users", policy_user, "users = [ \"alice\" ] or users = [ \"*\" ]" },
-	{ "groups", policy_group, "groups = [ \"ops\" ]" },
-	{ "hosts", policy_host, "hosts = [ \"db.example.com\", \"10.0.0.0/8\" ]" },
-	{ "ports", policy_port, "ports = [ 22, 443 ] or ports = ( 22, \"8000-8100\" )" },
+	{ "users", policy_user,
+	    "users = [ \"alice\" ] or users = [ \"*\" ]" },
+	{ "groups", policy_group,
+	    "groups = [ \"ops\" ]" },
+	{ "hosts", policy_host,
+	    "hosts = [ \"db.example.com\", \"10.0.0.0/8\" ]" },
+	{ "ports", policy_port,
+	    "ports = [ 22, 443 ] or ports = ( 22, \"8000-8100\" )" },
 };
 
 enum { POLICY_USERS, POLICY_GROUPS, POLICY_HOSTS, POLICY_PORTS };
@@ -699,7 +708,8 @@ policy_list(struct policy_load *l, const config_setting_t *rs,
 {
 	const struct policy_list_def	*d = &policy_lists[which];
 	config_setting_t		*s;
-	char				 where[POLICY_WHERE], ew[POLICY_WHERE + 16];
+	char				 where[POLICY_WHERE];
+	char				 ew[POLICY_WHERE + 16];
 	int				 i, n;
 
 	if ((s = config_setting_get_member(rs, d->key)) == NULL)
@@ -712,15 +722,16 @@ policy_list(struct policy_load *l, const config_setting_t *rs,
 	}
 	n = config_setting_length(s);
 	if (n == 0)
-		policy_err(l, policy_line(s), where, "empty list; give at least "
-		    "one entry, e.g. %s", d->example);
+		policy_err(l, policy_line(s), where, "empty list; give at "
+		    "least one entry, e.g. %s", d->example);
 	else if (n > POLICY_MAX_ENTRIES)
 		policy_err(l, policy_line(s), where, "%d entries, at most %d; "
 		    "split the rule", n, POLICY_MAX_ENTRIES);
 	else
 		for (i = 0; i < n; i++) {
 			snprintf(ew, sizeof(ew), "%s[%d]", where, i);
-			d->fn(l, config_setting_get_elem(s, (unsigned)i), ew, r);
+			d->fn(l, config_setting_get_elem(s, (unsigned)i), ew,
+			    r);
 		}
 	return true;
 }
@@ -808,7 +819,7 @@ policy_unknown(struct policy_load *l, const config_setting_t *g,
 }
 
 static void
-policy_rule(struct policy_load *l, const config_setting_t *rs, size_t idx)
+policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 {
 	static const char *const known[] = { "name", "action", "users",
 				    "groups", "hosts", "ports", NULL };
@@ -867,10 +878,11 @@ policy_version(struct policy_load *l, const config_setting_t *root)
 		    "version = 1;");
 	else if (config_setting_type(s) != CONFIG_TYPE_INT &&
 	    config_setting_type(s) != CONFIG_TYPE_INT64)
-		policy_err(l, policy_line(s), "version", "must be the number 1");
+		policy_err(l, policy_line(s), "version", "must be the "
+		    "number 1");
 	else if (config_setting_get_int64(s) != 1)
-		policy_err(l, policy_line(s), "version", "%lld is not supported;"
-		    " this tunnelgate reads version 1",
+		policy_err(l, policy_line(s), "version", "%lld is not "
+		    "supported; this tunnelgate reads version 1",
 		    config_setting_get_int64(s));
 }
 
@@ -906,8 +918,8 @@ policy_root(struct policy_load *l, const config_setting_t *root)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		policy_rule(l, config_setting_get_elem(rules, (unsigned)i),
-		    (size_t)i);
+		policy_rule_parse(l, config_setting_get_elem(rules,
+		    (unsigned)i), (size_t)i);
 }
 
 struct policy_name_ref {
@@ -975,8 +987,8 @@ policy_syntax(struct policy_load *l, const config_t *cfg)
 	else if (strstr(text, "duplicate setting") != NULL)
 		hint = "; a setting may appear once in a rule or in the file";
 	else if (strcmp(text, "syntax error") == 0)
-		hint = "; look for a missing ';', ',', quote or bracket on this "
-		    "line or the one before";
+		hint = "; look for a missing ';', ',', quote or bracket on "
+		    "this line or the one before";
 	policy_err(l, (unsigned)config_error_line(cfg), "syntax", "%s%s", text,
 	    hint);
 }

@@ -18,9 +18,9 @@
 struct policy_probe {
 	const char	*user;		/* NULL: nobody authenticated */
 	size_t		 user_len;
-	const char	*host;		/* NULL: no name that any entry can match */
+	const char	*host;		/* NULL: no name can match */
 	size_t		 host_len;	/* without the trailing dot */
-	int		 family;	/* AF_INET, AF_INET6, or 0: no address */
+	int		 family;	/* AF_INET, AF_INET6, 0: no address */
 	uint32_t	 v4;		/* host byte order */
 	uint8_t		 v6[16];
 };
@@ -162,7 +162,7 @@ policy_name_match(const struct policy *p, const struct policy_rule *r,
 		return false;
 	for (i = 0; i < r->hosts.n; i++) {
 		s = &p->strs[r->hosts.first + i];
-		/* A suffix is stored with its dot, so a label must precede it. */
+		/* A suffix is stored with its dot: a label must precede it. */
 		if (s->suffix) {
 			if (pr->host_len > s->len &&
 			    policy_ieq(pr->host + pr->host_len - s->len,

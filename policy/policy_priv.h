@@ -23,7 +23,7 @@
 struct policy_str {
 	uint32_t	 off;		/* in pool, NUL-terminated */
 	uint16_t	 len;
-	bool		 suffix;	/* "*.example.com", stored ".example.com" */
+	bool		 suffix;	/* "*.example.com": ".example.com" */
 };
 
 struct policy_net4 {
@@ -49,7 +49,7 @@ struct policy_span {
 struct policy_rule {
 	struct policy_span	 users;		/* in strs */
 	struct policy_span	 groups;	/* in strs */
-	struct policy_span	 hosts;		/* names and suffixes, in strs */
+	struct policy_span	 hosts;		/* names, suffixes; in strs */
 	struct policy_span	 net4;
 	struct policy_span	 net6;
 	struct policy_span	 ports;

@@ -122,8 +122,15 @@ gate_stop_accepting(struct gate *g)
 	if (!g->accepting)
 		return;
 	g->accepting = false;
-	for (size_t i = 0; i < g->env->n_listeners; i++)
+	/*
+	 * The listening sockets are shared with the master and other workers,
+	 * so close() alone would leave them in our epoll set, still stealing
+	 * EPOLLEXCLUSIVE wake-ups from the workers that accept.
+	 */
+	for (size_t i = 0; i < g->env->n_listeners; i++) {
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->listeners[i], NULL);
 		close(g->env->listeners[i]);
+	}
 }
 
 static void

@@ -251,18 +251,37 @@ conn_read_request(struct gate *g, struct conn *c)
 	}
 }
 
+/*
+ * After an error answer: send it, close our direction, then read and drop
+ * whatever the client still sends until it closes or the reply deadline
+ * passes. Closing with unread bytes would send a reset that can destroy the
+ * answer before the client reads it.
+ */
 static void
 conn_flush_reply(struct gate *g, struct conn *c)
 {
-	ssize_t	 r = relay_flush_client(&c->relay);
+	uint8_t	 sink[4096];
+	ssize_t	 r;
 
-	if (r == RELAY_IO_WANT_READ || r == RELAY_IO_WANT_WRITE)
-		return;
-	if (r == 0 && c->ssl != NULL) {
-		ERR_clear_error();
-		SSL_shutdown(c->ssl);
+	if (!c->lingering) {
+		r = relay_flush_client(&c->relay);
+		if (r == RELAY_IO_WANT_READ || r == RELAY_IO_WANT_WRITE)
+			return;
+		if (r != 0) {
+			conn_close(g, c, AUDIT_BY_NONE, NULL);
+			return;
+		}
+		if (c->ssl != NULL) {
+			ERR_clear_error();
+			SSL_shutdown(c->ssl);
+		}
+		shutdown(c->relay.client.fd, SHUT_WR);
+		c->lingering = true;
 	}
-	conn_close(g, c, AUDIT_BY_NONE, NULL);
+	while ((r = read(c->relay.client.fd, sink, sizeof(sink))) > 0)
+		;
+	if (r == 0 || (errno != EAGAIN && errno != EINTR))
+		conn_close(g, c, AUDIT_BY_NONE, NULL);
 }
 
 void

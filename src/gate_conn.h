@@ -35,6 +35,7 @@ struct conn {
 	TAILQ_ENTRY(conn)	 timer;		/* in its state's deadline list */
 	enum conn_state		 state;
 	bool			 dead;		/* freed after the event batch */
+	bool			 lingering;	/* answer sent, draining input */
 	int64_t			 deadline_ms;
 	struct ev		 client_ev, backend_ev;
 	SSL			*ssl;

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "master.h"
 #include "policy.h"
+#include "tls.h"
 
 #ifndef TG_DEFAULT_CONFIG
 #define TG_DEFAULT_CONFIG "/usr/local/etc/tunnelgate/tunnelgated.conf"
@@ -58,6 +59,14 @@ main(int argc, char *argv[])
 		return 1;
 	}
 	if (check) {
+		SSL_CTX *ctx = tls_ctx_new(cfg);
+
+		if (ctx == NULL) {
+			policy_free(policy);
+			free(cfg);
+			return 1;
+		}
+		SSL_CTX_free(ctx);
 		printf("%s: configuration OK; %s: %zu rules\n", cfg->path,
 		    cfg->policy_file, policy_rule_count(policy));
 		policy_free(policy);

@@ -1105,7 +1105,7 @@ main(int argc, char *argv[])
 	struct bench b;
 	struct backend bk;
 	struct err e = { .code = EX_OK };
-	int r;
+	int r = EX_FAIL;
 
 	parse_args(&b, argc, argv);
 	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)

@@ -1167,7 +1167,7 @@ class Gateway:
     _counter = 0
 
     def __init__(self, env, name, policy=STANDARD_POLICY, gate=2, authenticator=3,
-                 **timeouts):
+                 extra_env=None, **timeouts):
         Gateway._counter += 1
         self.env = env
         self.name = name
@@ -1183,6 +1183,7 @@ class Gateway:
         self.settings.update(timeouts)
         self.conf.write_text(self.config_text())
         self.write_policy(policy)
+        self.extra_env = extra_env or {}
         self.proc = None
         self.exit_status = None
         self.problems = []
@@ -1209,7 +1210,8 @@ class Gateway:
         log = open(self.stderr_path, "ab")
         try:
             self.proc = subprocess.Popen([str(daemon_path()), "-c", str(self.conf)],
-                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+                                         stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                                         env=dict(os.environ, **self.extra_env))
         finally:
             log.close()
         deadline = time.monotonic() + scaled(timeout)
@@ -1317,6 +1319,7 @@ class Gateway:
 
     def attempt(self, raw, timeout=10, **kw):
         """Send raw bytes; the response, read to the close unless it is a 200."""
+        kw.setdefault("timeout", timeout)
         with self.client(**kw) as c:
             c.send(raw)
             resp = c.read_head(timeout)

@@ -2,6 +2,7 @@
 
 import os
 import signal
+import threading
 import time
 
 import harness as h
@@ -80,12 +81,15 @@ def test_sighup_keeps_live_tunnel_and_applies_new_policy(make_gateway, backends)
         h.echo_round_trip(live)
         gw.write_policy(_insert_after(h.STANDARD_POLICY, "rules = (", HUP_RULE)[0])
         gw.signal(signal.SIGHUP)
-        h.wait_for(lambda: gw.status_of(target) == 403, 10, "the reloaded policy to deny",
-                   interval=0.2)
+        h.wait_for(lambda: gw.status_of(target, timeout=3) == 403, 10,
+                   "the reloaded policy to deny", interval=0.2)
         gw.wait_audit(event="deny", rule="hup-deny-backend")
         for _ in range(4):
             h.echo_round_trip(live)
-        assert gw.status_of(f"other.test:{backends.echo.port}") == 200
+        # Every new connection is served by the new generation, none hangs.
+        answers = [gw.status_of(target, timeout=3) for _ in range(6)]
+        assert answers == [403] * 6, answers
+        assert gw.status_of(f"other.test:{backends.echo.port}", timeout=3) == 200
 
 
 def test_sighup_with_broken_policy_keeps_old_policy_and_says_why(make_gateway, backends):
@@ -103,20 +107,43 @@ def test_sighup_with_broken_policy_keeps_old_policy_and_says_why(make_gateway, b
     assert gw.alive()
 
 
+def _open_concurrently(gw, target, n):
+    """n tunnels opened at the same time: with EPOLLEXCLUSIVE an idle worker
+    takes every sequential connection, so only overlap spreads them."""
+    opened, errors = [], []
+
+    def one():
+        try:
+            opened.append(gw.tunnel(target))
+        except BaseException as e:
+            errors.append(e)
+    threads = [threading.Thread(target=one) for _ in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(h.scaled(20))
+    if errors:
+        for c in opened:
+            c.close()
+        raise errors[0]
+    return opened
+
+
 def test_killed_gate_worker_is_restarted_while_other_tunnels_flow(make_gateway, backends):
     gw = make_gateway("kill-gate")
     gw.wait_children("tg-gate", 2)
     target = f"backend.test:{backends.echo.port}"
     by_gate, opened = {}, []
     try:
-        for _ in range(40):
-            c = gw.tunnel(target)
-            opened.append(c)
-            by_gate.setdefault(gw.gate_pid_of(c), []).append(c)
+        for _ in range(5):
+            batch = _open_concurrently(gw, target, 8)
+            opened += batch
+            for c in batch:
+                by_gate.setdefault(gw.gate_pid_of(c), []).append(c)
             if len(by_gate) == 2:
                 break
         assert len(by_gate) == 2, (f"all {len(opened)} tunnels landed in one gate worker "
-                                   f"{list(by_gate)}: connections are not spread")
+                                   f"{list(by_gate)}")
         victim, survivor = list(by_gate)
         for c in opened:
             h.echo_round_trip(c)

@@ -144,10 +144,22 @@ def test_backend_connect_timeout_gets_504(gateway, backends):
     assert time.monotonic() - start >= h.TIMEOUTS["connect"] - 0.5
 
 
-def test_dns_timeout_gets_504(gateway, backends):
+def test_resolver_timeout_gets_504(gateway, backends):
+    """The resolver gives up first (1 s, see /etc/resolv.conf): EAI_AGAIN."""
     resp = gateway.attempt(connect_request(f"blackhole.test:{backends.echo.port}"),
                            timeout=h.TIMEOUTS["dns"] + 8)
     assert_error(resp, 504)
+
+
+def test_dns_timeout_setting_gets_504(make_gateway, backends):
+    """The resolver would wait 6 s; timeouts.dns (2 s) must end the wait."""
+    gw = make_gateway("dns-timeout", extra_env={"RES_OPTIONS": "timeout:6 attempts:1"})
+    start = time.monotonic()
+    resp = gw.attempt(connect_request(f"blackhole.test:{backends.echo.port}"),
+                      timeout=h.TIMEOUTS["dns"] + 8)
+    elapsed = time.monotonic() - start
+    assert_error(resp, 504)
+    assert h.TIMEOUTS["dns"] - 0.5 <= elapsed < 5.5, f"answered after {elapsed:.1f}s"
 
 
 def test_idle_tunnel_is_closed_after_idle_timeout(make_gateway, backends):

@@ -102,6 +102,11 @@ test_restore_replaces_verdict(void **state)
 	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS);
 	auth_cache_store(c, "alice", "pw", 10, AUTH_ALLOW);
 	assert_true(hit(c, "alice", "pw", 10 + NEG_TTL, AUTH_ALLOW));
+	/* The old positive entry must not resurface once the new one expires. */
+	auth_cache_store(c, "bob", "pw", 0, AUTH_ALLOW);
+	auth_cache_store(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS);
+	assert_true(hit(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS));
+	assert_false(hit(c, "bob", "pw", 10 + NEG_TTL, AUTH_ALLOW));
 }
 
 static void
@@ -193,9 +198,10 @@ test_zero_ttl_disables_that_kind(void **state)
 	struct auth_cache	*c;
 
 	(void)state;
-	assert_non_null(c = auth_cache_new(8, POS_TTL, 0));
-	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS);
+	/* One slot: a store that is not kept must not evict either. */
+	assert_non_null(c = auth_cache_new(1, POS_TTL, 0));
 	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW);
+	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS);
 	assert_false(hit(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS));
 	assert_true(hit(c, "alice", "pw", 0, AUTH_ALLOW));
 	auth_cache_free(c);

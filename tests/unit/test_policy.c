@@ -69,7 +69,8 @@ set_addr(struct sockaddr_storage *ss, const char *addr)
 	memset(ss, 0, sizeof(*ss));
 	if (strchr(addr, ':') != NULL) {
 		sin6->sin6_family = AF_INET6;
-		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, addr, &sin6->sin6_addr),
+		    1);
 	} else {
 		sin->sin_family = AF_INET;
 		assert_int_equal(inet_pton(AF_INET, addr, &sin->sin_addr), 1);
@@ -170,7 +171,8 @@ test_users_exact_and_case_sensitive(void **state)
 
 	(void)state;
 	p = load_ok(HEAD
-	    "{ name = \"r\"; action = \"allow\"; users = [ \"alice\", \"bob\" ];"
+	    "{ name = \"r\"; action = \"allow\";"
+	    "  users = [ \"alice\", \"bob\" ];"
 	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);");
 	assert_string_equal(verdict(p, "alice", "a.example", NULL, 22),
 	    "allow:r");
@@ -519,9 +521,9 @@ test_limits_are_inclusive(void **state)
 	assert_non_null(text = malloc(cap));
 	t = text + sprintf(text, HEAD);
 	for (i = 0; i < 10000; i++)
-		t += sprintf(t, "{ name = \"r%zu\"; action = \"allow\"; users = "
-		    "[ \"u%zu\" ]; hosts = [ \"h.example\" ]; ports = [ 1 ]; },\n",
-		    i, i);
+		t += sprintf(t, "{ name = \"r%zu\"; action = \"allow\"; "
+		    "users = [ \"u%zu\" ]; hosts = [ \"h.example\" ]; "
+		    "ports = [ 1 ]; },\n", i, i);
 	strcpy(t - 2, "\n);");
 	assert_non_null(p = load_ok(text));
 	assert_int_equal(policy_rule_count(p), 10000);
@@ -529,8 +531,9 @@ test_limits_are_inclusive(void **state)
 	    "allow:r9999");
 	policy_free(p);
 
-	sprintf(t - 2, ",\n{ name = \"x\"; action = \"allow\"; users = [ \"*\" ];"
-	    " hosts = [ \"h.example\" ]; ports = [ 1 ]; }\n);");
+	sprintf(t - 2, ",\n{ name = \"x\"; action = \"allow\"; "
+	    "users = [ \"*\" ]; hosts = [ \"h.example\" ]; ports = [ 1 ]; }"
+	    "\n);");
 	assert_null(load_captured(text));
 	assert_non_null(strstr(logbuf, "test:2: rules: 10001 rules, at most "
 	    "10000"));
@@ -556,30 +559,43 @@ struct bad_policy {
 	const char	*what;
 };
 
+/* A rule over lines 3-5: name, action and users; hosts; ports. */
 #define RULE(n, a, u, h, p) \
 	"{ name = " n "; action = " a "; users = " u ";\n" \
 	"  hosts = " h ";\n  ports = " p "; }\n"
-#define OK_RULE	RULE("\"ok\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]", "[ 22 ]")
+#define OK_RULE		RULE("\"ok\"", "\"allow\"", "[ \"*\" ]", \
+			    "[ \"a.example\" ]", "[ 22 ]")
+#define R_NAME(n)	HEAD RULE(n, "\"allow\"", "[ \"*\" ]", \
+			    "[ \"a.example\" ]", "[ 22 ]") ");"
+#define R_ACTION(a)	HEAD RULE("\"r\"", a, "[ \"*\" ]", \
+			    "[ \"a.example\" ]", "[ 22 ]") ");"
+#define R_USERS(u)	HEAD RULE("\"r\"", "\"allow\"", u, \
+			    "[ \"a.example\" ]", "[ 22 ]") ");"
+#define R_HOSTS(h)	HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", h, \
+			    "[ 22 ]") ");"
+#define R_PORTS(p)	HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", \
+			    "[ \"a.example\" ]", p) ");"
+#define LABEL64		"a234567890123456789012345678901" \
+			"234567890123456789012345678901234"
 
 static const struct bad_policy bad_policies[] = {
 	/* libconfig syntax, and what it would get wrong silently */
 	{ HEAD "{ name = \"r\"; action = allow; }\n);",
 	    "test:3: syntax", "syntax error" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 22, \"8000-8100\" ]") ");",
+	{ R_PORTS("[ 22, \"8000-8100\" ]"),
 	    "test:5: syntax", "use ( ) to mix numbers and strings" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 4294967318 ]") ");", "test:5: number", "4294967318: out of range" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 0x100000016 ]") ");", "test:5: number", "out of range" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"al\\x00ice\" ]",
-	    "[ \"a.example\" ]", "[ 22 ]") ");", "test:3: \\x00", "NUL" },
+	{ R_PORTS("[ 4294967318 ]"),
+	    "test:5: number", "4294967318: out of range" },
+	{ R_PORTS("[ 0x100000016 ]"), "test:5: number", "out of range" },
+	{ R_USERS("[ \"al\\x00ice\" ]"), "test:3: \\x00", "NUL" },
 	{ HEAD OK_RULE ");\n  @include \"/dev/zero\"\n",
 	    "test:7: @include", "not supported" },
 	/* the file */
 	{ "rules = ();\n", "test: version", "missing" },
-	{ "version = 2;\nrules = ();\n", "test:1: version", "2 is not supported" },
-	{ "version = \"1\";\nrules = ();\n", "test:1: version", "the number 1" },
+	{ "version = 2;\nrules = ();\n", "test:1: version",
+	    "2 is not supported" },
+	{ "version = \"1\";\nrules = ();\n", "test:1: version",
+	    "the number 1" },
 	{ "version = 1;\n", "test: rules", "missing" },
 	{ "version = 1;\nrules = [ 1 ];\n", "test:2: rules", "list of rules" },
 	{ "version = 1;\nrules = ();\ndefaults = 1;\n", "test:3: defaults",
@@ -589,18 +605,13 @@ static const struct bad_policy bad_policies[] = {
 	{ HEAD "{ action = \"allow\"; users = [ \"*\" ];\n"
 	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
 	    "test:3: rules[0].name", "missing" },
-	{ HEAD RULE("\"ops ssh\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 22 ]") ");", "test:3: rules[0].name", "\"ops ssh\": must be" },
-	{ HEAD RULE("\"a234567890123456789012345678901234567890123456789012345678901234\"",
-	    "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]", "[ 22 ]") ");",
-	    "test:3: rules[0].name", "must be 1-63" },
-	{ HEAD RULE("\"default-deny\"", "\"allow\"", "[ \"*\" ]",
-	    "[ \"a.example\" ]", "[ 22 ]") ");", "test:3: rules[0].name",
-	    "reserved" },
+	{ R_NAME("\"ops ssh\""), "test:3: rules[0].name",
+	    "\"ops ssh\": must be" },
+	{ R_NAME("\"" LABEL64 "\""), "test:3: rules[0].name", "must be 1-63" },
+	{ R_NAME("\"default-deny\""), "test:3: rules[0].name", "reserved" },
 	{ HEAD OK_RULE ",\n" OK_RULE ");", "test:7: rules[1].name",
 	    "ok: already the name of rules[0] at line 3" },
-	{ HEAD RULE("\"r\"", "\"permit\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 22 ]") ");", "test:3: rules[0].action",
+	{ R_ACTION("\"permit\""), "test:3: rules[0].action",
 	    "permit: must be \"allow\" or \"deny\"" },
 	{ HEAD "{ name = \"r\"; users = [ \"*\" ];\n"
 	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
@@ -612,107 +623,92 @@ static const struct bad_policy bad_policies[] = {
 	{ HEAD "{ name = \"r\"; action = \"allow\";\n"
 	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
 	    "test:3: rules[0]", "no users or groups" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ ]", "[ \"a.example\" ]", "[ 22 ]")
-	    ");", "test:3: rules[0].users", "empty list" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "\"alice\"", "[ \"a.example\" ]",
-	    "[ 22 ]") ");", "test:3: rules[0].users", "must be a list" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ 5 ]", "[ \"a.example\" ]",
-	    "[ 22 ]") ");", "test:3: rules[0].users[0]", "must be a string" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"alice\", \" bob\" ]",
-	    "[ \"a.example\" ]", "[ 22 ]") ");", "test:3: rules[0].users[1]",
+	{ R_USERS("[ ]"), "test:3: rules[0].users", "empty list" },
+	{ R_USERS("\"alice\""), "test:3: rules[0].users", "must be a list" },
+	{ R_USERS("[ 5 ]"), "test:3: rules[0].users[0]", "must be a string" },
+	{ R_USERS("[ \"alice\", \" bob\" ]"), "test:3: rules[0].users[1]",
 	    "leading or trailing space" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"al*\" ]", "[ \"a.example\" ]",
-	    "[ 22 ]") ");", "test:3: rules[0].users[0]", "not a pattern" },
+	{ R_USERS("[ \"bob \" ]"), "test:3: rules[0].users[0]",
+	    "\"bob \": leading or trailing space" },
+	{ R_USERS("[ \"al*\" ]"), "test:3: rules[0].users[0]",
+	    "not a pattern" },
 	{ HEAD "{ name = \"r\"; action = \"allow\"; groups = [ \"*\" ];\n"
 	    "  hosts = [ \"a.example\" ]; ports = [ 22 ]; }\n);",
 	    "test:3: rules[0].groups[0]", "\"*\" is not a group" },
 	/* hosts */
 	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
 	    "  ports = [ 22 ]; }\n);", "test:3: rules[0]", "no hosts" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ ]", "[ 22 ]") ");",
-	    "test:4: rules[0].hosts", "empty list" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]",
-	    "[ \"a.example\", \"10.0.0.1/8\" ]", "[ 22 ]") ");",
+	{ R_HOSTS("[ ]"), "test:4: rules[0].hosts", "empty list" },
+	{ R_HOSTS("[ \"a.example\", \"10.0.0.1/8\" ]"),
 	    "test:4: rules[0].hosts[1]",
 	    "10.0.0.1/8: host bits set, did you mean 10.0.0.0/8?" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"2001:db8::1/32\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]",
+	{ R_HOSTS("[ \"2001:db8::1/32\" ]"), "test:4: rules[0].hosts[0]",
 	    "host bits set, did you mean 2001:db8::/32?" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.0/33\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "must be 0-32" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"2001:db8::/129\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "must be 0-128" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.0/\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "prefix length" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.0/-8\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "prefix length" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"256.0.0.1\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "not an IPv4 address" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.1\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "not an IPv4 address" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"fe80::1%eth0\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "not an IPv6 address" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]",
-	    "[ \"::ffff:10.0.0.0/104\" ]", "[ 22 ]") ");",
-	    "test:4: rules[0].hosts[0]", "IPv4-mapped address; write it as "
-	    "10.0.0.0/8" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a..example\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "empty label" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a_b.example\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "invalid character" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]",
-	    "[ \"a234567890123456789012345678901234567890123456789012345678901234.example\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "longer than 63" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"*\" ]", "[ 22 ]")
-	    ");", "test:4: rules[0].hosts[0]", "a wildcard is \"*.domain\"" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"*example.com\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "a wildcard is" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.*.example\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "invalid character" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"*.10\" ]",
-	    "[ 22 ]") ");", "test:4: rules[0].hosts[0]", "all digits" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"\" ]", "[ 22 ]")
-	    ");", "test:4: rules[0].hosts[0]", "empty" },
+	{ R_HOSTS("[ \"10.0.0.0/33\" ]"), "test:4: rules[0].hosts[0]",
+	    "must be 0-32" },
+	{ R_HOSTS("[ \"2001:db8::/129\" ]"), "test:4: rules[0].hosts[0]",
+	    "must be 0-128" },
+	{ R_HOSTS("[ \"10.0.0.0/\" ]"), "test:4: rules[0].hosts[0]",
+	    "prefix length" },
+	{ R_HOSTS("[ \"10.0.0.0/-8\" ]"), "test:4: rules[0].hosts[0]",
+	    "prefix length" },
+	{ R_HOSTS("[ \"256.0.0.1\" ]"), "test:4: rules[0].hosts[0]",
+	    "not an IPv4 address" },
+	{ R_HOSTS("[ \"10.1\" ]"), "test:4: rules[0].hosts[0]",
+	    "not an IPv4 address" },
+	{ R_HOSTS("[ \"fe80::1%eth0\" ]"), "test:4: rules[0].hosts[0]",
+	    "not an IPv6 address" },
+	{ R_HOSTS("[ \"::ffff:10.0.0.0/104\" ]"), "test:4: rules[0].hosts[0]",
+	    "IPv4-mapped address; write it as 10.0.0.0/8" },
+	{ R_HOSTS("[ \"a..example\" ]"), "test:4: rules[0].hosts[0]",
+	    "empty label" },
+	{ R_HOSTS("[ \"a_b.example\" ]"), "test:4: rules[0].hosts[0]",
+	    "invalid character" },
+	{ R_HOSTS("[ \"" LABEL64 ".example\" ]"), "test:4: rules[0].hosts[0]",
+	    "longer than 63" },
+	{ R_HOSTS("[ \"*\" ]"), "test:4: rules[0].hosts[0]",
+	    "a wildcard is \"*.domain\"" },
+	{ R_HOSTS("[ \"*example.com\" ]"), "test:4: rules[0].hosts[0]",
+	    "a wildcard is" },
+	{ R_HOSTS("[ \"a.*.example\" ]"), "test:4: rules[0].hosts[0]",
+	    "invalid character" },
+	{ R_HOSTS("[ \"*.10\" ]"), "test:4: rules[0].hosts[0]", "all digits" },
+	{ R_HOSTS("[ \"\" ]"), "test:4: rules[0].hosts[0]", "empty" },
 	/* ports */
 	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
 	    "  hosts = [ \"a.example\" ]; }\n);", "test:3: rules[0]",
 	    "no ports" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ ]") ");", "test:5: rules[0].ports", "empty list" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 0 ]") ");", "test:5: rules[0].ports[0]", "port 0 is out of range" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 65536 ]") ");", "test:5: rules[0].ports[0]", "out of range" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ -22 ]") ");", "test:5: rules[0].ports[0]", "out of range" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ \"8100-8000\" ]") ");", "test:5: rules[0].ports[0]",
+	{ R_PORTS("[ ]"), "test:5: rules[0].ports", "empty list" },
+	{ R_PORTS("[ 0 ]"), "test:5: rules[0].ports[0]",
+	    "port 0 is out of range" },
+	{ R_PORTS("[ 65536 ]"), "test:5: rules[0].ports[0]", "out of range" },
+	{ R_PORTS("[ -22 ]"), "test:5: rules[0].ports[0]", "out of range" },
+	{ R_PORTS("[ \"8100-8000\" ]"), "test:5: rules[0].ports[0]",
 	    "reversed; write \"8000-8100\"" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ \"0-10\" ]") ");", "test:5: rules[0].ports[0]", "1-65535" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ \"1-65536\" ]") ");", "test:5: rules[0].ports[0]", "1-65535" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ \"ssh\" ]") ");", "test:5: rules[0].ports[0]", "not a port" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ \"22 \" ]") ");", "test:5: rules[0].ports[0]", "not a port" },
-	{ HEAD RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 22.0 ]") ");", "test:5: rules[0].ports[0]", "must be a port" },
+	{ R_PORTS("[ \"0-10\" ]"), "test:5: rules[0].ports[0]", "1-65535" },
+	{ R_PORTS("[ \"1-65536\" ]"), "test:5: rules[0].ports[0]", "1-65535" },
+	{ R_PORTS("[ \"5-0\" ]"), "test:5: rules[0].ports[0]",
+	    "5-0: ports are 1-65535" },
+	{ R_PORTS("[ \"ssh\" ]"), "test:5: rules[0].ports[0]", "not a port" },
+	{ R_PORTS("[ \"22 \" ]"), "test:5: rules[0].ports[0]", "not a port" },
+	{ R_PORTS("[ 22.0 ]"), "test:5: rules[0].ports[0]", "must be a port" },
 };
 
 static void
-test_each_bad_policy_is_refused_with_line_and_setting(void **state)
+test_each_bad_policy_is_refused(void **state)
 {
 	size_t	 i;
 
 	(void)state;
 	for (i = 0; i < sizeof(bad_policies) / sizeof(bad_policies[0]); i++) {
 		if (load_captured(bad_policies[i].text) != NULL)
-			fail_msg("case %zu loaded:\n%s", i, bad_policies[i].text);
+			fail_msg("case %zu loaded:\n%s", i,
+			    bad_policies[i].text);
 		if (strstr(logbuf, bad_policies[i].where) == NULL ||
 		    strstr(logbuf, bad_policies[i].what) == NULL)
-			fail_msg("case %zu: want \"%s\" and \"%s\", got:\n%s", i,
-			    bad_policies[i].where, bad_policies[i].what, logbuf);
+			fail_msg("case %zu: want \"%s\" and \"%s\", "
+			    "got:\n%s", i, bad_policies[i].where,
+			    bad_policies[i].what, logbuf);
 	}
 }
 
@@ -724,11 +720,35 @@ test_every_error_is_reported(void **state)
 	    RULE("\"r\"", "\"allow\"", "[ \"*\" ]", "[ \"10.0.0.1/8\" ]",
 	    "[ 0 ]") ",\n" RULE("\"r\"", "\"maybe\"", "[ \"*\" ]",
 	    "[ \"a.example\" ]", "[ 22 ]") ");\nextra = 1;\n"));
-	assert_non_null(strstr(logbuf, "test:4: rules[0].hosts[0]: 10.0.0.1/8"));
+	assert_non_null(strstr(logbuf,
+	    "test:4: rules[0].hosts[0]: 10.0.0.1/8"));
 	assert_non_null(strstr(logbuf, "test:5: rules[0].ports[0]: port 0"));
 	assert_non_null(strstr(logbuf, "test:7: rules[1].action: maybe"));
 	assert_non_null(strstr(logbuf, "test:7: rules[1].name: r: already"));
 	assert_non_null(strstr(logbuf, "test:11: extra: unknown setting"));
+}
+
+/* A file of garbage gives a readable screenful, not thousands of lines. */
+static void
+test_errors_stop_after_a_hundred(void **state)
+{
+	char		 text[4096], *t;
+	const char	*c;
+	size_t		 i, lines = 0;
+
+	(void)state;
+	t = text + sprintf(text, HEAD "{ name = \"r\"; action = \"allow\"; "
+	    "users = [ \"*\" ]; hosts = [ \"a.example\" ]; ports = [ 0");
+	for (i = 1; i < 150; i++)
+		t += sprintf(t, ", 0");
+	strcpy(t, " ]; }\n);");
+	assert_null(load_captured(text));
+	for (c = logbuf; (c = strchr(c, '\n')) != NULL; c++)
+		lines++;
+	assert_int_equal(lines, 101);
+	assert_non_null(strstr(logbuf, "rules[0].ports[99]: port 0"));
+	assert_null(strstr(logbuf, "rules[0].ports[100]"));
+	assert_non_null(strstr(logbuf, "test: more than 100 errors"));
 }
 
 static void
@@ -804,7 +824,8 @@ test_file_errors_name_the_file(void **state)
 
 	path = write_file(bad, sizeof(bad) - 1, 0600);
 	assert_null(load_file_captured(path));
-	snprintf(want, sizeof(want), "%s:4: rules[0].hosts[0]: 10.0.0.1/8", path);
+	snprintf(want, sizeof(want), "%s:4: rules[0].hosts[0]: 10.0.0.1/8",
+	    path);
 	assert_non_null(strstr(logbuf, want));
 	unlink(path);
 
@@ -821,7 +842,8 @@ test_file_errors_name_the_file(void **state)
 	unlink(path);
 
 	assert_null(load_file_captured("/nonexistent/policy.conf"));
-	assert_non_null(strstr(logbuf, "/nonexistent/policy.conf: cannot open"));
+	assert_non_null(strstr(logbuf,
+	    "/nonexistent/policy.conf: cannot open"));
 	assert_null(load_file_captured("/tmp"));
 	assert_non_null(strstr(logbuf, "/tmp: not a regular file"));
 }
@@ -855,8 +877,9 @@ main(void)
 		cmocka_unit_test(test_ports_single_range_and_star),
 		cmocka_unit_test(test_shipped_example_policy),
 		cmocka_unit_test(test_limits_are_inclusive),
-		cmocka_unit_test(test_each_bad_policy_is_refused_with_line_and_setting),
+		cmocka_unit_test(test_each_bad_policy_is_refused),
 		cmocka_unit_test(test_every_error_is_reported),
+		cmocka_unit_test(test_errors_stop_after_a_hundred),
 		cmocka_unit_test(test_bad_values_cannot_forge_log_lines),
 		cmocka_unit_test(test_file_errors_name_the_file),
 		cmocka_unit_test(test_null_text_is_refused),
