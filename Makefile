@@ -35,6 +35,7 @@ UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS  := $(BUILD)/tunnelgate-bench
 
+.SECONDARY:
 .PHONY: all deps test unit-test integration-test fuzz fuzz-smoke run install clean asan bench
 
 all: $(BUILD)/tunnelgated $(UNIT_BINS) $(BENCH_BINS)
@@ -56,8 +57,9 @@ $(BUILD)/tunnelgated: $(BUILD)/src/main.o $(BUILD)/libtgd.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
-$(BUILD)/tunnelgate-bench: $(BUILD)/tests/bench/tunnelgate-bench.o
-	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS)
+BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
+$(BUILD)/tunnelgate-bench: $(BENCH_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread
 
 asan:
 	$(MAKE) SAN=1 all
@@ -82,8 +84,8 @@ test: deps
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c policy/policy.c \
-		 policy/policy_match.c auth/auth_proto.c
+FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c $(wildcard policy/*.c) \
+		 auth/auth_proto.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
 	@mkdir -p $(@D)

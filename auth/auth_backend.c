@@ -81,7 +81,11 @@ dns_error(int e, char *reason, size_t reasonlen)
 {
 	if (e == EAI_NONAME || e == EAI_NODATA)
 		snprintf(reason, reasonlen, "no such host");
-	else
+	else if (e == EAI_AGAIN) {
+		/* The resolver gave up waiting for its servers: a DNS timeout. */
+		snprintf(reason, reasonlen, "dns timeout (resolver gave up)");
+		return AUTH_BACKEND_TIMEOUT;
+	} else
 		snprintf(reason, reasonlen, "dns: %s", gai_strerror(e));
 	return AUTH_BACKEND_REFUSED;
 }

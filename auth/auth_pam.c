@@ -166,11 +166,11 @@ auth_pam_check(const struct config *cfg, const char *user,
 
 /*
  * Calls an NSS *_r lookup, growing its buffer on ERANGE up to NSS_BUF_MAX.
- * lookup returns the *_r function's error code.
+ * lookup returns the *_r function's error code and leaves its result in arg.
  */
 static int
-nss_lookup(int (*lookup)(void *, char *, size_t, void **), void *arg,
-    char **bufp, size_t *lenp, void **result)
+nss_lookup(int (*lookup)(void *, char *, size_t), void *arg, char **bufp,
+    size_t *lenp)
 {
 	char	*nb;
 	size_t	 nlen;
@@ -178,7 +178,7 @@ nss_lookup(int (*lookup)(void *, char *, size_t, void **), void *arg,
 
 	for (;;) {
 		if (*bufp != NULL &&
-		    (e = lookup(arg, *bufp, *lenp, result)) != ERANGE)
+		    (e = lookup(arg, *bufp, *lenp)) != ERANGE)
 			return e;
 		nlen = *bufp == NULL ? 1024 : *lenp * 2;
 		if (nlen > NSS_BUF_MAX)
@@ -193,27 +193,29 @@ nss_lookup(int (*lookup)(void *, char *, size_t, void **), void *arg,
 struct pw_arg {
 	const char	*name;
 	struct passwd	 pw;
+	struct passwd	*res;
 };
 
 static int
-pw_lookup(void *arg, char *buf, size_t len, void **result)
+pw_lookup(void *arg, char *buf, size_t len)
 {
 	struct pw_arg	*a = arg;
 
-	return getpwnam_r(a->name, &a->pw, buf, len, (struct passwd **)result);
+	return getpwnam_r(a->name, &a->pw, buf, len, &a->res);
 }
 
 struct gr_arg {
 	gid_t		 gid;
 	struct group	 gr;
+	struct group	*res;
 };
 
 static int
-gr_lookup(void *arg, char *buf, size_t len, void **result)
+gr_lookup(void *arg, char *buf, size_t len)
 {
 	struct gr_arg	*a = arg;
 
-	return getgrgid_r(a->gid, &a->gr, buf, len, (struct group **)result);
+	return getgrgid_r(a->gid, &a->gr, buf, len, &a->res);
 }
 
 /* Group ids of user, primary first, at most AUTH_MAX_GROUPS. */
@@ -222,14 +224,13 @@ user_gids(const char *user, char **buf, size_t *buflen,
     gid_t gids[AUTH_MAX_GROUPS], int *ngids)
 {
 	struct pw_arg	 pa = { .name = user };
-	void		*res;
 	int		 e;
 
-	if ((e = nss_lookup(pw_lookup, &pa, buf, buflen, &res)) != 0) {
+	if ((e = nss_lookup(pw_lookup, &pa, buf, buflen)) != 0) {
 		log_warnx("%s: getpwnam_r %s: %s", __func__, user, strerror(e));
 		return -1;
 	}
-	if (res == NULL) {
+	if (pa.res == NULL) {
 		log_warnx("%s: user %s unknown to NSS; check nsswitch.conf",
 		    __func__, user);
 		return -1;
@@ -255,20 +256,19 @@ auth_groups(const char *user, char ***groups, size_t *n)
 	struct gr_arg	 ga;
 	char		*buf = NULL, *names = NULL, *nn, **out;
 	size_t		 buflen = 0, nlen = 0, ncap = 0, len, count = 0, i;
-	void		*res;
 	int		 ngids, j, e, ret = -1;
 
 	if (user_gids(user, &buf, &buflen, gids, &ngids) == -1)
 		goto out;
 	for (j = 0; j < ngids; j++) {
 		ga.gid = gids[j];
-		if ((e = nss_lookup(gr_lookup, &ga, &buf, &buflen, &res)) != 0) {
+		if ((e = nss_lookup(gr_lookup, &ga, &buf, &buflen)) != 0) {
 			log_warnx("%s: getgrgid_r %u: %s", __func__,
 			    (unsigned)gids[j], strerror(e));
 			goto out;
 		}
 		/* A gid without a name cannot match a rule naming groups. */
-		if (res == NULL)
+		if (ga.res == NULL)
 			continue;
 		len = strlen(ga.gr.gr_name) + 1;
 		if (nlen + len > ncap) {

@@ -121,6 +121,9 @@ conn_refuse(struct gate *g, struct conn *c, int status, const char *reason)
 	conn_reply(g, c, status, reason);
 }
 
+static void conn_flush_reply(struct gate *, struct conn *);
+
+/* Plain HTTP on the TLS port: say so in plain text, then close gently. */
 static void
 conn_plaintext(struct gate *g, struct conn *c)
 {
@@ -130,7 +133,10 @@ conn_plaintext(struct gate *g, struct conn *c)
 	    strlen(http_response_plaintext_400), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;	/* best effort: the client is not speaking our protocol */
 	gate_audit(g, c, AUDIT_ERROR, "plaintext HTTP on the TLS port");
-	conn_close(g, c, AUDIT_BY_NONE, NULL);
+	shutdown(c->relay.client.fd, SHUT_WR);
+	c->lingering = true;
+	gate_set_state(g, c, CS_REPLY);
+	conn_flush_reply(g, c);
 }
 
 static void
