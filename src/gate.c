@@ -18,6 +18,7 @@
 
 #define GATE_EVENTS		256
 #define GATE_ACCEPT_BATCH	64
+#define GATE_ACCEPT_PAUSE_MS	100
 
 static unsigned
 gate_state_timeout(const struct config *cfg, enum conn_state s)
@@ -116,6 +117,39 @@ gate_add_fd(struct gate *g, int fd, struct ev *ev, uint32_t events)
 		fatal("%s: epoll_ctl add fd %d", __func__, fd);
 }
 
+/*
+ * Out of descriptors: the listener stays readable, so stop watching it for
+ * a moment instead of spinning on EMFILE; connections wait in the backlog.
+ */
+static void
+gate_pause_accepting(struct gate *g)
+{
+	if (g->accept_paused_until != 0)
+		return;
+	log_warnx("out of file descriptors with %u connections; pausing "
+	    "accept for %d ms (raise RLIMIT_NOFILE or lower limits.connections)",
+	    g->n_conns, GATE_ACCEPT_PAUSE_MS);
+	for (size_t i = 0; i < g->env->n_listeners; i++)
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->listeners[i], NULL);
+	g->accept_paused_until = proc_now_ms() + GATE_ACCEPT_PAUSE_MS;
+}
+
+static void
+gate_resume_accepting(struct gate *g)
+{
+	struct epoll_event	 e;
+
+	g->accept_paused_until = 0;
+	if (!g->accepting)
+		return;
+	for (size_t i = 0; i < g->env->n_listeners; i++) {
+		e.events = EPOLLIN | EPOLLEXCLUSIVE;
+		e.data.ptr = &g->listener_evs[i];
+		if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->env->listeners[i], &e) == -1)
+			fatal("%s: epoll_ctl", __func__);
+	}
+}
+
 static void
 gate_stop_accepting(struct gate *g)
 {
@@ -146,7 +180,9 @@ gate_accept(struct gate *g, int lfd)
 		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
-			if (errno != EAGAIN && errno != EINTR &&
+			if (errno == EMFILE || errno == ENFILE)
+				gate_pause_accepting(g);
+			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
 				log_warn("%s: accept", __func__);
 			return;
@@ -328,6 +364,12 @@ gate_timers(struct gate *g)
 	}
 	if (g->draining && (next == -1 || g->drain_at < next))
 		next = g->drain_at;
+	if (g->accept_paused_until != 0) {
+		if (now >= g->accept_paused_until)
+			gate_resume_accepting(g);
+		else if (next == -1 || g->accept_paused_until < next)
+			next = g->accept_paused_until;
+	}
 	if (next == -1)
 		return -1;
 	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);

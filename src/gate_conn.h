@@ -61,6 +61,7 @@ struct gate {
 	bool			 accepting;
 	bool			 draining;		/* SIGTERM: close at drain_at */
 	int64_t			 drain_at;
+	int64_t			 accept_paused_until;	/* EMFILE back-off */
 	struct ev		*listener_evs;
 	struct ev		 auth_ev, ctl_ev, sig_ev;
 };

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/queue.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -490,6 +491,29 @@ master_setup(void)
 	master_watch(m.sigfd, NULL);
 }
 
+/*
+ * Each connection holds two descriptors in its gate worker; raise the soft
+ * limit to the hard one and say so if even that cannot hold the configured
+ * number of connections.
+ */
+static void
+master_raise_nofile(const struct config *cfg)
+{
+	struct rlimit	 rl;
+	rlim_t		 want = (rlim_t)cfg->limit_connections * 2 + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+	if (rl.rlim_cur < want)
+		log_warnx("%s: limits.connections = %u needs %llu descriptors per "
+		    "gate worker, but RLIMIT_NOFILE is %llu; accept pauses when "
+		    "they run out", cfg->path, cfg->limit_connections,
+		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+}
+
 static int
 master_check_chroot(const struct config *cfg)
 {
@@ -520,6 +544,7 @@ master_main(struct config *cfg, struct policy *policy)
 		    "PAM and the workers drop to privsep.user");
 	if (master_check_chroot(cfg) == -1)
 		return 1;
+	master_raise_nofile(cfg);
 	if ((ctx = tls_ctx_new(cfg)) == NULL)
 		return 1;
 	if (auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1)

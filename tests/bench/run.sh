@@ -1,0 +1,13 @@
+#!/bin/sh
+# `make bench`: tunnelgate's figures and Squid's, measured with the same tool
+# in the same run, on loopback in a private network namespace.
+# usage: sh tests/bench/run.sh BUILD_DIR   (env: BENCH_BYTES, BENCH_RUNS)
+set -eu
+BUILD=${1:?usage: run.sh BUILD_DIR}
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+unshare --mount --net --propagation private sh -c '
+	set -e
+	ip link set lo up
+	/usr/bin/python3 "$1/tests/bench/bench_gateway.py" "$2"
+	echo "squid (same tool, same machine):"
+	sh "$1/tests/bench/squid-baseline.sh" "$2/tunnelgate-bench"' sh "$TOP" "$BUILD"
