@@ -236,7 +236,8 @@ void
 auditlog_write(const struct audit_record *r)
 {
 	struct timespec	 ts;
-	char		 line[2048];
+	/* Worst case: every byte of every field escaped as \ufffd. */
+	char		 line[8192];
 	size_t		 len, off = 0;
 	ssize_t		 n;
 

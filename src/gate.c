@@ -229,7 +229,7 @@ gate_fail_pending(struct gate *g, uint32_t dead_pid)
 	for (c = TAILQ_FIRST(&g->lists[CS_AUTH]); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, timer);
 		if (dead_pid == 0 || c->auth_pid == dead_pid)
-			conn_reply(g, c, 503, "authenticator died");
+			conn_refuse(g, c, 503, "authenticator died");
 	}
 }
 

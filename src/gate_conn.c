@@ -114,7 +114,7 @@ conn_reply(struct gate *g, struct conn *c, int status, const char *reason)
 }
 
 /* A refusal the gate decides itself: audited here, then answered. */
-static void
+void
 conn_refuse(struct gate *g, struct conn *c, int status, const char *reason)
 {
 	gate_audit(g, c, status == 407 ? AUDIT_AUTH_FAIL : AUDIT_ERROR, reason);

@@ -73,6 +73,7 @@ void	 conn_backend_event(struct gate *, struct conn *, uint32_t events);
 void	 conn_auth_reply(struct gate *, struct conn *, const struct auth_reply *,
 	    int backend_fd);
 void	 conn_reply(struct gate *, struct conn *, int status, const char *reason);
+void	 conn_refuse(struct gate *, struct conn *, int status, const char *reason);
 void	 conn_timeout(struct gate *, struct conn *);
 void	 conn_close(struct gate *, struct conn *, enum audit_closed_by,
 	    const char *reason);

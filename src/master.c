@@ -519,6 +519,9 @@ master_check_chroot(const struct config *cfg)
 {
 	struct stat	 st;
 
+	/* An empty root-owned directory is all a chroot needs; make it. */
+	if (mkdir(cfg->chroot_dir, 0755) == 0)
+		log_info("created the empty chroot directory %s", cfg->chroot_dir);
 	if (stat(cfg->chroot_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
 		log_warnx("%s: privsep.chroot: %s is not a directory; create it "
 		    "(empty, owned by root)", cfg->path, cfg->chroot_dir);

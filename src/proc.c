@@ -68,6 +68,14 @@ proc_reset_signals(void)
 
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
+	/*
+	 * Reload and log reopening are the master's business; a signal sent to
+	 * the whole service (systemctl kill, a process group) must not end the
+	 * workers and their tunnels.
+	 */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGUSR1, SIG_IGN);
+	signal(SIGUSR2, SIG_IGN);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
