@@ -1,14 +1,16 @@
 /*
- * Loaded policy, shared by the loader (policy.c) and the matcher
- * (policy_match.c) only. Everything policy_check() compares was parsed,
- * lowercased and masked at load time; entries of all rules live in a few
- * flat arrays and each rule holds spans into them, so a policy is six
- * allocations whatever its size.
+ * Loaded policy, shared by the loader (policy.c, policy_prescan.c,
+ * policy_entry.c) and the matcher (policy_match.c) only. Everything
+ * policy_check() compares was parsed, lowercased and masked at load time;
+ * entries of all rules live in a few flat arrays and each rule holds spans
+ * into them, so a policy is six allocations whatever its size.
  */
 #ifndef TG_POLICY_PRIV_H
 #define TG_POLICY_PRIV_H
 
+#include <libconfig.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "policy.h"
@@ -73,5 +75,65 @@ struct policy {
 	struct policy_range	*ports;
 	size_t			 n_ports;
 };
+
+/* The loader's state and helpers, for the loader's files only. */
+
+#define POLICY_QUOTE_MAX	64	/* characters of a bad value echoed */
+#define POLICY_QBUF		(POLICY_QUOTE_MAX * 4 + 8)
+#define POLICY_WHERE		64	/* "rules[9999].groups[999]" */
+
+struct policy_load {
+	const char	*file;
+	struct policy	*p;
+	size_t		 pool_cap;
+	size_t		 strs_cap;
+	size_t		 net4_cap;
+	size_t		 net6_cap;
+	size_t		 ports_cap;
+	unsigned	 errors;
+};
+
+typedef void	(*policy_elem_fn)(struct policy_load *,
+		    const config_setting_t *, const char *,
+		    struct policy_rule *);
+
+struct policy_list_def {
+	const char	*key;
+	policy_elem_fn	 fn;
+	const char	*example;
+};
+
+enum { POLICY_USERS, POLICY_GROUPS, POLICY_HOSTS, POLICY_PORTS };
+
+/* Indexed by the enum above. */
+extern const struct policy_list_def policy_lists[];
+
+static inline bool
+policy_isdigit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+policy_isalpha(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* policy.c */
+void		 policy_err(struct policy_load *, unsigned, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+unsigned	 policy_line(const config_setting_t *);
+const char	*policy_quote(char *, size_t, const char *);
+void		 policy_nomem(struct policy_load *);
+
+/* policy_prescan.c */
+bool		 policy_prescan(struct policy_load *, const char *, size_t);
+
+/* policy_entry.c */
+uint32_t	 policy_pool_add(struct policy_load *, const char *,
+		    const char *, size_t, bool);
+const char	*policy_elem_string(struct policy_load *,
+		    const config_setting_t *, const char *, const char *);
 
 #endif

@@ -1,0 +1,53 @@
+/*
+ * Internals of the tunnelgated.conf loader, shared by config.c (load, tree
+ * walk, messages) and config_schema.c (settings, handlers, defaults) only.
+ */
+#ifndef TG_CONFIG_PRIV_H
+#define TG_CONFIG_PRIV_H
+
+#include <libconfig.h>
+#include <limits.h>
+#include <stddef.h>
+
+#include "config.h"
+
+struct cfg_ctx {
+	struct config	*cfg;
+	const char	*file;		/* as given: what the admin typed */
+	char		 dir[PATH_MAX];	/* of the real file; base of relative paths */
+	int		 errors;
+};
+
+enum cfg_type { T_GROUP, T_LIST, T_INT, T_SECONDS, T_BOOL, T_STRING };
+
+struct cfg_rule;
+typedef void	 cfg_handler(struct cfg_ctx *, const config_setting_t *,
+		    const struct cfg_rule *, void *);
+
+struct cfg_rule {
+	const char		*name;
+	enum cfg_type		 type;
+	cfg_handler		*handler;
+	size_t			 off;		/* of the field in the base */
+	size_t			 size;		/* of the field */
+	long long		 min, max;	/* integers; durations in ms */
+	const struct cfg_rule	*members;	/* group, or list elements */
+	const char *const	*allowed;	/* cipher lists */
+};
+
+/* config.c */
+void	 cfg_err(struct cfg_ctx *, const config_setting_t *, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 cfg_err_at(struct cfg_ctx *, const char *, unsigned, const char *,
+	    const char *, ...) __attribute__((format(printf, 5, 6)));
+void	 cfg_join(char *, size_t, const char *const *, const char *);
+void	 cfg_walk(struct cfg_ctx *, const config_setting_t *,
+	    const struct cfg_rule *, void *);
+int	 cfg_resolve(const struct cfg_ctx *, const char *, char *, size_t);
+
+/* config_schema.c */
+extern const struct cfg_rule	 cfg_top_rules[];
+void	 cfg_defaults(struct cfg_ctx *);
+void	 cfg_check(struct cfg_ctx *, const config_t *);
+
+#endif
