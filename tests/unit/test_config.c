@@ -493,9 +493,9 @@ test_integer_ranges_are_enforced(void **state)
 		    "limits.pending_auth: 100001" },
 		{ MINIMAL "cache = { max_entries = -1; };", 3,
 		    "cache.max_entries: -1 is out of range; use a value from 0 "
-		    "to 10000000" },
-		{ MINIMAL "cache = { max_entries = 10000001; };", 3,
-		    "cache.max_entries: 10000001" },
+		    "to 1048576" },
+		{ MINIMAL "cache = { max_entries = 1048577; };", 3,
+		    "cache.max_entries: 1048577" },
 	};
 
 	run_bad_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
@@ -513,7 +513,7 @@ test_integer_range_limits_are_inclusive(void **state)
 	    "workers = { gate = 64; authenticator = 256; };\n"
 	    "limits = { connections = 1000000; header_bytes = 65536;\n"
 	    "\tbuffer_bytes = 16777216; pending_auth = 100000; };\n"
-	    "cache = { max_entries = 10000000; };\n"));
+	    "cache = { max_entries = 1048576; };\n"));
 	assert_int_equal(c->n_listeners, 2);
 	assert_string_equal(c->listeners[0].address, "::");
 	assert_int_equal(c->listeners[0].port, 65535);
@@ -527,7 +527,7 @@ test_integer_range_limits_are_inclusive(void **state)
 	assert_int_equal(c->limit_header_bytes, 65536);
 	assert_int_equal(c->limit_buffer_bytes, 16777216);
 	assert_int_equal(c->limit_pending_auth, 100000);
-	assert_int_equal(c->cache_max_entries, 10000000);
+	assert_int_equal(c->cache_max_entries, 1048576);
 
 	expect_ok(fx, load(fx, MINIMAL
 	    "workers = { gate = 1; authenticator = 1; };\n"
