@@ -87,18 +87,22 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c $(wildcard policy/*.c) \
 		 auth/auth_proto.c
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*.h policy/*.h auth/*.h)
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	    -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 
+# A crash fails the target; its log stays in build-fuzz/ for reading.
 fuzz-smoke: fuzz
 	@set -e; for f in $(FUZZ_BINS); do \
 	    n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
 	    echo "== $$n (20 s)"; \
-	    $$f -max_total_time=20 -max_len=16384 build-fuzz/corpus-$$n tests/fuzz/corpus/$$n 2>&1 | tail -n 2; \
+	    if ! $$f -max_total_time=20 -max_len=16384 -artifact_prefix=build-fuzz/ \
+	        build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
+	        tail -n 40 build-fuzz/$$n.log; exit 1; fi; \
+	    tail -n 1 build-fuzz/$$n.log; \
 	done
 
 bench: all

@@ -49,6 +49,9 @@ auditlog_record_validate(const struct audit_record *r)
 	if (r->event < AUDIT_AUTH_FAIL || r->event > AUDIT_EVENT_MAX ||
 	    r->closed_by > AUDIT_BY_MAX)
 		return -1;
+	/* Only a close says who closed, and it always does. */
+	if ((r->event == AUDIT_CLOSE) != (r->closed_by != AUDIT_BY_NONE))
+		return -1;
 	if (!audit_field_ok(r->client, sizeof(r->client)) ||
 	    !audit_field_ok(r->user, sizeof(r->user)) ||
 	    !audit_field_ok(r->target, sizeof(r->target)) ||
@@ -154,9 +157,13 @@ jb_kv_str(struct jbuf *j, const char *key, const char *val)
 static void
 jb_kv_u64(struct jbuf *j, const char *key, uint64_t v)
 {
-	char	 num[32];
+	char	 num[64];
 	int	 n = snprintf(num, sizeof(num), ",\"%s\":%" PRIu64, key, v);
 
+	if (n < 0 || (size_t)n >= sizeof(num)) {
+		j->overflow = 1;
+		return;
+	}
 	jb_raw(j, num, (size_t)n);
 }
 

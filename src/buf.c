@@ -113,6 +113,8 @@ buf_get(struct buf *b, void *p, size_t n)
 {
 	if (n > buf_len(b))
 		return BUF_ERR_SHORT;
+	if (n == 0)
+		return 0;
 	memcpy(p, b->data + b->off, n);
 	buf_consume(b, n);
 	return 0;

@@ -1,0 +1,454 @@
+/*
+ * What the master does with a control message from a child it can no longer
+ * trust: ctl_msg_validate(), then auditlog_format() for an audit record.
+ * Each input is tried three ways: as a whole message; as the record of a
+ * well-formed header, so the range and termination checks see most inputs;
+ * and spread over the fields of a record that is valid by construction, so
+ * the formatter sees arbitrary strings in every field. Besides memory
+ * errors, abort unless every accepted record becomes exactly one line of
+ * JSON that says what the record said: the schema's keys in order, each
+ * present exactly when the record has it, valid UTF-8, every string
+ * escaped, and every valid-UTF-8 field readable back byte for byte.
+ *
+ * The Makefile's fuzz rule links only the parsers' sources, so the units
+ * under test are compiled into this file.
+ */
+#include "../../src/audit.c"
+#include "../../src/ctl.c"
+#include "../../src/ipc.c"
+
+#include <stdlib.h>
+
+int	 LLVMFuzzerInitialize(int *, char ***);
+int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
+
+#define FUZZ_TIME_MS	1700000000123LL
+#define FUZZ_TIME	"2023-11-14T22:13:20.123Z"
+/* docs/audit-log.md: a line is at most 8192 bytes, whatever it holds. */
+#define FUZZ_LINE_MAX	8192
+
+enum fkey {
+	K_V, K_TIME, K_EVENT, K_TUNNEL, K_CLIENT, K_USER, K_TARGET,
+	K_RESOLVED, K_RULE, K_TLS_VERSION, K_TLS_CIPHER, K_REASON,
+	K_BYTES_UP, K_BYTES_DOWN, K_DURATION, K_CLOSED_BY, K_MAX
+};
+
+/* The schema, in the order lines carry it; string fields name their slot. */
+static const struct {
+	const char	*name;
+	size_t		 off, size;
+} fkeys[K_MAX] = {
+#define S(k, f)	[k] = { #f, offsetof(struct audit_record, f), \
+		    sizeof(((struct audit_record *)0)->f) }
+	[K_V] = { "v", 0, 0 }, [K_TIME] = { "time", 0, 0 },
+	[K_EVENT] = { "event", 0, 0 }, [K_TUNNEL] = { "tunnel", 0, 0 },
+	S(K_CLIENT, client), S(K_USER, user), S(K_TARGET, target),
+	S(K_RESOLVED, resolved), S(K_RULE, rule),
+	S(K_TLS_VERSION, tls_version), S(K_TLS_CIPHER, tls_cipher),
+	S(K_REASON, reason),
+	[K_BYTES_UP] = { "bytes_up", 0, 0 },
+	[K_BYTES_DOWN] = { "bytes_down", 0, 0 },
+	[K_DURATION] = { "duration_ms", 0, 0 },
+	[K_CLOSED_BY] = { "closed_by", 0, 0 },
+#undef S
+};
+
+static const char *const fevents[] = {
+	"", "auth_fail", "deny", "allow", "error", "open", "close"
+};
+static const char *const fclosers[] = {
+	"", "client", "backend", "idle", "shutdown", "error"
+};
+
+static void
+check(int cond)
+{
+	if (!cond)
+		abort();
+}
+
+/* Length of the strict UTF-8 sequence at p (end excluded), 0 if invalid. */
+static size_t
+fz_utf8(const uint8_t *p, const uint8_t *end)
+{
+	uint32_t	 cp, min;
+	size_t		 n, i;
+
+	if (p[0] < 0x80)
+		return 1;
+	if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+		n = 2;
+		min = 0x80;
+	} else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+		n = 3;
+		min = 0x800;
+	} else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+		n = 4;
+		min = 0x10000;
+	} else
+		return 0;
+	if ((size_t)(end - p) < n)
+		return 0;
+	cp = p[0] & (0x7fu >> n);
+	for (i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3fu);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+static int
+fz_utf8_valid(const uint8_t *p, size_t len)
+{
+	const uint8_t	*end = p + len;
+	size_t		 n;
+
+	for (; p < end; p += n)
+		if ((n = fz_utf8(p, end)) == 0)
+			return 0;
+	return 1;
+}
+
+struct jp {
+	const uint8_t	*p, *end;
+};
+
+static int
+fz_hex(uint8_t c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	abort();
+}
+
+static void
+fz_put(uint8_t *val, size_t cap, size_t *len, const uint8_t *s, size_t n)
+{
+	check(*len + n <= cap);
+	memcpy(val + *len, s, n);
+	*len += n;
+}
+
+/* A \u escape: the formatter only writes BMP code points, never halves. */
+static void
+fz_unicode(struct jp *j, uint8_t *val, size_t cap, size_t *len)
+{
+	uint8_t		 u[3];
+	uint32_t	 cp = 0;
+
+	check(j->end - j->p >= 4);
+	for (int i = 0; i < 4; i++)
+		cp = cp << 4 | (uint32_t)fz_hex(*j->p++);
+	check(cp < 0xd800 || cp > 0xdfff);
+	if (cp < 0x80) {
+		u[0] = (uint8_t)cp;
+		fz_put(val, cap, len, u, 1);
+	} else if (cp < 0x800) {
+		u[0] = (uint8_t)(0xc0 | cp >> 6);
+		u[1] = (uint8_t)(0x80 | (cp & 0x3f));
+		fz_put(val, cap, len, u, 2);
+	} else {
+		u[0] = (uint8_t)(0xe0 | cp >> 12);
+		u[1] = (uint8_t)(0x80 | (cp >> 6 & 0x3f));
+		u[2] = (uint8_t)(0x80 | (cp & 0x3f));
+		fz_put(val, cap, len, u, 3);
+	}
+}
+
+/* A JSON string, decoded into val; every '"' inside must be escaped. */
+static void
+fz_string(struct jp *j, uint8_t *val, size_t cap, size_t *len)
+{
+	static const char	 from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+	const char		*e;
+	uint8_t			 c;
+
+	*len = 0;
+	check(j->p < j->end && *j->p++ == '"');
+	for (;;) {
+		check(j->p < j->end);
+		c = *j->p++;
+		if (c == '"')
+			return;
+		check(c >= 0x20 && c != 0x7f);
+		if (c != '\\') {
+			fz_put(val, cap, len, &c, 1);
+			continue;
+		}
+		check(j->p < j->end);
+		c = *j->p++;
+		if (c == 'u') {
+			fz_unicode(j, val, cap, len);
+			continue;
+		}
+		check(c != '\0' && (e = strchr(from, c)) != NULL);
+		fz_put(val, cap, len, (const uint8_t *)&to[e - from], 1);
+	}
+}
+
+/* An unsigned integer without leading zeros. */
+static uint64_t
+fz_number(struct jp *j)
+{
+	uint64_t	 v = 0;
+	const uint8_t	*start = j->p;
+
+	while (j->p < j->end && *j->p >= '0' && *j->p <= '9') {
+		check(v <= (UINT64_MAX - (uint64_t)(*j->p - '0')) / 10);
+		v = v * 10 + (uint64_t)(*j->p++ - '0');
+	}
+	check(j->p > start && (j->p - start == 1 || *start != '0'));
+	return v;
+}
+
+static void
+fz_expect_str(struct jp *j, const char *want)
+{
+	uint8_t	 val[64];
+	size_t	 len;
+
+	fz_string(j, val, sizeof(val), &len);
+	check(len == strlen(want) && memcmp(val, want, len) == 0);
+}
+
+/* A record string field: what a reader gets back is what the child sent. */
+static void
+fz_expect_field(struct jp *j, const char *field)
+{
+	uint8_t	 val[FUZZ_LINE_MAX];
+	size_t	 len, flen = strlen(field);
+
+	fz_string(j, val, sizeof(val), &len);
+	check(flen > 0 && len > 0);
+	if (fz_utf8_valid((const uint8_t *)field, flen))
+		check(len == flen && memcmp(val, field, len) == 0);
+	else
+		check(memmem(val, len, "\xef\xbf\xbd", 3) != NULL);
+}
+
+static enum fkey
+fz_key(struct jp *j)
+{
+	uint8_t	 key[32];
+	size_t	 len;
+	int	 k;
+
+	fz_string(j, key, sizeof(key), &len);
+	for (k = 0; k < K_MAX; k++)
+		if (strlen(fkeys[k].name) == len &&
+		    memcmp(fkeys[k].name, key, len) == 0)
+			return (enum fkey)k;
+	abort();
+}
+
+static void
+fz_value(struct jp *j, enum fkey k, const struct audit_record *r)
+{
+	char	 id[20];
+
+	switch (k) {
+	case K_V:
+		check(fz_number(j) == AUDIT_SCHEMA_VERSION);
+		break;
+	case K_TIME:
+		fz_expect_str(j, FUZZ_TIME);
+		break;
+	case K_EVENT:
+		fz_expect_str(j, fevents[r->event]);
+		break;
+	case K_TUNNEL:
+		snprintf(id, sizeof(id), "%016" PRIx64, r->tunnel_id);
+		fz_expect_str(j, id);
+		break;
+	case K_BYTES_UP:
+		check(fz_number(j) == r->bytes_up);
+		break;
+	case K_BYTES_DOWN:
+		check(fz_number(j) == r->bytes_down);
+		break;
+	case K_DURATION:
+		check(fz_number(j) == r->duration_ms);
+		break;
+	case K_CLOSED_BY:
+		fz_expect_str(j, fclosers[r->closed_by]);
+		break;
+	default:
+		fz_expect_field(j, (const char *)r + fkeys[k].off);
+		break;
+	}
+}
+
+/* Which keys the line must carry for r, as a bit mask. */
+static unsigned
+fz_expected(const struct audit_record *r)
+{
+	unsigned	 want = 1u << K_V | 1u << K_TIME | 1u << K_EVENT;
+
+	if (r->tunnel_id != 0)
+		want |= 1u << K_TUNNEL;
+	for (int k = K_CLIENT; k <= K_REASON; k++)
+		if (((const char *)r + fkeys[k].off)[0] != '\0')
+			want |= 1u << k;
+	if (r->event == AUDIT_CLOSE) {
+		want |= 1u << K_BYTES_UP | 1u << K_BYTES_DOWN | 1u << K_DURATION;
+		if (r->closed_by != AUDIT_BY_NONE)
+			want |= 1u << K_CLOSED_BY;
+	}
+	return want;
+}
+
+static void
+check_line(const struct audit_record *r, const uint8_t *line, size_t len)
+{
+	struct jp	 j = { line, line + len - 1 };
+	unsigned	 seen = 0;
+	int		 last = -1;
+	enum fkey	 k;
+
+	check(len >= 3 && line[0] == '{' && line[len - 2] == '}' &&
+	    line[len - 1] == '\n');
+	for (size_t i = 0; i < len - 1; i++)
+		check(line[i] >= 0x20 && line[i] != 0x7f);
+	check(fz_utf8_valid(line, len));
+
+	j.p++;
+	for (;;) {
+		k = fz_key(&j);
+		check((int)k > last);
+		last = (int)k;
+		seen |= 1u << k;
+		check(j.p < j.end && *j.p++ == ':');
+		fz_value(&j, k, r);
+		check(j.p < j.end);
+		if (*j.p == '}')
+			break;
+		check(*j.p++ == ',');
+	}
+	check(j.p + 1 == j.end);
+	check(seen == fz_expected(r));
+}
+
+static void
+check_format(const struct audit_record *r)
+{
+	static uint8_t	 line[FUZZ_LINE_MAX + 1], again[FUZZ_LINE_MAX];
+	size_t		 len;
+
+	line[FUZZ_LINE_MAX] = 0xa5;
+	len = auditlog_format(r, FUZZ_TIME_MS, (char *)line, FUZZ_LINE_MAX);
+	check(len > 0 && len <= FUZZ_LINE_MAX && line[FUZZ_LINE_MAX] == 0xa5);
+	check_line(r, line, len);
+	/* The limit is exact: one byte less and nothing is claimed. */
+	check(auditlog_format(r, FUZZ_TIME_MS, (char *)again, len) == len);
+	check(memcmp(line, again, len) == 0);
+	check(auditlog_format(r, FUZZ_TIME_MS, (char *)again, len - 1) == 0);
+}
+
+static void
+check_msg(const void *msg, size_t n)
+{
+	struct ctl_audit	 m;
+	struct ctl_hdr		 h;
+	int			 type;
+
+	type = ctl_msg_validate(msg, n);
+	if (type == -1)
+		return;
+	memcpy(&h, msg, sizeof(h));
+	check(h.version == CTL_PROTO_VERSION && h.size == n && h.type == type);
+	switch (type) {
+	case CTL_AUDIT:
+		check(n == sizeof(m));
+		memcpy(&m, msg, sizeof(m));
+		check(auditlog_record_validate(&m.rec) == 0);
+		check_format(&m.rec);
+		break;
+	case CTL_AUTH_STATUS:
+		check(n == sizeof(struct ctl_auth_status));
+		break;
+	case CTL_RETIRE:
+		check(n == sizeof(struct ctl_retire));
+		break;
+	default:
+		abort();
+	}
+}
+
+static uint64_t
+take_u64(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t	 v = 0;
+
+	for (int i = 0; i < 8 && *p < end; i++)
+		v = v << 8 | *(*p)++;
+	return v;
+}
+
+/* Two selector bytes, four counters, then NUL-separated field strings. */
+static void
+fields_from_bytes(const uint8_t *data, size_t size, struct ctl_audit *m)
+{
+	const uint8_t	*p = data, *end = data + size, *nul;
+	char		 s[512];
+	size_t		 n;
+
+	if (size < 2)
+		return;
+	m->rec.event = AUDIT_AUTH_FAIL + *p++ % AUDIT_EVENT_MAX;
+	m->rec.closed_by = *p++ % (AUDIT_BY_MAX + 1);
+	m->rec.tunnel_id = take_u64(&p, end);
+	m->rec.bytes_up = take_u64(&p, end);
+	m->rec.bytes_down = take_u64(&p, end);
+	m->rec.duration_ms = take_u64(&p, end);
+	for (int k = K_CLIENT; k <= K_REASON && p < end; k++) {
+		nul = memchr(p, '\0', (size_t)(end - p));
+		n = (size_t)((nul != NULL ? nul : end) - p);
+		if (n >= sizeof(s))
+			n = sizeof(s) - 1;
+		memcpy(s, p, n);
+		s[n] = '\0';
+		auditlog_strlcpy((char *)&m->rec + fkeys[k].off, s,
+		    fkeys[k].size);
+		p = nul != NULL ? nul + 1 : end;
+	}
+}
+
+int
+LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc;
+	(void)argv;
+	log_init("fuzz_ctl", false, LOG_LVL_ERROR);
+	return 0;
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct ctl_audit	 m;
+	int			 want;
+
+	check_msg(data, size);
+
+	memset(&m, 0, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_AUDIT, sizeof(m));
+	memcpy(&m.rec, data, size < sizeof(m.rec) ? size : sizeof(m.rec));
+	want = auditlog_record_validate(&m.rec) == 0 ? CTL_AUDIT : -1;
+	check(ctl_msg_validate(&m, sizeof(m)) == want);
+	check_msg(&m, sizeof(m));
+
+	memset(&m, 0, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_AUDIT, sizeof(m));
+	fields_from_bytes(data, size, &m);
+	if (size >= 2)
+		check(ctl_msg_validate(&m, sizeof(m)) == CTL_AUDIT);
+	check_msg(&m, sizeof(m));
+	return 0;
+}
