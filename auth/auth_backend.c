@@ -105,7 +105,9 @@ dns_wait(struct dns_lookup *l, int64_t end_ms)
 		ts.tv_sec = left / 1000;
 		ts.tv_nsec = (left % 1000) * 1000000;
 		r = gai_suspend(list, 1, &ts);
-		if (r != 0 && r != EAI_AGAIN && r != EAI_INTR) {
+		/* EAI_ALLDONE: it finished between gai_error and gai_suspend. */
+		if (r != 0 && r != EAI_AGAIN && r != EAI_INTR &&
+		    r != EAI_ALLDONE) {
 			log_warnx("%s: gai_suspend: %s", __func__,
 			    gai_strerror(r));
 			return -1;
