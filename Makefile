@@ -90,7 +90,7 @@ FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c $(wildcard policy/*.c) \
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*.h policy/*.h auth/*.h)
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	    -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
+	    -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 

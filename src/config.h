@@ -36,6 +36,7 @@ struct config {
 
 	unsigned		 gate_workers;
 	unsigned		 auth_workers;
+	unsigned		 relay_workers;	/* 0: tunnels stay in gate workers */
 
 	char			 user[64];	/* unprivileged children run as */
 	char			 chroot_dir[PATH_MAX];

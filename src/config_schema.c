@@ -440,6 +440,7 @@ static const struct cfg_rule tls_rules[] = {
 static const struct cfg_rule workers_rules[] = {
 	R_INT("gate", C(gate_workers), 1, 64),
 	R_INT("authenticator", C(auth_workers), 1, 256),
+	R_INT("relay", C(relay_workers), 0, 64),
 	R_END
 };
 
@@ -534,6 +535,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	    tls12_allowed, ":");
 	cfg->gate_workers = 2;
 	cfg->auth_workers = 4;
+	cfg->relay_workers = 2;
 	(void)snprintf(cfg->user, sizeof(cfg->user), "nobody");
 	(void)snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "/var/empty");
 	cfg->auth_backend = AUTH_BACKEND_PAM;

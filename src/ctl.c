@@ -35,6 +35,15 @@ ctl_msg_validate(const void *msg, size_t n)
 	case CTL_RETIRE:
 		want = sizeof(struct ctl_retire);
 		break;
+	case CTL_RELAY_INIT:
+		want = sizeof(struct ctl_relay_init);
+		break;
+	case CTL_RELAY_LOAD:
+		want = sizeof(struct ctl_relay_load);
+		break;
+	case CTL_RELAY_LOADS:
+		want = sizeof(struct ctl_relay_loads);
+		break;
 	default:
 		return -1;
 	}
@@ -42,6 +51,16 @@ ctl_msg_validate(const void *msg, size_t n)
 		return -1;
 	if (h.type == CTL_AUDIT &&
 	    auditlog_record_validate(&((const struct ctl_audit *)msg)->rec) != 0)
+		return -1;
+	if (h.type == CTL_RELAY_INIT) {
+		const struct ctl_relay_init *ri = msg;
+
+		if (memchr(ri->user, '\0', sizeof(ri->user)) == NULL ||
+		    memchr(ri->chroot_dir, '\0', sizeof(ri->chroot_dir)) == NULL)
+			return -1;
+	}
+	if (h.type == CTL_RELAY_LOADS &&
+	    ((const struct ctl_relay_loads *)msg)->n > CTL_MAX_RELAYS)
 		return -1;
 	return h.type;
 }

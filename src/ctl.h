@@ -19,7 +19,12 @@ enum ctl_type {
 	CTL_AUDIT = 1,		/* child -> master */
 	CTL_AUTH_STATUS = 2,	/* master -> gate */
 	CTL_RETIRE = 3,		/* master -> child: stop taking new work */
+	CTL_RELAY_INIT = 4,	/* master -> relay worker, once, after exec */
+	CTL_RELAY_LOAD = 5,	/* relay worker -> master: its tunnel count */
+	CTL_RELAY_LOADS = 6,	/* master -> gate: every relay worker's count */
 };
+
+#define CTL_MAX_RELAYS	64
 
 struct ctl_hdr {
 	uint16_t	 version;
@@ -40,6 +45,34 @@ struct ctl_auth_status {
 
 struct ctl_retire {
 	struct ctl_hdr		 hdr;
+};
+
+/* What a freshly exec'd relay worker needs; it reads no config file. */
+struct ctl_relay_init {
+	struct ctl_hdr		 hdr;
+	uint32_t		 slot;
+	uint32_t		 timeout_idle_ms;
+	uint32_t		 timeout_drain_ms;
+	uint32_t		 limit_buffer_bytes;
+	uint32_t		 limit_tunnels;
+	uint32_t		 log_level;
+	uint32_t		 log_syslog;
+	uint32_t		 pad;
+	char			 user[64];
+	char			 chroot_dir[4096];
+};
+
+struct ctl_relay_load {
+	struct ctl_hdr		 hdr;
+	uint32_t		 tunnels;
+	uint32_t		 pad;
+};
+
+struct ctl_relay_loads {
+	struct ctl_hdr		 hdr;
+	uint32_t		 n;		/* relay workers */
+	uint32_t		 capacity;	/* tunnels each may hold */
+	uint32_t		 tunnels[CTL_MAX_RELAYS];	/* UINT32_MAX: down */
 };
 
 void	 ctl_hdr_init(struct ctl_hdr *, enum ctl_type, size_t size);

@@ -19,6 +19,7 @@
 #define GATE_EVENTS		256
 #define GATE_ACCEPT_BATCH	64
 #define GATE_ACCEPT_PAUSE_MS	100
+#define RELAY_REPORT_MS		100
 
 static unsigned
 gate_state_timeout(const struct config *cfg, enum conn_state s)
@@ -165,6 +166,8 @@ gate_stop_accepting(struct gate *g)
 		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->listeners[i], NULL);
 		close(g->env->listeners[i]);
 	}
+	if (g->env->handoff_fd != -1)
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->handoff_fd, NULL);
 }
 
 static void
@@ -287,6 +290,8 @@ gate_release_auth(struct gate *g)
 	    !TAILQ_EMPTY(&g->lists[CS_HANDSHAKE]) ||
 	    !TAILQ_EMPTY(&g->lists[CS_REQUEST]))
 		return;
+	/* Shared with the master: close() alone would leave it in epoll. */
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->auth_fd, NULL);
 	close(g->env->auth_fd);
 	g->env->auth_fd = -1;
 }
@@ -297,7 +302,7 @@ gate_dispatch_ctl(struct gate *g)
 	union {
 		struct ctl_auth_status	status;
 		struct ctl_retire	retire;
-		uint8_t			raw[64];
+		struct ctl_relay_loads	loads;
 	} m;
 	ssize_t		 n;
 
@@ -324,6 +329,14 @@ gate_dispatch_ctl(struct gate *g)
 			break;
 		case CTL_RETIRE:
 			gate_stop_accepting(g);
+			break;
+		case CTL_RELAY_LOADS:
+			if (m.loads.n != g->env->n_relays)
+				fatalx("%s: %u relay workers, expected %zu",
+				    __func__, m.loads.n, g->env->n_relays);
+			memcpy(g->relay_load, m.loads.tunnels,
+			    sizeof(g->relay_load));
+			g->relay_capacity = m.loads.capacity;
 			break;
 		default:
 			fatalx("%s: unexpected message from the master", __func__);
@@ -411,6 +424,10 @@ gate_dispatch(struct gate *g, struct ev *ev, uint32_t events)
 		if (!ev->conn->dead)
 			conn_backend_event(g, ev->conn, events);
 		break;
+	case EV_HANDOFF:
+		if (g->accepting)
+			handoff_receive(g);
+		break;
 	}
 }
 
@@ -441,8 +458,6 @@ gate_setup(struct gate *g, struct gate_env *env)
 	if (g->sig_ev.fd == -1)
 		fatal("%s: signalfd", __func__);
 	gate_add_fd(g, g->sig_ev.fd, &g->sig_ev, EPOLLIN);
-	g->auth_ev.kind = EV_AUTH;
-	gate_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
 	g->ctl_ev.kind = EV_CTL;
 	gate_add_fd(g, env->ctl_fd, &g->ctl_ev, EPOLLIN);
 	if ((g->listener_evs = calloc(env->n_listeners, sizeof(struct ev))) == NULL)
@@ -453,6 +468,40 @@ gate_setup(struct gate *g, struct gate_env *env)
 		gate_add_fd(g, env->listeners[i], &g->listener_evs[i],
 		    EPOLLIN | EPOLLEXCLUSIVE);
 	}
+	if (env->handoff_fd != -1) {
+		g->handoff_ev.kind = EV_HANDOFF;
+		gate_add_fd(g, env->handoff_fd, &g->handoff_ev, EPOLLIN);
+	}
+	if (env->auth_fd != -1) {
+		g->auth_ev.kind = EV_AUTH;
+		gate_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
+	}
+}
+
+/*
+ * Relay worker: tell the master how many tunnels it holds, at most every
+ * RELAY_REPORT_MS, so gate workers can pick the least loaded one.
+ */
+static void
+gate_report_load(struct gate *g, int *timeout)
+{
+	struct ctl_relay_load	 l;
+	int64_t			 now;
+
+	if (g->env->handoff_fd == -1 || g->reported_conns == g->n_conns)
+		return;
+	now = proc_now_ms();
+	if (now < g->report_at) {
+		if (*timeout == -1 || g->report_at - now < *timeout)
+			*timeout = (int)(g->report_at - now);
+		return;
+	}
+	memset(&l, 0, sizeof(l));
+	ctl_hdr_init(&l.hdr, CTL_RELAY_LOAD, sizeof(l));
+	l.tunnels = g->n_conns;
+	if (ipc_send(g->env->ctl_fd, &l, sizeof(l), NULL, 0) == 0)
+		g->reported_conns = g->n_conns;
+	g->report_at = now + RELAY_REPORT_MS;
 }
 
 void
@@ -463,11 +512,14 @@ gate_main(void *arg)
 	int			 n, timeout;
 
 	gate_setup(&g, arg);
-	log_debug("gate worker ready");
+	if (g.env->enter_sandbox != NULL)
+		g.env->enter_sandbox();
+	log_debug("worker ready");
 	for (;;) {
 		timeout = gate_timers(&g);
 		gate_reap(&g);
 		gate_release_auth(&g);
+		gate_report_load(&g, &timeout);
 		if (!g.accepting && g.n_conns == 0)
 			break;
 		n = epoll_wait(g.epfd, events, GATE_EVENTS, timeout);
@@ -477,7 +529,7 @@ gate_main(void *arg)
 			gate_dispatch(&g, events[i].data.ptr, events[i].events);
 		gate_reap(&g);
 	}
-	log_debug("gate worker done");
+	log_debug("worker done");
 	free(g.listener_evs);
 	exit(0);
 }

@@ -20,6 +20,10 @@ struct gate_env {
 	int			 auth_fd;	/* this worker's authenticator socket */
 	int			 ctl_fd;	/* to the master */
 	unsigned		 auth_alive;	/* authenticators running at fork */
+	const int		*relay_fds;	/* gate: handoff sockets */
+	size_t			 n_relays;
+	int			 handoff_fd;	/* relay worker: where tunnels arrive */
+	void			 (*enter_sandbox)(void);	/* after set-up */
 };
 
 __attribute__((noreturn)) void gate_main(void *env);

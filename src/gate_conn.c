@@ -19,12 +19,11 @@
 #include "log.h"
 #include "proc.h"
 #include "tls.h"
+#include "tls_export.h"
 
 #define TLS_RECORD_HANDSHAKE	0x16
 
-static void conn_pump(struct gate *, struct conn *);
-
-static void
+void
 conn_watch(struct gate *g, struct ev *ev, int fd, enum ev_kind kind,
     struct conn *c)
 {
@@ -74,7 +73,7 @@ conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
 {
 	if (c->dead)
 		return;
-	if (c->state == CS_TUNNEL) {
+	if (c->state == CS_TUNNEL && !c->handed_off) {
 		c->facts.closed_by = by;
 		gate_audit(g, c, AUDIT_CLOSE, reason);
 	}
@@ -83,6 +82,14 @@ conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
 	TAILQ_REMOVE(&g->lists[c->state], c, timer);
 	TAILQ_INSERT_TAIL(&g->graveyard, c, timer);
 	c->dead = true;
+	if (c->handed_off) {
+		/*
+		 * The relay worker holds these sockets now; epoll keys on the
+		 * open file, so close() alone would keep reporting its events.
+		 */
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.client.fd, NULL);
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.backend.fd, NULL);
+	}
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	close(c->relay.client.fd);
@@ -171,6 +178,9 @@ conn_handshake(struct gate *g, struct conn *c)
 		}
 		SSL_set_accept_state(c->ssl);
 		c->relay.client.io = c->ssl;
+		if (g->env->n_relays > 0 && tls_export_attach(c->ssl) != 0)
+			log_warnx("%s: cannot track TLS state; this tunnel "
+			    "stays in the gate worker", c->facts.client);
 	}
 	ERR_clear_error();
 	if ((r = SSL_do_handshake(c->ssl)) == 1) {
@@ -320,7 +330,7 @@ conn_backend_event(struct gate *g, struct conn *c, uint32_t events)
 		conn_pump(g, c);
 }
 
-static void
+void
 conn_pump(struct gate *g, struct conn *c)
 {
 	struct relay	*r = &c->relay;
@@ -330,6 +340,8 @@ conn_pump(struct gate *g, struct conn *c)
 	case RELAY_RUNNING:
 		if (r->moved)
 			gate_touch(g, c);
+		if (c->try_handoff)
+			handoff_try(g, c);
 		break;
 	case RELAY_DONE:
 		conn_close(g, c, r->first_eof, "closed");
@@ -368,6 +380,7 @@ conn_open_tunnel(struct gate *g, struct conn *c, int fd)
 	c->status_bytes = (uint32_t)n;
 	gate_set_state(g, c, CS_TUNNEL);
 	c->opened_ms = proc_now_ms();
+	c->try_handoff = g->env->n_relays > 0;
 	gate_audit(g, c, AUDIT_OPEN, NULL);
 	conn_pump(g, c);
 }

@@ -9,10 +9,13 @@
 
 #include "audit.h"
 #include "auth_proto.h"
+#include "ctl.h"
 #include "gate.h"
 #include "relay.h"
 
-enum ev_kind { EV_LISTENER, EV_AUTH, EV_CTL, EV_SIGNAL, EV_CLIENT, EV_BACKEND };
+enum ev_kind {
+	EV_LISTENER, EV_AUTH, EV_CTL, EV_SIGNAL, EV_CLIENT, EV_BACKEND, EV_HANDOFF
+};
 
 struct conn;
 
@@ -36,6 +39,8 @@ struct conn {
 	enum conn_state		 state;
 	bool			 dead;		/* freed after the event batch */
 	bool			 lingering;	/* answer sent, draining input */
+	bool			 handed_off;	/* a relay worker owns it now */
+	bool			 try_handoff;	/* hand off at the next clean point */
 	int64_t			 deadline_ms;
 	struct ev		 client_ev, backend_ev;
 	SSL			*ssl;
@@ -63,7 +68,13 @@ struct gate {
 	int64_t			 drain_at;
 	int64_t			 accept_paused_until;	/* EMFILE back-off */
 	struct ev		*listener_evs;
-	struct ev		 auth_ev, ctl_ev, sig_ev;
+	struct ev		 auth_ev, ctl_ev, sig_ev, handoff_ev;
+	/* Gate: relay workers' loads as the master last told, plus ours since. */
+	uint32_t		 relay_load[CTL_MAX_RELAYS];
+	uint32_t		 relay_capacity;
+	/* Relay worker: the count last reported to the master, and when. */
+	unsigned		 reported_conns;
+	int64_t			 report_at;
 };
 
 /* gate_conn.c */
@@ -77,6 +88,13 @@ void	 conn_refuse(struct gate *, struct conn *, int status, const char *reason);
 void	 conn_timeout(struct gate *, struct conn *);
 void	 conn_close(struct gate *, struct conn *, enum audit_closed_by,
 	    const char *reason);
+void	 conn_watch(struct gate *, struct ev *, int fd, enum ev_kind,
+	    struct conn *);
+void	 conn_pump(struct gate *, struct conn *);
+
+/* handoff.c */
+void	 handoff_try(struct gate *, struct conn *);
+void	 handoff_receive(struct gate *);
 
 /* gate.c */
 void	 gate_set_state(struct gate *, struct conn *, enum conn_state);

@@ -9,6 +9,7 @@
 #include "log.h"
 #include "master.h"
 #include "policy.h"
+#include "relay_worker.h"
 #include "tls.h"
 
 #ifndef TG_DEFAULT_CONFIG
@@ -33,6 +34,9 @@ main(int argc, char *argv[])
 	struct policy	*policy;
 	int		 ch, check = 0;
 
+	/* The master execs relay workers as "tunnelgated -R". */
+	if (argc == 2 && strcmp(argv[1], "-R") == 0)
+		relay_worker_main();
 	while ((ch = getopt(argc, argv, "c:th")) != -1) {
 		switch (ch) {
 		case 'c':

@@ -22,53 +22,14 @@
 #include "listeners.h"
 #include "log.h"
 #include "master.h"
+#include "master_priv.h"
 #include "proc.h"
 #include "tls.h"
 
 #define MASTER_EVENTS		64
 #define MASTER_KILL_GRACE_MS	5000
 
-enum child_kind { CHILD_AUTH, CHILD_GATE };
-
-struct slot {
-	pid_t		 pid;		/* 0 while not running */
-	unsigned	 failures;	/* consecutive quick deaths */
-	int64_t		 started_ms;
-	int64_t		 restart_at;	/* 0: no restart scheduled */
-};
-
-/* Everything forked from one configuration. */
-struct generation {
-	unsigned		 id;
-	struct config		*cfg;
-	struct policy		*policy;
-	SSL_CTX			*ctx;
-	int			*gate_ends;	/* per gate slot */
-	int			*auth_ends;	/* shared by all authenticators */
-	struct slot		*gate_slots, *auth_slots;
-	unsigned		 auth_alive;
-	unsigned		 children;
-	bool			 retired;
-};
-
-struct child {
-	TAILQ_ENTRY(child)	 entry;
-	pid_t			 pid;
-	enum child_kind		 kind;
-	unsigned		 slot;
-	struct generation	*gen;
-	int			 ctl_fd;
-};
-
-static struct {
-	TAILQ_HEAD(, child)	 children;
-	struct generation	*gen;		/* current */
-	struct listeners	 listeners;
-	int			 epfd, sigfd;
-	unsigned		 next_gen_id;
-	bool			 stopping;
-	int64_t			 kill_at;
-} m;
+struct master m;
 
 static void master_spawn(struct generation *, enum child_kind, unsigned slot);
 
@@ -128,7 +89,36 @@ gen_new(struct config *cfg, struct policy *policy, SSL_CTX *ctx)
 	return gen;
 }
 
-static void
+struct child *
+master_add_child(pid_t pid, enum child_kind kind, unsigned slot,
+    struct generation *gen, int ctl_fd)
+{
+	struct child	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		fatal("%s: calloc", __func__);
+	*c = (struct child){ .pid = pid, .kind = kind, .slot = slot, .gen = gen,
+	    .ctl_fd = ctl_fd };
+	TAILQ_INSERT_TAIL(&m.children, c, entry);
+	master_watch(c->ctl_fd, c);
+	if (gen != NULL)
+		gen->children++;
+	return c;
+}
+
+int64_t
+master_schedule_restart(struct slot *s)
+{
+	int64_t	 now = proc_now_ms();
+
+	s->pid = 0;
+	s->failures = now - s->started_ms >= PROC_STABLE_MS ? 1 :
+	    s->failures + 1;
+	s->restart_at = now + proc_backoff_ms(s->failures - 1);
+	return s->restart_at - now;
+}
+
+void
 master_watch(int fd, void *ptr)
 {
 	struct epoll_event	 e = { .events = EPOLLIN, .data.ptr = ptr };
@@ -187,9 +177,9 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 	struct gate_env		 genv;
 	struct auth_env		 aenv;
 	struct slot		*s;
-	struct child		*c;
-	int			 keep[CONFIG_MAX_LISTENERS + 64 + 1], ctl[2];
-	size_t			 nkeep = 0;
+	int			 keep[CONFIG_MAX_LISTENERS + 64 + CTL_MAX_RELAYS + 2];
+	int			 relay_fds[CTL_MAX_RELAYS], ctl[2];
+	size_t			 nkeep = 0, n_relays;
 	pid_t			 pid;
 
 	s = kind == CHILD_GATE ? &gen->gate_slots[slot] : &gen->auth_slots[slot];
@@ -201,12 +191,16 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		return;
 	}
 	if (kind == CHILD_GATE) {
+		n_relays = relays_send_ends(relay_fds, CTL_MAX_RELAYS);
 		genv = (struct gate_env){ .cfg = cfg, .ctx = gen->ctx,
 		    .listeners = m.listeners.fds, .n_listeners = m.listeners.n,
 		    .auth_fd = gen->gate_ends[slot], .ctl_fd = ctl[1],
-		    .auth_alive = gen->auth_alive };
+		    .auth_alive = gen->auth_alive, .relay_fds = relay_fds,
+		    .n_relays = n_relays, .handoff_fd = -1 };
 		for (unsigned i = 0; i < m.listeners.n; i++)
 			keep[nkeep++] = m.listeners.fds[i];
+		for (size_t i = 0; i < n_relays; i++)
+			keep[nkeep++] = relay_fds[i];
 		keep[nkeep++] = gen->gate_ends[slot];
 		keep[nkeep++] = ctl[1];
 		pid = proc_spawn("tg-gate", keep, nkeep, &demote, gate_main, &genv);
@@ -228,19 +222,14 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
 		return;
 	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal("%s: calloc", __func__);
-	*c = (struct child){ .pid = pid, .kind = kind, .slot = slot, .gen = gen,
-	    .ctl_fd = ctl[0] };
-	TAILQ_INSERT_TAIL(&m.children, c, entry);
-	master_watch(c->ctl_fd, c);
-	gen->children++;
+	master_add_child(pid, kind, slot, gen, ctl[0]);
 	s->pid = pid;
 	s->started_ms = proc_now_ms();
 	if (kind == CHILD_AUTH) {
 		gen->auth_alive++;
 		master_send_status(gen, 0);
-	}
+	} else
+		relays_send_loads(ctl[0]);
 }
 
 static void
@@ -288,21 +277,25 @@ master_find_child(pid_t pid)
 static void
 master_child_died(struct child *c, int status)
 {
+	static const char *const names[] = { [CHILD_AUTH] = "authenticator",
+	    [CHILD_GATE] = "gate worker", [CHILD_RELAY] = "relay worker" };
 	struct generation	*gen = c->gen;
 	struct slot		*s;
-	const char		*what = c->kind == CHILD_GATE ? "gate worker" :
-				    "authenticator";
-	int64_t			 now = proc_now_ms();
+	bool			 expected = m.stopping || (gen && gen->retired);
 
 	if (WIFSIGNALED(status))
-		log_warnx("%s %d (generation %u) killed by signal %d (%s)",
-		    what, (int)c->pid, gen->id, WTERMSIG(status),
-		    strsignal(WTERMSIG(status)));
-	else if (WEXITSTATUS(status) != 0 || (!gen->retired && !m.stopping))
-		log_warnx("%s %d (generation %u) exited with status %d", what,
-		    (int)c->pid, gen->id, WEXITSTATUS(status));
+		log_warnx("%s %d killed by signal %d (%s)", names[c->kind],
+		    (int)c->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+	else if (WEXITSTATUS(status) != 0 || !expected)
+		log_warnx("%s %d exited with status %d", names[c->kind],
+		    (int)c->pid, WEXITSTATUS(status));
 	TAILQ_REMOVE(&m.children, c, entry);
 	close(c->ctl_fd);
+	if (c->kind == CHILD_RELAY) {
+		relays_child_died(c);
+		free(c);
+		return;
+	}
 	gen->children--;
 	s = c->kind == CHILD_GATE ? &gen->gate_slots[c->slot] :
 	    &gen->auth_slots[c->slot];
@@ -311,13 +304,9 @@ master_child_died(struct child *c, int status)
 		gen->auth_alive--;
 		master_send_status(gen, c->pid);
 	}
-	if (!gen->retired && !m.stopping) {
-		s->failures = now - s->started_ms >= PROC_STABLE_MS ? 1 :
-		    s->failures + 1;
-		s->restart_at = now + proc_backoff_ms(s->failures - 1);
-		log_info("restarting the %s in %lld ms", what,
-		    (long long)(s->restart_at - now));
-	}
+	if (!expected)
+		log_info("restarting the %s in %lld ms", names[c->kind],
+		    (long long)master_schedule_restart(s));
 	free(c);
 	if (gen->retired && gen->children == 0)
 		gen_free(gen);
@@ -338,8 +327,12 @@ master_reap(void)
 static void
 master_dispatch_child(struct child *c)
 {
-	struct ctl_audit	 msg;
+	union {
+		struct ctl_audit	audit;
+		struct ctl_relay_load	load;
+	} msg;
 	ssize_t			 n;
+	int			 type;
 
 	for (;;) {
 		n = ipc_recv(c->ctl_fd, &msg, sizeof(msg), NULL, NULL);
@@ -350,14 +343,18 @@ master_dispatch_child(struct child *c)
 			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
 			return;
 		}
-		if (ctl_msg_validate(&msg, (size_t)n) != CTL_AUDIT) {
+		type = ctl_msg_validate(&msg, (size_t)n);
+		if (type == CTL_AUDIT)
+			auditlog_write(&msg.audit.rec);
+		else if (type == CTL_RELAY_LOAD && c->kind == CHILD_RELAY)
+			relays_load(c, &msg.load);
+		else {
 			log_warnx("malformed control message from child %d; "
 			    "killing it", (int)c->pid);
 			kill(c->pid, SIGKILL);
 			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
 			return;
 		}
-		auditlog_write(&msg.rec);
 	}
 }
 
@@ -409,6 +406,7 @@ master_stop(void)
 	TAILQ_FOREACH(c, &m.children, entry)
 		if (c->kind == CHILD_GATE)
 			kill(c->pid, SIGTERM);
+	relays_stop();
 }
 
 static void
@@ -468,6 +466,7 @@ master_timers(void)
 				next = s->restart_at;
 		}
 	}
+	relays_timers(now, &next);
 	return next == -1 ? -1 : (int)(next - now);
 }
 
@@ -553,7 +552,7 @@ master_main(struct config *cfg, struct policy *policy)
 	if (auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1)
 		return 1;
 	master_setup();
-	if (listeners_update(&m.listeners, cfg) == -1)
+	if (listeners_update(&m.listeners, cfg) == -1 || relays_start(cfg) == -1)
 		return 1;
 	m.gen = gen_new(cfg, policy, ctx);
 	master_start_generation(m.gen);

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -81,8 +82,8 @@ proc_reset_signals(void)
 	sigprocmask(SIG_SETMASK, &all, NULL);
 }
 
-static void
-proc_demote(const struct proc_demote *d)
+void
+proc_demote_now(const struct proc_demote *d)
 {
 	struct passwd	*pw;
 
@@ -125,7 +126,43 @@ proc_spawn(const char *name, const int *keep, size_t nkeep,
 	    getppid() != parent)
 		_exit(1);
 	proc_close_others(keep, nkeep);
-	proc_demote(demote);
+	proc_demote_now(demote);
 	run(arg);
 	_exit(1);
+}
+
+pid_t
+proc_spawn_exec(int exe_fd, const int *fds, size_t nfds, char *const argv[])
+{
+	extern char	**environ;
+	pid_t		 parent = getpid(), pid;
+	int		 exe, high[8];
+
+	switch ((pid = fork())) {
+	case -1:
+		log_warn("%s: fork", __func__);
+		return -1;
+	case 0:
+		break;
+	default:
+		return pid;
+	}
+	proc_reset_signals();
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 ||
+	    getppid() != parent)
+		_exit(1);
+	/* Copy everything above the target range first, then into place. */
+	if (nfds > 8 ||
+	    (exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, (int)(3 + nfds))) == -1)
+		_exit(1);
+	for (size_t i = 0; i < nfds; i++)
+		if ((high[i] = fcntl(fds[i], F_DUPFD, (int)(3 + nfds))) == -1)
+			_exit(1);
+	for (size_t i = 0; i < nfds; i++)
+		if (dup2(high[i], (int)(3 + i)) == -1)
+			_exit(1);
+	close_range((unsigned)(3 + nfds), (unsigned)exe - 1, 0);
+	close_range((unsigned)exe + 1, ~0U, 0);
+	fexecve(exe, argv, environ);
+	_exit(127);
 }

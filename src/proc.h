@@ -24,6 +24,17 @@ struct proc_demote {
 pid_t	 proc_spawn(const char *name, const int *keep, size_t nkeep,
 	    const struct proc_demote *demote, void (*run)(void *), void *arg);
 
+/*
+ * Fork a child that execs the executable open at exe_fd with argv, so it
+ * starts with a fresh address space (no private key, no config in memory).
+ * fds[i] becomes descriptor 3 + i in it; nothing else stays open but 0-2.
+ * Returns the pid, or -1 in the master.
+ */
+pid_t	 proc_spawn_exec(int exe_fd, const int *fds, size_t nfds,
+	    char *const argv[]);
+/* Drop privileges as proc_spawn does, for a child that exec'd first. */
+void	 proc_demote_now(const struct proc_demote *);
+
 /* Delay before restarting a child that died after failures quick deaths. */
 int64_t	 proc_backoff_ms(unsigned failures);
 /* A child that lived this long before dying is not counted as failing. */

@@ -162,6 +162,13 @@ relay_step(struct relay_end *src, struct relay_end *dst, struct buf *b,
 			moved = 1;
 		}
 	}
+	if (dst->ops->flush != NULL && relay_can_write(dst)) {
+		n = dst->ops->flush(dst);
+		if (relay_note(dst, n, false)) {
+			r->failed_by = dst_name;
+			return -1;
+		}
+	}
 	if (buf_len(b) > 0 && relay_can_write(dst)) {
 		n = dst->ops->write(dst, buf_rptr(b), buf_len(b));
 		if (relay_note(dst, n, false)) {
@@ -252,6 +259,8 @@ relay_flush_client(struct relay *r)
 void
 relay_free(struct relay *r)
 {
+	if (r->client.ops != NULL && r->client.ops->release != NULL)
+		r->client.ops->release(&r->client);
 	buf_free(&r->up);
 	buf_free(&r->down);
 }

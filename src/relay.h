@@ -29,6 +29,13 @@ struct relay_ops {
 	ssize_t	 (*shutdown_write)(struct relay_end *);
 	/* Bytes already read from the fd but not yet returned by read(). */
 	bool	 (*has_pending)(const struct relay_end *);
+	/*
+	 * Optional: write out bytes the endpoint produced on its own (a TLS
+	 * KeyUpdate or alert); 0 when nothing is left, else RELAY_IO_*.
+	 */
+	ssize_t	 (*flush)(struct relay_end *);
+	/* Optional: free what io holds; the fd is closed by the owner. */
+	void	 (*release)(struct relay_end *);
 };
 
 struct relay_end {

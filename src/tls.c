@@ -10,6 +10,7 @@
 #include "log.h"
 #include "relay.h"
 #include "tls.h"
+#include "tls_export.h"
 
 const char *
 tls_error_string(void)
@@ -67,6 +68,11 @@ tls_ctx_new(const struct config *cfg)
 	    SSL_OP_IGNORE_UNEXPECTED_EOF);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+	/* Record secrets and sequence numbers for the handoff to relays. */
+	if (tls_export_ctx_init(ctx) != 0) {
+		log_warnx("tls: cannot set up TLS state export");
+		goto fail;
+	}
 	return ctx;
 fail:
 	SSL_CTX_free(ctx);

@@ -67,6 +67,13 @@ def backends(env):
     b.close()
 
 
+@pytest.fixture(scope="session")
+def sshd(env):
+    server = harness.SshServer(env)
+    yield server
+    server.close()
+
+
 def _finish(gw):
     """Stop gw; a gateway the test did not stop itself must exit 0 on SIGTERM."""
     if gw.proc is None:

@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -99,7 +99,7 @@ def _sanitized_build(path):
 
 def daemon_path():
     build = os.environ.get("TG_BUILD", "")
-    return Path(build) / "tunnelgated" if build else None
+    return Path(build).resolve() / "tunnelgated" if build else None
 
 
 # Waits are stretched for the ASan+UBSan build, which runs several times slower.
@@ -118,8 +118,8 @@ def wait_for(predicate, timeout, what, interval=0.05):
         if value:
             return value
         if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {scaled(timeout):.1f}s "
-                                 f"waiting for {what}")
+            raise AssertionError(f"timed out after {scaled(timeout):.1f}s waiting for "
+                                 f"{what() if callable(what) else what}")
         time.sleep(interval)
 
 
@@ -303,19 +303,13 @@ class Environment:
         self.dns = SilentDns()
 
     def _certificates(self):
+        """Two CAs, each with a server certificate for the gateway's names
+        (the second one is for certificate reload and wrong-CA tests)."""
         d = self.tmp / "tls"
         d.mkdir()
         self.ca, self.other_ca = d / "ca.pem", d / "other-ca.pem"
         self.cert, self.key = d / "cert.pem", d / "key.pem"
-        for stem, cn in (("ca", "tunnelgate test CA"), ("other-ca", "unrelated test CA")):
-            run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                 "ec_paramgen_curve:P-256", "-nodes", "-keyout", str(d / f"{stem}.key"),
-                 "-out", str(d / f"{stem}.pem"), "-days", "2", "-subj", f"/CN={cn}",
-                 "-addext", "basicConstraints=critical,CA:TRUE",
-                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-             "-nodes", "-keyout", str(self.key), "-out", str(d / "cert.csr"),
-             "-subj", "/CN=gateway.test"])
+        self.other_cert, self.other_key = d / "other-cert.pem", d / "other-key.pem"
         (d / "ext.cnf").write_text(
             "subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost,DNS:gateway.test\n"
             "basicConstraints=critical,CA:FALSE\n"
@@ -323,10 +317,22 @@ class Environment:
             "extendedKeyUsage=serverAuth\n"
             "subjectKeyIdentifier=hash\n"
             "authorityKeyIdentifier=keyid\n")
-        run(["openssl", "x509", "-req", "-in", str(d / "cert.csr"), "-CA", str(self.ca),
-             "-CAkey", str(d / "ca.key"), "-CAcreateserial", "-days", "2",
-             "-extfile", str(d / "ext.cnf"), "-out", str(self.cert)])
-        os.chmod(self.key, 0o600)
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
+        for ca, cert, key, cn in ((self.ca, self.cert, self.key, "tunnelgate test CA"),
+                                  (self.other_ca, self.other_cert, self.other_key,
+                                   "unrelated test CA")):
+            ca_key = ca.with_suffix(".key")
+            run(["openssl", "req", "-x509", *ec, "-keyout", str(ca_key), "-out", str(ca),
+                 "-days", "2", "-subj", f"/CN={cn}",
+                 "-addext", "basicConstraints=critical,CA:TRUE",
+                 "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+            csr = cert.with_suffix(".csr")
+            run(["openssl", "req", "-new", *ec, "-keyout", str(key), "-out", str(csr),
+                 "-subj", "/CN=gateway.test"])
+            run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca),
+                 "-CAkey", str(ca_key), "-CAcreateserial", "-days", "2",
+                 "-extfile", str(d / "ext.cnf"), "-out", str(cert)])
+            os.chmod(key, 0o600)
 
 
 def _gid_of(group_text, name):
@@ -596,13 +602,17 @@ class HttpBackend:
         self._thread.join(2)
 
 
-def refused_port():
-    """A loopback port nothing listens on (nothing else runs in this namespace)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+class RefusedPort:
+    """A loopback port bound but never listening: connects to it are refused,
+    and holding it keeps bind(port 0) from handing it to a later listener."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+
+    def close(self):
+        self.sock.close()
 
 
 class Blackhole:
@@ -640,6 +650,63 @@ class Blackhole:
         self.listener.close()
 
 
+class SshServer:
+    """A real sshd on loopback (root, by key only), for ssh ProxyCommand tests."""
+
+    def __init__(self, env):
+        d = env.tmp / "sshd"
+        d.mkdir()
+        if not os.path.isdir("/run/sshd"):
+            # sshd insists on its privilege separation directory; a tmpfs keeps
+            # the host's /run untouched (this is a private mount namespace).
+            run(["mount", "-t", "tmpfs", "-o", "mode=755", "tmpfs", "/run"])
+            env.mounts.append("/run")
+            os.mkdir("/run/sshd", 0o755)
+        for name in ("host_key", "client_key"):
+            run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(d / name)])
+        shutil.copy(d / "client_key.pub", d / "authorized_keys")
+        self.port = free_port()
+        self.key = d / "client_key"
+        self.known_hosts = d / "known_hosts"
+        host_key = (d / "host_key.pub").read_text().split()
+        self.known_hosts.write_text(f"[backend.test]:{self.port} {host_key[0]} {host_key[1]}\n")
+        config = d / "sshd_config"
+        config.write_text(f"""Port {self.port}
+ListenAddress 127.0.0.1
+HostKey {d / "host_key"}
+PidFile {d / "sshd.pid"}
+AuthorizedKeysFile {d / "authorized_keys"}
+UsePAM no
+StrictModes no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+LogLevel ERROR
+""")
+        self.log = open(d / "sshd.log", "ab")
+        self.proc = subprocess.Popen(["/usr/sbin/sshd", "-D", "-e", "-f", str(config)],
+                                     stdin=subprocess.DEVNULL, stdout=self.log,
+                                     stderr=self.log)
+
+        def answers():
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
+                    return s.recv(8).startswith(b"SSH-2.0")
+            except OSError:
+                return self.proc.poll() is not None
+        wait_for(answers, 10, "sshd to answer")
+        assert self.proc.poll() is None, (d / "sshd.log").read_text()
+
+    def close(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.log.close()
+
+
 class Backends:
     """Long-lived backends shared by the whole session."""
 
@@ -649,10 +716,10 @@ class Backends:
         self.banner = BannerServer()
         self.http = HttpBackend()
         self.blackhole = Blackhole()
-        self.refused = refused_port()
+        self.refused = RefusedPort()
 
     def close(self):
-        for b in (self.echo, self.echo6, self.banner, self.http, self.blackhole):
+        for b in (self.echo, self.echo6, self.banner, self.http, self.blackhole, self.refused):
             b.close()
 
 
@@ -1034,6 +1101,7 @@ tls = {{
 workers = {{
 	gate = {gate};
 	authenticator = {authenticator};
+	relay = {relay};
 }};
 
 privsep = {{
@@ -1167,7 +1235,7 @@ class Gateway:
     _counter = 0
 
     def __init__(self, env, name, policy=STANDARD_POLICY, gate=2, authenticator=3,
-                 extra_env=None, **timeouts):
+                 relay=2, extra_env=None, **timeouts):
         Gateway._counter += 1
         self.env = env
         self.name = name
@@ -1179,7 +1247,11 @@ class Gateway:
         self.policy_path = self.dir / "policy.conf"
         self.audit_path = self.dir / "audit.log"
         self.stderr_path = self.dir / "stderr.log"
-        self.settings = dict(TIMEOUTS, gate=gate, authenticator=authenticator)
+        self.cert, self.key = self.dir / "cert.pem", self.dir / "key.pem"
+        shutil.copy(env.cert, self.cert)
+        shutil.copy(env.key, self.key)
+        self.settings = dict(TIMEOUTS, gate=gate, authenticator=authenticator,
+                             relay=relay)
         self.settings.update(timeouts)
         self.conf.write_text(self.config_text())
         self.write_policy(policy)
@@ -1192,7 +1264,7 @@ class Gateway:
 
     def config_text(self, **changes):
         values = dict(self.settings, **changes)
-        return CONFIG_TEMPLATE.format(port=self.port, cert=self.env.cert, key=self.env.key,
+        return CONFIG_TEMPLATE.format(port=self.port, cert=self.cert, key=self.key,
                                       chroot=self.env.chroot, realm=REALM, **values)
 
     def write_policy(self, text):
@@ -1228,10 +1300,6 @@ class Gateway:
                 time.sleep(0.05)
         raise AssertionError(f"tunnelgated did not accept TLS on port {self.port} within "
                              f"{scaled(timeout):.0f}s ({last!r}):\n{self.stderr_tail()}")
-
-    @property
-    def pid(self):
-        return self.proc.pid
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -1297,7 +1365,7 @@ class Gateway:
         def ready():
             kids = [p for p in self.children(comm) if p not in exclude]
             return kids if len(kids) == count else None
-        return wait_for(ready, timeout, f"{count} {comm} children of {self.proc.pid} "
+        return wait_for(ready, timeout, lambda: f"{count} {comm} children of {self.proc.pid} "
                         f"(now: {[(p, _comm(p)) for p in self.children()]})", 0.1)
 
     def gate_pid_of(self, client):

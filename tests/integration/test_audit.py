@@ -107,7 +107,7 @@ def test_policy_deny_gives_deny_event_with_rule(gateway, backends):
 
 
 def test_refused_backend_gives_error_event_with_reason(gateway, backends):
-    resp = gateway.attempt(connect_request(f"backend.test:{backends.refused}"))
+    resp = gateway.attempt(connect_request(f"backend.test:{backends.refused.port}"))
     assert_error(resp, 502)
     event = gateway.wait_audit(event="error", client=resp.client_address)
     _assert_common(event, resp.client_address)

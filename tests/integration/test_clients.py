@@ -1,6 +1,6 @@
-"""Real clients: curl's HTTPS proxy support, openssl s_client, proxytunnel."""
+"""Real clients: curl's HTTPS proxy support, openssl s_client, proxytunnel,
+and ssh through proxytunnel as its ProxyCommand."""
 
-import hashlib
 import os
 import subprocess
 
@@ -94,3 +94,17 @@ def test_proxytunnel_fails_on_wrong_password(gateway, backends):
                  "-d", f"backend.test:{backends.echo.port}"]) as p:
         rc = p.wait(timeout=h.TIMEOUTS["auth"] + 5)
     assert rc != 0
+
+
+def test_ssh_through_proxytunnel_proxycommand(gateway, sshd):
+    data = os.urandom(4 * 1024 * 1024)
+    proxy = (f"proxytunnel -q -E -C {gateway.env.ca} -p gateway.test:{gateway.port} "
+             f"-P alice:{h.USERS['alice'].password} -d %h:%p")
+    r = subprocess.run(["ssh", "-F", "/dev/null", "-i", str(sshd.key), "-o", "IdentitiesOnly=yes",
+                        "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
+                        "-o", f"UserKnownHostsFile={sshd.known_hosts}",
+                        "-o", f"ProxyCommand={proxy}", "-p", str(sshd.port),
+                        "root@backend.test", "sha256sum"],
+                       input=data, capture_output=True, timeout=h.scaled(30))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split()[0].decode() == h.sha256(data)

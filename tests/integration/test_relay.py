@@ -132,7 +132,7 @@ def test_tls12_tunnel_relays(gateway, backends, cipher):
 
 
 def test_refused_backend_gets_502(gateway, backends):
-    resp = gateway.attempt(connect_request(f"backend.test:{backends.refused}"))
+    resp = gateway.attempt(connect_request(f"backend.test:{backends.refused.port}"))
     assert_error(resp, 502)
 
 

@@ -1,0 +1,168 @@
+/*
+ * The master's pool of relay workers. They are exec'd, not just forked, so
+ * that they start without the private key or anything else the master
+ * holds, and they live outside the generations: a reload or a gate worker
+ * crash never touches the tunnels they relay.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "ipc.h"
+#include "log.h"
+#include "master_priv.h"
+#include "proc.h"
+
+int
+relays_start(const struct config *cfg)
+{
+	struct ctl_relay_init	*ri = &m.relay_init;
+	int			 sv[2];
+
+	if ((m.exe_fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("relay workers: cannot open our own executable");
+		return -1;
+	}
+	memset(ri, 0, sizeof(*ri));
+	ctl_hdr_init(&ri->hdr, CTL_RELAY_INIT, sizeof(*ri));
+	ri->timeout_idle_ms = cfg->timeout_idle_ms;
+	ri->timeout_drain_ms = cfg->timeout_drain_ms;
+	ri->limit_buffer_bytes = cfg->limit_buffer_bytes;
+	ri->limit_tunnels = cfg->limit_connections;
+	ri->log_level = cfg->log_level;
+	ri->log_syslog = cfg->log_syslog;
+	auditlog_strlcpy(ri->user, cfg->user, sizeof(ri->user));
+	auditlog_strlcpy(ri->chroot_dir, cfg->chroot_dir, sizeof(ri->chroot_dir));
+	m.n_relays = cfg->relay_workers;
+	for (unsigned i = 0; i < m.n_relays; i++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, 0, sv) == -1) {
+			log_warn("relay workers: socketpair");
+			return -1;
+		}
+		m.relays[i].send_end = sv[0];
+		m.relays[i].recv_end = sv[1];
+		/* Big enough for a few handoffs with their pipelined bytes. */
+		setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &(int){ 1 << 20 },
+		    sizeof(int));
+		relays_spawn(i);
+	}
+	return 0;
+}
+
+void
+relays_spawn(unsigned slot)
+{
+	struct relay_slot	*r = &m.relays[slot];
+	char			*argv[] = { "tunnelgated", "-R", NULL };
+	int			 ctl[2], fds[2];
+	pid_t			 pid;
+
+	r->s.restart_at = 0;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) == -1) {
+		log_warn("%s: socketpair", __func__);
+		master_schedule_restart(&r->s);
+		return;
+	}
+	fds[0] = ctl[1];
+	fds[1] = r->recv_end;
+	pid = proc_spawn_exec(m.exe_fd, fds, 2, argv);
+	close(ctl[1]);
+	if (pid == -1) {
+		close(ctl[0]);
+		master_schedule_restart(&r->s);
+		return;
+	}
+	m.relay_init.slot = slot;
+	if (ipc_send(ctl[0], &m.relay_init, sizeof(m.relay_init), NULL, 0) == -1)
+		log_warn("%s: settings for relay worker %d", __func__, (int)pid);
+	fcntl(ctl[0], F_SETFL, O_NONBLOCK);
+	master_add_child(pid, CHILD_RELAY, slot, NULL, ctl[0]);
+	r->s.pid = pid;
+	r->s.started_ms = proc_now_ms();
+	r->tunnels = 0;
+	relays_send_loads(-1);
+}
+
+void
+relays_child_died(struct child *c)
+{
+	struct relay_slot	*r = &m.relays[c->slot];
+
+	r->tunnels = 0;
+	if (m.stopping) {
+		r->s.pid = 0;
+		return;
+	}
+	log_info("restarting the relay worker in %lld ms",
+	    (long long)master_schedule_restart(&r->s));
+	relays_send_loads(-1);
+}
+
+void
+relays_load(struct child *c, const struct ctl_relay_load *l)
+{
+	m.relays[c->slot].tunnels = l->tunnels;
+	relays_send_loads(-1);
+}
+
+/* To one gate worker's control socket, or to every gate worker (-1). */
+void
+relays_send_loads(int gate_ctl_fd)
+{
+	struct ctl_relay_loads	 msg;
+	struct child		*c;
+
+	if (m.n_relays == 0 || m.stopping)
+		return;
+	memset(&msg, 0, sizeof(msg));
+	ctl_hdr_init(&msg.hdr, CTL_RELAY_LOADS, sizeof(msg));
+	msg.n = m.n_relays;
+	msg.capacity = m.relay_init.limit_tunnels;
+	for (unsigned i = 0; i < m.n_relays; i++)
+		msg.tunnels[i] = m.relays[i].s.pid != 0 ? m.relays[i].tunnels :
+		    UINT32_MAX;
+	if (gate_ctl_fd != -1) {
+		ipc_send(gate_ctl_fd, &msg, sizeof(msg), NULL, 0);
+		return;
+	}
+	TAILQ_FOREACH(c, &m.children, entry)
+		if (c->kind == CHILD_GATE && !c->gen->retired)
+			ipc_send(c->ctl_fd, &msg, sizeof(msg), NULL, 0);
+}
+
+void
+relays_timers(int64_t now, int64_t *next)
+{
+	for (unsigned i = 0; i < m.n_relays; i++) {
+		struct slot *s = &m.relays[i].s;
+
+		if (s->restart_at == 0)
+			continue;
+		if (s->restart_at <= now)
+			relays_spawn(i);
+		else if (*next == -1 || s->restart_at < *next)
+			*next = s->restart_at;
+	}
+}
+
+void
+relays_stop(void)
+{
+	for (unsigned i = 0; i < m.n_relays; i++)
+		if (m.relays[i].s.pid != 0)
+			kill(m.relays[i].s.pid, SIGTERM);
+}
+
+size_t
+relays_send_ends(int *fds, size_t max)
+{
+	size_t	 n = 0;
+
+	for (unsigned i = 0; i < m.n_relays && n < max; i++)
+		fds[n++] = m.relays[i].send_end;
+	return n;
+}

@@ -1,0 +1,71 @@
+/*
+ * Entry of a relay worker, exec'd by the master (tunnelgated -R) so that it
+ * starts with nothing of the master's memory: no private key, no config, no
+ * policy. It reads its few settings from the master, drops to the
+ * unprivileged user in the chroot, enters the seccomp sandbox and runs the
+ * workers' event loop on tunnels handed over by gate workers.
+ */
+#include <poll.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "gate.h"
+#include "ipc.h"
+#include "log.h"
+#include "proc.h"
+#include "relay_worker.h"
+#include "sandbox.h"
+#include "tls_record.h"
+
+#define RELAY_CTL_FD		3
+#define RELAY_HANDOFF_FD	4
+#define RELAY_INIT_WAIT_MS	10000
+
+static void
+relay_enter_sandbox(void)
+{
+	if (sandbox_relay_enter() != 0)
+		fatalx("relay worker: cannot enter the seccomp sandbox");
+}
+
+static void
+relay_read_init(struct ctl_relay_init *ri)
+{
+	struct pollfd	 pfd = { .fd = RELAY_CTL_FD, .events = POLLIN };
+	ssize_t		 n;
+
+	if (poll(&pfd, 1, RELAY_INIT_WAIT_MS) != 1)
+		fatalx("relay worker: no settings from the master");
+	n = ipc_recv(RELAY_CTL_FD, ri, sizeof(*ri), NULL, NULL);
+	if (n <= 0 || ctl_msg_validate(ri, (size_t)n) != CTL_RELAY_INIT)
+		fatalx("relay worker: bad settings message from the master");
+}
+
+void
+relay_worker_main(void)
+{
+	static struct config	 cfg;
+	static struct gate_env	 env;
+	struct ctl_relay_init	 ri;
+	struct proc_demote	 demote;
+
+	prctl(PR_SET_NAME, "tg-relay", 0, 0, 0);
+	log_init("tg-relay", false, LOG_LVL_INFO);
+	relay_read_init(&ri);
+	log_init("tg-relay", ri.log_syslog != 0, (enum log_level)ri.log_level);
+	cfg.timeout_idle_ms = ri.timeout_idle_ms;
+	cfg.timeout_drain_ms = ri.timeout_drain_ms;
+	cfg.limit_buffer_bytes = ri.limit_buffer_bytes;
+	cfg.limit_connections = ri.limit_tunnels;
+	if (tls_record_global_init() != 0)
+		fatalx("relay worker: libcrypto lacks the AEADs it needs");
+	demote = (struct proc_demote){ ri.user, ri.chroot_dir };
+	proc_demote_now(&demote);
+	env = (struct gate_env){ .cfg = &cfg, .auth_fd = -1,
+	    .ctl_fd = RELAY_CTL_FD, .handoff_fd = RELAY_HANDOFF_FD,
+	    .enter_sandbox = relay_enter_sandbox };
+	gate_main(&env);
+}
