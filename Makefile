@@ -128,4 +128,5 @@ install: $(BUILD)/tunnelgated
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(DAEMON_OBJS:.o=.d) $(BUILD)/src/main.d
+-include $(DAEMON_OBJS:.o=.d) $(BUILD)/src/main.d $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
+	 $(BENCH_OBJS:.o=.d)
