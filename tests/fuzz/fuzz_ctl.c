@@ -376,6 +376,21 @@ check_msg(const void *msg, size_t n)
 	case CTL_RETIRE:
 		check(n == sizeof(struct ctl_retire));
 		break;
+	case CTL_RELAY_INIT: {
+		const struct ctl_relay_init *ri = msg;
+
+		check(n == sizeof(*ri));
+		check(memchr(ri->user, '\0', sizeof(ri->user)) != NULL);
+		check(memchr(ri->chroot_dir, '\0', sizeof(ri->chroot_dir)) != NULL);
+		break;
+	}
+	case CTL_RELAY_LOAD:
+		check(n == sizeof(struct ctl_relay_load));
+		break;
+	case CTL_RELAY_LOADS:
+		check(n == sizeof(struct ctl_relay_loads));
+		check(((const struct ctl_relay_loads *)msg)->n <= CTL_MAX_RELAYS);
+		break;
 	default:
 		abort();
 	}
