@@ -417,7 +417,10 @@ fields_from_bytes(const uint8_t *data, size_t size, struct ctl_audit *m)
 	if (size < 2)
 		return;
 	m->rec.event = AUDIT_AUTH_FAIL + *p++ % AUDIT_EVENT_MAX;
-	m->rec.closed_by = *p++ % (AUDIT_BY_MAX + 1);
+	/* Valid records: only a close says who closed, and it always does. */
+	m->rec.closed_by = m->rec.event == AUDIT_CLOSE ?
+	    AUDIT_BY_CLIENT + *p % AUDIT_BY_MAX : AUDIT_BY_NONE;
+	p++;
 	m->rec.tunnel_id = take_u64(&p, end);
 	m->rec.bytes_up = take_u64(&p, end);
 	m->rec.bytes_down = take_u64(&p, end);
