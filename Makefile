@@ -5,7 +5,7 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 SAN	?= 0
 CC	?= cc
-PKGS	 = openssl libconfig libseccomp pam
+PKGS	 = openssl libconfig libseccomp pam ldap
 
 ifeq ($(SAN),1)
 BUILD	?= build-asan

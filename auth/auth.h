@@ -14,6 +14,8 @@
 #include "policy.h"
 
 #define AUTH_MAX_GROUPS	256
+/* Longer group names cannot be named in a policy (POLICY_MAX_PRINCIPAL). */
+#define AUTH_GROUP_NAME_MAX 255
 
 /* Milliseconds on CLOCK_MONOTONIC, the clock request deadlines use. */
 int64_t	 auth_now_ms(void);
@@ -37,20 +39,38 @@ enum auth_verdict auth_pam_check(const struct config *cfg, const char *user,
 int	 auth_groups(const char *user, char ***groups, size_t *n);
 
 /*
+ * A copy of n group names in the layout auth_groups() returns (one
+ * allocation: the pointers, then the strings). NULL if n is over
+ * AUTH_MAX_GROUPS, a name is over AUTH_GROUP_NAME_MAX, or out of memory.
+ */
+char	**auth_groups_dup(const char *const *groups, size_t n);
+
+/*
  * Credential cache: salted SHA-256 of (user, password), the verdict, and its
  * expiry (positive TTL for AUTH_ALLOW, negative TTL for
  * AUTH_BAD_CREDENTIALS/AUTH_ACCOUNT_UNUSABLE; AUTH_UNAVAILABLE is never
  * cached). Bounded by max_entries (0 disables); the oldest entry goes first.
+ * A positive entry may carry the user's groups (the LDAP backend stores
+ * them, so that cached users keep their groups through a directory outage;
+ * PAM users get theirs from NSS on each request and store none).
  */
 struct auth_cache;
 struct auth_cache *auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
 	    unsigned negative_ttl_ms);
 void	 auth_cache_free(struct auth_cache *);
-/* Returns 1 and sets *verdict on a live hit, 0 otherwise. */
+/*
+ * Returns 1 and sets *verdict on a live hit, 0 otherwise. On a hit, if groups
+ * is not NULL, *groups gets a copy of the stored groups (free() it) or NULL
+ * if none were stored, and *n_groups their number. A hit whose groups cannot
+ * be copied is a miss.
+ */
 int	 auth_cache_lookup(struct auth_cache *, const char *user,
-	    const char *password, int64_t now_ms, enum auth_verdict *verdict);
+	    const char *password, int64_t now_ms, enum auth_verdict *verdict,
+	    char ***groups, size_t *n_groups);
+/* groups (NULL: none) are kept with AUTH_ALLOW only, copied. */
 void	 auth_cache_store(struct auth_cache *, const char *user,
-	    const char *password, int64_t now_ms, enum auth_verdict verdict);
+	    const char *password, int64_t now_ms, enum auth_verdict verdict,
+	    const char *const *groups, size_t n_groups);
 
 /*
  * Resolve host (bounded by cfg->timeout_dns_ms and deadline_ms), check the

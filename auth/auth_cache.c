@@ -14,6 +14,11 @@
  * refused for up to the negative TTL even if it becomes the new password.
  * Entries of one user are not linked to each other.
  *
+ * A positive entry may hold a copy of the user's groups (LDAP stores them:
+ * a cached user keeps working, with the groups the directory last gave,
+ * while it is unreachable). That copy is at most AUTH_MAX_GROUPS names of
+ * at most AUTH_GROUP_NAME_MAX bytes, typically a few hundred bytes.
+ *
  * Storage is a ring of max_entries slots in insertion order, so the oldest
  * entry is the one overwritten, plus a chained hash table over it.
  */
@@ -29,7 +34,7 @@
 #include "auth.h"
 #include "log.h"
 
-/* About 60 bytes a slot: this keeps one cache under 64 MiB. */
+/* About 60 bytes a slot, groups apart: the slots stay under 64 MiB. */
 #define CACHE_MAX_ENTRIES	(1U << 20)
 #define CACHE_SALT_LEN		32
 #define NIL			UINT32_MAX
@@ -37,7 +42,9 @@
 struct cache_entry {
 	uint8_t		 digest[SHA256_DIGEST_LENGTH];
 	int64_t		 expires_ms;
+	char		**groups;	/* auth_groups_dup() layout, or NULL */
 	uint32_t	 next;		/* hash chain */
+	uint16_t	 n_groups;
 	uint8_t		 verdict;
 	uint8_t		 used;
 };
@@ -101,11 +108,52 @@ auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
 	return NULL;
 }
 
+char **
+auth_groups_dup(const char *const *groups, size_t n)
+{
+	size_t	 len[AUTH_MAX_GROUPS], total = 0, i;
+	char	**out, *p;
+
+	if (n > AUTH_MAX_GROUPS)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if ((len[i] = strlen(groups[i])) > AUTH_GROUP_NAME_MAX)
+			return NULL;
+		total += len[i] + 1;
+	}
+	/* Never malloc(0): a user in no group still gets a list. */
+	if ((out = malloc(n * sizeof(*out) + total + 1)) == NULL) {
+		log_warn("%s: malloc", __func__);
+		return NULL;
+	}
+	p = (char *)(out + n);
+	for (i = 0; i < n; i++) {
+		memcpy(p, groups[i], len[i] + 1);
+		out[i] = p;
+		p += len[i] + 1;
+	}
+	*p = '\0';
+	return out;
+}
+
+static void
+cache_drop(struct cache_entry *e)
+{
+	free(e->groups);
+	e->groups = NULL;
+	e->n_groups = 0;
+	e->used = 0;
+}
+
 void
 auth_cache_free(struct auth_cache *c)
 {
+	uint32_t	 i;
+
 	if (c == NULL)
 		return;
+	for (i = 0; c->ring != NULL && i < c->max; i++)
+		cache_drop(&c->ring[i]);
 	EVP_MD_CTX_free(c->md);
 	free(c->ring);
 	free(c->buckets);
@@ -151,7 +199,7 @@ cache_find(struct auth_cache *c, const uint8_t *d, int64_t now_ms)
 	while (*link != NIL) {
 		e = &c->ring[*link];
 		if (now_ms >= e->expires_ms) {
-			e->used = 0;
+			cache_drop(e);
 			*link = e->next;
 			continue;
 		}
@@ -170,32 +218,44 @@ cache_unlink(struct auth_cache *c, uint32_t slot)
 	while (*link != slot)
 		link = &c->ring[*link].next;
 	*link = c->ring[slot].next;
-	c->ring[slot].used = 0;
+	cache_drop(&c->ring[slot]);
 }
 
 int
 auth_cache_lookup(struct auth_cache *c, const char *user,
-    const char *password, int64_t now_ms, enum auth_verdict *verdict)
+    const char *password, int64_t now_ms, enum auth_verdict *verdict,
+    char ***groups, size_t *n_groups)
 {
-	uint8_t		 d[SHA256_DIGEST_LENGTH];
-	uint32_t	*link;
+	uint8_t			 d[SHA256_DIGEST_LENGTH];
+	const struct cache_entry *e;
+	uint32_t		*link;
 
 	if (c->max == 0 || cache_digest(c, user, password, d) == -1)
 		return 0;
 	if ((link = cache_find(c, d, now_ms)) == NULL)
 		return 0;
-	*verdict = (enum auth_verdict)c->ring[*link].verdict;
+	e = &c->ring[*link];
+	if (groups != NULL) {
+		*groups = NULL;
+		*n_groups = e->n_groups;
+		if (e->groups != NULL && (*groups = auth_groups_dup(
+		    (const char *const *)e->groups, e->n_groups)) == NULL)
+			return 0;
+	}
+	*verdict = (enum auth_verdict)e->verdict;
 	return 1;
 }
 
 void
 auth_cache_store(struct auth_cache *c, const char *user,
-    const char *password, int64_t now_ms, enum auth_verdict verdict)
+    const char *password, int64_t now_ms, enum auth_verdict verdict,
+    const char *const *groups, size_t n_groups)
 {
 	uint8_t			 d[SHA256_DIGEST_LENGTH];
 	struct cache_entry	*e;
 	uint32_t		*link, slot;
 	unsigned		 ttl;
+	char			**copy = NULL;
 
 	switch (verdict) {
 	case AUTH_ALLOW:
@@ -211,6 +271,12 @@ auth_cache_store(struct auth_cache *c, const char *user,
 	}
 	if (c->max == 0 || ttl == 0 || cache_digest(c, user, password, d) == -1)
 		return;
+	if (verdict != AUTH_ALLOW)
+		groups = NULL;
+	/* Groups that cannot be kept are not replaced by none: skip it all. */
+	if (groups != NULL && (copy = auth_groups_dup(groups, n_groups)) ==
+	    NULL)
+		return;
 	/* A re-stored entry moves to the young end of the ring. */
 	if ((link = cache_find(c, d, now_ms)) != NULL)
 		cache_unlink(c, *link);
@@ -222,6 +288,8 @@ auth_cache_store(struct auth_cache *c, const char *user,
 	memcpy(e->digest, d, sizeof(d));
 	e->expires_ms = now_ms + ttl;
 	e->verdict = (uint8_t)verdict;
+	e->groups = copy;
+	e->n_groups = copy != NULL ? (uint16_t)n_groups : 0;
 	e->used = 1;
 	link = cache_bucket(c, d);
 	e->next = *link;

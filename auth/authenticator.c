@@ -7,6 +7,7 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "auth_ldap.h"
 #include "authenticator.h"
 #include "ctl.h"
 #include "ipc.h"
@@ -18,6 +19,8 @@
 struct authenticator {
 	const struct auth_env	*env;
 	struct auth_cache	*cache;
+	char			**groups;	/* LDAP's, for auth_connect() */
+	size_t			 n_groups;
 	struct pollfd		 pfds[AUTH_MAX_SOCKS + 1];	/* socks, then ctl */
 	size_t			 n_open;
 };
@@ -45,7 +48,8 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 	int64_t			 now = auth_now_ms();
 	char			 rhost[AUTH_ADDR_MAX], *colon;
 
-	if (auth_cache_lookup(a->cache, req->user, req->password, now, &v)) {
+	if (auth_cache_lookup(a->cache, req->user, req->password, now, &v,
+	    &a->groups, &a->n_groups)) {
 		snprintf(reason, reasonlen, "%s", v == AUTH_ALLOW ?
 		    "cached" : "cached failure");
 		return v;
@@ -55,9 +59,16 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 	    req->client, sizeof(rhost));
 	if ((colon = strrchr(rhost, req->client[0] == '[' ? ']' : ':')) != NULL)
 		*colon = '\0';
-	v = auth_pam_check(a->env->cfg, req->user, req->password, rhost,
-	    reason, reasonlen);
-	auth_cache_store(a->cache, req->user, req->password, auth_now_ms(), v);
+	/* The directory answers with the groups; they go with the verdict. */
+	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP)
+		v = auth_ldap_check(a->env->cfg, req->user, req->password,
+		    req->deadline_ms, &a->groups, &a->n_groups, reason,
+		    reasonlen);
+	else
+		v = auth_pam_check(a->env->cfg, req->user, req->password,
+		    rhost, reason, reasonlen);
+	auth_cache_store(a->cache, req->user, req->password, auth_now_ms(), v,
+	    (const char *const *)a->groups, a->n_groups);
 	return v;
 }
 
@@ -70,7 +81,11 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 	size_t			 n_groups = 0;
 	enum auth_verdict	 v;
 
-	if (auth_groups(req->user, &groups, &n_groups) == -1)
+	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP) {
+		groups = a->groups;
+		n_groups = a->n_groups;
+		a->groups = NULL;
+	} else if (auth_groups(req->user, &groups, &n_groups) == -1)
 		log_warnx("%s: no groups for %s from NSS; only user rules apply",
 		    __func__, req->user);
 	subject.groups = (const char *const *)groups;
@@ -196,6 +211,8 @@ authenticator_main(void *arg)
 	    cfg->cache_positive_ttl_ms, cfg->cache_negative_ttl_ms);
 	if (a.cache == NULL)
 		fatalx("%s: cannot allocate the credential cache", __func__);
+	if (cfg->auth_backend == AUTH_BACKEND_LDAP)
+		auth_ldap_init();
 	for (i = 0; i < n; i++) {
 		a.pfds[i].fd = env->socks[i];
 		a.pfds[i].events = POLLIN;

@@ -25,6 +25,8 @@ static const struct {
 } cfg_types[] = {
 	[T_GROUP] = { TB(GROUP), "a group { ... }" },
 	[T_LIST] = { TB(LIST), "a list ( { ... }, ... )" },
+	[T_STRINGS] = { TB(ARRAY) | TB(LIST),
+	    "an array of strings [ \"...\", ... ]" },
 	[T_INT] = { TB(INT) | TB(INT64),
 	    "an integer (no quotes, no decimal point)" },
 	[T_SECONDS] = { TB(INT) | TB(INT64) | TB(FLOAT),

@@ -20,7 +20,49 @@ struct config_listener {
 	int		 backlog;
 };
 
-enum auth_backend { AUTH_BACKEND_PAM = 1 };
+enum auth_backend { AUTH_BACKEND_PAM = 1, AUTH_BACKEND_LDAP = 2 };
+
+#define CONFIG_LDAP_MAX_URIS	8
+#define CONFIG_LDAP_URI_MAX	256
+#define CONFIG_LDAP_STR_MAX	512	/* DNs, filters, templates */
+#define CONFIG_LDAP_ATTR_MAX	64
+
+enum config_ldap_bind { CONFIG_LDAP_BIND_SEARCH = 1, CONFIG_LDAP_BIND_TEMPLATE };
+enum config_ldap_groups { CONFIG_LDAP_GROUPS_MEMBEROF = 1,
+	CONFIG_LDAP_GROUPS_SEARCH };
+enum config_ldap_scope { CONFIG_LDAP_SCOPE_BASE = 1, CONFIG_LDAP_SCOPE_ONE,
+	CONFIG_LDAP_SCOPE_SUB };
+
+/* auth.ldap; templates hold %u (user), %d (user DN), %% (a '%'). */
+struct config_ldap {
+	char			 uris[CONFIG_LDAP_MAX_URIS][CONFIG_LDAP_URI_MAX];
+	unsigned		 n_uris;	/* tried in this order */
+	bool			 starttls;	/* on ldap:// URIs */
+	bool			 tls_verify;
+	char			 tls_ca_file[PATH_MAX];	/* "" = system trust */
+	char			 tls_certificate[PATH_MAX];	/* "" = none */
+	char			 tls_key[PATH_MAX];
+
+	enum config_ldap_bind	 bind_mode;
+	char			 bind_dn[CONFIG_LDAP_STR_MAX];	/* service account */
+	char			 bind_password_file[PATH_MAX];
+	char			 user_base[CONFIG_LDAP_STR_MAX];
+	enum config_ldap_scope	 user_scope;
+	char			 user_filter[CONFIG_LDAP_STR_MAX];
+	char			 dn_template[CONFIG_LDAP_STR_MAX];
+	char			 account_filter[CONFIG_LDAP_STR_MAX]; /* "" = none */
+
+	enum config_ldap_groups	 group_mode;
+	char			 memberof_attribute[CONFIG_LDAP_ATTR_MAX];
+	char			 group_base[CONFIG_LDAP_STR_MAX];
+	enum config_ldap_scope	 group_scope;
+	char			 group_filter[CONFIG_LDAP_STR_MAX];
+	char			 group_name_attribute[CONFIG_LDAP_ATTR_MAX];
+
+	unsigned		 timeout_connect_ms;
+	unsigned		 timeout_operation_ms;
+	unsigned		 backoff_ms;	/* a failed server rests this long */
+};
 
 struct config {
 	char			 path[PATH_MAX];	/* this file, absolute */
@@ -45,6 +87,7 @@ struct config {
 	char			 auth_realm[64];
 	char			 pam_service[64];
 	char			 pam_confdir[PATH_MAX];	/* "" = system /etc/pam.d */
+	struct config_ldap	 ldap;
 
 	unsigned		 cache_positive_ttl_ms;
 	unsigned		 cache_negative_ttl_ms;

@@ -18,7 +18,8 @@ struct cfg_ctx {
 	int		 errors;
 };
 
-enum cfg_type { T_GROUP, T_LIST, T_INT, T_SECONDS, T_BOOL, T_STRING };
+enum cfg_type { T_GROUP, T_LIST, T_STRINGS, T_INT, T_SECONDS, T_BOOL,
+	T_STRING };
 
 struct cfg_rule;
 typedef void	 cfg_handler(struct cfg_ctx *, const config_setting_t *,
@@ -45,9 +46,36 @@ void	 cfg_walk(struct cfg_ctx *, const config_setting_t *,
 	    const struct cfg_rule *, void *);
 int	 cfg_resolve(const struct cfg_ctx *, const char *, char *, size_t);
 
-/* config_schema.c */
+/* config_schema.c: the handlers config_ldap.c shares */
 extern const struct cfg_rule	 cfg_top_rules[];
 void	 cfg_defaults(struct cfg_ctx *);
 void	 cfg_check(struct cfg_ctx *, const config_t *);
+const char *cfg_get_string(struct cfg_ctx *, const config_setting_t *,
+	    const struct cfg_rule *);
+cfg_handler	 h_group, h_subgroup, h_seconds, h_bool, h_string, h_path,
+		 h_path_or_empty;
+
+/* config_ldap.c */
+extern const struct cfg_rule	 cfg_ldap_rules[];
+void	 cfg_ldap_defaults(struct config_ldap *);
+void	 cfg_ldap_check(struct cfg_ctx *, const config_t *);
+
+/* Rows of the schema tables. */
+#define F(s, f)		.off = offsetof(struct s, f), \
+			.size = sizeof(((struct s *)0)->f)
+#define C(f)		F(config, f)
+#define R_GROUP(n, m)	{ .name = n, .type = T_GROUP, .handler = h_group, \
+			  .members = m }
+#define R_INT(n, fld, lo, hi) \
+			{ .name = n, .type = T_INT, .handler = h_int, fld, \
+			  .min = lo, .max = hi }
+#define R_SECS_AT(n, fld, lo, hi) \
+			{ .name = n, .type = T_SECONDS, .handler = h_seconds, \
+			  fld, .min = lo, .max = (long long)(hi) * 1000 }
+#define R_SECS(n, f, lo, hi) R_SECS_AT(n, C(f), lo, hi)
+#define R_BOOL_AT(n, fld) { .name = n, .type = T_BOOL, .handler = h_bool, fld }
+#define R_BOOL(n, f)	R_BOOL_AT(n, C(f))
+#define R_STR(n, h, fld) { .name = n, .type = T_STRING, .handler = h, fld }
+#define R_END		{ .name = NULL }
 
 #endif

@@ -26,11 +26,19 @@ static const char *const tls12_allowed[] = {
 	"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305", NULL
 };
 
-static void
+void
 h_group(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
 	cfg_walk(ctx, s, r->members, base);
+}
+
+/* A group whose members are fields of the struct at r->off. */
+void
+h_subgroup(struct cfg_ctx *ctx, const config_setting_t *s,
+    const struct cfg_rule *r, void *base)
+{
+	cfg_walk(ctx, s, r->members, (char *)base + r->off);
 }
 
 static int
@@ -65,7 +73,7 @@ h_int(struct cfg_ctx *ctx, const config_setting_t *s,
 }
 
 /* r->min is 0 where zero is allowed (TTLs), else 1: "more than zero". */
-static void
+void
 h_seconds(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
@@ -89,7 +97,7 @@ h_seconds(struct cfg_ctx *ctx, const config_setting_t *s,
 	*(unsigned *)((char *)base + r->off) = ms;
 }
 
-static void
+void
 h_bool(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
@@ -98,7 +106,7 @@ h_bool(struct cfg_ctx *ctx, const config_setting_t *s,
 }
 
 /* The string, if it fits the field of r; NULL after logging otherwise. */
-static const char *
+const char *
 cfg_get_string(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r)
 {
@@ -113,7 +121,7 @@ cfg_get_string(struct cfg_ctx *ctx, const config_setting_t *s,
 	return str;
 }
 
-static void
+void
 h_string(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
@@ -123,7 +131,7 @@ h_string(struct cfg_ctx *ctx, const config_setting_t *s,
 		memcpy((char *)base + r->off, str, strlen(str) + 1);
 }
 
-static void
+void
 h_path(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
@@ -138,7 +146,7 @@ h_path(struct cfg_ctx *ctx, const config_setting_t *s,
 		    "use a shorter path", r->size - 1);
 }
 
-static void
+void
 h_path_or_empty(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
@@ -345,9 +353,12 @@ h_backend(struct cfg_ctx *ctx, const config_setting_t *s,
 	if (strcmp(str, "pam") == 0)
 		*(enum auth_backend *)((char *)base + r->off) =
 		    AUTH_BACKEND_PAM;
+	else if (strcmp(str, "ldap") == 0)
+		*(enum auth_backend *)((char *)base + r->off) =
+		    AUTH_BACKEND_LDAP;
 	else
-		cfg_err(ctx, s, "\"%.32s\" is not a backend; the only one is "
-		    "\"pam\"", str);
+		cfg_err(ctx, s, "\"%.32s\" is not a backend; use \"pam\" or "
+		    "\"ldap\"", str);
 }
 
 /* It is quoted in Proxy-Authenticate: realm="...". */
@@ -404,21 +415,6 @@ h_log_level(struct cfg_ctx *ctx, const config_setting_t *s,
 		    "\"warning\", \"info\" or \"debug\"", str);
 }
 
-#define F(s, f)		.off = offsetof(struct s, f), \
-			.size = sizeof(((struct s *)0)->f)
-#define C(f)		F(config, f)
-#define R_GROUP(n, m)	{ .name = n, .type = T_GROUP, .handler = h_group, \
-			  .members = m }
-#define R_INT(n, fld, lo, hi) \
-			{ .name = n, .type = T_INT, .handler = h_int, fld, \
-			  .min = lo, .max = hi }
-#define R_SECS(n, f, lo, hi) \
-			{ .name = n, .type = T_SECONDS, .handler = h_seconds, \
-			  C(f), .min = lo, .max = (long long)(hi) * 1000 }
-#define R_BOOL(n, f)	{ .name = n, .type = T_BOOL, .handler = h_bool, C(f) }
-#define R_STR(n, h, fld) { .name = n, .type = T_STRING, .handler = h, fld }
-#define R_END		{ .name = NULL }
-
 static const struct cfg_rule listener_rules[] = {
 	R_STR("address", h_address, F(config_listener, address)),
 	R_INT("port", F(config_listener, port), 1, 65535),
@@ -460,6 +456,8 @@ static const struct cfg_rule auth_rules[] = {
 	R_STR("backend", h_backend, C(auth_backend)),
 	R_STR("realm", h_realm, C(auth_realm)),
 	R_GROUP("pam", pam_rules),
+	{ .name = "ldap", .type = T_GROUP, .handler = h_subgroup, C(ldap),
+	  .members = cfg_ldap_rules },
 	R_END
 };
 
@@ -557,6 +555,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->limit_buffer_bytes = 65536;
 	cfg->limit_pending_auth = 256;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg_ldap_defaults(&cfg->ldap);
 	if (cfg_resolve(ctx, "audit.log", cfg->audit_file,
 	    sizeof(cfg->audit_file)) == -1)
 		cfg_err_at(ctx, NULL, 0, "audit.file", "the default path is "
@@ -598,4 +597,6 @@ cfg_check(struct cfg_ctx *ctx, const config_t *lc)
 		    "\"127.0.0.1\"; port = 8443; } );");
 	if (config_lookup(lc, "privsep.user") == NULL)
 		(void)cfg_check_user(ctx, NULL, ctx->cfg->user);
+	if (ctx->cfg->auth_backend == AUTH_BACKEND_LDAP)
+		cfg_ldap_check(ctx, lc);
 }

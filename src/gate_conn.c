@@ -82,14 +82,14 @@ conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
 	TAILQ_REMOVE(&g->lists[c->state], c, timer);
 	TAILQ_INSERT_TAIL(&g->graveyard, c, timer);
 	c->dead = true;
-	if (c->handed_off) {
-		/*
-		 * The relay worker holds these sockets now; epoll keys on the
-		 * open file, so close() alone would keep reporting its events.
-		 */
-		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.client.fd, NULL);
+	/*
+	 * epoll keys on the open file, and a tunnel's sockets can be open in
+	 * two workers for a moment around a handoff (or in flight between
+	 * them), so close() alone could leave events naming a freed conn.
+	 */
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.client.fd, NULL);
+	if (c->relay.backend.fd != -1)
 		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.backend.fd, NULL);
-	}
 	SSL_free(c->ssl);
 	c->ssl = NULL;
 	close(c->relay.client.fd);

@@ -7,7 +7,8 @@
 
 /*
  * recvmsg carries handed-over descriptors in; sendmsg carries audit records
- * out; sendto is send(MSG_NOSIGNAL) to a backend. fcntl makes received sockets non-blocking. getrandom stays because
+ * out; sendto and recvfrom are send() and recv() on the tunnel's sockets.
+ * fcntl makes received sockets non-blocking. getrandom stays because
  * libcrypto may reseed; mmap/munmap/brk/madvise because malloc grows and
  * trims; futex because glibc's allocator may take a lock; sigaltstack
  * because the sanitizers' exit path asks for it.
@@ -15,7 +16,7 @@
 static const int sandbox_relay_syscalls[] = {
 	SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(readv), SCMP_SYS(writev),
 	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(sendto),
-	SCMP_SYS(close), SCMP_SYS(shutdown),
+	SCMP_SYS(recvfrom), SCMP_SYS(close), SCMP_SYS(shutdown),
 	SCMP_SYS(fcntl), SCMP_SYS(epoll_wait), SCMP_SYS(epoll_pwait),
 	SCMP_SYS(epoll_ctl), SCMP_SYS(poll), SCMP_SYS(ppoll),
 	SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday), SCMP_SYS(getpid),

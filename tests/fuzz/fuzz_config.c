@@ -13,6 +13,7 @@
  */
 #include "../../src/config.c"
 #include "../../src/config_schema.c"
+#include "../../src/config_ldap.c"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,7 +221,8 @@ fz_names(const struct config *c)
 	const char	*p;
 
 	check(fz_terminated(c->user, sizeof(c->user)) && c->user[0] != '\0');
-	check(c->auth_backend == AUTH_BACKEND_PAM);
+	check(c->auth_backend == AUTH_BACKEND_PAM ||
+	    c->auth_backend == AUTH_BACKEND_LDAP);
 	check(fz_terminated(c->auth_realm, sizeof(c->auth_realm)));
 	check(c->auth_realm[0] != '\0');
 	/* The realm is quoted as is in Proxy-Authenticate. */

@@ -245,6 +245,23 @@ check_documented_values(const struct config *c)
 	assert_string_equal(c->chroot_dir, "/var/empty");
 	assert_int_equal(c->auth_backend, AUTH_BACKEND_PAM);
 	assert_string_equal(c->auth_realm, "tunnelgate");
+	assert_int_equal(c->ldap.n_uris, 0);
+	assert_true(c->ldap.starttls);
+	assert_true(c->ldap.tls_verify);
+	assert_int_equal(c->ldap.bind_mode, CONFIG_LDAP_BIND_SEARCH);
+	assert_int_equal(c->ldap.user_scope, CONFIG_LDAP_SCOPE_SUB);
+	assert_string_equal(c->ldap.user_filter, "(uid=%u)");
+	assert_string_equal(c->ldap.account_filter, "");
+	assert_int_equal(c->ldap.group_mode, CONFIG_LDAP_GROUPS_MEMBEROF);
+	assert_string_equal(c->ldap.memberof_attribute, "memberOf");
+	assert_string_equal(c->ldap.group_filter,
+	    "(|(&(objectClass=groupOfNames)(member=%d))"
+	    "(&(objectClass=groupOfUniqueNames)(uniqueMember=%d))"
+	    "(&(objectClass=posixGroup)(memberUid=%u)))");
+	assert_string_equal(c->ldap.group_name_attribute, "cn");
+	assert_int_equal(c->ldap.timeout_connect_ms, 3000);
+	assert_int_equal(c->ldap.timeout_operation_ms, 5000);
+	assert_int_equal(c->ldap.backoff_ms, 10000);
 	assert_string_equal(c->pam_service, "tunnelgate");
 	assert_int_equal(c->cache_positive_ttl_ms, 300000);
 	assert_int_equal(c->cache_negative_ttl_ms, 30000);
@@ -782,16 +799,24 @@ test_cipher_list_must_fit(void **state)
 	assert_int_equal(count_lines(fx->log), 1);
 }
 
+/* auth.ldap itself is tested in test_config_ldap.c. */
 static void
-test_auth_backend_must_be_pam(void **state)
+test_auth_backend_is_pam_or_ldap(void **state)
 {
 	struct fx	*fx = *state;
 
-	assert_int_equal(load(fx, MINIMAL "auth = { backend = \"ldap\"; };\n"),
-	    -1);
-	expect_msg(fx, 3, "auth.backend: \"ldap\" is not a backend; the only "
-	    "one is \"pam\"");
+	assert_int_equal(load(fx, MINIMAL "auth = { backend = \"kerberos\"; "
+	    "};\n"), -1);
+	expect_msg(fx, 3, "auth.backend: \"kerberos\" is not a backend; use "
+	    "\"pam\" or \"ldap\"");
 	expect_ok(fx, load(fx, MINIMAL "auth = { backend = \"pam\"; };\n"));
+	assert_int_equal(fx->cfg->auth_backend, AUTH_BACKEND_PAM);
+	expect_ok(fx, load(fx, MINIMAL "auth = { backend = \"ldap\"; ldap = { "
+	    "uris = [ \"ldaps://127.0.0.1\" ]; bind = { mode = \"template\"; "
+	    "dn_template = \"uid=%u,dc=t\"; }; }; };\n"));
+	assert_int_equal(fx->cfg->auth_backend, AUTH_BACKEND_LDAP);
+	/* An LDAP group is checked, not required to be complete, with PAM. */
+	expect_ok(fx, load(fx, MINIMAL "auth = { ldap = { backoff = 1; }; };\n"));
 	assert_int_equal(fx->cfg->auth_backend, AUTH_BACKEND_PAM);
 }
 
@@ -982,7 +1007,7 @@ main(void)
 		T(test_tls_min_version),
 		T(test_non_aead_ciphers_are_rejected),
 		T(test_cipher_list_must_fit),
-		T(test_auth_backend_must_be_pam),
+		T(test_auth_backend_is_pam_or_ldap),
 		T(test_realm_and_pam_service_syntax),
 		T(test_privsep_user_must_exist_and_not_be_root),
 		T(test_paths_must_fit_path_max),
