@@ -1,10 +1,10 @@
 /*
- * The handoff's two TLS halves: tls_export takes the state out of a libssl
- * server, tls_record continues the connection with EVP calls alone. Checked
- * against the RFC 8448 §3 trace (keys from secrets, its records opened and
- * re-sealed byte for byte) and against real libssl clients for every
- * supported suite: data both ways, KeyUpdate, close_notify, refused
- * renegotiation, and damaged records ending with the right alert.
+ * The relay's TLS record layer (tls_record), continuing connections that
+ * tls_export took out of libssl. Checked against the RFC 8448 §3 trace
+ * (keys from secrets, its records opened and re-sealed byte for byte) and
+ * against real libssl clients for every supported suite: data both ways,
+ * KeyUpdate, close_notify, refused renegotiation, and damaged records
+ * ending with the right alert. The export side is test_tls_export.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,13 +16,10 @@
 
 #include <cmocka.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
-#include "tls_export.h"
-#include "tls_record.h"
+#include "tls_pair.h"
 
 /*
  * RFC 8448 §3, Simple 1-RTT Handshake (TLS_AES_128_GCM_SHA256): the
@@ -79,353 +76,6 @@ static const char rfc_c_app[] =
 static const char rfc_c_alert[] =
     "17 03 03 00 13 c9 87 27 60 65 56 66 b7 4d 7f f1 "
     "15 3e fd 6d b6 d0 b0 e3";
-
-#define RAW_CAP		(4 * TLS_RECORD_MAX)
-#define SEAL_CAP	(TLS_RECORD_MAX_PLAIN + TLS_RECORD_SEAL_OVERHEAD)
-
-static const uint16_t suite_ids[] = {
-	0x1301, 0x1302, 0x1303, 0xC02B, 0xC02F, 0xC02C, 0xC030, 0xCCA9, 0xCCA8
-};
-#define NSUITES (sizeof(suite_ids) / sizeof(suite_ids[0]))
-
-static EVP_PKEY	*ec_key, *rsa_key;
-static X509	*ec_cert, *rsa_cert;
-
-/* A libssl client and server over memory BIOs; after handoff, the relay. */
-struct peer {
-	const struct tls_suite	*suite;
-	SSL_CTX			*sctx, *cctx;
-	SSL			*s, *c;
-	BIO			*c2s, *s2c;
-	struct tls_state	 st;
-	struct tls_record_dir	 rd, wr;
-	uint8_t			 raw[RAW_CAP];	/* client bytes not yet opened */
-	size_t			 rawlen;
-	uint8_t			 plain[TLS_RECORD_MAX];
-};
-
-static size_t
-unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t		 n = 0;
-	unsigned	 v;
-	int		 used;
-
-	while (sscanf(hex, " %2x%n", &v, &used) == 1) {
-		assert_true(n < cap);
-		out[n++] = (uint8_t)v;
-		hex += used;
-	}
-	return n;
-}
-
-static void
-fill(uint8_t *p, size_t n, unsigned seed)
-{
-	for (size_t i = 0; i < n; i++)
-		p[i] = (uint8_t)(seed + i * 31 + (i >> 8));
-}
-
-static X509 *
-self_signed(EVP_PKEY *key)
-{
-	X509	*x = X509_new();
-
-	assert_non_null(x);
-	assert_int_equal(X509_set_version(x, 2), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(x), 1), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(x), -60));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(x), 3600));
-	assert_int_equal(X509_set_pubkey(x, key), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(x),
-	    "CN", MBSTRING_ASC, (const unsigned char *)"tls-record-test", -1,
-	    -1, 0), 1);
-	assert_int_equal(X509_set_issuer_name(x, X509_get_subject_name(x)), 1);
-	assert_true(X509_sign(x, key, EVP_sha256()) > 0);
-	return x;
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	if ((ec_key = EVP_EC_gen("P-256")) == NULL ||
-	    (rsa_key = EVP_RSA_gen(2048)) == NULL)
-		return -1;
-	ec_cert = self_signed(ec_key);
-	rsa_cert = self_signed(rsa_key);
-	return tls_record_global_init();
-}
-
-static int
-group_teardown(void **state)
-{
-	(void)state;
-	X509_free(ec_cert);
-	X509_free(rsa_cert);
-	EVP_PKEY_free(ec_key);
-	EVP_PKEY_free(rsa_key);
-	return 0;
-}
-
-/* Both contexts limited to the suite; the server set up as tls.c does. */
-static void
-peer_ctx(struct peer *p, const char *tls13_suites, int tickets)
-{
-	const struct tls_suite	*s = p->suite;
-	int			 v = s->version == TLS_STATE_V13 ?
-				    TLS1_3_VERSION : TLS1_2_VERSION;
-
-	p->sctx = SSL_CTX_new(TLS_server_method());
-	p->cctx = SSL_CTX_new(TLS_client_method());
-	assert_non_null(p->sctx);
-	assert_non_null(p->cctx);
-	for (SSL_CTX **ctx = &p->sctx; ctx <= &p->cctx; ctx++) {
-		assert_int_equal(SSL_CTX_set_min_proto_version(*ctx, v), 1);
-		assert_int_equal(SSL_CTX_set_max_proto_version(*ctx, v), 1);
-		if (v == TLS1_3_VERSION)
-			assert_int_equal(SSL_CTX_set_ciphersuites(*ctx,
-			    tls13_suites ? tls13_suites : s->name), 1);
-		else
-			assert_int_equal(SSL_CTX_set_cipher_list(*ctx,
-			    s->name), 1);
-	}
-	assert_int_equal(SSL_CTX_use_certificate(p->sctx, ec_cert), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey(p->sctx, ec_key), 1);
-	assert_int_equal(SSL_CTX_use_certificate(p->sctx, rsa_cert), 1);
-	assert_int_equal(SSL_CTX_use_PrivateKey(p->sctx, rsa_key), 1);
-	SSL_CTX_set_num_tickets(p->sctx, (size_t)tickets);
-	SSL_CTX_set_session_cache_mode(p->sctx, SSL_SESS_CACHE_OFF);
-	SSL_CTX_set_options(p->sctx, SSL_OP_NO_RENEGOTIATION |
-	    SSL_OP_NO_COMPRESSION | SSL_OP_CIPHER_SERVER_PREFERENCE |
-	    (tickets ? 0 : SSL_OP_NO_TICKET) | SSL_OP_IGNORE_UNEXPECTED_EOF);
-	SSL_CTX_set_mode(p->sctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
-	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
-	assert_int_equal(tls_export_ctx_init(p->sctx), 0);
-}
-
-static struct peer *
-peer_new(const struct tls_suite *s, const char *tls13_suites, int tickets,
-    int attach)
-{
-	struct peer	*p = calloc(1, sizeof(*p));
-
-	assert_non_null(p);
-	p->suite = s;
-	peer_ctx(p, tls13_suites, tickets);
-	p->s = SSL_new(p->sctx);
-	p->c = SSL_new(p->cctx);
-	p->c2s = BIO_new(BIO_s_mem());
-	p->s2c = BIO_new(BIO_s_mem());
-	assert_true(p->s && p->c && p->c2s && p->s2c);
-	BIO_set_mem_eof_return(p->c2s, -1);
-	BIO_set_mem_eof_return(p->s2c, -1);
-	assert_int_equal(BIO_up_ref(p->c2s), 1);
-	assert_int_equal(BIO_up_ref(p->s2c), 1);
-	SSL_set_bio(p->s, p->c2s, p->s2c);
-	SSL_set_bio(p->c, p->s2c, p->c2s);
-	SSL_set_accept_state(p->s);
-	SSL_set_connect_state(p->c);
-	if (attach)
-		assert_int_equal(tls_export_attach(p->s), 0);
-	return p;
-}
-
-static void
-peer_handshake(struct peer *p)
-{
-	for (int i = 0; i < 10 && !(SSL_is_init_finished(p->s) &&
-	    SSL_is_init_finished(p->c)); i++) {
-		SSL_do_handshake(p->c);
-		SSL_do_handshake(p->s);
-	}
-	assert_true(SSL_is_init_finished(p->s) && SSL_is_init_finished(p->c));
-}
-
-static void
-peer_free(struct peer *p)
-{
-	tls_record_free(&p->rd);
-	tls_record_free(&p->wr);
-	SSL_free(p->s);
-	SSL_free(p->c);
-	SSL_CTX_free(p->sctx);
-	SSL_CTX_free(p->cctx);
-	OPENSSL_cleanse(&p->st, sizeof(p->st));
-	free(p);
-	ERR_clear_error();
-}
-
-static void
-client_write(struct peer *p, const void *data, size_t len)
-{
-	assert_int_equal(SSL_write(p->c, data, (int)len), (int)len);
-}
-
-static void
-client_read_expect(struct peer *p, const uint8_t *want, size_t len)
-{
-	uint8_t	 buf[4096];
-	size_t	 got = 0;
-	int	 n;
-
-	while (got < len) {
-		n = SSL_read(p->c, buf, sizeof(buf));
-		assert_true(n > 0);
-		assert_true((size_t)n <= len - got);
-		assert_memory_equal(buf, want + got, (size_t)n);
-		got += (size_t)n;
-	}
-}
-
-static void
-server_read_expect(struct peer *p, const char *want)
-{
-	char	 buf[256];
-	int	 n = SSL_read(p->s, buf, sizeof(buf));
-
-	assert_int_equal(n, (int)strlen(want));
-	assert_memory_equal(buf, want, strlen(want));
-}
-
-/*
- * What a gate worker does before the handoff: the client sends its request
- * and pipelines another record at once; the server reads only the request,
- * answers, and exports. The pipelined record stays in the "socket".
- */
-static void
-peer_handoff(struct peer *p)
-{
-	static const char	 req[] = "CONNECT backend:22 HTTP/1.1\r\n\r\n";
-	static const char	 ok[] = "HTTP/1.1 200 Connection established\r\n\r\n";
-	char			 err[128];
-	uint64_t		 base = p->suite->version == TLS_STATE_V13 ? 0 : 1;
-
-	peer_handshake(p);
-	client_write(p, req, strlen(req));
-	client_write(p, "pipelined", 9);
-	server_read_expect(p, req);
-	assert_int_equal(SSL_write(p->s, ok, (int)strlen(ok)), (int)strlen(ok));
-	client_read_expect(p, (const uint8_t *)ok, strlen(ok));
-	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), 0);
-	assert_int_equal(p->st.suite, p->suite->id);
-	/* TLS 1.2's Finished took sequence 0 under the new keys. */
-	assert_int_equal(p->st.read.seq, base + 1);
-	assert_int_equal(p->st.write.seq, base + 1);
-	assert_int_equal(tls_record_init(&p->rd, &p->st, TLS_RECORD_READ, err,
-	    sizeof(err)), 0);
-	assert_int_equal(tls_record_init(&p->wr, &p->st, TLS_RECORD_WRITE, err,
-	    sizeof(err)), 0);
-}
-
-/* The relay opens the next client record; the plaintext lands in p->plain. */
-static ssize_t
-relay_open(struct peer *p, struct tls_record_plain *pl,
-    struct tls_record_error *err)
-{
-	ssize_t	 n;
-	int	 k;
-
-	while (p->rawlen < sizeof(p->raw) && (k = BIO_read(p->c2s,
-	    p->raw + p->rawlen, (int)(sizeof(p->raw) - p->rawlen))) > 0)
-		p->rawlen += (size_t)k;
-	if ((n = tls_record_open(&p->rd, p->raw, p->rawlen, pl, err)) <= 0)
-		return n;
-	memcpy(p->plain, pl->data, pl->len);
-	pl->data = p->plain;
-	p->rawlen -= (size_t)n;
-	memmove(p->raw, p->raw + n, p->rawlen);
-	return n;
-}
-
-static void
-relay_expect_type(struct peer *p, uint8_t type, struct tls_record_plain *pl)
-{
-	struct tls_record_error	 err = { NULL, 0 };
-
-	assert_true(relay_open(p, pl, &err) > 0);
-	assert_int_equal(pl->type, type);
-}
-
-static void
-relay_expect_data(struct peer *p, const uint8_t *want, size_t len)
-{
-	struct tls_record_plain	 pl;
-	size_t			 got = 0;
-
-	while (got < len) {
-		relay_expect_type(p, TLS_CT_APPLICATION_DATA, &pl);
-		assert_true(pl.len <= len - got);
-		assert_memory_equal(pl.data, want + got, pl.len);
-		got += pl.len;
-	}
-}
-
-/* What the relay sealed goes to the client's socket. */
-static void
-to_client(struct peer *p, const uint8_t *rec, ssize_t n)
-{
-	assert_true(n > 0);
-	assert_int_equal(BIO_write(p->s2c, rec, (int)n), (int)n);
-}
-
-static void
-relay_send(struct peer *p, uint8_t type, const uint8_t *data, size_t len)
-{
-	uint8_t			 out[SEAL_CAP];
-	struct tls_record_error	 err;
-	ssize_t			 n;
-
-	n = tls_record_seal(&p->wr, type, data, len, out, sizeof(out), &err);
-	to_client(p, out, n);
-}
-
-static void
-relay_send_data(struct peer *p, const uint8_t *data, size_t len)
-{
-	size_t	 chunk;
-
-	do {
-		chunk = len > TLS_RECORD_MAX_PLAIN ? TLS_RECORD_MAX_PLAIN : len;
-		relay_send(p, TLS_CT_APPLICATION_DATA, data, chunk);
-		data += chunk;
-		len -= chunk;
-	} while (len > 0);
-}
-
-static void
-relay_send_alert(struct peer *p, uint8_t desc)
-{
-	uint8_t			 out[64];
-	struct tls_record_error	 err;
-	ssize_t			 n;
-
-	n = tls_record_seal_alert(&p->wr, desc, out, sizeof(out), &err);
-	to_client(p, out, n);
-}
-
-static void
-relay_expect_close_notify(struct peer *p)
-{
-	struct tls_record_plain	 pl;
-	struct tls_record_error	 err;
-	int			 desc;
-
-	relay_expect_type(p, TLS_CT_ALERT, &pl);
-	assert_int_equal(tls_record_parse_alert(pl.data, pl.len, &desc, &err),
-	    0);
-	assert_int_equal(desc, TLS_ALERT_CLOSE_NOTIFY);
-}
-
-static void
-client_expect_eof(struct peer *p)
-{
-	uint8_t	 buf[16];
-	int	 n = SSL_read(p->c, buf, sizeof(buf));
-
-	assert_int_equal(n, 0);
-	assert_int_equal(SSL_get_error(p->c, n), SSL_ERROR_ZERO_RETURN);
-}
 
 /* A state built from RFC 8448's secrets, as tls_export would send it. */
 static void
@@ -632,38 +282,6 @@ test_key_update(void **state)
 	assert_int_equal(tls_record_recv_handshake(&p->rd, pl.data, pl.len,
 	    &err), TLS_HS_KEY_UPDATE);
 	relay_expect_data(p, (const uint8_t *)"answered", 8);
-	peer_free(p);
-}
-
-/* A KeyUpdate handled by libssl before the handoff arrives as secret _N. */
-static void
-test_export_after_key_update(void **state)
-{
-	struct peer	*p = peer_new(*state, NULL, 0, 1);
-	char		 err[128];
-
-	peer_handshake(p);
-	assert_int_equal(SSL_key_update(p->c, SSL_KEY_UPDATE_REQUESTED), 1);
-	client_write(p, "request", 7);
-	server_read_expect(p, "request");
-	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "KeyUpdate"));
-	assert_int_equal(SSL_write(p->s, "200", 3), 3);
-	client_read_expect(p, (const uint8_t *)"200", 3);
-	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), 0);
-	assert_int_equal(p->st.read.seq, 1);
-	assert_int_equal(p->st.write.seq, 1);
-	assert_int_equal(tls_record_init(&p->rd, &p->st, TLS_RECORD_READ, err,
-	    sizeof(err)), 0);
-	assert_int_equal(tls_record_init(&p->wr, &p->st, TLS_RECORD_WRITE, err,
-	    sizeof(err)), 0);
-	client_write(p, "up", 2);
-	relay_expect_data(p, (const uint8_t *)"up", 2);
-	relay_send_data(p, (const uint8_t *)"down", 4);
-	client_read_expect(p, (const uint8_t *)"down", 4);
-	/* The captured secrets were wiped by the first export. */
-	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), -1);
-	assert_non_null(strstr(err, "traffic secret"));
 	peer_free(p);
 }
 
@@ -880,65 +498,6 @@ test_post_handshake_refused(void **state)
 }
 
 static void
-expect_export_error(struct peer *p, const char *why)
-{
-	struct tls_state	 st;
-	char			 err[160];
-
-	memset(&st, 0xa5, sizeof(st));
-	assert_int_equal(tls_export(p->s, &st, err, sizeof(err)), -1);
-	if (strstr(err, why) == NULL)
-		fail_msg("tls_export: \"%s\", expected \"%s\"", err, why);
-	for (size_t i = 0; i < sizeof(st); i++)
-		assert_int_equal(((uint8_t *)&st)[i], 0);
-}
-
-static void
-test_export_refusals(void **state)
-{
-	const struct tls_suite	*s = *state;
-	struct peer		*p;
-	uint8_t			 raw[512], buf[8];
-	int			 n;
-
-	p = peer_new(s, NULL, 0, 0);
-	peer_handshake(p);
-	expect_export_error(p, "tls_export_attach");
-	peer_free(p);
-	p = peer_new(s, NULL, 0, 1);
-	expect_export_error(p, "handshake not finished");
-	peer_handshake(p);
-	client_write(p, "0123456789abcdef", 16);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 8);
-	expect_export_error(p, "SSL_pending");
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 8);
-	/* Half a record read from the socket stays inside libssl. */
-	client_write(p, "split", 5);
-	n = BIO_read(p->c2s, raw, sizeof(raw));
-	assert_true(n > 10);
-	assert_int_equal(BIO_write(p->c2s, raw, 10), 10);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), -1);
-	expect_export_error(p, "record bytes still inside libssl");
-	assert_int_equal(BIO_write(p->c2s, raw + 10, n - 10), n - 10);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 5);
-	SSL_set_read_ahead(p->s, 1);
-	expect_export_error(p, "read-ahead");
-	SSL_set_read_ahead(p->s, 0);
-	assert_int_equal(tls_export(p->s, &p->st, (char [128]){0}, 128), 0);
-	peer_free(p);
-	if (s->version != TLS_STATE_V13)
-		return;
-	p = peer_new(s, NULL, 1, 1);
-	peer_handshake(p);
-	expect_export_error(p, "session ticket");
-	peer_free(p);
-	p = peer_new(s, "TLS_AES_128_CCM_SHA256", 0, 1);
-	peer_handshake(p);
-	expect_export_error(p, "cannot be handed over");
-	peer_free(p);
-}
-
-static void
 expect_invalid(const struct tls_state *st, const char *why)
 {
 	char	 err[160];
@@ -1061,22 +620,6 @@ test_alert_parse(void **state)
 	assert_int_equal(desc, TLS_ALERT_NONE);
 }
 
-#define MAX_TESTS	64
-static struct CMUnitTest	 tests[MAX_TESTS];
-static char			 names[MAX_TESTS][80];
-static size_t			 ntests;
-
-static void
-add(const char *name, CMUnitTestFunction fn, const struct tls_suite *s)
-{
-	assert_true(ntests < MAX_TESTS);
-	snprintf(names[ntests], sizeof(names[ntests]), "%s%s%s", name,
-	    s ? "/" : "", s ? s->name : "");
-	tests[ntests] = (struct CMUnitTest){ names[ntests], fn, NULL, NULL,
-	    (void *)s };
-	ntests++;
-}
-
 int
 main(void)
 {
@@ -1095,16 +638,9 @@ main(void)
 		add("test_bad_records", test_bad_records, s);
 		add("test_post_handshake_refused", test_post_handshake_refused,
 		    s);
-		if (s->version == TLS_STATE_V13) {
+		if (s->version == TLS_STATE_V13)
 			add("test_key_update", test_key_update, s);
-			add("test_export_after_key_update",
-			    test_export_after_key_update, s);
-		}
 	}
-	add("test_export_refusals", test_export_refusals,
-	    tls_suite_lookup(0x1301));
-	add("test_export_refusals", test_export_refusals,
-	    tls_suite_lookup(0xC02F));
-	return _cmocka_run_group_tests("tls_record", tests, ntests,
+	return _cmocka_run_group_tests("tls_record", reg_tests, reg_n,
 	    group_setup, group_teardown);
 }

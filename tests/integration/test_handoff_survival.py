@@ -1,0 +1,264 @@
+"""Tunnels held by relay workers keep flowing, every byte checked, while the
+rest of the daemon is reloaded or killed: a SIGHUP reload, SIGKILL of every
+gate worker, SIGKILL of every authenticator, clients hanging up on other
+tunnels right after their 200; and a killed relay worker takes only its own
+tunnels down and is replaced."""
+
+import os
+import signal
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+import harness as h
+import handoff_fixtures as hf
+from harness import connect_request
+
+TUNNELS = 6
+DENY_RULE = ('\t{ name = "hup-deny-other"; action = "deny"; users = ["alice"]; '
+             'hosts = ["other.test"]; ports = ["*"]; },')
+
+
+class Flows:
+    """TUNNELS tunnels through relay workers, each with a live echo stream."""
+
+    def __init__(self, gw, target):
+        self.gw = gw
+        self.clients, self.streams = [], []
+        opened, errors = [], []
+
+        def one():
+            try:
+                opened.append(gw.tunnel(target))
+            except BaseException as e:
+                errors.append(e)
+        # Opened together, so that both gate workers and both relay
+        # workers take some.
+        threads = [threading.Thread(target=one) for _ in range(TUNNELS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(h.scaled(30))
+        self.clients = opened
+        try:
+            if errors or len(opened) != TUNNELS:
+                raise errors[0] if errors else AssertionError("tunnels did not open")
+            self.relays = {hf.wait_held_by_relay(gw, c.local_port) for c in self.clients}
+            self.relay_starts = hf.start_times(gw.children("tg-relay"))
+            self.streams = [hf.LiveStream(c) for c in self.clients]
+            self.wait_rounds(3)
+        except BaseException:
+            self.close()
+            raise
+
+    def wait_rounds(self, n):
+        for s in self.streams:
+            s.wait_rounds(n)
+
+    def assert_relays_alive(self):
+        deaths = [l for l in self.gw.stderr_text().splitlines()
+                  if "relay worker" in l and ("killed" in l or "exited" in l)]
+        assert not deaths and self.relay_starts == hf.start_times(
+            self.gw.children("tg-relay")), f"a relay worker died: {deaths}"
+
+    def finish(self):
+        """Stop the streams (checksums compared) and check every tunnel is
+        still where it was: in the same, never restarted, relay workers."""
+        self.assert_relays_alive()
+        for s in self.streams:
+            s.stop()
+        for c in self.clients:
+            h.echo_round_trip(c)
+            assert hf.wait_held_by_relay(self.gw, c.local_port) in self.relays
+
+    def close(self):
+        for s in self.streams:
+            s.cancel()
+        for c in self.clients:
+            c.close()
+
+
+def _new_tunnel_is_handed_off(gw, target):
+    with gw.tunnel(target) as c:
+        h.echo_round_trip(c)
+        hf.wait_held_by_relay(gw, c.local_port)
+
+
+def test_relay_tunnels_keep_flowing_through_sighup_reload(make_gateway, backends):
+    gw = make_gateway("handoff-hup")
+    target = f"backend.test:{backends.echo.port}"
+    other = f"other.test:{backends.echo.port}"
+    old_gates = gw.wait_children("tg-gate", 2)
+    flows = Flows(gw, target)
+    try:
+        gw.write_policy(h.STANDARD_POLICY.replace("rules = (", "rules = (\n" + DENY_RULE, 1))
+        gw.signal(signal.SIGHUP)
+        h.wait_for(lambda: gw.status_of(other, timeout=3) == 403, 10,
+                   "the reloaded policy to deny other.test", interval=0.2)
+        # The reload replaced the gate workers; the tunnels never were in them.
+        gw.wait_children("tg-gate", 2, exclude=old_gates)
+        flows.wait_rounds(5)
+        _new_tunnel_is_handed_off(gw, target)
+        flows.finish()
+    finally:
+        flows.close()
+
+
+def test_relay_tunnels_keep_flowing_when_every_gate_worker_is_killed(make_gateway, backends):
+    gw = make_gateway("handoff-kill-gates")
+    target = f"backend.test:{backends.echo.port}"
+    victims = gw.wait_children("tg-gate", 2)
+    flows = Flows(gw, target)
+    try:
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        flows.wait_rounds(5)
+        gw.wait_children("tg-gate", 2, exclude=victims)
+        flows.wait_rounds(3)
+        _new_tunnel_is_handed_off(gw, target)
+        flows.finish()
+    finally:
+        flows.close()
+
+
+def test_relay_tunnels_keep_flowing_when_every_authenticator_is_killed(make_gateway,
+                                                                       backends):
+    gw = make_gateway("handoff-kill-auth")
+    target = f"backend.test:{backends.echo.port}"
+    victims = gw.wait_children("tg-auth", 3)
+    flows = Flows(gw, target)
+    try:
+        for pid in victims:
+            os.kill(pid, signal.SIGKILL)
+        # New requests fail closed until the pool is back; existing tunnels
+        # never needed it.
+        status = gw.status_of(target)
+        assert status in (200, 503), status
+        flows.wait_rounds(5)
+        gw.wait_children("tg-auth", 3, exclude=victims)
+        h.wait_for(lambda: gw.status_of(target) == 200, 15,
+                   "a CONNECT to succeed after the authenticators restarted", interval=0.2)
+        flows.wait_rounds(3)
+        _new_tunnel_is_handed_off(gw, target)
+        flows.finish()
+    finally:
+        flows.close()
+
+
+def test_tunnel_bytes_before_and_after_handoff_are_counted_once(make_gateway):
+    """The audit close counts what the gate worker relayed before the handoff
+    plus what the relay worker relayed after it."""
+    gw = make_gateway("handoff-count")
+    early, later = os.urandom(3000), os.urandom(200000)
+    with h.HalfCloseReplyServer() as server:
+        with gw.client() as c:
+            c.send(connect_request(f"backend.test:{server.port}") + early)
+            assert c.read_head().status == 200
+            hf.wait_held_by_relay(gw, c.local_port)
+            c.send(later)
+            c.close_notify()
+            reply = c.recv_until(b"\n")
+            assert reply == f"{len(early) + len(later)} {h.sha256(early + later)}\n".encode()
+            c.recv_until_closed()
+            client = c.client_address
+        close = gw.wait_audit(event="close", client=client)
+    assert (close["bytes_up"], close["bytes_down"]) == (len(early) + len(later), len(reply))
+    assert close["closed_by"] in ("client", "backend"), close
+
+
+def _hang_up_after_200(gw, target, reset):
+    c = gw.client()
+    try:
+        c.send(connect_request(target))
+        assert c.recv_exact(len(h.OK_STATUS_LINE)) == h.OK_STATUS_LINE
+        if reset:
+            c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    finally:
+        c.close()
+
+
+def test_relay_workers_survive_clients_hanging_up_right_after_the_200(make_gateway,
+                                                                      backends):
+    """A relay worker can get a tunnel whose client is already gone while
+    the gate worker still holds its copies of the sockets. It must end that
+    tunnel alone; the others in it keep flowing. (epoll keeps a closed
+    socket's registration while another process holds the same open file:
+    events for a freed tunnel crashed relay workers here, which the ASan
+    build shows within a few hundred hang-ups.)"""
+    gw = make_gateway("handoff-hang-ups")
+    target = f"backend.test:{backends.echo.port}"
+    flows = Flows(gw, target)
+    errors = []
+
+    def hang_up(n):
+        try:
+            for i in range(n):
+                _hang_up_after_200(gw, target, reset=i % 2 == 0)
+        except BaseException as e:
+            errors.append(e)
+    try:
+        threads = [threading.Thread(target=hang_up, args=(200,)) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(h.scaled(60))
+        assert not errors, errors[0]
+        flows.assert_relays_alive()
+        flows.wait_rounds(3)
+        flows.finish()
+    finally:
+        flows.close()
+
+
+def _spread_over_relays(gw, target, n):
+    """n tunnels opened one by one, so that load reports spread them; returns
+    {relay pid: [clients]}."""
+    by_relay = {}
+    for _ in range(n):
+        c = gw.tunnel(target)
+        by_relay.setdefault(hf.wait_held_by_relay(gw, c.local_port), []).append(c)
+        time.sleep(h.scaled(0.3))
+    return by_relay
+
+
+def test_killed_relay_worker_is_restarted_and_takes_new_tunnels(make_gateway, backends):
+    gw = make_gateway("handoff-kill-relay")
+    target = f"backend.test:{backends.echo.port}"
+    by_relay = _spread_over_relays(gw, target, 4)
+    try:
+        assert len(by_relay) == 2, by_relay
+        victim, survivor = list(by_relay)
+        os.kill(victim, signal.SIGKILL)
+        for c in by_relay[victim]:
+            assert c.recv(timeout=10) == b"", "a tunnel outlived its relay worker"
+        for c in by_relay[survivor]:
+            h.echo_round_trip(c)
+        fresh = [p for p in gw.wait_children("tg-relay", 2, exclude=(victim,))
+                 if p != survivor]
+        assert len(fresh) == 1, fresh
+        # The new worker is the least loaded: the next tunnel goes there.
+        time.sleep(h.scaled(0.3))
+        with gw.tunnel(target) as c:
+            h.echo_round_trip(c)
+            assert hf.wait_held_by_relay(gw, c.local_port) == fresh[0]
+        for c in by_relay[survivor]:
+            h.echo_round_trip(c)
+    finally:
+        for clients in by_relay.values():
+            for c in clients:
+                c.close()
+
+
+@pytest.mark.xfail(strict=True, reason="the master does not know which tunnels a relay "
+                   "worker held, so their close records die with it")
+def test_tunnels_of_a_killed_relay_worker_get_audit_close_records(make_gateway, backends):
+    gw = make_gateway("handoff-kill-relay-audit")
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
+        os.kill(hf.wait_held_by_relay(gw, c.local_port), signal.SIGKILL)
+        assert c.recv(timeout=10) == b""
+        close = gw.wait_audit(event="close", client=c.client_address, timeout=2)
+    assert close["closed_by"] == "error", close

@@ -1,0 +1,131 @@
+/*
+ * The gate side of the handoff (tls_export): the TLS state taken out of a
+ * libssl server with public APIs only, for every supported suite, including
+ * a KeyUpdate libssl handled before the handoff, and every precondition it
+ * refuses to export without (unattached, mid-handshake, plaintext or record
+ * bytes left inside libssl, read-ahead, session tickets, unsupported
+ * suites). The relay's record layer is test_tls_record.c.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include <openssl/ssl.h>
+
+#include "tls_pair.h"
+
+/* A KeyUpdate handled by libssl before the handoff arrives as secret _N. */
+static void
+test_export_after_key_update(void **state)
+{
+	struct peer	*p = peer_new(*state, NULL, 0, 1);
+	char		 err[128];
+
+	peer_handshake(p);
+	assert_int_equal(SSL_key_update(p->c, SSL_KEY_UPDATE_REQUESTED), 1);
+	client_write(p, "request", 7);
+	server_read_expect(p, "request");
+	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "KeyUpdate"));
+	assert_int_equal(SSL_write(p->s, "200", 3), 3);
+	client_read_expect(p, (const uint8_t *)"200", 3);
+	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), 0);
+	assert_int_equal(p->st.read.seq, 1);
+	assert_int_equal(p->st.write.seq, 1);
+	assert_int_equal(tls_record_init(&p->rd, &p->st, TLS_RECORD_READ, err,
+	    sizeof(err)), 0);
+	assert_int_equal(tls_record_init(&p->wr, &p->st, TLS_RECORD_WRITE, err,
+	    sizeof(err)), 0);
+	client_write(p, "up", 2);
+	relay_expect_data(p, (const uint8_t *)"up", 2);
+	relay_send_data(p, (const uint8_t *)"down", 4);
+	client_read_expect(p, (const uint8_t *)"down", 4);
+	/* The captured secrets were wiped by the first export. */
+	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "traffic secret"));
+	peer_free(p);
+}
+
+static void
+expect_export_error(struct peer *p, const char *why)
+{
+	struct tls_state	 st;
+	char			 err[160];
+
+	memset(&st, 0xa5, sizeof(st));
+	assert_int_equal(tls_export(p->s, &st, err, sizeof(err)), -1);
+	if (strstr(err, why) == NULL)
+		fail_msg("tls_export: \"%s\", expected \"%s\"", err, why);
+	for (size_t i = 0; i < sizeof(st); i++)
+		assert_int_equal(((uint8_t *)&st)[i], 0);
+}
+
+static void
+test_export_refusals(void **state)
+{
+	const struct tls_suite	*s = *state;
+	struct peer		*p;
+	uint8_t			 raw[512], buf[8];
+	int			 n;
+
+	p = peer_new(s, NULL, 0, 0);
+	peer_handshake(p);
+	expect_export_error(p, "tls_export_attach");
+	peer_free(p);
+	p = peer_new(s, NULL, 0, 1);
+	expect_export_error(p, "handshake not finished");
+	peer_handshake(p);
+	client_write(p, "0123456789abcdef", 16);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 8);
+	expect_export_error(p, "SSL_pending");
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 8);
+	/* Half a record read from the socket stays inside libssl. */
+	client_write(p, "split", 5);
+	n = BIO_read(p->c2s, raw, sizeof(raw));
+	assert_true(n > 10);
+	assert_int_equal(BIO_write(p->c2s, raw, 10), 10);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), -1);
+	expect_export_error(p, "record bytes still inside libssl");
+	assert_int_equal(BIO_write(p->c2s, raw + 10, n - 10), n - 10);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 5);
+	SSL_set_read_ahead(p->s, 1);
+	expect_export_error(p, "read-ahead");
+	SSL_set_read_ahead(p->s, 0);
+	assert_int_equal(tls_export(p->s, &p->st, (char [128]){0}, 128), 0);
+	peer_free(p);
+	if (s->version != TLS_STATE_V13)
+		return;
+	p = peer_new(s, NULL, 1, 1);
+	peer_handshake(p);
+	expect_export_error(p, "session ticket");
+	peer_free(p);
+	p = peer_new(s, "TLS_AES_128_CCM_SHA256", 0, 1);
+	peer_handshake(p);
+	expect_export_error(p, "cannot be handed over");
+	peer_free(p);
+}
+
+int
+main(void)
+{
+	const struct tls_suite	*s;
+
+	for (size_t i = 0; i < NSUITES; i++) {
+		s = tls_suite_lookup(suite_ids[i]);
+		if (s->version == TLS_STATE_V13)
+			add("test_export_after_key_update",
+			    test_export_after_key_update, s);
+	}
+	add("test_export_refusals", test_export_refusals,
+	    tls_suite_lookup(0x1301));
+	add("test_export_refusals", test_export_refusals,
+	    tls_suite_lookup(0xC02F));
+	return _cmocka_run_group_tests("tls_export", reg_tests, reg_n,
+	    group_setup, group_teardown);
+}
