@@ -87,10 +87,11 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c $(wildcard policy/*.c) \
 		 auth/auth_proto.c
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*.h policy/*.h auth/*.h)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*.h policy/*.h auth/*.h src/client/*.h)
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	    -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) -o $@ $(filter %.c,$^) $(PKG_LIBS)
+	    -Isrc -Iauth -Ipolicy -Isrc/client/include $(PKG_CFLAGS) \
+	    -o $@ $(filter %.c,$^) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
 
@@ -124,6 +125,74 @@ install: $(BUILD)/tunnelgated
 	    $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
 	for f in tunnelgated.conf policy.conf pam.d/tunnelgate; do \
 	    [ -e $(ETCDIR)/$$f ] || install -m 640 etc/$$f $(ETCDIR)/$$f; done
+
+# ---------------------------------------------------------------------------
+# Client: the tunnelgate command, libtunnelgate (static, shared, pkg-config)
+# and the streaming example. Library objects are PIC with hidden visibility:
+# only the API in src/client/include/tunnelgate.h is exported.
+CLIENT_LIB_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/client/libtg_*.c))
+CLIENT_CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard src/client/cli_*.c))
+CLIENT_LIBS	:= $(shell pkg-config --libs openssl 2>/dev/null)
+CLIENT_VERSION	:= $(shell awk -F'"' '/define TG_VERSION/ { print $$2 }' \
+		     src/client/include/tunnelgate.h)
+CLIENT_SONAME	 = libtunnelgate.so.1
+CLIENT_BINS	 = $(BUILD)/tunnelgate $(BUILD)/libtunnelgate.a \
+		   $(BUILD)/libtunnelgate.so $(BUILD)/tunnelgate.pc \
+		   $(BUILD)/tunnelgate-frames
+
+all: $(CLIENT_BINS)
+
+$(BUILD)/src/client/%.o: CPPFLAGS += -Isrc/client/include
+$(BUILD)/tests/unit/test_client_%.o: CPPFLAGS += -Isrc/client/include
+$(CLIENT_LIB_OBJS): CFLAGS += -fPIC -fvisibility=hidden
+
+$(BUILD)/libtunnelgate.a: $(CLIENT_LIB_OBJS)
+	@rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/$(CLIENT_SONAME): $(CLIENT_LIB_OBJS)
+	$(CC) -shared -Wl,-soname,$(CLIENT_SONAME) -Wl,-z,relro,-z,now \
+	    $(SANFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(BUILD)/libtunnelgate.so: $(BUILD)/$(CLIENT_SONAME)
+	ln -sf $(CLIENT_SONAME) $@
+
+$(BUILD)/tunnelgate.pc: src/client/tunnelgate.pc.in src/client/include/tunnelgate.h
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(CLIENT_VERSION)|' $< > $@
+
+$(BUILD)/tunnelgate: $(BUILD)/src/client/tunnelgate.o $(CLIENT_CLI_OBJS) \
+		     $(BUILD)/libtunnelgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(BUILD)/tunnelgate-frames: $(BUILD)/src/client/examples/frames.o \
+			    $(BUILD)/libtunnelgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+$(BUILD)/tests/test_client_%: $(BUILD)/tests/unit/test_client_%.o \
+			      $(CLIENT_CLI_OBJS) $(BUILD)/libtunnelgate.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS) -lcmocka
+
+# Added latency per small message, client and gateway, against a direct
+# connection in the same run (p50, p99).
+bench-client: $(BUILD)/tunnelgated $(BUILD)/tunnelgate
+	/usr/bin/python3 tests/bench/client_latency.py $(abspath $(BUILD))
+
+.PHONY: install-client bench-client
+install: install-client
+install-client: $(CLIENT_BINS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
+	    $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(BUILD)/tunnelgate $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(BUILD)/libtunnelgate.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/$(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/
+	ln -sf $(CLIENT_SONAME) $(DESTDIR)$(PREFIX)/lib/libtunnelgate.so
+	install -m 644 src/client/include/tunnelgate.h $(DESTDIR)$(PREFIX)/include/
+	install -m 644 $(BUILD)/tunnelgate.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/
+	install -m 644 docs/tunnelgate.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+
+-include $(CLIENT_LIB_OBJS:.o=.d) $(CLIENT_CLI_OBJS:.o=.d) \
+	 $(BUILD)/src/client/tunnelgate.d $(BUILD)/src/client/examples/frames.d
+# ---------------------------------------------------------------------------
 
 clean:
 	rm -rf build build-asan build-fuzz

@@ -78,6 +78,11 @@ In another terminal, open a tunnel to the demo echo backend and type a line:
   curl --proxy https://127.0.0.1:$PORT --proxy-cacert $RUN/tls/cert.pem \\
        --proxy-user "demo:$PASS" telnet://127.0.0.1:$ECHO_PORT
 
+or with the project's own client (stdin/stdout through the tunnel):
+
+  TUNNELGATE_PASSWORD="$PASS" $BUILD/tunnelgate --ca $RUN/tls/cert.pem \\
+       -u demo 127.0.0.1:$PORT 127.0.0.1:$ECHO_PORT
+
 or, with OpenSSH and proxytunnel, tunnel ssh to a local sshd on port 22:
   ssh -o ProxyCommand='proxytunnel -q -E -C $RUN/tls/cert.pem -p 127.0.0.1:$PORT -P demo:$PASS -d %h:%p' user@127.0.0.1
 

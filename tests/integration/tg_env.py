@@ -48,7 +48,7 @@ HOSTS = """127.0.0.1	localhost
 def _sanitized_build(path):
     try:
         with open(path, "rb") as f:
-            return b"AddressSanitizer" in f.read()
+            return b"__asan_init" in f.read()
     except OSError:
         return False
 
