@@ -62,11 +62,14 @@ gate_touch(struct gate *g, struct conn *c)
 
 void
 gate_audit(struct gate *g, struct conn *c, enum audit_event ev,
-    const char *reason)
+    enum audit_closed_by by, const char *reason)
 {
-	struct audit_record	 rec = c->facts;
+	struct audit_record	 rec;
 
+	memset(&rec, 0, sizeof(rec));
+	conn_facts_to_record(&c->facts, &rec);
 	rec.event = ev;
+	rec.closed_by = by;
 	AUDIT_SET(rec.reason, reason ? reason : "");
 	if (ev == AUDIT_CLOSE) {
 		rec.bytes_up = c->relay.bytes_up;
@@ -395,6 +398,7 @@ gate_reap(struct gate *g)
 
 	while ((c = TAILQ_FIRST(&g->graveyard)) != NULL) {
 		TAILQ_REMOVE(&g->graveyard, c, timer);
+		conn_facts_free(&c->facts);
 		free(c);
 	}
 }

@@ -73,10 +73,8 @@ conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
 {
 	if (c->dead)
 		return;
-	if (c->state == CS_TUNNEL && !c->handed_off) {
-		c->facts.closed_by = by;
-		gate_audit(g, c, AUDIT_CLOSE, reason);
-	}
+	if (c->state == CS_TUNNEL && !c->handed_off)
+		gate_audit(g, c, AUDIT_CLOSE, by, reason);
 	if (c->state == CS_AUTH)
 		g->n_pending--;
 	TAILQ_REMOVE(&g->lists[c->state], c, timer);
@@ -124,7 +122,8 @@ conn_reply(struct gate *g, struct conn *c, int status, const char *reason)
 void
 conn_refuse(struct gate *g, struct conn *c, int status, const char *reason)
 {
-	gate_audit(g, c, status == 407 ? AUDIT_AUTH_FAIL : AUDIT_ERROR, reason);
+	gate_audit(g, c, status == 407 ? AUDIT_AUTH_FAIL : AUDIT_ERROR,
+	    AUDIT_BY_NONE, reason);
 	conn_reply(g, c, status, reason);
 }
 
@@ -139,7 +138,8 @@ conn_plaintext(struct gate *g, struct conn *c)
 	n = send(c->relay.client.fd, http_response_plaintext_400,
 	    strlen(http_response_plaintext_400), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;	/* best effort: the client is not speaking our protocol */
-	gate_audit(g, c, AUDIT_ERROR, "plaintext HTTP on the TLS port");
+	gate_audit(g, c, AUDIT_ERROR, AUDIT_BY_NONE,
+	    "plaintext HTTP on the TLS port");
 	shutdown(c->relay.client.fd, SHUT_WR);
 	c->lingering = true;
 	gate_set_state(g, c, CS_REPLY);
@@ -208,12 +208,10 @@ conn_handshake(struct gate *g, struct conn *c)
 static void
 conn_request(struct gate *g, struct conn *c, struct http_request *req)
 {
-	if (strchr(req->host, ':') != NULL)
-		snprintf(c->facts.target, sizeof(c->facts.target), "[%s]:%u",
-		    req->host, req->port);
-	else
-		snprintf(c->facts.target, sizeof(c->facts.target), "%s:%u",
-		    req->host, req->port);
+	char	 target[HTTP_HOST_MAX + 10];
+
+	snprintf(target, sizeof(target), strchr(req->host, ':') != NULL ?
+	    "[%s]:%u" : "%s:%u", req->host, req->port);
 	/* The header held the credentials; what follows is tunnel data. */
 	explicit_bzero((uint8_t *)buf_rptr(&c->relay.up), req->header_len);
 	buf_consume(&c->relay.up, req->header_len);
@@ -221,7 +219,11 @@ conn_request(struct gate *g, struct conn *c, struct http_request *req)
 		conn_refuse(g, c, 407, "no credentials");
 		return;
 	}
-	AUDIT_SET(c->facts.user, req->user);
+	if (conn_fact_set(&c->facts, FACT_TARGET, target) != 0 ||
+	    conn_fact_set(&c->facts, FACT_USER, req->user) != 0) {
+		conn_refuse(g, c, 503, "out of memory");
+		return;
+	}
 	if (g->auth_alive == 0) {
 		conn_refuse(g, c, 503, "no authenticator running");
 		return;
@@ -381,7 +383,7 @@ conn_open_tunnel(struct gate *g, struct conn *c, int fd)
 	gate_set_state(g, c, CS_TUNNEL);
 	c->opened_ms = proc_now_ms();
 	c->try_handoff = g->env->n_relays > 0;
-	gate_audit(g, c, AUDIT_OPEN, NULL);
+	gate_audit(g, c, AUDIT_OPEN, AUDIT_BY_NONE, NULL);
 	conn_pump(g, c);
 }
 
@@ -389,8 +391,10 @@ void
 conn_auth_reply(struct gate *g, struct conn *c, const struct auth_reply *m,
     int backend_fd)
 {
-	AUDIT_SET(c->facts.rule, m->rule);
-	AUDIT_SET(c->facts.resolved, m->resolved);
+	if (conn_fact_set(&c->facts, FACT_RULE, m->rule) != 0 ||
+	    conn_fact_set(&c->facts, FACT_RESOLVED, m->resolved) != 0)
+		log_warnx("%s: out of memory; audit records lack the rule",
+		    c->facts.client);
 	if (m->verdict == AUTH_ALLOW && backend_fd != -1) {
 		conn_open_tunnel(g, c, backend_fd);
 		return;

@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "auth_proto.h"
+#include "conn_facts.h"
 #include "ctl.h"
 #include "gate.h"
 #include "relay.h"
@@ -49,7 +50,7 @@ struct conn {
 	uint32_t		 auth_pid;	/* authenticator working on it */
 	int64_t			 opened_ms;
 	uint32_t		 status_bytes;	/* our 200, not tunnel data */
-	struct audit_record	 facts;		/* what the audit records share */
+	struct conn_facts	 facts;		/* what the audit records share */
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -101,6 +102,6 @@ void	 gate_set_state(struct gate *, struct conn *, enum conn_state);
 void	 gate_touch(struct gate *, struct conn *);
 int	 gate_send_auth(struct gate *, struct conn *, const struct http_request *);
 void	 gate_audit(struct gate *, struct conn *, enum audit_event,
-	    const char *reason);
+	    enum audit_closed_by, const char *reason);
 
 #endif

@@ -101,7 +101,7 @@ handoff_try(struct gate *g, struct conn *c)
 	h->opened_ms = c->opened_ms;
 	h->data_len = (uint32_t)len;
 	h->status_bytes = c->status_bytes;
-	h->facts = c->facts;
+	conn_facts_to_record(&c->facts, &h->facts);
 	h->facts.event = AUDIT_OPEN;
 	if (len > 0)
 		memcpy(h->data, buf_rptr(&c->relay.up), len);
@@ -131,7 +131,7 @@ handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
 {
 	const struct config	*cfg = g->env->cfg;
 	struct conn		*c;
-	char			 err[128];
+	char			 err[128], reason[160];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("%s: calloc", __func__);
@@ -139,8 +139,6 @@ handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
 		close(bfd);
 		return;
 	}
-	c->facts = h->facts;
-	c->facts.event = 0;
 	relay_end_init(&c->relay.client, cfd, &relay_tls_ops, NULL);
 	relay_end_init(&c->relay.backend, bfd, &relay_plain_ops, NULL);
 	buf_init(&c->relay.up, cfg->limit_buffer_bytes);
@@ -153,17 +151,20 @@ handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
 	c->deadline_ms = proc_now_ms() + cfg->timeout_idle_ms;
 	TAILQ_INSERT_TAIL(&g->lists[CS_TUNNEL], c, timer);
 	g->n_conns++;
-	if (relay_tls_init(&c->relay.client, &h->tls, err, sizeof(err)) != 0 ||
-	    buf_put(&c->relay.up, h->data, h->data_len) != 0) {
-		char reason[160];
-
-		snprintf(reason, sizeof(reason), "handoff: %s", err);
-		conn_close(g, c, AUDIT_BY_ERROR, reason);
-		return;
+	if (conn_facts_from_record(&c->facts, &h->facts) != 0)
+		snprintf(err, sizeof(err), "out of memory");
+	else if (relay_tls_init(&c->relay.client, &h->tls, err,
+	    sizeof(err)) == 0) {
+		if (buf_put(&c->relay.up, h->data, h->data_len) == 0) {
+			conn_watch(g, &c->client_ev, cfd, EV_CLIENT, c);
+			conn_watch(g, &c->backend_ev, bfd, EV_BACKEND, c);
+			conn_pump(g, c);
+			return;
+		}
+		snprintf(err, sizeof(err), "pipelined bytes over limits.buffer_bytes");
 	}
-	conn_watch(g, &c->client_ev, cfd, EV_CLIENT, c);
-	conn_watch(g, &c->backend_ev, bfd, EV_BACKEND, c);
-	conn_pump(g, c);
+	snprintf(reason, sizeof(reason), "handoff: %s", err);
+	conn_close(g, c, AUDIT_BY_ERROR, reason);
 }
 
 /* Relay worker: take every tunnel waiting on our socket. */
