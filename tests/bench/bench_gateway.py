@@ -3,8 +3,9 @@
 Run by tests/bench/run.sh inside a private mount + network namespace, as the
 integration suite is: it reuses that suite's harness (test users for pam_unix,
 certificates, the daemon launcher) and drives tunnelgate-bench against the
-gateway. Prints single-tunnel MB/s each way (median of BENCH_RUNS runs),
-tunnel setups per second at 64 clients, and gateway memory per idle tunnel.
+gateway. Prints single-tunnel MB/s each way (median of BENCH_RUNS runs, without
+checksums; handoff_bench.py measures with --verify), tunnel setups per second
+at 64 clients, and gateway memory per idle tunnel.
 """
 
 import os
@@ -57,7 +58,8 @@ def pss_kib(pids):
 
 
 def idle_memory(gw):
-    gates = gw.children("tg-gate")
+    # Tunnels live in relay workers once handed off, else in gate workers.
+    gates = gw.children("tg-gate") + gw.children("tg-relay")
     before = pss_kib(gates)
     env = dict(os.environ, TG_PASSWORD=h.password_of("alice"))
     p = subprocess.Popen([str(BENCH), "--gateway", f"127.0.0.1:{gw.port}", "--ca",
@@ -90,7 +92,7 @@ def main():
         print("  " + bench(gw, "--mode", "setup", "--concurrency", "64",
                            "--duration", "10"))
         n, before, during, per = idle_memory(gw)
-        print(f"  idle: {n:.0f} tunnels, gate workers' PSS {before} KiB -> "
+        print(f"  idle: {n:.0f} tunnels, gate and relay workers' PSS {before} KiB -> "
               f"{during} KiB: {per:.1f} KiB per idle tunnel")
     finally:
         if gw is not None and gw.alive():
