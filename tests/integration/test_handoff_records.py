@@ -56,8 +56,10 @@ def _assert_ended_cleanly(gw, backend, victim, link, relay, neighbour, alert):
     assert victim.recv(timeout=10) == b""
     assert alert in (victim.closed_how or "").lower(), victim.closed_how
     assert backend.wait_ended(link) in ("eof", "reset")
-    close = gw.wait_audit(event="close", client=victim.client_address)
-    assert close["closed_by"] == "error", close
+    # The shared gateway's log may hold an older tunnel from the same client
+    # port (ports are reused), so look for this tunnel's kind of close.
+    close = gw.wait_audit(event="close", client=victim.client_address,
+                          closed_by="error")
     assert "record" in close["reason"], close
     assert hf.process_alive(relay, start), "the relay worker died"
     assert relay in gw.children("tg-relay")
