@@ -241,10 +241,11 @@ class Gateway:
         return subprocess.run([str(daemon_path()), "-t", "-c", str(conf or self.conf)],
                               capture_output=True, text=True, timeout=scaled(30))
 
-    def start(self, timeout=15):
+    def start(self, timeout=15, wrapper=()):
         log = open(self.stderr_path, "ab")
         try:
-            self.proc = subprocess.Popen([str(daemon_path()), "-c", str(self.conf)],
+            self.proc = subprocess.Popen([*wrapper, str(daemon_path()), "-c",
+                                          str(self.conf)],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=log,
                                          env=dict(os.environ, **self.extra_env))
         finally:
