@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,8 +75,14 @@ read_once(struct tg_tunnel *t, void *buf, size_t len)
 	return ssl_want(t, r, "during the tunnel");
 }
 
-ssize_t
-tg_read(struct tg_tunnel *t, void *buf, size_t len)
+static ssize_t	 write_once(struct tg_tunnel *, const void *, size_t);
+
+/*
+ * Run one read or write step until it completes; a blocking tunnel waits for
+ * whatever the TLS layer wants, a non-blocking one returns TG_WANT_*.
+ */
+static ssize_t
+io_loop(struct tg_tunnel *t, bool writing, void *buf, size_t len)
 {
 	ssize_t	 r;
 	int	 w;
@@ -83,14 +91,21 @@ tg_read(struct tg_tunnel *t, void *buf, size_t len)
 		return TG_ERR_INVALID;
 	if (len > SSIZE_MAX)
 		len = SSIZE_MAX;
-	while ((r = read_once(t, buf, len)) == TG_WANT_READ ||
-	    r == TG_WANT_WRITE) {
+	for (;;) {
+		r = writing ? write_once(t, buf, len) : read_once(t, buf, len);
+		if (r != TG_WANT_READ && r != TG_WANT_WRITE)
+			return r;
 		if (!t->blocking)
 			return r;
 		if ((w = wait_fd(t, (int)r)) != TG_OK)
 			return w;
 	}
-	return r;
+}
+
+ssize_t
+tg_read(struct tg_tunnel *t, void *buf, size_t len)
+{
+	return io_loop(t, false, buf, len);
 }
 
 static ssize_t
@@ -123,21 +138,8 @@ write_once(struct tg_tunnel *t, const void *buf, size_t len)
 ssize_t
 tg_write(struct tg_tunnel *t, const void *buf, size_t len)
 {
-	ssize_t	 r;
-	int	 w;
-
-	if (t == NULL || buf == NULL || len == 0)
-		return TG_ERR_INVALID;
-	if (len > SSIZE_MAX)
-		len = SSIZE_MAX;
-	while ((r = write_once(t, buf, len)) == TG_WANT_READ ||
-	    r == TG_WANT_WRITE) {
-		if (!t->blocking)
-			return r;
-		if ((w = wait_fd(t, (int)r)) != TG_OK)
-			return w;
-	}
-	return r;
+	/* io_loop only hands buf on to write_once, which takes it as const. */
+	return io_loop(t, true, (void *)(uintptr_t)buf, len);
 }
 
 /* Our close_notify: the gateway half-closes the target's side. */

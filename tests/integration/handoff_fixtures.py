@@ -70,20 +70,6 @@ def open_files(pid):
     return out
 
 
-def tcp_inode(local_port, remote_port):
-    """Inode of the established IPv4/IPv6 socket local_port -> remote_port."""
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                parts = line.split()
-                lp = int(parts[1].rsplit(":", 1)[1], 16)
-                rp = int(parts[2].rsplit(":", 1)[1], 16)
-                if lp == local_port and rp == remote_port and parts[9] != "0":
-                    return parts[9]
-    return None
-
-
 def holders(gw, inode):
     """(pid, comm) of every gateway child holding socket inode."""
     target = f"socket:[{inode}]"
@@ -99,7 +85,7 @@ def holders(gw, inode):
 
 def port_holders(gw, client_port):
     """Holders of the gateway's side of the connection from client_port."""
-    inode = tcp_inode(gw.port, client_port)
+    inode = h.tcp_inode(gw.port, client_port)
     return holders(gw, inode) if inode else []
 
 
@@ -112,14 +98,14 @@ def wait_held_by_relay(gw, client_port, backend_link=None, timeout=5):
         if len(held) != 1 or held[0][1] != "tg-relay":
             return None
         if backend_link is not None:
-            inode = tcp_inode(*backend_link)
+            inode = h.tcp_inode(*backend_link)
             if inode is None or holders(gw, inode) != held:
                 return None
         return held[0][0]
     return h.wait_for(check, timeout, lambda: (
         f"a tg-relay alone to hold the tunnel from port {client_port}; holders now "
         f"{port_holders(gw, client_port)}"
-        + (f", backend side {holders(gw, tcp_inode(*backend_link) or 0)}"
+        + (f", backend side {holders(gw, h.tcp_inode(*backend_link) or 0)}"
            if backend_link else "")))
 
 

@@ -22,6 +22,6 @@ from tg_env import *  # noqa: F401,F403
 from tg_env import (_gid_of, _ns_inode, _parent, _reference_ns,  # noqa: F401
                     _sanitized_build)
 from tg_gateway import *  # noqa: F401,F403
-from tg_gateway import (_comm, _holds_socket, _running, _starttime,  # noqa: F401
-                        _tcp_inode)
+from tg_gateway import (_comm, _holds_socket, _running,  # noqa: F401
+                        _starttime)
 from tg_sshd import *  # noqa: F401,F403

@@ -56,8 +56,8 @@ def test_open_tunnel_sockets_are_held_by_a_relay_worker_not_a_gate(gateway, vers
                                           backend_link=(link, backend.port))
             assert relay in gateway.children("tg-relay")
             gates = gateway.children("tg-gate")
-            for inode in (hf.tcp_inode(gateway.port, c.local_port),
-                          hf.tcp_inode(link, backend.port)):
+            for inode in (h.tcp_inode(gateway.port, c.local_port),
+                          h.tcp_inode(link, backend.port)):
                 assert not [p for p, _ in hf.holders(gateway, inode) if p in gates]
             h.echo_round_trip(c)
 

@@ -166,7 +166,9 @@ def descendants_of(pid):
     return out
 
 
-def _tcp_inode(local_port, remote_port):
+def tcp_inode(local_port, remote_port):
+    """Inode of the established IPv4/IPv6 socket local_port -> remote_port
+    (a socket in TIME_WAIT has inode 0 and is skipped)."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         with open(table) as f:
             next(f)
@@ -174,7 +176,7 @@ def _tcp_inode(local_port, remote_port):
                 parts = line.split()
                 lp = int(parts[1].rsplit(":", 1)[1], 16)
                 rp = int(parts[2].rsplit(":", 1)[1], 16)
-                if lp == local_port and rp == remote_port:
+                if lp == local_port and rp == remote_port and parts[9] != "0":
                     return parts[9]
     return None
 
@@ -335,7 +337,7 @@ class Gateway:
     def gate_pid_of(self, client):
         """The tg-gate process holding client's connection."""
         def find():
-            inode = _tcp_inode(self.port, client.local_port)
+            inode = tcp_inode(self.port, client.local_port)
             if inode is None:
                 return None
             for pid in self.children("tg-gate"):
