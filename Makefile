@@ -25,10 +25,15 @@ CFLAGS	+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wconversion \
 LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CPPFLAGS += -Isrc -Iauth -Ipolicy $(PKG_CFLAGS) \
+# src/ has one folder per process role (master, gate, relay), one for the
+# event loop both unprivileged workers run (worker) and one for code linked
+# into several roles (common); headers are found by name from any of them.
+SRC_DIRS := src/master src/gate src/relay src/worker src/common
+SRC_INC  := $(SRC_DIRS:%=-I%)
+CPPFLAGS += $(SRC_INC) -Iauth -Ipolicy $(PKG_CFLAGS) \
 	    -DTG_DEFAULT_CONFIG=\"$(PREFIX)/etc/tunnelgate/tunnelgated.conf\"
 
-DAEMON_SRCS := $(filter-out src/main.c,$(wildcard src/*.c)) \
+DAEMON_SRCS := $(filter-out src/master/main.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c))) \
 	       $(wildcard auth/*.c) $(wildcard policy/*.c)
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
@@ -51,7 +56,7 @@ $(BUILD)/libtgd.a: $(DAEMON_OBJS)
 	@rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/tunnelgated: $(BUILD)/src/main.o $(BUILD)/libtgd.a
+$(BUILD)/tunnelgated: $(BUILD)/src/master/main.o $(BUILD)/libtgd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SANLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
@@ -84,13 +89,13 @@ test: deps
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_SRCS := src/buf.c src/http_request.c src/log.c $(wildcard policy/*.c) \
+FUZZ_LIB_SRCS := src/common/buf.c src/gate/http_request.c src/common/log.c $(wildcard policy/*.c) \
 		 auth/auth_proto.c
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard src/*.h policy/*.h auth/*.h src/client/*.h)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h)) $(wildcard policy/*.h auth/*.h src/client/*.h)
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
-	    -Isrc -Iauth -Ipolicy -Isrc/client/include $(PKG_CFLAGS) \
+	    $(SRC_INC) -Iauth -Ipolicy -Isrc/client/include $(PKG_CFLAGS) \
 	    -o $@ $(filter %.c,$^) $(PKG_LIBS)
 
 fuzz: $(FUZZ_BINS)
@@ -143,7 +148,7 @@ CLIENT_BINS	 = $(BUILD)/tunnelgate $(BUILD)/libtunnelgate.a \
 all: $(CLIENT_BINS)
 
 $(BUILD)/src/client/%.o: CPPFLAGS += -Isrc/client/include
-$(BUILD)/tests/unit/test_client_%.o: CPPFLAGS += -Isrc/client/include
+$(BUILD)/tests/unit/test_client_%.o: CPPFLAGS += -Isrc/client/include -Isrc/client
 $(CLIENT_LIB_OBJS): CFLAGS += -fPIC -fvisibility=hidden
 
 $(BUILD)/libtunnelgate.a: $(CLIENT_LIB_OBJS)
@@ -197,5 +202,5 @@ install-client: $(CLIENT_BINS)
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(DAEMON_OBJS:.o=.d) $(BUILD)/src/main.d $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
+-include $(DAEMON_OBJS:.o=.d) $(BUILD)/src/master/main.d $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	 $(BENCH_OBJS:.o=.d)

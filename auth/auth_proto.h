@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../src/http_request.h"
+#include "http_request.h"
 
 #define AUTH_PROTO_VERSION	1
 

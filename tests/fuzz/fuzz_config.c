@@ -11,9 +11,9 @@
  * The Makefile's fuzz rule links only the parsers' sources, so the loader
  * (every src/config*.c file) is compiled into this file.
  */
-#include "../../src/config.c"
-#include "../../src/config_schema.c"
-#include "../../src/config_ldap.c"
+#include "../../src/master/config.c"
+#include "../../src/master/config_schema.c"
+#include "../../src/master/config_ldap.c"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,9 +13,9 @@
  * The Makefile's fuzz rule links only the parsers' sources, so the units
  * under test are compiled into this file.
  */
-#include "../../src/audit.c"
-#include "../../src/ctl.c"
-#include "../../src/ipc.c"
+#include "../../src/master/audit.c"
+#include "../../src/common/ctl.c"
+#include "../../src/common/ipc.c"
 
 #include <stdlib.h>
 

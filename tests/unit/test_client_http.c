@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "client/libtg_priv.h"
+#include "libtg_priv.h"
 
 static int
 split(const char *spec, char *host, char *port, const char *def)

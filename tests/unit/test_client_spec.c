@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "client/cli.h"
+#include "cli.h"
 
 static void
 test_forward_forms(void **state)

@@ -1,5 +1,5 @@
 /*
- * config_load() of auth.ldap (src/config_ldap.c): values stored, defaults,
+ * config_load() of auth.ldap (src/master/config_ldap.c): values stored, defaults,
  * and one check per class of error, each message naming the file, the line
  * and the setting. Run from the top of the repository; the positive tests
  * of bind.password_file need root (the file must be root's).

@@ -24,7 +24,7 @@
 #define TLS_RECORD_HANDSHAKE	0x16
 
 void
-conn_watch(struct gate *g, struct ev *ev, int fd, enum ev_kind kind,
+conn_watch(struct worker *g, struct ev *ev, int fd, enum ev_kind kind,
     struct conn *c)
 {
 	struct epoll_event	 e = {
@@ -40,7 +40,7 @@ conn_watch(struct gate *g, struct ev *ev, int fd, enum ev_kind kind,
 }
 
 void
-conn_accept(struct gate *g, int fd, const char *client)
+conn_accept(struct worker *g, int fd, const char *client)
 {
 	const struct config	*cfg = g->env->cfg;
 	struct conn		*c;
@@ -54,12 +54,12 @@ conn_accept(struct gate *g, int fd, const char *client)
 	if (getrandom(&c->facts.tunnel_id, sizeof(c->facts.tunnel_id), 0) !=
 	    sizeof(c->facts.tunnel_id))
 		fatal("%s: getrandom", __func__);
-	relay_end_init(&c->relay.client, fd, &tls_relay_ops, NULL);
-	relay_end_init(&c->relay.backend, -1, &relay_plain_ops, NULL);
+	pump_end_init(&c->pump.client, fd, &ssl_pump_ops, NULL);
+	pump_end_init(&c->pump.backend, -1, &pump_plain_ops, NULL);
 	/* The request and what the client pipelines after it share "up". */
-	buf_init(&c->relay.up, cfg->limit_buffer_bytes > cfg->limit_header_bytes ?
+	buf_init(&c->pump.up, cfg->limit_buffer_bytes > cfg->limit_header_bytes ?
 	    cfg->limit_buffer_bytes : cfg->limit_header_bytes);
-	buf_init(&c->relay.down, cfg->limit_buffer_bytes);
+	buf_init(&c->pump.down, cfg->limit_buffer_bytes);
 	c->state = CS_HANDSHAKE;
 	c->deadline_ms = proc_now_ms() + cfg->timeout_handshake_ms;
 	TAILQ_INSERT_TAIL(&g->lists[CS_HANDSHAKE], c, timer);
@@ -68,7 +68,7 @@ conn_accept(struct gate *g, int fd, const char *client)
 }
 
 void
-conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
+conn_close(struct worker *g, struct conn *c, enum audit_closed_by by,
     const char *reason)
 {
 	if (c->dead)
@@ -85,21 +85,21 @@ conn_close(struct gate *g, struct conn *c, enum audit_closed_by by,
 	 * two workers for a moment around a handoff (or in flight between
 	 * them), so close() alone could leave events naming a freed conn.
 	 */
-	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.client.fd, NULL);
-	if (c->relay.backend.fd != -1)
-		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->relay.backend.fd, NULL);
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->pump.client.fd, NULL);
+	if (c->pump.backend.fd != -1)
+		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->pump.backend.fd, NULL);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
-	close(c->relay.client.fd);
-	if (c->relay.backend.fd != -1)
-		close(c->relay.backend.fd);
-	relay_free(&c->relay);
+	close(c->pump.client.fd);
+	if (c->pump.backend.fd != -1)
+		close(c->pump.backend.fd);
+	pump_free(&c->pump);
 	g->n_conns--;
 }
 
 /* Answer the client once, then close; nothing it sends later is parsed. */
 void
-conn_reply(struct gate *g, struct conn *c, int status, const char *reason)
+conn_reply(struct worker *g, struct conn *c, int status, const char *reason)
 {
 	char	 resp[256];
 	size_t	 n;
@@ -108,9 +108,9 @@ conn_reply(struct gate *g, struct conn *c, int status, const char *reason)
 	    (unsigned long long)c->facts.tunnel_id, status, reason);
 	n = http_response_format(status, g->env->cfg->auth_realm, resp,
 	    sizeof(resp));
-	buf_free(&c->relay.up);
-	buf_reset(&c->relay.down);
-	if (n == 0 || buf_put(&c->relay.down, resp, n) != 0) {
+	buf_free(&c->pump.up);
+	buf_reset(&c->pump.down);
+	if (n == 0 || buf_put(&c->pump.down, resp, n) != 0) {
 		conn_close(g, c, AUDIT_BY_NONE, NULL);
 		return;
 	}
@@ -120,43 +120,43 @@ conn_reply(struct gate *g, struct conn *c, int status, const char *reason)
 
 /* A refusal the gate decides itself: audited here, then answered. */
 void
-conn_refuse(struct gate *g, struct conn *c, int status, const char *reason)
+conn_refuse(struct worker *g, struct conn *c, int status, const char *reason)
 {
 	gate_audit(g, c, status == 407 ? AUDIT_AUTH_FAIL : AUDIT_ERROR,
 	    AUDIT_BY_NONE, reason);
 	conn_reply(g, c, status, reason);
 }
 
-static void conn_flush_reply(struct gate *, struct conn *);
+static void conn_flush_reply(struct worker *, struct conn *);
 
 /* Plain HTTP on the TLS port: say so in plain text, then close gently. */
 static void
-conn_plaintext(struct gate *g, struct conn *c)
+conn_plaintext(struct worker *g, struct conn *c)
 {
 	ssize_t	 n;
 
-	n = send(c->relay.client.fd, http_response_plaintext_400,
+	n = send(c->pump.client.fd, http_response_plaintext_400,
 	    strlen(http_response_plaintext_400), MSG_NOSIGNAL | MSG_DONTWAIT);
 	(void)n;	/* best effort: the client is not speaking our protocol */
 	gate_audit(g, c, AUDIT_ERROR, AUDIT_BY_NONE,
 	    "plaintext HTTP on the TLS port");
-	shutdown(c->relay.client.fd, SHUT_WR);
+	shutdown(c->pump.client.fd, SHUT_WR);
 	c->lingering = true;
 	gate_set_state(g, c, CS_REPLY);
 	conn_flush_reply(g, c);
 }
 
 static void
-conn_handshake(struct gate *g, struct conn *c)
+conn_handshake(struct worker *g, struct conn *c)
 {
 	uint8_t	 first;
 	ssize_t	 n;
 	int	 r;
 
 	if (c->ssl == NULL) {
-		n = recv(c->relay.client.fd, &first, 1, MSG_PEEK);
+		n = recv(c->pump.client.fd, &first, 1, MSG_PEEK);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
-			c->relay.client.readable = false;
+			c->pump.client.readable = false;
 			return;
 		}
 		if (n <= 0) {
@@ -171,13 +171,13 @@ conn_handshake(struct gate *g, struct conn *c)
 			return;
 		}
 		if ((c->ssl = SSL_new(g->env->ctx)) == NULL ||
-		    SSL_set_fd(c->ssl, c->relay.client.fd) != 1) {
+		    SSL_set_fd(c->ssl, c->pump.client.fd) != 1) {
 			log_warnx("%s: SSL_new: %s", __func__, tls_error_string());
 			conn_close(g, c, AUDIT_BY_NONE, NULL);
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
-		c->relay.client.io = c->ssl;
+		c->pump.client.io = c->ssl;
 		if (g->env->n_relays > 0 && tls_export_attach(c->ssl) != 0)
 			log_warnx("%s: cannot track TLS state; this tunnel "
 			    "stays in the gate worker", c->facts.client);
@@ -193,10 +193,10 @@ conn_handshake(struct gate *g, struct conn *c)
 	}
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
-		c->relay.client.readable = false;
+		c->pump.client.readable = false;
 		break;
 	case SSL_ERROR_WANT_WRITE:
-		c->relay.client.writable = false;
+		c->pump.client.writable = false;
 		break;
 	default:
 		log_debug("%s: TLS handshake failed: %s", c->facts.client,
@@ -206,15 +206,15 @@ conn_handshake(struct gate *g, struct conn *c)
 }
 
 static void
-conn_request(struct gate *g, struct conn *c, struct http_request *req)
+conn_request(struct worker *g, struct conn *c, struct http_request *req)
 {
 	char	 target[HTTP_HOST_MAX + 10];
 
 	snprintf(target, sizeof(target), strchr(req->host, ':') != NULL ?
 	    "[%s]:%u" : "%s:%u", req->host, req->port);
 	/* The header held the credentials; what follows is tunnel data. */
-	explicit_bzero((uint8_t *)buf_rptr(&c->relay.up), req->header_len);
-	buf_consume(&c->relay.up, req->header_len);
+	explicit_bzero((uint8_t *)buf_rptr(&c->pump.up), req->header_len);
+	buf_consume(&c->pump.up, req->header_len);
 	if (!req->has_credentials) {
 		conn_refuse(g, c, 407, "no credentials");
 		return;
@@ -240,22 +240,22 @@ conn_request(struct gate *g, struct conn *c, struct http_request *req)
 }
 
 static void
-conn_read_request(struct gate *g, struct conn *c)
+conn_read_request(struct worker *g, struct conn *c)
 {
 	struct http_request	 req;
 	ssize_t			 n;
 	int			 r;
 
 	for (;;) {
-		n = relay_read_client(&c->relay);
-		if (n == RELAY_IO_WANT_READ || n == RELAY_IO_WANT_WRITE)
+		n = pump_read_client(&c->pump);
+		if (n == PUMP_IO_WANT_READ || n == PUMP_IO_WANT_WRITE)
 			return;
 		if (n <= 0) {
 			conn_close(g, c, AUDIT_BY_NONE, NULL);
 			return;
 		}
-		r = http_request_parse(buf_rptr(&c->relay.up),
-		    buf_len(&c->relay.up), g->env->cfg->limit_header_bytes, &req);
+		r = http_request_parse(buf_rptr(&c->pump.up),
+		    buf_len(&c->pump.up), g->env->cfg->limit_header_bytes, &req);
 		if (r == HTTP_PARSE_INCOMPLETE)
 			continue;
 		if (r == HTTP_PARSE_OK)
@@ -276,14 +276,14 @@ conn_read_request(struct gate *g, struct conn *c)
  * answer before the client reads it.
  */
 static void
-conn_flush_reply(struct gate *g, struct conn *c)
+conn_flush_reply(struct worker *g, struct conn *c)
 {
 	uint8_t	 sink[4096];
 	ssize_t	 r;
 
 	if (!c->lingering) {
-		r = relay_flush_client(&c->relay);
-		if (r == RELAY_IO_WANT_READ || r == RELAY_IO_WANT_WRITE)
+		r = pump_flush_client(&c->pump);
+		if (r == PUMP_IO_WANT_READ || r == PUMP_IO_WANT_WRITE)
 			return;
 		if (r != 0) {
 			conn_close(g, c, AUDIT_BY_NONE, NULL);
@@ -293,19 +293,19 @@ conn_flush_reply(struct gate *g, struct conn *c)
 			ERR_clear_error();
 			SSL_shutdown(c->ssl);
 		}
-		shutdown(c->relay.client.fd, SHUT_WR);
+		shutdown(c->pump.client.fd, SHUT_WR);
 		c->lingering = true;
 	}
-	while ((r = read(c->relay.client.fd, sink, sizeof(sink))) > 0)
+	while ((r = read(c->pump.client.fd, sink, sizeof(sink))) > 0)
 		;
 	if (r == 0 || (errno != EAGAIN && errno != EINTR))
 		conn_close(g, c, AUDIT_BY_NONE, NULL);
 }
 
 void
-conn_client_event(struct gate *g, struct conn *c, uint32_t events)
+conn_client_event(struct worker *g, struct conn *c, uint32_t events)
 {
-	relay_end_event(&c->relay.client, events);
+	pump_end_event(&c->pump.client, events);
 	switch (c->state) {
 	case CS_HANDSHAKE:
 		conn_handshake(g, c);
@@ -325,30 +325,30 @@ conn_client_event(struct gate *g, struct conn *c, uint32_t events)
 }
 
 void
-conn_backend_event(struct gate *g, struct conn *c, uint32_t events)
+conn_backend_event(struct worker *g, struct conn *c, uint32_t events)
 {
-	relay_end_event(&c->relay.backend, events);
+	pump_end_event(&c->pump.backend, events);
 	if (c->state == CS_TUNNEL)
 		conn_pump(g, c);
 }
 
 void
-conn_pump(struct gate *g, struct conn *c)
+conn_pump(struct worker *g, struct conn *c)
 {
-	struct relay	*r = &c->relay;
+	struct pump	*r = &c->pump;
 	char		 reason[128];
 
-	switch (relay_pump(r)) {
-	case RELAY_RUNNING:
+	switch (pump_run(r)) {
+	case PUMP_RUNNING:
 		if (r->moved)
 			gate_touch(g, c);
 		if (c->try_handoff)
 			handoff_try(g, c);
 		break;
-	case RELAY_DONE:
+	case PUMP_DONE:
 		conn_close(g, c, r->first_eof, "closed");
 		break;
-	case RELAY_FAILED:
+	case PUMP_FAILED:
 		snprintf(reason, sizeof(reason), "%s: %s",
 		    r->failed_by == AUDIT_BY_CLIENT ? "client" : "backend",
 		    r->failed_by == AUDIT_BY_CLIENT ? r->client.err :
@@ -359,7 +359,7 @@ conn_pump(struct gate *g, struct conn *c)
 }
 
 static void
-conn_open_tunnel(struct gate *g, struct conn *c, int fd)
+conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 {
 	char	 resp[64];
 	size_t	 n;
@@ -373,12 +373,12 @@ conn_open_tunnel(struct gate *g, struct conn *c, int fd)
 	}
 	/* Real-time streams: never hold small writes back. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	setsockopt(c->relay.client.fd, IPPROTO_TCP, TCP_NODELAY, &one,
+	setsockopt(c->pump.client.fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one));
-	relay_end_init(&c->relay.backend, fd, &relay_plain_ops, NULL);
+	pump_end_init(&c->pump.backend, fd, &pump_plain_ops, NULL);
 	conn_watch(g, &c->backend_ev, fd, EV_BACKEND, c);
 	n = http_response_format(200, "", resp, sizeof(resp));
-	buf_put(&c->relay.down, resp, n);
+	buf_put(&c->pump.down, resp, n);
 	c->status_bytes = (uint32_t)n;
 	gate_set_state(g, c, CS_TUNNEL);
 	c->opened_ms = proc_now_ms();
@@ -388,7 +388,7 @@ conn_open_tunnel(struct gate *g, struct conn *c, int fd)
 }
 
 void
-conn_auth_reply(struct gate *g, struct conn *c, const struct auth_reply *m,
+conn_auth_reply(struct worker *g, struct conn *c, const struct auth_reply *m,
     int backend_fd)
 {
 	if (conn_fact_set(&c->facts, FACT_RULE, m->rule) != 0 ||
@@ -408,7 +408,7 @@ conn_auth_reply(struct gate *g, struct conn *c, const struct auth_reply *m,
 }
 
 void
-conn_timeout(struct gate *g, struct conn *c)
+conn_timeout(struct worker *g, struct conn *c)
 {
 	switch (c->state) {
 	case CS_REQUEST:

@@ -4,15 +4,26 @@
  * pool for a verdict and a connected backend socket, answers, and relays
  * until the handoff to relay workers takes tunnels elsewhere.
  */
-#ifndef TG_GATE_H
-#define TG_GATE_H
+#ifndef TG_WORKER_H
+#define TG_WORKER_H
 
 #include <stddef.h>
 #include <openssl/ssl.h>
 
 #include "config.h"
 
-struct gate_env {
+/*
+ * Which of the two unprivileged roles runs the loop: a gate worker accepts,
+ * handshakes and asks the authenticators; a relay worker (exec'd) only adopts
+ * tunnels handed over to it.
+ */
+enum worker_role {
+	WORKER_GATE = 1,
+	WORKER_RELAY = 2,
+};
+
+struct worker_env {
+	enum worker_role	 role;
 	const struct config	*cfg;
 	SSL_CTX			*ctx;
 	const int		*listeners;
@@ -26,6 +37,6 @@ struct gate_env {
 	void			 (*enter_sandbox)(void);	/* after set-up */
 };
 
-__attribute__((noreturn)) void gate_main(void *env);
+__attribute__((noreturn)) void worker_main(void *env);
 
 #endif

@@ -17,7 +17,7 @@
 #include "auth_proto.h"
 #include "authenticator.h"
 #include "ctl.h"
-#include "gate.h"
+#include "worker.h"
 #include "ipc.h"
 #include "listeners.h"
 #include "log.h"
@@ -174,7 +174,7 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 {
 	const struct config	*cfg = gen->cfg;
 	struct proc_demote	 demote = { cfg->user, cfg->chroot_dir };
-	struct gate_env		 genv;
+	struct worker_env		 genv;
 	struct auth_env		 aenv;
 	struct slot		*s;
 	int			 keep[CONFIG_MAX_LISTENERS + 64 + CTL_MAX_RELAYS + 2];
@@ -192,8 +192,9 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 	}
 	if (kind == CHILD_GATE) {
 		n_relays = relays_send_ends(relay_fds, CTL_MAX_RELAYS);
-		genv = (struct gate_env){ .cfg = cfg, .ctx = gen->ctx,
+		genv = (struct worker_env){ .cfg = cfg, .ctx = gen->ctx,
 		    .listeners = m.listeners.fds, .n_listeners = m.listeners.n,
+		    .role = WORKER_GATE,
 		    .auth_fd = gen->gate_ends[slot], .ctl_fd = ctl[1],
 		    .auth_alive = gen->auth_alive, .relay_fds = relay_fds,
 		    .n_relays = n_relays, .handoff_fd = -1 };
@@ -203,7 +204,7 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 			keep[nkeep++] = relay_fds[i];
 		keep[nkeep++] = gen->gate_ends[slot];
 		keep[nkeep++] = ctl[1];
-		pid = proc_spawn("tg-gate", keep, nkeep, &demote, gate_main, &genv);
+		pid = proc_spawn("tg-gate", keep, nkeep, &demote, worker_main, &genv);
 	} else {
 		aenv = (struct auth_env){ .cfg = cfg, .policy = gen->policy,
 		    .socks = gen->auth_ends, .n_socks = cfg->gate_workers,

@@ -42,7 +42,7 @@ gate_state_timeout(const struct config *cfg, enum conn_state s)
  * ordered by deadline and the earliest one is always at a head.
  */
 void
-gate_set_state(struct gate *g, struct conn *c, enum conn_state s)
+gate_set_state(struct worker *g, struct conn *c, enum conn_state s)
 {
 	if (c->state == CS_AUTH && s != CS_AUTH)
 		g->n_pending--;
@@ -55,13 +55,13 @@ gate_set_state(struct gate *g, struct conn *c, enum conn_state s)
 }
 
 void
-gate_touch(struct gate *g, struct conn *c)
+gate_touch(struct worker *g, struct conn *c)
 {
 	gate_set_state(g, c, c->state);
 }
 
 void
-gate_audit(struct gate *g, struct conn *c, enum audit_event ev,
+gate_audit(struct worker *g, struct conn *c, enum audit_event ev,
     enum audit_closed_by by, const char *reason)
 {
 	struct audit_record	 rec;
@@ -72,16 +72,16 @@ gate_audit(struct gate *g, struct conn *c, enum audit_event ev,
 	rec.closed_by = by;
 	AUDIT_SET(rec.reason, reason ? reason : "");
 	if (ev == AUDIT_CLOSE) {
-		rec.bytes_up = c->relay.bytes_up;
-		rec.bytes_down = c->relay.bytes_down > c->status_bytes ?
-		    c->relay.bytes_down - c->status_bytes : 0;
+		rec.bytes_up = c->pump.bytes_up;
+		rec.bytes_down = c->pump.bytes_down > c->status_bytes ?
+		    c->pump.bytes_down - c->status_bytes : 0;
 		rec.duration_ms = (uint64_t)(proc_now_ms() - c->opened_ms);
 	}
 	ctl_send_audit(g->env->ctl_fd, &rec);
 }
 
 int
-gate_send_auth(struct gate *g, struct conn *c, const struct http_request *req)
+gate_send_auth(struct worker *g, struct conn *c, const struct http_request *req)
 {
 	struct auth_request	 m;
 	int			 r;
@@ -112,7 +112,7 @@ gate_send_auth(struct gate *g, struct conn *c, const struct http_request *req)
 }
 
 static void
-gate_add_fd(struct gate *g, int fd, struct ev *ev, uint32_t events)
+gate_add_fd(struct worker *g, int fd, struct ev *ev, uint32_t events)
 {
 	struct epoll_event	 e = { .events = events, .data.ptr = ev };
 
@@ -126,7 +126,7 @@ gate_add_fd(struct gate *g, int fd, struct ev *ev, uint32_t events)
  * a moment instead of spinning on EMFILE; connections wait in the backlog.
  */
 static void
-gate_pause_accepting(struct gate *g)
+gate_pause_accepting(struct worker *g)
 {
 	if (g->accept_paused_until != 0)
 		return;
@@ -139,7 +139,7 @@ gate_pause_accepting(struct gate *g)
 }
 
 static void
-gate_resume_accepting(struct gate *g)
+gate_resume_accepting(struct worker *g)
 {
 	struct epoll_event	 e;
 
@@ -155,7 +155,7 @@ gate_resume_accepting(struct gate *g)
 }
 
 static void
-gate_stop_accepting(struct gate *g)
+gate_stop_accepting(struct worker *g)
 {
 	if (!g->accepting)
 		return;
@@ -169,12 +169,12 @@ gate_stop_accepting(struct gate *g)
 		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->listeners[i], NULL);
 		close(g->env->listeners[i]);
 	}
-	if (g->env->handoff_fd != -1)
+	if (g->env->role == WORKER_RELAY)
 		epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->handoff_fd, NULL);
 }
 
 static void
-gate_accept(struct gate *g, int lfd)
+gate_accept(struct worker *g, int lfd)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
@@ -216,7 +216,7 @@ gate_accept(struct gate *g, int lfd)
 }
 
 static struct conn *
-gate_find_pending(struct gate *g, uint64_t req_id)
+gate_find_pending(struct worker *g, uint64_t req_id)
 {
 	struct conn	*c;
 
@@ -228,7 +228,7 @@ gate_find_pending(struct gate *g, uint64_t req_id)
 
 /* Fail requests no authenticator will answer: all, or one dead pid's. */
 static void
-gate_fail_pending(struct gate *g, uint32_t dead_pid)
+gate_fail_pending(struct worker *g, uint32_t dead_pid)
 {
 	struct conn	*c, *next;
 
@@ -240,7 +240,7 @@ gate_fail_pending(struct gate *g, uint32_t dead_pid)
 }
 
 static void
-gate_dispatch_auth(struct gate *g)
+gate_dispatch_auth(struct worker *g)
 {
 	union {
 		struct auth_taken	taken;
@@ -287,7 +287,7 @@ gate_dispatch_auth(struct gate *g)
  * see every peer gone and exit.
  */
 static void
-gate_release_auth(struct gate *g)
+gate_release_auth(struct worker *g)
 {
 	if (g->accepting || g->n_pending > 0 || g->env->auth_fd == -1 ||
 	    !TAILQ_EMPTY(&g->lists[CS_HANDSHAKE]) ||
@@ -300,7 +300,7 @@ gate_release_auth(struct gate *g)
 }
 
 static void
-gate_dispatch_ctl(struct gate *g)
+gate_dispatch_ctl(struct worker *g)
 {
 	union {
 		struct ctl_auth_status	status;
@@ -348,7 +348,7 @@ gate_dispatch_ctl(struct gate *g)
 }
 
 static void
-gate_dispatch_signal(struct gate *g)
+gate_dispatch_signal(struct worker *g)
 {
 	struct signalfd_siginfo	 si;
 
@@ -366,7 +366,7 @@ gate_dispatch_signal(struct gate *g)
 
 /* Expire deadlines; returns the epoll timeout until the next one. */
 static int
-gate_timers(struct gate *g)
+gate_timers(struct worker *g)
 {
 	int64_t		 now = proc_now_ms(), next = -1;
 	struct conn	*c;
@@ -392,7 +392,7 @@ gate_timers(struct gate *g)
 }
 
 static void
-gate_reap(struct gate *g)
+gate_reap(struct worker *g)
 {
 	struct conn	*c;
 
@@ -404,7 +404,7 @@ gate_reap(struct gate *g)
 }
 
 static void
-gate_dispatch(struct gate *g, struct ev *ev, uint32_t events)
+gate_dispatch(struct worker *g, struct ev *ev, uint32_t events)
 {
 	switch (ev->kind) {
 	case EV_LISTENER:
@@ -436,7 +436,7 @@ gate_dispatch(struct gate *g, struct ev *ev, uint32_t events)
 }
 
 static void
-gate_setup(struct gate *g, struct gate_env *env)
+gate_setup(struct worker *g, struct worker_env *env)
 {
 	sigset_t	 mask;
 	uint64_t	 seed;
@@ -472,11 +472,11 @@ gate_setup(struct gate *g, struct gate_env *env)
 		gate_add_fd(g, env->listeners[i], &g->listener_evs[i],
 		    EPOLLIN | EPOLLEXCLUSIVE);
 	}
-	if (env->handoff_fd != -1) {
+	if (env->role == WORKER_RELAY) {
 		g->handoff_ev.kind = EV_HANDOFF;
 		gate_add_fd(g, env->handoff_fd, &g->handoff_ev, EPOLLIN);
 	}
-	if (env->auth_fd != -1) {
+	if (env->role == WORKER_GATE) {
 		g->auth_ev.kind = EV_AUTH;
 		gate_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
 	}
@@ -487,12 +487,12 @@ gate_setup(struct gate *g, struct gate_env *env)
  * RELAY_REPORT_MS, so gate workers can pick the least loaded one.
  */
 static void
-gate_report_load(struct gate *g, int *timeout)
+gate_report_load(struct worker *g, int *timeout)
 {
 	struct ctl_relay_load	 l;
 	int64_t			 now;
 
-	if (g->env->handoff_fd == -1 || g->reported_conns == g->n_conns)
+	if (g->env->role != WORKER_RELAY || g->reported_conns == g->n_conns)
 		return;
 	now = proc_now_ms();
 	if (now < g->report_at) {
@@ -509,9 +509,9 @@ gate_report_load(struct gate *g, int *timeout)
 }
 
 void
-gate_main(void *arg)
+worker_main(void *arg)
 {
-	struct gate		 g;
+	struct worker		 g;
 	struct epoll_event	 events[GATE_EVENTS];
 	int			 n, timeout;
 

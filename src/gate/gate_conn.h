@@ -11,8 +11,8 @@
 #include "auth_proto.h"
 #include "conn_facts.h"
 #include "ctl.h"
-#include "gate.h"
-#include "relay.h"
+#include "worker.h"
+#include "pump.h"
 
 enum ev_kind {
 	EV_LISTENER, EV_AUTH, EV_CTL, EV_SIGNAL, EV_CLIENT, EV_BACKEND, EV_HANDOFF
@@ -45,7 +45,7 @@ struct conn {
 	int64_t			 deadline_ms;
 	struct ev		 client_ev, backend_ev;
 	SSL			*ssl;
-	struct relay		 relay;
+	struct pump		 pump;
 	uint64_t		 req_id;
 	uint32_t		 auth_pid;	/* authenticator working on it */
 	int64_t			 opened_ms;
@@ -55,8 +55,8 @@ struct conn {
 
 TAILQ_HEAD(conn_list, conn);
 
-struct gate {
-	struct gate_env		*env;
+struct worker {
+	struct worker_env		*env;
 	int			 epfd;
 	struct conn_list	 lists[CS_NSTATES];	/* FIFO by deadline */
 	struct conn_list	 graveyard;
@@ -79,29 +79,29 @@ struct gate {
 };
 
 /* gate_conn.c */
-void	 conn_accept(struct gate *, int fd, const char *client);
-void	 conn_client_event(struct gate *, struct conn *, uint32_t events);
-void	 conn_backend_event(struct gate *, struct conn *, uint32_t events);
-void	 conn_auth_reply(struct gate *, struct conn *, const struct auth_reply *,
+void	 conn_accept(struct worker *, int fd, const char *client);
+void	 conn_client_event(struct worker *, struct conn *, uint32_t events);
+void	 conn_backend_event(struct worker *, struct conn *, uint32_t events);
+void	 conn_auth_reply(struct worker *, struct conn *, const struct auth_reply *,
 	    int backend_fd);
-void	 conn_reply(struct gate *, struct conn *, int status, const char *reason);
-void	 conn_refuse(struct gate *, struct conn *, int status, const char *reason);
-void	 conn_timeout(struct gate *, struct conn *);
-void	 conn_close(struct gate *, struct conn *, enum audit_closed_by,
+void	 conn_reply(struct worker *, struct conn *, int status, const char *reason);
+void	 conn_refuse(struct worker *, struct conn *, int status, const char *reason);
+void	 conn_timeout(struct worker *, struct conn *);
+void	 conn_close(struct worker *, struct conn *, enum audit_closed_by,
 	    const char *reason);
-void	 conn_watch(struct gate *, struct ev *, int fd, enum ev_kind,
+void	 conn_watch(struct worker *, struct ev *, int fd, enum ev_kind,
 	    struct conn *);
-void	 conn_pump(struct gate *, struct conn *);
+void	 conn_pump(struct worker *, struct conn *);
 
 /* handoff.c */
-void	 handoff_try(struct gate *, struct conn *);
-void	 handoff_receive(struct gate *);
+void	 handoff_try(struct worker *, struct conn *);
+void	 handoff_receive(struct worker *);
 
 /* gate.c */
-void	 gate_set_state(struct gate *, struct conn *, enum conn_state);
-void	 gate_touch(struct gate *, struct conn *);
-int	 gate_send_auth(struct gate *, struct conn *, const struct http_request *);
-void	 gate_audit(struct gate *, struct conn *, enum audit_event,
+void	 gate_set_state(struct worker *, struct conn *, enum conn_state);
+void	 gate_touch(struct worker *, struct conn *);
+int	 gate_send_auth(struct worker *, struct conn *, const struct http_request *);
+void	 gate_audit(struct worker *, struct conn *, enum audit_event,
 	    enum audit_closed_by, const char *reason);
 
 #endif

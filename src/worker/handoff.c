@@ -16,7 +16,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "proc.h"
-#include "relay_tls.h"
+#include "record_pump.h"
 #include "tls_export.h"
 
 int
@@ -39,7 +39,7 @@ handoff_validate(const struct handoff_msg *h, size_t n, char *why,
 
 /* The relay worker with the fewest tunnels that has room, or -1. */
 static int
-handoff_pick(struct gate *g)
+handoff_pick(struct worker *g)
 {
 	int	 best = -1;
 
@@ -61,7 +61,7 @@ handoff_pick(struct gate *g)
 static bool
 handoff_ready(struct conn *c)
 {
-	struct relay	*r = &c->relay;
+	struct pump	*r = &c->pump;
 
 	if (r->client.eof || r->backend.eof || r->client.shut ||
 	    r->backend.shut) {
@@ -73,12 +73,12 @@ handoff_ready(struct conn *c)
 }
 
 void
-handoff_try(struct gate *g, struct conn *c)
+handoff_try(struct worker *g, struct conn *c)
 {
 	struct handoff_msg	*h;
-	size_t			 len = buf_len(&c->relay.up), size;
+	size_t			 len = buf_len(&c->pump.up), size;
 	char			 err[128];
-	int			 fds[2] = { c->relay.client.fd, c->relay.backend.fd };
+	int			 fds[2] = { c->pump.client.fd, c->pump.backend.fd };
 	int			 r, pick;
 
 	if (!handoff_ready(c))
@@ -96,15 +96,15 @@ handoff_try(struct gate *g, struct conn *c)
 	}
 	h->version = HANDOFF_PROTO_VERSION;
 	h->size = (uint32_t)size;
-	h->bytes_up = c->relay.bytes_up;
-	h->bytes_down = c->relay.bytes_down;
+	h->bytes_up = c->pump.bytes_up;
+	h->bytes_down = c->pump.bytes_down;
 	h->opened_ms = c->opened_ms;
 	h->data_len = (uint32_t)len;
 	h->status_bytes = c->status_bytes;
 	conn_facts_to_record(&c->facts, &h->facts);
 	h->facts.event = AUDIT_OPEN;
 	if (len > 0)
-		memcpy(h->data, buf_rptr(&c->relay.up), len);
+		memcpy(h->data, buf_rptr(&c->pump.up), len);
 	for (r = -1; pick != -1; pick = handoff_pick(g)) {
 		if ((r = ipc_send(g->env->relay_fds[pick], h, size, fds, 2)) == 0)
 			break;
@@ -127,7 +127,7 @@ handoff_try(struct gate *g, struct conn *c)
 }
 
 static void
-handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
+handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 {
 	const struct config	*cfg = g->env->cfg;
 	struct conn		*c;
@@ -139,12 +139,12 @@ handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
 		close(bfd);
 		return;
 	}
-	relay_end_init(&c->relay.client, cfd, &relay_tls_ops, NULL);
-	relay_end_init(&c->relay.backend, bfd, &relay_plain_ops, NULL);
-	buf_init(&c->relay.up, cfg->limit_buffer_bytes);
-	buf_init(&c->relay.down, cfg->limit_buffer_bytes);
-	c->relay.bytes_up = h->bytes_up;
-	c->relay.bytes_down = h->bytes_down;
+	pump_end_init(&c->pump.client, cfd, &record_pump_ops, NULL);
+	pump_end_init(&c->pump.backend, bfd, &pump_plain_ops, NULL);
+	buf_init(&c->pump.up, cfg->limit_buffer_bytes);
+	buf_init(&c->pump.down, cfg->limit_buffer_bytes);
+	c->pump.bytes_up = h->bytes_up;
+	c->pump.bytes_down = h->bytes_down;
 	c->opened_ms = h->opened_ms;
 	c->status_bytes = h->status_bytes;
 	c->state = CS_TUNNEL;
@@ -153,9 +153,9 @@ handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
 	g->n_conns++;
 	if (conn_facts_from_record(&c->facts, &h->facts) != 0)
 		snprintf(err, sizeof(err), "out of memory");
-	else if (relay_tls_init(&c->relay.client, &h->tls, err,
+	else if (record_pump_init(&c->pump.client, &h->tls, err,
 	    sizeof(err)) == 0) {
-		if (buf_put(&c->relay.up, h->data, h->data_len) == 0) {
+		if (buf_put(&c->pump.up, h->data, h->data_len) == 0) {
 			conn_watch(g, &c->client_ev, cfd, EV_CLIENT, c);
 			conn_watch(g, &c->backend_ev, bfd, EV_BACKEND, c);
 			conn_pump(g, c);
@@ -169,7 +169,7 @@ handoff_adopt(struct gate *g, const struct handoff_msg *h, int cfd, int bfd)
 
 /* Relay worker: take every tunnel waiting on our socket. */
 void
-handoff_receive(struct gate *g)
+handoff_receive(struct worker *g)
 {
 	static uint8_t		 msg[HANDOFF_MSG_MAX];
 	struct handoff_msg	*h = (struct handoff_msg *)msg;

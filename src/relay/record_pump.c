@@ -4,13 +4,13 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "relay_tls.h"
+#include "record_pump.h"
 #include "tls_record.h"
 
 /* Read raw records and seal plaintext in batches of a few records. */
-#define RELAY_TLS_RX_MAX	(4 * TLS_RECORD_MAX)
-#define RELAY_TLS_TX_PLAIN	(4 * TLS_RECORD_MAX_PLAIN)
-#define RELAY_TLS_TX_MAX	(RELAY_TLS_TX_PLAIN + 8 * TLS_RECORD_MAX)
+#define RECORD_PUMP_RX_MAX	(4 * TLS_RECORD_MAX)
+#define RECORD_PUMP_TX_PLAIN	(4 * TLS_RECORD_MAX_PLAIN)
+#define RECORD_PUMP_TX_MAX	(RECORD_PUMP_TX_PLAIN + 8 * TLS_RECORD_MAX)
 
 struct relay_tls {
 	struct tls_record_dir	 rd, wr;
@@ -24,10 +24,10 @@ struct relay_tls {
 };
 
 static ssize_t
-rtls_fail(struct relay_end *e, const char *why)
+rtls_fail(struct pump_end *e, const char *why)
 {
 	snprintf(e->err, sizeof(e->err), "%s", why);
-	return RELAY_IO_ERROR;
+	return PUMP_IO_ERROR;
 }
 
 /* Control records the relay sends on its own. */
@@ -35,7 +35,7 @@ enum rtls_control { RTLS_KEY_UPDATE, RTLS_NO_RENEGOTIATION, RTLS_ALERT };
 
 /* Append one sealed control record to tx, ahead of any later data. */
 static int
-rtls_queue(struct relay_end *e, enum rtls_control what, int alert)
+rtls_queue(struct pump_end *e, enum rtls_control what, int alert)
 {
 	struct relay_tls	*t = e->io;
 	struct tls_record_error	 err = { NULL, TLS_ALERT_NONE };
@@ -64,7 +64,7 @@ rtls_queue(struct relay_end *e, enum rtls_control what, int alert)
 }
 
 static ssize_t
-rtls_flush(struct relay_end *e)
+rtls_flush(struct pump_end *e)
 {
 	struct relay_tls	*t = e->io;
 	ssize_t			 n;
@@ -74,11 +74,11 @@ rtls_flush(struct relay_end *e)
 		if (n == -1 && errno == EINTR)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return RELAY_IO_WANT_WRITE;
+			return PUMP_IO_WANT_WRITE;
 		if (n <= 0) {
 			snprintf(e->err, sizeof(e->err), "tls write: %s",
 			    strerror(errno));
-			return RELAY_IO_ERROR;
+			return PUMP_IO_ERROR;
 		}
 		buf_consume(&t->tx, (size_t)n);
 	}
@@ -88,7 +88,7 @@ rtls_flush(struct relay_end *e)
 
 /* A record failed: tell the client why, best effort, then fail. */
 static ssize_t
-rtls_abort(struct relay_end *e, const struct tls_record_error *err)
+rtls_abort(struct pump_end *e, const struct tls_record_error *err)
 {
 	if (err->alert != TLS_ALERT_NONE &&
 	    rtls_queue(e, RTLS_ALERT, err->alert) == 0)
@@ -100,7 +100,7 @@ enum rtls_open { RTLS_MORE, RTLS_GOT, RTLS_END, RTLS_FAIL };
 
 /* A non-data record: go on (RTLS_GOT), end of stream, or failure. */
 static enum rtls_open
-rtls_control(struct relay_end *e, const struct tls_record_plain *pl)
+rtls_control(struct pump_end *e, const struct tls_record_plain *pl)
 {
 	struct relay_tls	*t = e->io;
 	struct tls_record_error	 err = { NULL, TLS_ALERT_NONE };
@@ -134,7 +134,7 @@ rtls_control(struct relay_end *e, const struct tls_record_plain *pl)
 
 /* Decrypt the next complete record in rx, if there is one. */
 static enum rtls_open
-rtls_open_next(struct relay_end *e)
+rtls_open_next(struct pump_end *e)
 {
 	struct relay_tls	*t = e->io;
 	struct tls_record_plain	 pl;
@@ -164,7 +164,7 @@ rtls_open_next(struct relay_end *e)
 }
 
 static ssize_t
-rtls_read(struct relay_end *e, uint8_t *p, size_t len)
+rtls_read(struct pump_end *e, uint8_t *p, size_t len)
 {
 	struct relay_tls	*t = e->io;
 	uint8_t			*w;
@@ -184,9 +184,9 @@ rtls_read(struct relay_end *e, uint8_t *p, size_t len)
 		case RTLS_GOT:
 			continue;
 		case RTLS_END:
-			return RELAY_IO_EOF;
+			return PUMP_IO_EOF;
 		case RTLS_FAIL:
-			return RELAY_IO_ERROR;
+			return PUMP_IO_ERROR;
 		case RTLS_MORE:
 			break;
 		}
@@ -197,21 +197,21 @@ rtls_read(struct relay_end *e, uint8_t *p, size_t len)
 			continue;
 		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			buf_release_if_empty(&t->rx);
-			return RELAY_IO_WANT_READ;
+			return PUMP_IO_WANT_READ;
 		}
 		if (n == -1) {
 			snprintf(e->err, sizeof(e->err), "tls read: %s",
 			    strerror(errno));
-			return RELAY_IO_ERROR;
+			return PUMP_IO_ERROR;
 		}
 		if (n == 0)	/* TCP end without close_notify: still an end */
-			return RELAY_IO_EOF;
+			return PUMP_IO_EOF;
 		buf_commit(&t->rx, (size_t)n);
 	}
 }
 
 static ssize_t
-rtls_write(struct relay_end *e, const uint8_t *p, size_t len)
+rtls_write(struct pump_end *e, const uint8_t *p, size_t len)
 {
 	struct relay_tls	*t = e->io;
 	struct tls_record_error	 err = { NULL, TLS_ALERT_NONE };
@@ -223,8 +223,8 @@ rtls_write(struct relay_end *e, const uint8_t *p, size_t len)
 	if (t->tx_plain == 0) {
 		if (tls_record_should_update(&t->wr) &&
 		    rtls_queue(e, RTLS_KEY_UPDATE, 0) != 0)
-			return RELAY_IO_ERROR;
-		while (done < len && done < RELAY_TLS_TX_PLAIN) {
+			return PUMP_IO_ERROR;
+		while (done < len && done < RECORD_PUMP_TX_PLAIN) {
 			chunk = len - done < TLS_RECORD_MAX_PLAIN ? len - done :
 			    TLS_RECORD_MAX_PLAIN;
 			if ((w = buf_wptr(&t->tx, &space)) == NULL ||
@@ -247,20 +247,20 @@ rtls_write(struct relay_end *e, const uint8_t *p, size_t len)
 }
 
 static ssize_t
-rtls_shutdown_write(struct relay_end *e)
+rtls_shutdown_write(struct pump_end *e)
 {
 	struct relay_tls	*t = e->io;
 
 	if (!t->close_sealed) {
 		if (rtls_queue(e, RTLS_ALERT, TLS_ALERT_CLOSE_NOTIFY) != 0)
-			return RELAY_IO_ERROR;
+			return PUMP_IO_ERROR;
 		t->close_sealed = true;
 	}
 	return rtls_flush(e);
 }
 
 static bool
-rtls_has_pending(const struct relay_end *e)
+rtls_has_pending(const struct pump_end *e)
 {
 	const struct relay_tls	*t = e->io;
 	const uint8_t		*h = buf_rptr(&t->rx);
@@ -273,7 +273,7 @@ rtls_has_pending(const struct relay_end *e)
 }
 
 static void
-rtls_release(struct relay_end *e)
+rtls_release(struct pump_end *e)
 {
 	struct relay_tls	*t = e->io;
 
@@ -287,7 +287,7 @@ rtls_release(struct relay_end *e)
 	e->io = NULL;
 }
 
-const struct relay_ops relay_tls_ops = {
+const struct pump_ops record_pump_ops = {
 	.read = rtls_read,
 	.write = rtls_write,
 	.shutdown_write = rtls_shutdown_write,
@@ -297,7 +297,7 @@ const struct relay_ops relay_tls_ops = {
 };
 
 int
-relay_tls_init(struct relay_end *e, const struct tls_state *st, char *err,
+record_pump_init(struct pump_end *e, const struct tls_state *st, char *err,
     size_t errlen)
 {
 	struct relay_tls	*t;
@@ -313,9 +313,9 @@ relay_tls_init(struct relay_end *e, const struct tls_state *st, char *err,
 		free(t);
 		return -1;
 	}
-	buf_init(&t->rx, RELAY_TLS_RX_MAX);
-	buf_init(&t->tx, RELAY_TLS_TX_MAX);
+	buf_init(&t->rx, RECORD_PUMP_RX_MAX);
+	buf_init(&t->tx, RECORD_PUMP_TX_MAX);
 	e->io = t;
-	e->ops = &relay_tls_ops;
+	e->ops = &record_pump_ops;
 	return 0;
 }

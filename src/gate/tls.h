@@ -1,7 +1,7 @@
 /*
- * The gate side of TLS: the server context built by the master from the
- * config (inherited by gate workers at fork, so the private key is read by
- * root before any privilege is dropped) and the facts the audit log quotes.
+ * TLS for gate workers: the server context (built by the master in
+ * src/master/tls_ctx.c, inherited at fork), the facts the audit log quotes
+ * and the pump endpoint over libssl.
  */
 #ifndef TG_TLS_H
 #define TG_TLS_H
@@ -19,7 +19,7 @@ void	 tls_facts(const SSL *, char *version, size_t vlen, char *cipher,
 const char *tls_error_string(void);
 
 /* Relay endpoint ops over an SSL object (io = SSL *). */
-struct relay_ops;
-extern const struct relay_ops tls_relay_ops;
+struct pump_ops;
+extern const struct pump_ops ssl_pump_ops;
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * The relay engine over plain sockets: a client and a backend are the far
  * ends of two non-blocking AF_UNIX stream socketpairs, and the test plays
- * the event loop, handing readiness to relay_pump() by hand. What it pins
+ * the event loop, handing readiness to pump_run() by hand. What it pins
  * down is draft-luotonen's close rules and the gateway's own promises:
  * either side may speak first, a half-close travels only behind the bytes
  * before it, one stalled direction never stops the other, and memory stays
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "relay.h"
+#include "pump.h"
 
 #define BUF_MAX		16384
 #define ALL		(EPOLLIN | EPOLLOUT)
@@ -29,7 +29,7 @@
 #define WATCHDOG_S	20
 
 struct fx {
-	struct relay	 r;
+	struct pump	 r;
 	int		 client;	/* the client program's socket */
 	int		 backend;	/* the backend server's socket */
 	int		 relay_fds[2];
@@ -53,8 +53,8 @@ setup(void **state)
 	fx->backend = b[0];
 	fx->relay_fds[0] = c[1];
 	fx->relay_fds[1] = b[1];
-	relay_end_init(&fx->r.client, c[1], &relay_plain_ops, NULL);
-	relay_end_init(&fx->r.backend, b[1], &relay_plain_ops, NULL);
+	pump_end_init(&fx->r.client, c[1], &pump_plain_ops, NULL);
+	pump_end_init(&fx->r.backend, b[1], &pump_plain_ops, NULL);
 	buf_init(&fx->r.up, BUF_MAX);
 	buf_init(&fx->r.down, BUF_MAX);
 	alarm(WATCHDOG_S);
@@ -76,7 +76,7 @@ teardown(void **state)
 	struct fx	*fx = *state;
 
 	alarm(0);
-	relay_free(&fx->r);
+	pump_free(&fx->r);
 	close_if_open(&fx->client);
 	close_if_open(&fx->backend);
 	close_if_open(&fx->relay_fds[0]);
@@ -86,14 +86,14 @@ teardown(void **state)
 }
 
 /* Everything is ready: what epoll would report after any activity. */
-static enum relay_state
+static enum pump_state
 pump(struct fx *fx)
 {
-	enum relay_state	 s;
+	enum pump_state	 s;
 
-	relay_end_event(&fx->r.client, ALL);
-	relay_end_event(&fx->r.backend, ALL);
-	s = relay_pump(&fx->r);
+	pump_end_event(&fx->r.client, ALL);
+	pump_end_event(&fx->r.backend, ALL);
+	s = pump_run(&fx->r);
 	assert_true(fx->r.up.cap <= fx->r.up.max);
 	assert_true(fx->r.down.cap <= fx->r.down.max);
 	return s;
@@ -176,7 +176,7 @@ test_client_first_both_ways(void **state)
 	struct fx	*fx = *state;
 
 	send_all(fx->client, "hello", 5);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	assert_true(fx->r.moved);
 	expect_bytes(fx->backend, "hello");
 	expect_nothing(fx->client);
@@ -184,13 +184,13 @@ test_client_first_both_ways(void **state)
 	assert_int_equal(fx->r.bytes_down, 0);
 
 	send_all(fx->backend, "world!!", 7);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->client, "world!!");
 	expect_nothing(fx->backend);
 	assert_int_equal(fx->r.bytes_up, 5);
 	assert_int_equal(fx->r.bytes_down, 7);
 
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	assert_false(fx->r.moved);
 	assert_int_equal(fx->r.first_eof, AUDIT_BY_NONE);
 }
@@ -202,12 +202,12 @@ test_backend_speaks_first(void **state)
 
 	/* SSH, SMTP, MySQL: the server greets before the client says a word. */
 	send_all(fx->backend, "SSH-2.0-test\r\n", 14);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->client, "SSH-2.0-test\r\n");
 	assert_int_equal(fx->r.bytes_down, 14);
 	assert_int_equal(fx->r.bytes_up, 0);
 	send_all(fx->client, "SSH-2.0-client\r\n", 16);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->backend, "SSH-2.0-client\r\n");
 	assert_int_equal(fx->r.bytes_up, 16);
 }
@@ -219,7 +219,7 @@ test_both_send_at_once(void **state)
 
 	send_all(fx->client, "ping", 4);
 	send_all(fx->backend, "pong!", 5);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->backend, "ping");
 	expect_bytes(fx->client, "pong!");
 	assert_int_equal(fx->r.bytes_up, 4);
@@ -233,7 +233,7 @@ test_buffers_released_after_drain(void **state)
 
 	send_all(fx->client, "abc", 3);
 	send_all(fx->backend, "def", 3);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->backend, "abc");
 	expect_bytes(fx->client, "def");
 	/* An idle tunnel holds no buffer memory. */
@@ -248,17 +248,17 @@ test_readiness_comes_from_events(void **state)
 	struct fx	*fx = *state;
 
 	send_all(fx->client, "a", 1);
-	relay_end_event(&fx->r.client, EPOLLIN);
-	assert_int_equal(relay_pump(&fx->r), RELAY_RUNNING);
+	pump_end_event(&fx->r.client, EPOLLIN);
+	assert_int_equal(pump_run(&fx->r), PUMP_RUNNING);
 	expect_bytes(fx->backend, "a");
 	/* The read that hit EAGAIN used the edge up. */
 	assert_false(fx->r.client.readable);
 	send_all(fx->client, "b", 1);
-	assert_int_equal(relay_pump(&fx->r), RELAY_RUNNING);
+	assert_int_equal(pump_run(&fx->r), PUMP_RUNNING);
 	assert_false(fx->r.moved);
 	expect_nothing(fx->backend);
-	relay_end_event(&fx->r.client, EPOLLIN);
-	assert_int_equal(relay_pump(&fx->r), RELAY_RUNNING);
+	pump_end_event(&fx->r.client, EPOLLIN);
+	assert_int_equal(pump_run(&fx->r), PUMP_RUNNING);
 	expect_bytes(fx->backend, "b");
 	assert_int_equal(fx->r.bytes_up, 2);
 }
@@ -314,7 +314,7 @@ test_large_transfer_both_ways(void **state)
 			break;
 		stream_send(fx->client, &up);
 		stream_send(fx->backend, &down);
-		assert_int_equal(pump(fx), RELAY_RUNNING);
+		assert_int_equal(pump(fx), PUMP_RUNNING);
 		assert_true(buf_len(&fx->r.up) <= BUF_MAX);
 		assert_true(buf_len(&fx->r.down) <= BUF_MAX);
 		stream_recv(fx->backend, &up);
@@ -358,7 +358,7 @@ backend_reads_slowly(struct fx *fx, size_t junk, struct stream *tail)
 			tail->recvd += (uint64_t)n;
 		} else
 			assert_int_equal(errno, EAGAIN);
-		assert_int_equal(pump(fx), RELAY_RUNNING);
+		assert_int_equal(pump(fx), PUMP_RUNNING);
 		if (buf_len(&fx->r.up) > 0)
 			assert_false(fx->r.backend.shut);
 	}
@@ -384,7 +384,7 @@ test_client_eof_waits_for_buffered_bytes(void **state)
 	while (tail.sent < tail.total)
 		stream_send(fx->client, &tail);
 	assert_int_equal(shutdown(fx->client, SHUT_WR), 0);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	assert_true(fx->r.client.eof);
 	assert_int_equal(fx->r.first_eof, AUDIT_BY_CLIENT);
 	assert_int_equal(buf_len(&fx->r.up), TAIL_LEN);
@@ -393,7 +393,7 @@ test_client_eof_waits_for_buffered_bytes(void **state)
 
 	/* The client half-closed, yet it still hears the backend. */
 	send_all(fx->backend, "reply", 5);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->client, "reply");
 	assert_false(fx->r.backend.shut);
 
@@ -404,11 +404,11 @@ test_client_eof_waits_for_buffered_bytes(void **state)
 	assert_null(fx->r.up.data);
 
 	send_all(fx->backend, "more", 4);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->client, "more");
 
 	assert_int_equal(shutdown(fx->backend, SHUT_WR), 0);
-	assert_int_equal(pump(fx), RELAY_DONE);
+	assert_int_equal(pump(fx), PUMP_DONE);
 	expect_eof(fx->client);
 	assert_int_equal(fx->r.first_eof, AUDIT_BY_CLIENT);
 	assert_int_equal(fx->r.bytes_down, 9);
@@ -421,7 +421,7 @@ test_backend_eof_first(void **state)
 
 	send_all(fx->backend, "bye", 3);
 	assert_int_equal(shutdown(fx->backend, SHUT_WR), 0);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->client, "bye");
 	expect_eof(fx->client);
 	assert_true(fx->r.client.shut);
@@ -430,11 +430,11 @@ test_backend_eof_first(void **state)
 
 	/* Still half-open: what the client sends after that goes through. */
 	send_all(fx->client, "late", 4);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->backend, "late");
 
 	assert_int_equal(shutdown(fx->client, SHUT_WR), 0);
-	assert_int_equal(pump(fx), RELAY_DONE);
+	assert_int_equal(pump(fx), PUMP_DONE);
 	expect_eof(fx->backend);
 	assert_int_equal(fx->r.first_eof, AUDIT_BY_BACKEND);
 	assert_int_equal(fx->r.bytes_up, 4);
@@ -452,13 +452,13 @@ test_done_only_when_both_finished(void **state)
 	send_all(fx->backend, "last words", 10);
 	assert_int_equal(shutdown(fx->backend, SHUT_WR), 0);
 	assert_int_equal(shutdown(fx->client, SHUT_WR), 0);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	assert_true(fx->r.backend.shut);
 	assert_false(fx->r.client.shut);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 
 	drain_junk(fx->client, junk);
-	assert_int_equal(pump(fx), RELAY_DONE);
+	assert_int_equal(pump(fx), PUMP_DONE);
 	expect_bytes(fx->client, "last words");
 	expect_eof(fx->client);
 	expect_eof(fx->backend);
@@ -483,7 +483,7 @@ test_backpressure_bounds_memory(void **state)
 	for (rounds = 0; rounds < 10000 && stalls < 3; rounds++) {
 		before = up.sent + fx->r.bytes_up + buf_len(&fx->r.up);
 		stream_send(fx->client, &up);
-		assert_int_equal(pump(fx), RELAY_RUNNING);
+		assert_int_equal(pump(fx), PUMP_RUNNING);
 		assert_true(buf_len(&fx->r.up) <= BUF_MAX);
 		assert_true(fx->r.up.cap <= BUF_MAX);
 		if (up.sent + fx->r.bytes_up + buf_len(&fx->r.up) == before)
@@ -499,7 +499,7 @@ test_backpressure_bounds_memory(void **state)
 
 	/* The stalled direction does not hold up the other one. */
 	send_all(fx->backend, "still here", 10);
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->client, "still here");
 	assert_int_equal(buf_len(&fx->r.up), BUF_MAX);
 
@@ -507,7 +507,7 @@ test_backpressure_bounds_memory(void **state)
 	up.total = up.sent;
 	for (rounds = 0; rounds < 100000 && up.recvd < up.total; rounds++) {
 		stream_recv(fx->backend, &up);
-		assert_int_equal(pump(fx), RELAY_RUNNING);
+		assert_int_equal(pump(fx), PUMP_RUNNING);
 	}
 	assert_int_equal(up.recvd, up.total);
 	assert_int_equal(fx->r.bytes_up, up.total);
@@ -521,7 +521,7 @@ test_write_to_closed_backend_fails(void **state)
 
 	close_if_open(&fx->backend);
 	send_all(fx->client, "x", 1);
-	assert_int_equal(pump(fx), RELAY_FAILED);
+	assert_int_equal(pump(fx), PUMP_FAILED);
 	assert_int_equal(fx->r.failed_by, AUDIT_BY_BACKEND);
 	assert_non_null(strstr(fx->r.backend.err, "write"));
 	assert_string_equal(fx->r.client.err, "");
@@ -534,7 +534,7 @@ test_write_to_closed_client_fails(void **state)
 
 	close_if_open(&fx->client);
 	send_all(fx->backend, "y", 1);
-	assert_int_equal(pump(fx), RELAY_FAILED);
+	assert_int_equal(pump(fx), PUMP_FAILED);
 	assert_int_equal(fx->r.failed_by, AUDIT_BY_CLIENT);
 	assert_non_null(strstr(fx->r.client.err, "write"));
 }
@@ -547,16 +547,16 @@ test_pipelined_bytes_follow_the_reply(void **state)
 	size_t		 hdr = sizeof(req) - 1 - 5;
 
 	send_all(fx->client, req, sizeof(req) - 1);
-	relay_end_event(&fx->r.client, EPOLLIN);
-	assert_int_equal(relay_read_client(&fx->r), (ssize_t)(sizeof(req) - 1));
-	assert_int_equal(relay_read_client(&fx->r), RELAY_IO_WANT_READ);
+	pump_end_event(&fx->r.client, EPOLLIN);
+	assert_int_equal(pump_read_client(&fx->r), (ssize_t)(sizeof(req) - 1));
+	assert_int_equal(pump_read_client(&fx->r), PUMP_IO_WANT_READ);
 	buf_consume(&fx->r.up, hdr);
 
 	assert_int_equal(buf_put(&fx->r.down, "HTTP/1.1 200 OK\r\n\r\n", 19), 0);
-	assert_int_equal(relay_flush_client(&fx->r), 0);
+	assert_int_equal(pump_flush_client(&fx->r), 0);
 	expect_bytes(fx->client, "HTTP/1.1 200 OK\r\n\r\n");
 
-	assert_int_equal(pump(fx), RELAY_RUNNING);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
 	expect_bytes(fx->backend, "EARLY");
 	assert_int_equal(fx->r.bytes_up, 5);
 }

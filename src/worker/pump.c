@@ -5,21 +5,21 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "relay.h"
+#include "pump.h"
 
 static ssize_t
-plain_result(struct relay_end *e, ssize_t n, const char *what)
+plain_result(struct pump_end *e, ssize_t n, const char *what)
 {
 	if (n >= 0)
 		return n;
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		return what[0] == 'r' ? RELAY_IO_WANT_READ : RELAY_IO_WANT_WRITE;
+		return what[0] == 'r' ? PUMP_IO_WANT_READ : PUMP_IO_WANT_WRITE;
 	snprintf(e->err, sizeof(e->err), "%s: %s", what, strerror(errno));
-	return RELAY_IO_ERROR;
+	return PUMP_IO_ERROR;
 }
 
 static ssize_t
-plain_read(struct relay_end *e, uint8_t *p, size_t len)
+plain_read(struct pump_end *e, uint8_t *p, size_t len)
 {
 	ssize_t	 n;
 
@@ -30,7 +30,7 @@ plain_read(struct relay_end *e, uint8_t *p, size_t len)
 }
 
 static ssize_t
-plain_write(struct relay_end *e, const uint8_t *p, size_t len)
+plain_write(struct pump_end *e, const uint8_t *p, size_t len)
 {
 	ssize_t	 n;
 
@@ -41,23 +41,23 @@ plain_write(struct relay_end *e, const uint8_t *p, size_t len)
 }
 
 static ssize_t
-plain_shutdown_write(struct relay_end *e)
+plain_shutdown_write(struct pump_end *e)
 {
 	if (shutdown(e->fd, SHUT_WR) == -1 && errno != ENOTCONN) {
 		snprintf(e->err, sizeof(e->err), "shutdown: %s", strerror(errno));
-		return RELAY_IO_ERROR;
+		return PUMP_IO_ERROR;
 	}
 	return 0;
 }
 
 static bool
-plain_has_pending(const struct relay_end *e)
+plain_has_pending(const struct pump_end *e)
 {
 	(void)e;
 	return false;
 }
 
-const struct relay_ops relay_plain_ops = {
+const struct pump_ops pump_plain_ops = {
 	.read = plain_read,
 	.write = plain_write,
 	.shutdown_write = plain_shutdown_write,
@@ -65,7 +65,7 @@ const struct relay_ops relay_plain_ops = {
 };
 
 void
-relay_end_init(struct relay_end *e, int fd, const struct relay_ops *ops,
+pump_end_init(struct pump_end *e, int fd, const struct pump_ops *ops,
     void *io)
 {
 	memset(e, 0, sizeof(*e));
@@ -77,7 +77,7 @@ relay_end_init(struct relay_end *e, int fd, const struct relay_ops *ops,
 }
 
 void
-relay_end_event(struct relay_end *e, uint32_t events)
+pump_end_event(struct pump_end *e, uint32_t events)
 {
 	if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
 		e->readable = true;
@@ -87,24 +87,24 @@ relay_end_event(struct relay_end *e, uint32_t events)
 
 /* Record a want/err result of an op on e; returns true if it failed. */
 static bool
-relay_note(struct relay_end *e, ssize_t r, bool reading)
+pump_note(struct pump_end *e, ssize_t r, bool reading)
 {
 	switch (r) {
-	case RELAY_IO_WANT_READ:
+	case PUMP_IO_WANT_READ:
 		e->readable = false;
 		if (reading)
 			e->read_wants_write = false;
 		else
 			e->write_wants_read = true;
 		return false;
-	case RELAY_IO_WANT_WRITE:
+	case PUMP_IO_WANT_WRITE:
 		e->writable = false;
 		if (reading)
 			e->read_wants_write = true;
 		else
 			e->write_wants_read = false;
 		return false;
-	case RELAY_IO_ERROR:
+	case PUMP_IO_ERROR:
 		return true;
 	default:
 		if (reading)
@@ -116,7 +116,7 @@ relay_note(struct relay_end *e, ssize_t r, bool reading)
 }
 
 static bool
-relay_can_read(const struct relay_end *e)
+pump_can_read(const struct pump_end *e)
 {
 	if (e->eof)
 		return false;
@@ -126,7 +126,7 @@ relay_can_read(const struct relay_end *e)
 }
 
 static bool
-relay_can_write(const struct relay_end *e)
+pump_can_write(const struct pump_end *e)
 {
 	return e->write_wants_read ? e->readable : e->writable;
 }
@@ -137,41 +137,41 @@ relay_can_write(const struct relay_end *e)
  * 1 if anything moved, 0 otherwise.
  */
 static int
-relay_step(struct relay_end *src, struct relay_end *dst, struct buf *b,
+pump_step(struct pump_end *src, struct pump_end *dst, struct buf *b,
     uint64_t *count, enum audit_closed_by src_name, enum audit_closed_by dst_name,
-    struct relay *r)
+    struct pump *r)
 {
 	uint8_t	*w;
 	size_t	 space;
 	ssize_t	 n;
 	int	 moved = 0;
 
-	if (relay_can_read(src) && (w = buf_wptr(b, &space)) != NULL) {
+	if (pump_can_read(src) && (w = buf_wptr(b, &space)) != NULL) {
 		n = src->ops->read(src, w, space);
-		if (relay_note(src, n, true)) {
+		if (pump_note(src, n, true)) {
 			r->failed_by = src_name;
 			return -1;
 		}
 		if (n > 0) {
 			buf_commit(b, (size_t)n);
 			moved = 1;
-		} else if (n == RELAY_IO_EOF) {
+		} else if (n == PUMP_IO_EOF) {
 			src->eof = true;
 			if (r->first_eof == AUDIT_BY_NONE)
 				r->first_eof = src_name;
 			moved = 1;
 		}
 	}
-	if (dst->ops->flush != NULL && relay_can_write(dst)) {
+	if (dst->ops->flush != NULL && pump_can_write(dst)) {
 		n = dst->ops->flush(dst);
-		if (relay_note(dst, n, false)) {
+		if (pump_note(dst, n, false)) {
 			r->failed_by = dst_name;
 			return -1;
 		}
 	}
-	if (buf_len(b) > 0 && relay_can_write(dst)) {
+	if (buf_len(b) > 0 && pump_can_write(dst)) {
 		n = dst->ops->write(dst, buf_rptr(b), buf_len(b));
-		if (relay_note(dst, n, false)) {
+		if (pump_note(dst, n, false)) {
 			r->failed_by = dst_name;
 			return -1;
 		}
@@ -181,9 +181,9 @@ relay_step(struct relay_end *src, struct relay_end *dst, struct buf *b,
 			moved = 1;
 		}
 	}
-	if (src->eof && buf_len(b) == 0 && !dst->shut && relay_can_write(dst)) {
+	if (src->eof && buf_len(b) == 0 && !dst->shut && pump_can_write(dst)) {
 		n = dst->ops->shutdown_write(dst);
-		if (relay_note(dst, n, false)) {
+		if (pump_note(dst, n, false)) {
 			r->failed_by = dst_name;
 			return -1;
 		}
@@ -195,61 +195,61 @@ relay_step(struct relay_end *src, struct relay_end *dst, struct buf *b,
 	return moved;
 }
 
-enum relay_state
-relay_pump(struct relay *r)
+enum pump_state
+pump_run(struct pump *r)
 {
 	int	 up, down;
 
 	r->moved = false;
 	do {
-		up = relay_step(&r->client, &r->backend, &r->up, &r->bytes_up,
+		up = pump_step(&r->client, &r->backend, &r->up, &r->bytes_up,
 		    AUDIT_BY_CLIENT, AUDIT_BY_BACKEND, r);
 		if (up < 0)
-			return RELAY_FAILED;
-		down = relay_step(&r->backend, &r->client, &r->down,
+			return PUMP_FAILED;
+		down = pump_step(&r->backend, &r->client, &r->down,
 		    &r->bytes_down, AUDIT_BY_BACKEND, AUDIT_BY_CLIENT, r);
 		if (down < 0)
-			return RELAY_FAILED;
+			return PUMP_FAILED;
 		if (up || down)
 			r->moved = true;
 	} while (up || down);
 	buf_release_if_empty(&r->up);
 	buf_release_if_empty(&r->down);
 	if (r->client.shut && r->backend.shut)
-		return RELAY_DONE;
-	return RELAY_RUNNING;
+		return PUMP_DONE;
+	return PUMP_RUNNING;
 }
 
 ssize_t
-relay_read_client(struct relay *r)
+pump_read_client(struct pump *r)
 {
 	uint8_t	*w;
 	size_t	 space;
 	ssize_t	 n;
 
-	if (!relay_can_read(&r->client))
-		return RELAY_IO_WANT_READ;
+	if (!pump_can_read(&r->client))
+		return PUMP_IO_WANT_READ;
 	if ((w = buf_wptr(&r->up, &space)) == NULL)
-		return RELAY_IO_ERROR;
+		return PUMP_IO_ERROR;
 	n = r->client.ops->read(&r->client, w, space);
-	relay_note(&r->client, n, true);
+	pump_note(&r->client, n, true);
 	if (n > 0)
 		buf_commit(&r->up, (size_t)n);
 	return n;
 }
 
 ssize_t
-relay_flush_client(struct relay *r)
+pump_flush_client(struct pump *r)
 {
 	ssize_t	 n;
 
 	while (buf_len(&r->down) > 0) {
-		if (!relay_can_write(&r->client))
-			return RELAY_IO_WANT_WRITE;
+		if (!pump_can_write(&r->client))
+			return PUMP_IO_WANT_WRITE;
 		n = r->client.ops->write(&r->client, buf_rptr(&r->down),
 		    buf_len(&r->down));
-		if (relay_note(&r->client, n, false))
-			return RELAY_IO_ERROR;
+		if (pump_note(&r->client, n, false))
+			return PUMP_IO_ERROR;
 		if (n > 0)
 			buf_consume(&r->down, (size_t)n);
 	}
@@ -257,7 +257,7 @@ relay_flush_client(struct relay *r)
 }
 
 void
-relay_free(struct relay *r)
+pump_free(struct pump *r)
 {
 	if (r->client.ops != NULL && r->client.ops->release != NULL)
 		r->client.ops->release(&r->client);

@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "ctl.h"
-#include "gate.h"
+#include "worker.h"
 #include "ipc.h"
 #include "log.h"
 #include "proc.h"
@@ -48,7 +48,7 @@ void
 relay_worker_main(void)
 {
 	static struct config	 cfg;
-	static struct gate_env	 env;
+	static struct worker_env	 env;
 	struct ctl_relay_init	 ri;
 	struct proc_demote	 demote;
 
@@ -64,8 +64,8 @@ relay_worker_main(void)
 		fatalx("relay worker: libcrypto lacks the AEADs it needs");
 	demote = (struct proc_demote){ ri.user, ri.chroot_dir };
 	proc_demote_now(&demote);
-	env = (struct gate_env){ .cfg = &cfg, .auth_fd = -1,
+	env = (struct worker_env){ .role = WORKER_RELAY, .cfg = &cfg, .auth_fd = -1,
 	    .ctl_fd = RELAY_CTL_FD, .handoff_fd = RELAY_HANDOFF_FD,
 	    .enter_sandbox = relay_enter_sandbox };
-	gate_main(&env);
+	worker_main(&env);
 }

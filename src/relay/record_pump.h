@@ -4,19 +4,19 @@
  * endpoint ops. Raw and sealed bytes sit in buffers that exist only while
  * data flows.
  */
-#ifndef TG_RELAY_TLS_H
-#define TG_RELAY_TLS_H
+#ifndef TG_RECORD_PUMP_H
+#define TG_RECORD_PUMP_H
 
-#include "relay.h"
+#include "pump.h"
 #include "tls_state.h"
 
-extern const struct relay_ops relay_tls_ops;
+extern const struct pump_ops record_pump_ops;
 
 /*
  * Set up e (fd already set) from a validated state; the caller wipes its
  * copy. 0, or -1 with the reason in err.
  */
-int	 relay_tls_init(struct relay_end *e, const struct tls_state *,
+int	 record_pump_init(struct pump_end *e, const struct tls_state *,
 	    char *err, size_t errlen);
 
 #endif

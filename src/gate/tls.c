@@ -1,0 +1,96 @@
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "audit.h"
+#include "log.h"
+#include "pump.h"
+#include "tls.h"
+
+void
+tls_facts(const SSL *ssl, char *version, size_t vlen, char *cipher, size_t clen)
+{
+	const char	*c = SSL_get_cipher_name(ssl);
+
+	auditlog_strlcpy(version, SSL_get_version(ssl), vlen);
+	auditlog_strlcpy(cipher, c ? c : "", clen);
+}
+
+/* Map an SSL_* call's result to the relay's codes. */
+static ssize_t
+tls_result(struct pump_end *e, int ret, const char *what)
+{
+	int	 err = SSL_get_error(e->io, ret);
+
+	switch (err) {
+	case SSL_ERROR_NONE:
+		return ret;
+	case SSL_ERROR_WANT_READ:
+		return PUMP_IO_WANT_READ;
+	case SSL_ERROR_WANT_WRITE:
+		return PUMP_IO_WANT_WRITE;
+	case SSL_ERROR_ZERO_RETURN:
+		return PUMP_IO_EOF;
+	case SSL_ERROR_SYSCALL:
+		snprintf(e->err, sizeof(e->err), "tls %s: %s", what,
+		    errno ? strerror(errno) : "connection closed");
+		ERR_clear_error();
+		return PUMP_IO_ERROR;
+	default:
+		snprintf(e->err, sizeof(e->err), "tls %s: %.80s", what,
+		    tls_error_string());
+		return PUMP_IO_ERROR;
+	}
+}
+
+static ssize_t
+tls_read(struct pump_end *e, uint8_t *p, size_t len)
+{
+	int	 n;
+
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_read(e->io, p, len > INT_MAX ? INT_MAX : (int)len);
+	return n > 0 ? n : tls_result(e, n, "read");
+}
+
+static ssize_t
+tls_write(struct pump_end *e, const uint8_t *p, size_t len)
+{
+	int	 n;
+
+	ERR_clear_error();
+	errno = 0;
+	n = SSL_write(e->io, p, len > INT_MAX ? INT_MAX : (int)len);
+	return n > 0 ? n : tls_result(e, n, "write");
+}
+
+static ssize_t
+tls_shutdown_write(struct pump_end *e)
+{
+	int	 n;
+
+	ERR_clear_error();
+	errno = 0;
+	/* 0: our close_notify is out; the client may keep sending (half-close). */
+	if ((n = SSL_shutdown(e->io)) >= 0)
+		return 0;
+	return tls_result(e, n, "shutdown");
+}
+
+static bool
+tls_has_pending(const struct pump_end *e)
+{
+	return SSL_has_pending(e->io) == 1;
+}
+
+const struct pump_ops ssl_pump_ops = {
+	.read = tls_read,
+	.write = tls_write,
+	.shutdown_write = tls_shutdown_write,
+	.has_pending = tls_has_pending,
+};
