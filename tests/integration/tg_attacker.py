@@ -1,0 +1,211 @@
+"""Acting as an attacker who has code execution inside a real worker.
+
+Two means, as THREAT-MODEL.md asks, each limited to what the worker's own
+code could do:
+- steal_fd(): a duplicate of one of the worker's descriptors (pidfd_getfd),
+  so the test can send exactly what a compromised worker could send on it;
+- Injector: runs a system call *inside* the worker with ptrace (attach, point
+  the instruction pointer at a `syscall` instruction in the worker's own text,
+  single-step, restore), so the worker's namespaces, credentials and seccomp
+  filter apply to it.
+Standard library only; x86_64.
+"""
+
+import ctypes
+import errno
+import os
+import signal
+import socket
+import struct
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+_libc.ptrace.restype = ctypes.c_long
+_libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                         ctypes.c_void_p]
+
+SYS_PIDFD_GETFD = 438
+
+# x86_64 system call numbers the tests inject.
+NR = {"socket": 41, "connect": 42, "bind": 49, "listen": 50, "kill": 62,
+      "tgkill": 234, "fcntl": 72, "mmap": 9, "mprotect": 10, "openat": 257,
+      "execve": 59, "ptrace": 101, "getpid": 39, "sendmsg": 46,
+      "setsockopt": 54, "close": 3}
+
+PTRACE_PEEKDATA, PTRACE_POKEDATA = 2, 5
+PTRACE_GETREGS, PTRACE_SETREGS = 12, 13
+PTRACE_SINGLESTEP, PTRACE_DETACH = 9, 17
+PTRACE_SEIZE, PTRACE_INTERRUPT = 0x4206, 0x4207
+
+
+def steal_fd(pid, fd):
+    """A duplicate of descriptor fd of process pid, owned by the caller."""
+    pidfd = os.pidfd_open(pid)
+    try:
+        r = _libc.syscall(SYS_PIDFD_GETFD, pidfd, fd, 0)
+        if r < 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"pidfd_getfd({pid}, {fd}): {os.strerror(e)}")
+        return int(r)
+    finally:
+        os.close(pidfd)
+
+
+def fd_links(pid):
+    """{fd: readlink target} of a process."""
+    out = {}
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            out[int(name)] = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue
+    return out
+
+
+def socket_type(fd):
+    """SOCK_STREAM, SOCK_SEQPACKET, ... of a descriptor the caller holds."""
+    s = socket.socket(fileno=os.dup(fd))
+    try:
+        return s.getsockopt(socket.SOL_SOCKET, socket.SO_TYPE)
+    finally:
+        s.close()
+
+
+class _Regs(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_ulonglong) for n in (
+        "r15", "r14", "r13", "r12", "rbp", "rbx", "r11", "r10", "r9", "r8",
+        "rax", "rcx", "rdx", "rsi", "rdi", "orig_rax", "rip", "cs", "eflags",
+        "rsp", "ss", "fs_base", "gs_base", "ds", "es", "fs", "gs")]
+
+
+def _syscall_insn(pid):
+    """Address of a `syscall` instruction (0f 05) in the worker's own text."""
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb") as mem:
+        for line in maps:
+            parts = line.split()
+            if len(parts) < 6 or "x" not in parts[1] or "libc" not in parts[5]:
+                continue
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            mem.seek(lo)
+            data = mem.read(min(hi - lo, 4 << 20))
+            at = data.find(b"\x0f\x05")
+            if at >= 0:
+                return lo + at
+    raise RuntimeError(f"no syscall instruction found in {pid}")
+
+
+class Injector:
+    """ptrace-attached to pid for the duration of a `with` block."""
+
+    def __init__(self, pid):
+        self.pid = pid
+        self.saved = _Regs()
+        self.insn = None
+        self.died = None   # the wait status if the worker died of a call
+
+    def _ptrace(self, req, addr=0, data=0):
+        ctypes.set_errno(0)
+        r = _libc.ptrace(req, self.pid, ctypes.c_void_p(addr), ctypes.c_void_p(data))
+        if r == -1 and ctypes.get_errno() != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"ptrace({req}) on {self.pid}: {os.strerror(e)}")
+        return r
+
+    def _wait_stop(self):
+        """None at a ptrace stop; the wait status if the worker is gone."""
+        _, status = os.waitpid(self.pid, 0x40000000)  # __WALL
+        return None if os.WIFSTOPPED(status) else status
+
+    def _stop_signal(self):
+        _, status = os.waitpid(self.pid, 0x40000000)
+        if not os.WIFSTOPPED(status):
+            return None, status
+        return os.WSTOPSIG(status), status
+
+    def __enter__(self):
+        self.insn = _syscall_insn(self.pid)
+        self._ptrace(PTRACE_SEIZE)
+        self._ptrace(PTRACE_INTERRUPT)
+        if self._wait_stop() is not None:
+            raise RuntimeError(f"{self.pid} ended while attaching")
+        self._ptrace(PTRACE_GETREGS, 0, ctypes.addressof(self.saved))
+        return self
+
+    def __exit__(self, *exc):
+        if self.died is None:
+            self._ptrace(PTRACE_SETREGS, 0, ctypes.addressof(self.saved))
+            self._ptrace(PTRACE_DETACH)
+        return False
+
+    def write(self, data):
+        """Copy data below the worker's stack (beyond the red zone); returns
+        its address. The bytes are scratch: the stack there is unused."""
+        addr = (self.saved.rsp - 8192 - len(data)) & ~0xF
+        with open(f"/proc/{self.pid}/mem", "r+b", buffering=0) as mem:
+            mem.seek(addr)
+            mem.write(data)
+        return addr
+
+    def read(self, addr, n):
+        with open(f"/proc/{self.pid}/mem", "rb", buffering=0) as mem:
+            mem.seek(addr)
+            return mem.read(n)
+
+    def call(self, name, *args):
+        """Run one system call in the worker. Returns its result (negative
+        errno on failure), or None if the worker died of it (self.died then
+        holds the wait status, e.g. SIGSYS from its seccomp filter)."""
+        if self.died is not None:
+            raise RuntimeError("the worker already died")
+        regs = _Regs.from_buffer_copy(self.saved)
+        regs.rip = self.insn
+        regs.rax = NR[name]
+        # Not a restartable system call: the kernel must not rewind rip.
+        regs.orig_rax = 0xFFFFFFFFFFFFFFFF
+        for reg, val in zip(("rdi", "rsi", "rdx", "r10", "r8", "r9"), args):
+            setattr(regs, reg, val & 0xFFFFFFFFFFFFFFFF)
+        self._ptrace(PTRACE_SETREGS, 0, ctypes.addressof(regs))
+        self._ptrace(PTRACE_SINGLESTEP)
+        sig, status = self._stop_signal()
+        if sig is None:
+            self.died = status          # e.g. SECCOMP_RET_KILL_PROCESS
+            return None
+        if sig != signal.SIGTRAP:
+            # The call raised a signal (SIGSYS from a trapping filter, or a
+            # signal it sent itself): deliver it as the worker would get it.
+            self.died = ("signal", sig)
+            self._ptrace(PTRACE_DETACH, 0, sig)
+            return None
+        out = _Regs()
+        self._ptrace(PTRACE_GETREGS, 0, ctypes.addressof(out))
+        r = out.rax
+        return r - (1 << 64) if r >= 1 << 63 else r
+
+
+def sockaddr_in(host, port):
+    return struct.pack("<H", socket.AF_INET) + struct.pack(">H", port) + \
+        socket.inet_aton(host) + b"\0" * 8
+
+
+def connect_from_inside(pid, host, port):
+    """socket() + connect() run inside pid. Returns (socket result,
+    connect result, died status)."""
+    with Injector(pid) as inj:
+        s = inj.call("socket", socket.AF_INET, socket.SOCK_STREAM, 0)
+        if s is None or s < 0:
+            return s, None, inj.died
+        addr = inj.write(sockaddr_in(host, port))
+        c = inj.call("connect", s, addr, 16)
+        if c is not None:
+            inj.call("close", s)
+        return s, c, inj.died
+
+
+def signal_from_inside(pid, target, sig=signal.SIGSTOP):
+    """kill(target, sig) run inside pid. Returns (result, died status)."""
+    with Injector(pid) as inj:
+        r = inj.call("kill", target, int(sig))
+        return r, inj.died
+
+
+EPERM, EACCES, ENETUNREACH = errno.EPERM, errno.EACCES, errno.ENETUNREACH
