@@ -146,6 +146,21 @@ conn_plaintext(struct worker *g, struct conn *c)
 	conn_flush_reply(g, c);
 }
 
+/*
+ * The client's Finished is the last thing it sends before its CONNECT, and we
+ * send nothing in between, so the kernel would delay its ACK (~40 ms). A
+ * client that leaves Nagle on holds the CONNECT record until that ACK comes:
+ * acknowledge at once. Failure only costs latency.
+ */
+static void
+conn_ack_now(struct conn *c)
+{
+	int	 one = 1;
+
+	(void)setsockopt(c->pump.client.fd, IPPROTO_TCP, TCP_QUICKACK, &one,
+	    sizeof(one));
+}
+
 static void
 conn_handshake(struct worker *g, struct conn *c)
 {
@@ -184,6 +199,7 @@ conn_handshake(struct worker *g, struct conn *c)
 	}
 	ERR_clear_error();
 	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		conn_ack_now(c);
 		tls_facts(c->ssl, c->facts.tls_version,
 		    sizeof(c->facts.tls_version), c->facts.tls_cipher,
 		    sizeof(c->facts.tls_cipher));

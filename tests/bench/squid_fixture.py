@@ -1,0 +1,106 @@
+"""Debian's Squid as a same-run HTTPS CONNECT baseline for the benchmarks:
+basic auth through basic_ncsa_auth with a credential cache (credentialsttl,
+as tunnelgated's own cache), one worker, its own config, PID and logs, a
+certificate from the benchmark's CA. tests/bench/squid-baseline.sh installs
+the package (squid-openssl) when it is missing."""
+
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+SQUID = Path("/usr/sbin/squid")
+NCSA = Path("/usr/lib/squid/basic_ncsa_auth")
+
+
+def available():
+    return SQUID.exists() and NCSA.exists()
+
+
+def _free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Squid:
+    def __init__(self, cert, key, user, password, suite=None):
+        self.dir = Path(tempfile.mkdtemp(prefix="squid-bench."))
+        self.port = _free_port()
+        self.proc = None
+        d = self.dir
+        shutil.copy(cert, d / "cert.pem")
+        shutil.copy(key, d / "key.pem")
+        hashed = subprocess.run(["openssl", "passwd", "-apr1", password], check=True,
+                                capture_output=True, text=True).stdout.strip()
+        (d / "htpasswd").write_text(f"{user}:{hashed}\n")
+        tls_opts = f" tls-options=NO_TLSv1,NO_TLSv1_1 cipher={suite}" if suite else ""
+        (d / "squid.conf").write_text(f"""workers 1
+https_port 127.0.0.1:{self.port} tls-cert={d}/cert.pem tls-key={d}/key.pem{tls_opts}
+pinger_enable off
+cache_effective_user proxy
+pid_filename {d}/squid.pid
+cache_log {d}/cache.log
+access_log stdio:{d}/access.log
+cache_store_log none
+coredump_dir {d}
+netdb_filename none
+cache deny all
+cache_mem 8 MB
+max_filedescriptors 65536
+shutdown_lifetime 1 seconds
+visible_hostname squid-bench
+auth_param basic program {NCSA} {d}/htpasswd
+auth_param basic children 1
+auth_param basic credentialsttl 2 hours
+acl authed proxy_auth REQUIRED
+acl SSL_ports port 1-65535
+acl CONNECT method CONNECT
+acl to_loopback dst 127.0.0.1
+http_access deny CONNECT !SSL_ports
+http_access allow CONNECT to_loopback authed
+http_access deny all
+""")
+        subprocess.run(["chgrp", "-R", "proxy", str(d)], check=True)
+        os.chmod(d, 0o770)
+        for f in ("key.pem", "htpasswd"):
+            os.chmod(d / f, 0o640)
+
+    def start(self, timeout=20):
+        self.proc = subprocess.Popen([str(SQUID), "-N", "-n", f"tgb{self.port}", "-f",
+                                      str(self.dir / "squid.conf")])
+        deadline = time.monotonic() + timeout
+        log = self.dir / "cache.log"
+        while time.monotonic() < deadline:
+            if log.exists() and "Accepting HTTPS Socket connections" in log.read_text():
+                return self
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"squid exited at start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        raise RuntimeError("squid not listening after start timeout")
+
+    def pids(self):
+        """Squid's whole process tree (master, worker, auth helper)."""
+        out, todo = [], [self.proc.pid]
+        while todo:
+            p = todo.pop()
+            out.append(p)
+            try:
+                with open(f"/proc/{p}/task/{p}/children") as f:
+                    todo += [int(x) for x in f.read().split()]
+            except OSError:
+                pass
+        return out
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
