@@ -8,6 +8,7 @@
 #include "config.h"
 #include "log.h"
 #include "master.h"
+#include "nodump.h"
 #include "policy.h"
 #include "relay_worker.h"
 #include "tls.h"
@@ -37,6 +38,8 @@ main(int argc, char *argv[])
 	/* The master execs relay workers as "tunnelgated -R". */
 	if (argc == 2 && strcmp(argv[1], "-R") == 0)
 		relay_worker_main();
+	/* Before the key is read; forked children inherit it. */
+	nodump_enforce();
 	while ((ch = getopt(argc, argv, "c:th")) != -1) {
 		switch (ch) {
 		case 'c':
