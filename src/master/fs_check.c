@@ -19,7 +19,7 @@ enum fs_kind {
 	FS_FILE,	/* read by the daemon */
 	FS_SECRET,	/* a key or a password: also closed to group and others */
 	FS_DIR,
-	FS_HOLDER,	/* a directory the daemon creates a file in */
+	FS_HOLDER,	/* a directory holding the files that matter */
 };
 
 /* Who asks, for the front of every message: "CONFIG: SETTING: ". */
@@ -182,9 +182,14 @@ fs_include_line(const char *dir, const char *file, unsigned lineno,
 		    "@include \"FILE\" without escapes");
 		return -1;
 	}
-	n = snprintf(path, sizeof(path), "%s%s%.*s", p[1] == '/' ? "" : dir,
-	    p[1] == '/' || strcmp(dir, "/") == 0 ? "" : "/",
-	    (int)(end - p - 1), p + 1);
+	/* libconfig 1.5 puts the directory in front of every name. */
+	if (p[1] == '/') {
+		fs_complain(&x, "%.*s: not supported; name the file relative to "
+		    "%s", (int)(end - p - 1), p + 1, dir);
+		return -1;
+	}
+	n = snprintf(path, sizeof(path), "%s%s%.*s", dir,
+	    strcmp(dir, "/") == 0 ? "" : "/", (int)(end - p - 1), p + 1);
 	if (n < 0 || (size_t)n >= sizeof(path) || realpath(path, real) == NULL) {
 		fs_complain(&x, "%.*s: %s", (int)(end - p - 1), p + 1,
 		    n < 0 || (size_t)n >= sizeof(path) ? "path too long" :
@@ -204,7 +209,7 @@ fs_include_line(const char *dir, const char *file, unsigned lineno,
 	return fs_check_includes(dir, path, depth + 1);
 }
 
-/* Every file file @include's; relative names are relative to dir. */
+/* Every file file @include's, by names relative to dir. */
 static int
 fs_check_includes(const char *dir, const char *file, unsigned depth)
 {
@@ -303,7 +308,7 @@ fs_check_pam(struct config *cfg)
 		return fs_check_object(&service, file, sizeof(file), FS_FILE);
 	}
 	if (fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
-	    FS_DIR) == -1)
+	    FS_HOLDER) == -1)
 		return -1;
 	if (fs_join(&service, file, sizeof(file), cfg->pam_confdir,
 	    cfg->pam_service) == -1 ||

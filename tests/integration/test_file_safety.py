@@ -100,6 +100,13 @@ def test_file_included_by_the_config_is_checked(make_gateway):
     assert_refused(gw, f"{gw.conf}:", f"{inc} is writable by its group")
 
 
+def test_include_by_absolute_name_is_refused(make_gateway):
+    """libconfig 1.5 would read it relative to the config's directory."""
+    gw = prepared(make_gateway, "files-include-absolute")
+    gw.conf.write_text(gw.conf.read_text() + f'@include "{gw.policy_path}"\n')
+    assert_refused(gw, f"{gw.policy_path}: not supported; name the file relative to {gw.dir}")
+
+
 def test_symbolic_link_as_audit_log_is_refused(make_gateway):
     gw = prepared(make_gateway, "files-audit-link")
     victim = gw.dir / "victim"
