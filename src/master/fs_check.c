@@ -18,7 +18,7 @@
 enum fs_kind {
 	FS_FILE,	/* read by the daemon */
 	FS_SECRET,	/* a key or a password: also closed to group and others */
-	FS_DIR,
+	FS_DIR,		/* the chroot */
 	FS_HOLDER,	/* a directory holding the files that matter */
 };
 

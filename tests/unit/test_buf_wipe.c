@@ -154,7 +154,7 @@ test_free_wipes_unread_bytes(void **state)
 	buf_init(&b, 64);
 	assert_int_equal(buf_put(&b, SECRET, SECRET_LEN), 0);
 	buf_consume(&b, 3);
-	watch_free(&b, b.cap);
+	watch_free(&b, SECRET_LEN);
 	buf_free(&b);
 	assert_true(freed.seen);
 	assert_true(freed.zero);
@@ -174,7 +174,7 @@ test_release_if_empty_frees_zeroed_storage(void **state)
 	memcpy(w, SECRET, SECRET_LEN);
 	buf_commit(&b, SECRET_LEN);
 	buf_consume(&b, SECRET_LEN);
-	watch_free(&b, b.cap);
+	watch_free(&b, SECRET_LEN);
 	buf_release_if_empty(&b);
 	assert_true(freed.seen);
 	assert_true(freed.zero);
