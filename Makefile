@@ -62,6 +62,9 @@ $(BUILD)/tunnelgated: $(BUILD)/src/master/main.o $(BUILD)/libtgd.a
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
 
+# Looks at what buf.c hands to free() before it is freed (see the test).
+$(BUILD)/tests/test_buf_wipe: LDFLAGS += -Wl,--wrap=free
+
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 $(BUILD)/tunnelgate-bench: $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lpthread

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,14 @@ authenticator_main(void *arg)
 	size_t			 i, n = env->n_socks;
 	char			 buf[64];
 
+	/*
+	 * libldap frees the encoded bind request, password included, without
+	 * wiping it, and PAM modules may do the same with their copies. glibc
+	 * then overwrites what is freed (except small blocks it caches per
+	 * thread; libldap's BER buffers are larger). Sanitizer allocators
+	 * ignore it.
+	 */
+	(void)mallopt(M_PERTURB, 0xa5);
 	memset(&a, 0, sizeof(a));
 	a.env = env;
 	if (n > AUTH_MAX_SOCKS)

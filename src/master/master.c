@@ -7,13 +7,13 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
 
 #include "audit.h"
+#include "fs_check.h"
 #include "auth_proto.h"
 #include "authenticator.h"
 #include "ctl.h"
@@ -366,11 +366,14 @@ master_reload(void)
 	struct config		*cfg;
 	struct policy		*policy = NULL;
 	SSL_CTX			*ctx = NULL;
+	char			 path[PATH_MAX];
 
 	log_info("SIGHUP: reloading %s", old->cfg->path);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		fatal("%s: calloc", __func__);
-	if (config_load(old->cfg->path, cfg) == -1 ||
+	if (fs_check_config_file(old->cfg->path, path, sizeof(path)) == -1 ||
+	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
+	    fs_prepare_chroot(cfg) == -1 ||
 	    (policy = policy_load(cfg->policy_file)) == NULL ||
 	    (ctx = tls_ctx_new(cfg)) == NULL ||
 	    listeners_update(&m.listeners, cfg) == -1) {
@@ -514,27 +517,6 @@ master_raise_nofile(const struct config *cfg)
 		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
 }
 
-static int
-master_check_chroot(const struct config *cfg)
-{
-	struct stat	 st;
-
-	/* An empty root-owned directory is all a chroot needs; make it. */
-	if (mkdir(cfg->chroot_dir, 0755) == 0)
-		log_info("created the empty chroot directory %s", cfg->chroot_dir);
-	if (stat(cfg->chroot_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		log_warnx("%s: privsep.chroot: %s is not a directory; create it "
-		    "(empty, owned by root)", cfg->path, cfg->chroot_dir);
-		return -1;
-	}
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		log_warnx("%s: privsep.chroot: %s must be owned by root and not "
-		    "writable by group or others", cfg->path, cfg->chroot_dir);
-		return -1;
-	}
-	return 0;
-}
-
 int
 master_main(struct config *cfg, struct policy *policy)
 {
@@ -545,7 +527,7 @@ master_main(struct config *cfg, struct policy *policy)
 	if (getuid() != 0)
 		fatalx("must start as root: the authenticators need root for "
 		    "PAM and the workers drop to privsep.user");
-	if (master_check_chroot(cfg) == -1)
+	if (fs_prepare_chroot(cfg) == -1)
 		return 1;
 	master_raise_nofile(cfg);
 	if ((ctx = tls_ctx_new(cfg)) == NULL)

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nodump.h"
 #include "proc.h"
 
 int64_t
@@ -127,6 +128,8 @@ proc_spawn(const char *name, const int *keep, size_t nkeep,
 		_exit(1);
 	proc_close_others(keep, nkeep);
 	proc_demote_now(demote);
+	/* Again: a demotion makes the process dumpable per fs.suid_dumpable. */
+	nodump_enforce();
 	run(arg);
 	_exit(1);
 }

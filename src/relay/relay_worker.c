@@ -15,6 +15,7 @@
 #include "worker.h"
 #include "ipc.h"
 #include "log.h"
+#include "nodump.h"
 #include "proc.h"
 #include "relay_worker.h"
 #include "sandbox.h"
@@ -52,6 +53,8 @@ relay_worker_main(void)
 	struct ctl_relay_init	 ri;
 	struct proc_demote	 demote;
 
+	/* The exec made this process dumpable again. */
+	nodump_enforce();
 	prctl(PR_SET_NAME, "tg-relay", 0, 0, 0);
 	log_init("tg-relay", false, LOG_LVL_INFO);
 	relay_read_init(&ri);
@@ -64,6 +67,7 @@ relay_worker_main(void)
 		fatalx("relay worker: libcrypto lacks the AEADs it needs");
 	demote = (struct proc_demote){ ri.user, ri.chroot_dir };
 	proc_demote_now(&demote);
+	nodump_enforce();
 	env = (struct worker_env){ .role = WORKER_RELAY, .cfg = &cfg, .auth_fd = -1,
 	    .ctl_fd = RELAY_CTL_FD, .handoff_fd = RELAY_HANDOFF_FD,
 	    .enter_sandbox = relay_enter_sandbox };

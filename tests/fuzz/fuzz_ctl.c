@@ -14,6 +14,7 @@
  * under test are compiled into this file.
  */
 #include "../../src/master/audit.c"
+#include "../../src/master/fs_check.c"
 #include "../../src/common/ctl.c"
 #include "../../src/common/ipc.c"
 
