@@ -9,6 +9,7 @@
 #include "log.h"
 #include "master.h"
 #include "policy.h"
+#include "privsep.h"
 #include "relay_worker.h"
 #include "tls.h"
 
@@ -54,7 +55,7 @@ main(int argc, char *argv[])
 	log_init("tunnelgated", false, LOG_LVL_INFO);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		fatal("calloc");
-	if (config_load(file, cfg) == -1) {
+	if (config_load(file, cfg) == -1 || privsep_check(cfg) == -1) {
 		free(cfg);
 		return 1;
 	}
