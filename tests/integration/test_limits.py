@@ -66,33 +66,17 @@ def _children_stay(gw, expected, settle=2.0):
     assert hf.start_times(list(starts)) == starts, "a child was replaced"
 
 
-def test_gate_and_authenticator_maxima_start_and_carry_tunnels(make_gateway, backends):
-    gw = make_gateway("max-gate-auth", start=False, gate=MAX_GATE, authenticator=MAX_AUTH,
-                      relay=1)
-    gw.start(timeout=60)
-    _children_stay(gw, {"tg-gate": MAX_GATE, "tg-auth": MAX_AUTH, "tg-relay": 1})
-    # Every authenticator holds the socket of every gate slot: tunnels from
-    # several gate workers are each decided and relayed.
-    opened = [gw.tunnel(f"backend.test:{backends.echo.port}") for _ in range(8)]
-    try:
-        for c in opened:
-            h.echo_round_trip(c)
-            hf.wait_held_by_relay(gw, c.local_port)
-    finally:
-        for c in opened:
-            c.close()
-    assert not _deaths(gw), _deaths(gw)
-
-
-def test_listener_and_relay_maxima_start_and_carry_tunnels(make_gateway, backends):
-    """A gate worker keeps every listener and every relay worker's socket:
-    the most descriptors any child is started with."""
-    gw = make_gateway("max-listen-relay", start=False, gate=2, authenticator=2,
+def test_daemon_at_every_maximum_starts_and_carries_tunnels(make_gateway, backends):
+    """Every documented maximum at once. A gate worker then keeps the most
+    descriptors any child is started with (every listener, every relay
+    worker's socket), and every authenticator the socket of every gate
+    slot."""
+    gw = make_gateway("maxima", start=False, gate=MAX_GATE, authenticator=MAX_AUTH,
                       relay=MAX_RELAY)
     ports = [gw.port] + [h.free_port() for _ in range(MAX_LISTENERS - 1)]
     gw.conf.write_text(_with_listeners(gw.config_text(), ports))
-    gw.start(timeout=60)
-    _children_stay(gw, {"tg-gate": 2, "tg-auth": 2, "tg-relay": MAX_RELAY})
+    gw.start(timeout=90)
+    _children_stay(gw, {"tg-gate": MAX_GATE, "tg-auth": MAX_AUTH, "tg-relay": MAX_RELAY})
     opened = []
     try:
         for port in ports:

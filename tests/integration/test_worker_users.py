@@ -3,6 +3,7 @@ their own; users that would defeat that are refused by the config check and
 at start, naming the file, line and setting; and a gate worker, acting as
 an attacker, cannot signal a relay worker."""
 
+import shutil
 import signal
 import subprocess
 
@@ -84,9 +85,12 @@ def test_gate_and_relay_workers_run_as_their_own_users(gateway):
     assert gate.pw_uid != relay.pw_uid
     for pids, pw in ((gateway.wait_children("tg-gate", 2), gate),
                      (hf.relay_pids(gateway, 2), relay)):
+        want = ([str(pw.pw_uid)] * 4, [str(pw.pw_gid)] * 4, [str(pw.pw_gid)])
         for pid in pids:
-            assert _ids(pid) == ([str(pw.pw_uid)] * 4, [str(pw.pw_gid)] * 4,
-                                 [str(pw.pw_gid)]), (pid, _ids(pid))
+            # A worker demotes itself once it has started (a relay worker
+            # after its exec and settings): allow it that moment.
+            h.wait_for(lambda: _ids(pid) == want, 5,
+                       lambda: f"{pid} to run as {want}: {_ids(pid)}")
 
 
 def _state(pid):
@@ -113,3 +117,45 @@ def test_gate_worker_cannot_stop_a_relay_worker(make_gateway, backends):
         assert hf.wait_held_by_relay(gw, c.local_port) == relay
     with gw.tunnel(target) as t:
         h.echo_round_trip(t)
+
+
+def _entries(path, names):
+    out = {}
+    for line in path.read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] in names:
+            out[fields[0]] = fields
+    return out
+
+
+def test_make_users_creates_both_worker_users_once(env):
+    """`make users` (which `make install` and `make run` run) against a
+    private copy of /etc without the two users: each is created as a system
+    user with a group of its own, no home, no login, no password; a second
+    run changes nothing."""
+    etc = env.tmp / "etc-make-users"
+    shutil.copytree("/etc", etc, symlinks=True)
+    names = (h.GATE_USER, h.RELAY_USER)
+    for db in ("passwd", "group", "shadow", "gshadow"):
+        path = etc / db
+        if path.exists():
+            path.write_text("".join(l for l in path.read_text().splitlines(True)
+                                    if l.split(":")[0] not in names))
+    make = f'make -s -C "{h.REPO}" users'
+    r = h.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+               f'mount --bind "{etc}" /etc && {make} && cp /etc/passwd "{etc}/after-1" && '
+               f'{make}'], check=False)
+    out = r.stdout.decode() + r.stderr.decode()
+    assert r.returncode == 0, out
+    assert sorted(l for l in out.splitlines() if "created" in l) == [
+        f"created system user {n}" for n in names], out
+    assert (etc / "passwd").read_text() == (etc / "after-1").read_text()
+    users = _entries(etc / "passwd", names)
+    groups = _entries(etc / "group", names)
+    shadow = _entries(etc / "shadow", names)
+    assert users[h.GATE_USER][2] != users[h.RELAY_USER][2]
+    for n in names:
+        _, _, uid, gid, _, home, shell = users[n]
+        assert 0 < int(uid) < 1000 and home == "/nonexistent" and shell == "/usr/sbin/nologin"
+        assert groups[n][2] == gid and groups[n][3] == "", groups[n]
+        assert shadow[n][1] in ("!", "*", "!*"), shadow[n]
