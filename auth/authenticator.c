@@ -13,8 +13,8 @@
 #include "ctl.h"
 #include "ipc.h"
 #include "log.h"
+#include "tg_limits.h"
 
-#define AUTH_MAX_SOCKS	64
 #define AUTH_SEND_WAIT_MS 1000
 
 struct authenticator {
@@ -22,7 +22,8 @@ struct authenticator {
 	struct auth_cache	*cache;
 	char			**groups;	/* LDAP's, for auth_connect() */
 	size_t			 n_groups;
-	struct pollfd		 pfds[AUTH_MAX_SOCKS + 1];	/* socks, then ctl */
+	/* One gate socket per gate slot, then ctl. */
+	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
 	size_t			 n_open;
 };
 
@@ -213,9 +214,9 @@ authenticator_main(void *arg)
 	(void)mallopt(M_PERTURB, 0xa5);
 	memset(&a, 0, sizeof(a));
 	a.env = env;
-	if (n > AUTH_MAX_SOCKS)
+	if (n > TG_MAX_GATE_WORKERS)
 		fatalx("%s: %zu gate sockets, at most %d", __func__, n,
-		    AUTH_MAX_SOCKS);
+		    TG_MAX_GATE_WORKERS);
 	a.cache = auth_cache_new(cfg->cache_max_entries,
 	    cfg->cache_positive_ttl_ms, cfg->cache_negative_ttl_ms);
 	if (a.cache == NULL)

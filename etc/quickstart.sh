@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make run`: start tunnelgated on 127.0.0.1:8443 with a working demo setup
 # under ./run/ — a self-signed certificate, a demo user that exists only in a
-# private mount namespace (the system's /etc and users are never touched), a
+# private mount namespace, a
 # demo policy and an echo backend on 127.0.0.1:9007 — and print a client
 # command. Ctrl-C stops everything.
 #
@@ -9,6 +9,8 @@
 # root-owned sticky directory such as /tmp passes above a file's own
 # directory). A checkout in a home directory fails that, so the demo then
 # lives in /run/tunnelgate-quickstart instead.
+# The system is left as it was but for the two system users the workers run
+# as, which `make run` creates first (etc/create-users.sh, as `make install`).
 set -eu
 BUILD=${1:?usage: quickstart.sh BUILD_DIR}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -79,7 +81,7 @@ POLICY
 cat > "$RUN/tunnelgated.conf" <<CONF
 listen = ( { address = "127.0.0.1"; port = $PORT; } );
 tls = { certificate = "tls/cert.pem"; key = "tls/key.pem"; };
-privsep = { user = "nobody"; chroot = "empty"; };
+privsep = { chroot = "empty"; };
 auth = { backend = "pam"; pam = { service = "tunnelgate"; confdir = "pam.d"; }; };
 audit = { file = "audit.log"; };
 policy = "policy.conf";

@@ -60,7 +60,7 @@ ctl_msg_validate(const void *msg, size_t n)
 			return -1;
 	}
 	if (h.type == CTL_RELAY_LOADS &&
-	    ((const struct ctl_relay_loads *)msg)->n > CTL_MAX_RELAYS)
+	    ((const struct ctl_relay_loads *)msg)->n > TG_MAX_RELAY_WORKERS)
 		return -1;
 	return h.type;
 }

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "tg_limits.h"
 
 #define CTL_PROTO_VERSION	1
 
@@ -23,8 +24,6 @@ enum ctl_type {
 	CTL_RELAY_LOAD = 5,	/* relay worker -> master: its tunnel count */
 	CTL_RELAY_LOADS = 6,	/* master -> gate: every relay worker's count */
 };
-
-#define CTL_MAX_RELAYS	64
 
 struct ctl_hdr {
 	uint16_t	 version;
@@ -58,7 +57,7 @@ struct ctl_relay_init {
 	uint32_t		 log_level;
 	uint32_t		 log_syslog;
 	uint32_t		 pad;
-	char			 user[64];
+	char			 user[TG_USER_NAME_SIZE];	/* privsep.relay_user */
 	char			 chroot_dir[4096];
 };
 
@@ -72,7 +71,7 @@ struct ctl_relay_loads {
 	struct ctl_hdr		 hdr;
 	uint32_t		 n;		/* relay workers */
 	uint32_t		 capacity;	/* tunnels each may hold */
-	uint32_t		 tunnels[CTL_MAX_RELAYS];	/* UINT32_MAX: down */
+	uint32_t		 tunnels[TG_MAX_RELAY_WORKERS];	/* UINT32_MAX: down */
 };
 
 void	 ctl_hdr_init(struct ctl_hdr *, enum ctl_type, size_t size);

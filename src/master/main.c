@@ -12,6 +12,7 @@
 #include "master.h"
 #include "nodump.h"
 #include "policy.h"
+#include "privsep.h"
 #include "relay_worker.h"
 #include "tls.h"
 
@@ -62,7 +63,8 @@ main(int argc, char *argv[])
 		fatal("calloc");
 	/* Only what root alone can change is read; -t reports the rest. */
 	if (fs_check_config_file(file, path, sizeof(path)) == -1 ||
-	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1) {
+	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
+	    privsep_check(cfg) == -1) {
 		free(cfg);
 		return 1;
 	}

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "master_priv.h"
+#include "privsep.h"
 #include "proc.h"
 #include "tls.h"
 
@@ -32,6 +34,7 @@
 struct master m;
 
 static void master_spawn(struct generation *, enum child_kind, unsigned slot);
+static void master_raise_nofile(const struct config *);
 
 static void
 gen_close_ends(struct generation *gen)
@@ -173,12 +176,12 @@ static void
 master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 {
 	const struct config	*cfg = gen->cfg;
-	struct proc_demote	 demote = { cfg->user, cfg->chroot_dir };
+	struct proc_demote	 demote = { cfg->gate_user.name, cfg->chroot_dir };
 	struct worker_env		 genv;
 	struct auth_env		 aenv;
 	struct slot		*s;
-	int			 keep[CONFIG_MAX_LISTENERS + 64 + CTL_MAX_RELAYS + 2];
-	int			 relay_fds[CTL_MAX_RELAYS], ctl[2];
+	int			 keep[TG_MAX_KEEP_FDS];
+	int			 relay_fds[TG_MAX_RELAY_WORKERS], ctl[2];
 	size_t			 nkeep = 0, n_relays;
 	pid_t			 pid;
 
@@ -191,7 +194,7 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		return;
 	}
 	if (kind == CHILD_GATE) {
-		n_relays = relays_send_ends(relay_fds, CTL_MAX_RELAYS);
+		n_relays = relays_send_ends(relay_fds, TG_MAX_RELAY_WORKERS);
 		genv = (struct worker_env){ .cfg = cfg, .ctx = gen->ctx,
 		    .listeners = m.listeners.fds, .n_listeners = m.listeners.n,
 		    .role = WORKER_GATE,
@@ -275,11 +278,12 @@ master_find_child(pid_t pid)
 	return NULL;
 }
 
+static const char *const names[] = { [CHILD_AUTH] = "authenticator",
+    [CHILD_GATE] = "gate worker", [CHILD_RELAY] = "relay worker" };
+
 static void
 master_child_died(struct child *c, int status)
 {
-	static const char *const names[] = { [CHILD_AUTH] = "authenticator",
-	    [CHILD_GATE] = "gate worker", [CHILD_RELAY] = "relay worker" };
 	struct generation	*gen = c->gen;
 	struct slot		*s;
 	bool			 expected = m.stopping || (gen && gen->retired);
@@ -320,9 +324,22 @@ master_reap(void)
 	pid_t		 pid;
 	int		 status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if ((c = master_find_child(pid)) != NULL)
+	/*
+	 * A stopped child holds its slot (listeners, tunnels handed to it, an
+	 * authenticator's share of requests) and serves nothing: end it, and
+	 * its death below restarts the slot.
+	 */
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+		if ((c = master_find_child(pid)) == NULL)
+			continue;
+		if (WIFSTOPPED(status)) {
+			log_warnx("%s %d stopped by signal %d (%s); killing it so "
+			    "that it is replaced", names[c->kind], (int)pid,
+			    WSTOPSIG(status), strsignal(WSTOPSIG(status)));
+			kill(pid, SIGKILL);
+		} else
 			master_child_died(c, status);
+	}
 }
 
 static void
@@ -359,6 +376,22 @@ master_dispatch_child(struct child *c)
 	}
 }
 
+/*
+ * Relay workers keep the settings they started with, the user included:
+ * check the new gate user against the relay user they really run as.
+ */
+static int
+master_reload_users(struct config *cfg)
+{
+	if (strcmp(cfg->relay_user.name, m.relay_init.user) != 0) {
+		log_info("%s: relay workers keep running as \"%s\" until a "
+		    "restart", cfg->relay_user.where, m.relay_init.user);
+		(void)snprintf(cfg->relay_user.name,
+		    sizeof(cfg->relay_user.name), "%s", m.relay_init.user);
+	}
+	return privsep_check(cfg);
+}
+
 static void
 master_reload(void)
 {
@@ -374,6 +407,7 @@ master_reload(void)
 	if (fs_check_config_file(old->cfg->path, path, sizeof(path)) == -1 ||
 	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
 	    fs_prepare_chroot(cfg) == -1 ||
+	    master_reload_users(cfg) == -1 ||
 	    (policy = policy_load(cfg->policy_file)) == NULL ||
 	    (ctx = tls_ctx_new(cfg)) == NULL ||
 	    listeners_update(&m.listeners, cfg) == -1) {
@@ -388,6 +422,7 @@ master_reload(void)
 	    cfg->audit_syslog != old->cfg->audit_syslog)
 		auditlog_open(cfg->audit_file, cfg->audit_syslog);
 	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
+	master_raise_nofile(cfg);
 	m.gen = gen_new(cfg, policy, ctx);
 	master_start_generation(m.gen);
 	master_retire(old);
@@ -495,26 +530,45 @@ master_setup(void)
 }
 
 /*
- * Each connection holds two descriptors in its gate worker; raise the soft
- * limit to the hard one and say so if even that cannot hold the configured
- * number of connections.
+ * Descriptors the busiest process needs: a gate worker at limits.connections
+ * with everything it keeps (a relay worker holds as many tunnels and keeps
+ * less). Every child inherits the master's limit.
+ */
+static rlim_t
+master_nofile_need(const struct config *cfg)
+{
+	return (rlim_t)cfg->limit_connections * TG_FDS_PER_CONNECTION +
+	    cfg->n_listeners + cfg->relay_workers + 2 + TG_WORKER_OWN_FDS;
+}
+
+/*
+ * Raise the soft limit to the hard one; say what to change if that cannot
+ * hold the configured connections.
  */
 static void
 master_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = (rlim_t)cfg->limit_connections * 2 + 64;
+	rlim_t		 need = master_nofile_need(cfg), own, fits;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
 		return;
+	}
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		log_warn("setrlimit RLIMIT_NOFILE");
-	if (rl.rlim_cur < want)
-		log_warnx("%s: limits.connections = %u needs %llu descriptors per "
-		    "gate worker, but RLIMIT_NOFILE is %llu; accept pauses when "
-		    "they run out", cfg->path, cfg->limit_connections,
-		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	own = need - (rlim_t)cfg->limit_connections * TG_FDS_PER_CONNECTION;
+	fits = rl.rlim_cur > own ? (rl.rlim_cur - own) / TG_FDS_PER_CONNECTION :
+	    0;
+	log_warnx("%s: limits.connections = %u needs %llu descriptors per "
+	    "gate worker, but the RLIMIT_NOFILE hard limit is %llu; accept "
+	    "pauses when they run out: raise that limit (LimitNOFILE= in the "
+	    "systemd unit) or lower limits.connections to %llu", cfg->path,
+	    cfg->limit_connections, (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)fits);
 }
 
 int
@@ -526,7 +580,8 @@ master_main(struct config *cfg, struct policy *policy)
 
 	if (getuid() != 0)
 		fatalx("must start as root: the authenticators need root for "
-		    "PAM and the workers drop to privsep.user");
+		    "PAM and the workers drop to privsep.gate_user and "
+		    "privsep.relay_user");
 	if (fs_prepare_chroot(cfg) == -1)
 		return 1;
 	master_raise_nofile(cfg);

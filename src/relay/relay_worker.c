@@ -19,10 +19,14 @@
 #include "proc.h"
 #include "relay_worker.h"
 #include "sandbox.h"
+#include "tg_limits.h"
 #include "tls_record.h"
 
+/* Where proc_spawn_exec() puts the master's two descriptors. */
 #define RELAY_CTL_FD		3
 #define RELAY_HANDOFF_FD	4
+_Static_assert(RELAY_HANDOFF_FD - RELAY_CTL_FD + 1 == TG_RELAY_EXEC_FDS,
+    "the master passes a relay worker TG_RELAY_EXEC_FDS descriptors");
 #define RELAY_INIT_WAIT_MS	10000
 
 static void

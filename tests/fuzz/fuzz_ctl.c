@@ -390,7 +390,7 @@ check_msg(const void *msg, size_t n)
 		break;
 	case CTL_RELAY_LOADS:
 		check(n == sizeof(struct ctl_relay_loads));
-		check(((const struct ctl_relay_loads *)msg)->n <= CTL_MAX_RELAYS);
+		check(((const struct ctl_relay_loads *)msg)->n <= TG_MAX_RELAY_WORKERS);
 		break;
 	default:
 		abort();
