@@ -157,6 +157,9 @@ policy_rule_name(struct policy_load *l, const config_setting_t *rs,
 	else if (strcmp(v, POLICY_DEFAULT_RULE) == 0)
 		policy_err(l, policy_line(s), where, "%s: reserved for the "
 		    "implicit last rule; choose another name", q);
+	else if (strcmp(v, POLICY_SPECIAL_RULE) == 0)
+		policy_err(l, policy_line(s), where, "%s: reserved for denials "
+		    "of special-purpose addresses; choose another name", q);
 	else
 		r->name = policy_pool_add(l, "", v, len, false);
 }
@@ -215,7 +218,7 @@ static void
 policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 {
 	static const char *const known[] = { "name", "action", "users",
-				    "groups", "hosts", "ports", NULL };
+				    "groups", "hosts", "ports", "special", NULL };
 	struct policy		*p = l->p;
 	struct policy_rule	*r = &p->rules[p->n_rules++];
 	char			 where[POLICY_RWHERE];
@@ -230,7 +233,7 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		return;
 	}
 	policy_unknown(l, rs, where, known, "a rule has name, action, users, "
-	    "groups, hosts and ports");
+	    "groups, hosts, ports and special");
 	policy_rule_name(l, rs, where, r);
 	policy_rule_action(l, rs, where, r);
 
@@ -259,6 +262,11 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		policy_err(l, r->line, where, "no ports; add e.g. %s",
 		    policy_lists[POLICY_PORTS].example);
 	r->ports.n = (uint32_t)(p->n_ports - r->ports.first);
+
+	if (policy_list(l, rs, where, POLICY_SPECIAL, r) &&
+	    r->action == POLICY_DENY)
+		policy_err(l, r->line, where, "special is for allow rules; a "
+		    "deny rule already matches special-purpose addresses");
 }
 
 static void

@@ -55,7 +55,7 @@ probe(const struct policy *p, const char *user, const char *host,
 {
 	static const char *const	 groups[] = { "ops", NULL, "staff" };
 	struct policy_subject		 subj = { user, groups, 3 };
-	struct policy_target		 t = { host, sa, port };
+	struct policy_target		 t = { host, sa, port, NULL };
 	struct policy_verdict		 v, again;
 
 	policy_check(p, &subj, &t, &v);

@@ -18,7 +18,8 @@ from tg_env import REALM, REPO, _parent, daemon_path, free_port, scaled, wait_fo
 
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 
-# Rule names the tests and the audit log refer to.
+# Rule names the tests and the audit log refer to. Every backend runs on
+# loopback, so the rules that reach them by name opt in to it (special).
 RULE_DENY_RANGE = "deny-denied-range"
 RULE_DENY_HOST = "deny-forbidden-host"
 RULE_DENY_PORT = "deny-smtp"
@@ -38,9 +39,11 @@ rules = (
 	{{ name = "{RULE_OPS_V6}"; action = "allow"; groups = ["ops"];
 	  hosts = ["::1/128"]; ports = ["1024-65535"]; }},
 	{{ name = "{RULE_OPS}"; action = "allow"; groups = ["ops"];
-	  hosts = ["*.test", "127.0.0.0/8"]; ports = ["1024-65535"]; }},
+	  hosts = ["*.test", "127.0.0.0/8"]; ports = ["1024-65535"];
+	  special = ["loopback"]; }},
 	{{ name = "{RULE_BOB}"; action = "allow"; users = ["bob"];
-	  hosts = ["backend.test"]; ports = ["1024-65535"]; }}
+	  hosts = ["backend.test"]; ports = ["1024-65535"];
+	  special = ["loopback"]; }}
 );
 """
 
