@@ -27,6 +27,7 @@ RULE_OPS_V6 = "ops-loopback-v6"
 RULE_OPS = "ops-test-hosts"
 RULE_BOB = "bob-backend"
 RULE_DEFAULT = "default-deny"
+RULE_SPECIAL = "special-address"
 
 STANDARD_POLICY = f"""version = 1;
 rules = (
