@@ -222,6 +222,7 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 	struct policy		*p = l->p;
 	struct policy_rule	*r = &p->rules[p->n_rules++];
 	char			 where[POLICY_RWHERE];
+	const char		*action;
 	bool			 subject;
 
 	snprintf(where, sizeof(where), "rules[%zu]", idx);
@@ -263,8 +264,10 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		    policy_lists[POLICY_PORTS].example);
 	r->ports.n = (uint32_t)(p->n_ports - r->ports.first);
 
+	/* Only for a valid "deny": a bad action has its own error. */
 	if (policy_list(l, rs, where, POLICY_SPECIAL, r) &&
-	    r->action == POLICY_DENY)
+	    config_setting_lookup_string(rs, "action", &action) &&
+	    strcmp(action, "deny") == 0)
 		policy_err(l, r->line, where, "special is for allow rules; a "
 		    "deny rule already matches special-purpose addresses");
 }

@@ -262,6 +262,12 @@ test_deny_rules_take_any_network(void **state)
 	    "  \"multicast\", \"own\", \"loopback\" ]; }\n);");
 	assert_int_equal(policy_rule_count(p), 2);
 	policy_free(p);
+
+	/* A bad action is one error, not also one about special. */
+	assert_null(load_captured(HEAD RULE("\"r\"", "\"maybe\"", "[ \"*\" ]",
+	    "[ \"a.example\" ]", "[ 22 ]; special = [ \"loopback\" ]") ");"));
+	assert_non_null(strstr(logbuf, "test:3: rules[0].action: maybe"));
+	assert_null(strstr(logbuf, "special is for allow rules"));
 }
 
 static void
