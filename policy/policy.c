@@ -215,6 +215,25 @@ policy_unknown(struct policy_load *l, const config_setting_t *g,
 }
 
 static void
+policy_rule_special(struct policy_load *l, const config_setting_t *rs,
+    const char *rwhere, struct policy_rule *r)
+{
+	char		 where[POLICY_WHERE];
+	const char	*action;
+
+	if (!policy_list(l, rs, rwhere, POLICY_SPECIAL, r))
+		return;
+	/* Only for a valid "deny": a bad action has its own error. */
+	if (config_setting_lookup_string(rs, "action", &action) &&
+	    strcmp(action, "deny") == 0) {
+		snprintf(where, sizeof(where), "%s.special", rwhere);
+		policy_err(l, policy_line(config_setting_get_member(rs,
+		    "special")), where, "only allow rules take special; a deny "
+		    "rule matches special-purpose addresses already");
+	}
+}
+
+static void
 policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 {
 	static const char *const known[] = { "name", "action", "users",
@@ -222,7 +241,6 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 	struct policy		*p = l->p;
 	struct policy_rule	*r = &p->rules[p->n_rules++];
 	char			 where[POLICY_RWHERE];
-	const char		*action;
 	bool			 subject;
 
 	snprintf(where, sizeof(where), "rules[%zu]", idx);
@@ -264,12 +282,7 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		    policy_lists[POLICY_PORTS].example);
 	r->ports.n = (uint32_t)(p->n_ports - r->ports.first);
 
-	/* Only for a valid "deny": a bad action has its own error. */
-	if (policy_list(l, rs, where, POLICY_SPECIAL, r) &&
-	    config_setting_lookup_string(rs, "action", &action) &&
-	    strcmp(action, "deny") == 0)
-		policy_err(l, r->line, where, "special is for allow rules; a "
-		    "deny rule already matches special-purpose addresses");
+	policy_rule_special(l, rs, where, r);
 }
 
 static void

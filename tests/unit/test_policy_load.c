@@ -205,8 +205,8 @@ static const struct bad_policy bad_policies[] = {
 	{ R_PORTS("[ 22 ]; special = [ 1 ]"), "test:5: rules[0].special[0]",
 	    "must be a string" },
 	{ HEAD RULE("\"r\"", "\"deny\"", "[ \"*\" ]", "[ \"a.example\" ]",
-	    "[ 22 ]; special = [ \"loopback\" ]") ");", "test:3: rules[0]",
-	    "special is for allow rules" },
+	    "[ 22 ]; special = [ \"loopback\" ]") ");",
+	    "test:5: rules[0].special", "only allow rules take special" },
 	/* ports */
 	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
 	    "  hosts = [ \"a.example\" ]; }\n);", "test:3: rules[0]",
@@ -267,7 +267,7 @@ test_deny_rules_take_any_network(void **state)
 	assert_null(load_captured(HEAD RULE("\"r\"", "\"maybe\"", "[ \"*\" ]",
 	    "[ \"a.example\" ]", "[ 22 ]; special = [ \"loopback\" ]") ");"));
 	assert_non_null(strstr(logbuf, "test:3: rules[0].action: maybe"));
-	assert_null(strstr(logbuf, "special is for allow rules"));
+	assert_null(strstr(logbuf, "only allow rules take special"));
 }
 
 static void
