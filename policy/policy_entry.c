@@ -228,13 +228,12 @@ static bool
 policy_net_dead(struct policy_load *l, unsigned line, const char *where,
     const char *q, int af, const uint8_t *m, unsigned prefix)
 {
-	uint32_t	 v4 = (uint32_t)m[0] << 24 | (uint32_t)m[1] << 16 |
-			    (uint32_t)m[2] << 8 | m[3];
 	uint8_t		 within;
 
 	if (af == AF_INET)
-		within = policy_within4(v4, prefix == 0 ? 0 :
-		    UINT32_MAX << (32 - prefix));
+		within = policy_within4((uint32_t)m[0] << 24 |
+		    (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3],
+		    prefix == 0 ? 0 : UINT32_MAX << (32 - prefix));
 	else
 		within = policy_within6(m, prefix);
 	if (within == POLICY_SP_UNSPECIFIED) {
