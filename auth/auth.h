@@ -32,11 +32,14 @@ enum auth_verdict auth_pam_check(const struct config *cfg, const char *user,
 	    const char *password, const char *rhost, char *reason, size_t reasonlen);
 
 /*
- * Supplementary and primary groups of user from NSS, as names. *groups is an
- * array of n strings in one allocation, freed with free(*groups).
- * Returns 0, or -1 if the user is unknown to NSS or a lookup failed.
+ * Supplementary and primary groups of user from NSS, as names, however
+ * many there are (up to NGROUPS_MAX). *groups is an array of n strings in
+ * one allocation, freed with free(*groups). Returns 0, or -1 with an audit
+ * reason ("groups: ...") if the user is unknown to NSS, a lookup failed or
+ * there are too many: the policy cannot be checked without all of them.
  */
-int	 auth_groups(const char *user, char ***groups, size_t *n);
+int	 auth_groups(const char *user, char ***groups, size_t *n,
+	    char *reason, size_t reasonlen);
 
 /*
  * A copy of n group names in the layout auth_groups() returns (one

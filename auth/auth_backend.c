@@ -1,10 +1,7 @@
 /*
- * Backend connect for an authorized user: resolve with a deadline, check the
- * policy on every resolved address, connect only where it allows.
- *
- * Name lookups go through glibc's getaddrinfo_a, which runs the lookup in a
- * helper thread of this process; that is what lets a stuck resolver be
- * abandoned at the deadline instead of holding the authenticator.
+ * Backend connect for an authorized user: resolve a name only if the policy
+ * could allow some address of it, check the policy on every resolved
+ * address, connect only where it allows.
  */
 #include <sys/socket.h>
 
@@ -22,159 +19,11 @@
 #include <unistd.h>
 
 #include "auth.h"
+#include "auth_net.h"
 #include "log.h"
 
 /* A name with more addresses than this is tried on its first ones only. */
 #define BACKEND_MAX_ADDRS	32
-/*
- * A lookup that glibc cannot cancel must stay allocated until its thread
- * finishes; at most this many may be pending before new lookups are refused.
- */
-#define DNS_MAX_ABANDONED	16
-
-struct dns_lookup {
-	struct gaicb	 cb;
-	struct addrinfo	 hints;
-	char		 name[HTTP_HOST_MAX + 1];
-	char		 service[8];
-};
-
-static struct dns_lookup	*dns_abandoned[DNS_MAX_ABANDONED];
-
-static void
-dns_lookup_free(struct dns_lookup *l)
-{
-	if (l->cb.ar_result != NULL)
-		freeaddrinfo(l->cb.ar_result);
-	free(l);
-}
-
-/* Frees abandoned lookups that have finished; returns a free slot or -1. */
-static int
-dns_reap(void)
-{
-	int	 i, slot = -1;
-
-	for (i = 0; i < DNS_MAX_ABANDONED; i++) {
-		if (dns_abandoned[i] != NULL &&
-		    gai_error(&dns_abandoned[i]->cb) != EAI_INPROGRESS) {
-			dns_lookup_free(dns_abandoned[i]);
-			dns_abandoned[i] = NULL;
-		}
-		if (dns_abandoned[i] == NULL)
-			slot = i;
-	}
-	return slot;
-}
-
-static void
-dns_abandon(struct dns_lookup *l, int slot)
-{
-	if (gai_cancel(&l->cb) == EAI_NOTCANCELED)
-		dns_abandoned[slot] = l;
-	else
-		dns_lookup_free(l);
-}
-
-static enum auth_verdict
-dns_error(int e, char *reason, size_t reasonlen)
-{
-	if (e == EAI_NONAME || e == EAI_NODATA)
-		snprintf(reason, reasonlen, "no such host");
-	else if (e == EAI_AGAIN) {
-		/* The resolver gave up waiting for its servers: a DNS timeout. */
-		snprintf(reason, reasonlen, "dns timeout (resolver gave up)");
-		return AUTH_BACKEND_TIMEOUT;
-	} else
-		snprintf(reason, reasonlen, "dns: %s", gai_strerror(e));
-	return AUTH_BACKEND_REFUSED;
-}
-
-/* Waits for l until end_ms. Returns 0 when done, -1 on timeout or error. */
-static int
-dns_wait(struct dns_lookup *l, int64_t end_ms)
-{
-	const struct gaicb	*list[1] = { &l->cb };
-	struct timespec		 ts;
-	int64_t			 left;
-	int			 r;
-
-	while (gai_error(&l->cb) == EAI_INPROGRESS) {
-		if ((left = end_ms - auth_now_ms()) <= 0)
-			return -1;
-		ts.tv_sec = left / 1000;
-		ts.tv_nsec = (left % 1000) * 1000000;
-		r = gai_suspend(list, 1, &ts);
-		/* EAI_ALLDONE: it finished between gai_error and gai_suspend. */
-		if (r != 0 && r != EAI_AGAIN && r != EAI_INTR &&
-		    r != EAI_ALLDONE) {
-			log_warnx("%s: gai_suspend: %s", __func__,
-			    gai_strerror(r));
-			return -1;
-		}
-	}
-	return 0;
-}
-
-static enum auth_verdict
-dns_resolve(const char *host, uint16_t port, int64_t end_ms,
-    struct addrinfo **res, char *reason, size_t reasonlen)
-{
-	struct gaicb		*list[1];
-	struct addrinfo		 hints;
-	struct dns_lookup	*l;
-	char			 service[8];
-	int			 e, slot;
-
-	/* Address literals need no resolver, so no thread and no wait. */
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
-	snprintf(service, sizeof(service), "%u", (unsigned)port);
-	if ((e = getaddrinfo(host, service, &hints, res)) == 0)
-		return AUTH_ALLOW;
-	if (e != EAI_NONAME)
-		return dns_error(e, reason, reasonlen);
-
-	if (strlen(host) > HTTP_HOST_MAX)
-		return dns_error(EAI_NONAME, reason, reasonlen);
-	if (end_ms <= auth_now_ms())
-		goto timeout;
-	if ((slot = dns_reap()) == -1) {
-		log_warnx("%s: %d lookups still stuck in the resolver; check "
-		    "the name servers", __func__, DNS_MAX_ABANDONED);
-		goto timeout;
-	}
-	if ((l = calloc(1, sizeof(*l))) == NULL)
-		return dns_error(EAI_MEMORY, reason, reasonlen);
-	memcpy(l->name, host, strlen(host) + 1);
-	memcpy(l->service, service, sizeof(service));
-	l->hints.ai_socktype = SOCK_STREAM;
-	l->hints.ai_flags = AI_NUMERICSERV;
-	l->cb.ar_name = l->name;
-	l->cb.ar_service = l->service;
-	l->cb.ar_request = &l->hints;
-	list[0] = &l->cb;
-	if ((e = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
-		free(l);
-		return dns_error(e, reason, reasonlen);
-	}
-	if (dns_wait(l, end_ms) == -1) {
-		dns_abandon(l, slot);
-		goto timeout;
-	}
-	if ((e = gai_error(&l->cb)) != 0) {
-		dns_lookup_free(l);
-		return dns_error(e, reason, reasonlen);
-	}
-	*res = l->cb.ar_result;
-	l->cb.ar_result = NULL;
-	dns_lookup_free(l);
-	return AUTH_ALLOW;
- timeout:
-	snprintf(reason, reasonlen, "dns timeout");
-	return AUTH_BACKEND_TIMEOUT;
-}
 
 static void
 addr_format(const struct sockaddr *sa, char out[AUTH_ADDR_MAX])
@@ -277,6 +126,41 @@ min_deadline(int64_t deadline_ms, unsigned timeout_ms)
 	return end < deadline_ms ? end : deadline_ms;
 }
 
+/*
+ * *res gets the addresses to check: the literal, or the name's. "name." and
+ * "name" are one name, looked up fully qualified; a name no allow rule
+ * could reach is not looked up at all (the resolver would otherwise leak
+ * it, and 403 against 502/504 would tell which internal names exist).
+ */
+static enum auth_verdict
+backend_addrs(const struct config *cfg, const struct policy *pol,
+    const struct policy_subject *subject, const char *host, uint16_t port,
+    int64_t deadline_ms, struct addrinfo **res, char rule[AUTH_NAME_MAX],
+    char *reason, size_t reasonlen)
+{
+	struct policy_verdict	 pv;
+	char			 name[HTTP_HOST_MAX + 1];
+	size_t			 len = strnlen(host, sizeof(name));
+
+	if (len == sizeof(name)) {
+		snprintf(reason, reasonlen, "no such host");
+		return AUTH_BACKEND_REFUSED;
+	}
+	if (len > 0 && host[len - 1] == '.')
+		len--;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	if (auth_dns_numeric(name, port, res))
+		return AUTH_ALLOW;
+	if (!policy_lookup_needed(pol, subject, host, port, &pv)) {
+		snprintf(rule, AUTH_NAME_MAX, "%s", pv.rule);
+		snprintf(reason, reasonlen, "denied by policy (not resolved)");
+		return AUTH_POLICY_DENY;
+	}
+	return auth_dns_resolve(name, port, min_deadline(deadline_ms,
+	    cfg->timeout_dns_ms), res, reason, reasonlen);
+}
+
 enum auth_verdict
 auth_backend_connect(const struct config *cfg, const struct policy *pol,
     const struct policy_subject *subject, const char *host, uint16_t port,
@@ -293,8 +177,13 @@ auth_backend_connect(const struct config *cfg, const struct policy *pol,
 	rule[0] = '\0';
 	resolved[0] = '\0';
 	reason[0] = '\0';
-	v = dns_resolve(host, port, min_deadline(deadline_ms,
-	    cfg->timeout_dns_ms), &res, reason, reasonlen);
+	if (auth_own_addrs(&target.own) == -1) {
+		snprintf(reason, reasonlen, "cannot list the gateway's own "
+		    "addresses");
+		return AUTH_UNAVAILABLE;
+	}
+	v = backend_addrs(cfg, pol, subject, host, port, deadline_ms, &res,
+	    rule, reason, reasonlen);
 	if (v != AUTH_ALLOW)
 		return v;
 

@@ -10,7 +10,9 @@
  * could skip a rule that denies it, so the caller refuses such a user
  * instead (overflow).
  */
+#include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 
 #include "auth_ldap.h"
 #include "log.h"
@@ -40,6 +42,30 @@ aldap_groups_add(struct aldap_groups *g, const char *name, size_t len)
 	g->used += len + 1;
 }
 
+/*
+ * Active Directory sends an attribute with more values than its
+ * MaxValRange (1500 or 5000) as "memberOf;range=0-1499" and no plain
+ * memberOf: far more groups than AUTH_MAX_GROUPS, not none at all.
+ */
+static bool
+aldap_ranged(LDAP *ld, LDAPMessage *entry, const char *attr)
+{
+	BerElement	*ber = NULL;
+	char		*a;
+	size_t		 len = strlen(attr);
+	bool		 ranged = false;
+
+	for (a = ldap_first_attribute(ld, entry, &ber); a != NULL;
+	    a = ranged ? NULL : ldap_next_attribute(ld, entry, ber)) {
+		ranged = strncasecmp(a, attr, len) == 0 &&
+		    strncasecmp(a + len, ";range=", 7) == 0;
+		ldap_memfree(a);
+	}
+	if (ber != NULL)
+		ber_free(ber, 0);
+	return ranged;
+}
+
 void
 aldap_groups_memberof(LDAP *ld, LDAPMessage *entry, const char *attr,
     struct aldap_groups *g)
@@ -49,6 +75,10 @@ aldap_groups_memberof(LDAP *ld, LDAPMessage *entry, const char *attr,
 	LDAPAVA		*ava;
 	size_t		 i;
 
+	if (aldap_ranged(ld, entry, attr)) {
+		g->overflow = true;
+		return;
+	}
 	if ((vals = ldap_get_values_len(ld, entry, attr)) == NULL)
 		return;
 	for (i = 0; vals[i] != NULL && !g->overflow; i++) {

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <grp.h>
+#include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,51 +219,92 @@ gr_lookup(void *arg, char *buf, size_t len)
 	return getgrgid_r(a->gid, &a->gr, buf, len, &a->res);
 }
 
-/* Group ids of user, primary first, at most AUTH_MAX_GROUPS. */
+/*
+ * getgrouplist() is asked again with a larger array for as long as it
+ * reports more groups, up to this; a user in more groups than the kernel
+ * allows any process is refused rather than judged on some of them.
+ */
+#define NSS_MAX_GROUPS	NGROUPS_MAX
+
+/* Group ids of user, primary first; *gids is malloc'ed. */
 static int
-user_gids(const char *user, char **buf, size_t *buflen,
-    gid_t gids[AUTH_MAX_GROUPS], int *ngids)
+user_gids(const char *user, char **buf, size_t *buflen, gid_t **gids,
+    int *ngids, char *reason, size_t reasonlen)
 {
 	struct pw_arg	 pa = { .name = user };
-	int		 e;
+	gid_t		*g = NULL, *ng;
+	int		 e, n = 64, want;
 
-	if ((e = nss_lookup(pw_lookup, &pa, buf, buflen)) != 0) {
-		log_warnx("%s: getpwnam_r %s: %s", __func__, user, strerror(e));
+	if ((e = nss_lookup(pw_lookup, &pa, buf, buflen)) != 0 ||
+	    pa.res == NULL) {
+		snprintf(reason, reasonlen, "groups: %s", e != 0 ?
+		    strerror(e) : "user unknown to NSS");
+		log_warnx("%s: getpwnam_r %s: %s", __func__, user, e != 0 ?
+		    strerror(e) : "unknown; check nsswitch.conf");
 		return -1;
 	}
-	if (pa.res == NULL) {
-		log_warnx("%s: user %s unknown to NSS; check nsswitch.conf",
-		    __func__, user);
-		return -1;
+	for (;;) {
+		if ((ng = reallocarray(g, (size_t)n, sizeof(*g))) == NULL) {
+			snprintf(reason, reasonlen, "groups: out of memory");
+			free(g);
+			return -1;
+		}
+		g = ng;
+		want = n;
+		if (getgrouplist(user, pa.pw.pw_gid, g, &want) != -1)
+			break;
+		/* glibc says how many there are; others may not. */
+		n = want > n ? want : n * 2;
+		if (n > NSS_MAX_GROUPS) {
+			snprintf(reason, reasonlen, "groups: user is in more "
+			    "than %d groups", NSS_MAX_GROUPS);
+			log_warnx("%s: %s is in more than %d groups", __func__,
+			    user, NSS_MAX_GROUPS);
+			free(g);
+			return -1;
+		}
 	}
-	/*
-	 * Fail rather than truncate: a rule denying one of the groups left
-	 * out would otherwise be skipped.
-	 */
-	*ngids = AUTH_MAX_GROUPS;
-	if (getgrouplist(user, pa.pw.pw_gid, gids, ngids) == -1) {
-		log_warnx("%s: user %s is in more than %d groups", __func__,
-		    user, AUTH_MAX_GROUPS);
-		return -1;
+	*gids = g;
+	*ngids = want;
+	return 0;
+}
+
+/* Appends name to *names (one buffer of NUL-terminated strings). */
+static int
+names_add(char **names, size_t *nlen, size_t *ncap, const char *name)
+{
+	size_t	 len = strlen(name) + 1;
+	char	*nn;
+
+	if (*nlen + len > *ncap) {
+		if ((nn = realloc(*names, (*nlen + len) * 2)) == NULL)
+			return -1;
+		*names = nn;
+		*ncap = (*nlen + len) * 2;
 	}
+	memcpy(*names + *nlen, name, len);
+	*nlen += len;
 	return 0;
 }
 
 int
-auth_groups(const char *user, char ***groups, size_t *n)
+auth_groups(const char *user, char ***groups, size_t *n, char *reason,
+    size_t reasonlen)
 {
-	gid_t		 gids[AUTH_MAX_GROUPS];
-	size_t		 offs[AUTH_MAX_GROUPS];
 	struct gr_arg	 ga;
-	char		*buf = NULL, *names = NULL, *nn, **out;
-	size_t		 buflen = 0, nlen = 0, ncap = 0, len, count = 0, i;
+	gid_t		*gids = NULL;
+	char		*buf = NULL, *names = NULL, **out, *p;
+	size_t		 buflen = 0, nlen = 0, ncap = 0, count = 0, i;
 	int		 ngids, j, e, ret = -1;
 
-	if (user_gids(user, &buf, &buflen, gids, &ngids) == -1)
+	if (user_gids(user, &buf, &buflen, &gids, &ngids, reason,
+	    reasonlen) == -1)
 		goto out;
 	for (j = 0; j < ngids; j++) {
 		ga.gid = gids[j];
 		if ((e = nss_lookup(gr_lookup, &ga, &buf, &buflen)) != 0) {
+			snprintf(reason, reasonlen, "groups: group %u: %s",
+			    (unsigned)gids[j], strerror(e));
 			log_warnx("%s: getgrgid_r %u: %s", __func__,
 			    (unsigned)gids[j], strerror(e));
 			goto out;
@@ -270,31 +312,28 @@ auth_groups(const char *user, char ***groups, size_t *n)
 		/* A gid without a name cannot match a rule naming groups. */
 		if (ga.res == NULL)
 			continue;
-		len = strlen(ga.gr.gr_name) + 1;
-		if (nlen + len > ncap) {
-			ncap = (nlen + len) * 2;
-			if ((nn = realloc(names, ncap)) == NULL) {
-				log_warn("%s: realloc", __func__);
-				goto out;
-			}
-			names = nn;
-		}
-		memcpy(names + nlen, ga.gr.gr_name, len);
-		offs[count++] = nlen;
-		nlen += len;
+		if (names_add(&names, &nlen, &ncap, ga.gr.gr_name) == -1)
+			goto nomem;
+		count++;
 	}
-	if ((out = malloc(count * sizeof(*out) + nlen + 1)) == NULL) {
-		log_warn("%s: malloc", __func__);
-		goto out;
-	}
+	if ((out = malloc(count * sizeof(*out) + nlen + 1)) == NULL)
+		goto nomem;
+	p = (char *)(out + count);
 	if (nlen > 0)
-		memcpy((char *)(out + count), names, nlen);
-	for (i = 0; i < count; i++)
-		out[i] = (char *)(out + count) + offs[i];
+		memcpy(p, names, nlen);
+	for (i = 0; i < count; i++) {
+		out[i] = p;
+		p += strlen(p) + 1;
+	}
 	*groups = out;
 	*n = count;
 	ret = 0;
+	goto out;
+ nomem:
+	snprintf(reason, reasonlen, "groups: out of memory");
+	log_warn("%s", __func__);
  out:
+	free(gids);
 	free(names);
 	free(buf);
 	return ret;

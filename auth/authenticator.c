@@ -87,9 +87,9 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 		groups = a->groups;
 		n_groups = a->n_groups;
 		a->groups = NULL;
-	} else if (auth_groups(req->user, &groups, &n_groups) == -1)
-		log_warnx("%s: no groups for %s from NSS; only user rules apply",
-		    __func__, req->user);
+	} else if (auth_groups(req->user, &groups, &n_groups, rec->reason,
+	    sizeof(rec->reason)) == -1)
+		return AUTH_UNAVAILABLE;
 	subject.groups = (const char *const *)groups;
 	subject.n_groups = n_groups;
 	v = auth_backend_connect(a->env->cfg, a->env->policy, &subject,

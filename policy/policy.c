@@ -157,6 +157,9 @@ policy_rule_name(struct policy_load *l, const config_setting_t *rs,
 	else if (strcmp(v, POLICY_DEFAULT_RULE) == 0)
 		policy_err(l, policy_line(s), where, "%s: reserved for the "
 		    "implicit last rule; choose another name", q);
+	else if (strcmp(v, POLICY_SPECIAL_RULE) == 0)
+		policy_err(l, policy_line(s), where, "%s: reserved for denials "
+		    "of special-purpose addresses; choose another name", q);
 	else
 		r->name = policy_pool_add(l, "", v, len, false);
 }
@@ -212,10 +215,29 @@ policy_unknown(struct policy_load *l, const config_setting_t *g,
 }
 
 static void
+policy_rule_special(struct policy_load *l, const config_setting_t *rs,
+    const char *rwhere, struct policy_rule *r)
+{
+	char		 where[POLICY_WHERE];
+	const char	*action;
+
+	if (!policy_list(l, rs, rwhere, POLICY_SPECIAL, r))
+		return;
+	/* Only for a valid "deny": a bad action has its own error. */
+	if (config_setting_lookup_string(rs, "action", &action) &&
+	    strcmp(action, "deny") == 0) {
+		snprintf(where, sizeof(where), "%s.special", rwhere);
+		policy_err(l, policy_line(config_setting_get_member(rs,
+		    "special")), where, "only allow rules take special; a deny "
+		    "rule matches special-purpose addresses already");
+	}
+}
+
+static void
 policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 {
 	static const char *const known[] = { "name", "action", "users",
-				    "groups", "hosts", "ports", NULL };
+				    "groups", "hosts", "ports", "special", NULL };
 	struct policy		*p = l->p;
 	struct policy_rule	*r = &p->rules[p->n_rules++];
 	char			 where[POLICY_RWHERE];
@@ -230,7 +252,7 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		return;
 	}
 	policy_unknown(l, rs, where, known, "a rule has name, action, users, "
-	    "groups, hosts and ports");
+	    "groups, hosts, ports and special");
 	policy_rule_name(l, rs, where, r);
 	policy_rule_action(l, rs, where, r);
 
@@ -259,6 +281,8 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		policy_err(l, r->line, where, "no ports; add e.g. %s",
 		    policy_lists[POLICY_PORTS].example);
 	r->ports.n = (uint32_t)(p->n_ports - r->ports.first);
+
+	policy_rule_special(l, rs, where, r);
 }
 
 static void

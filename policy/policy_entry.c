@@ -191,8 +191,11 @@ policy_add_net(struct policy_load *l, int af, const uint8_t *b,
 		p->net4 = n4;
 		n4[p->n_net4].net = (uint32_t)b[0] << 24 |
 		    (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
-		n4[p->n_net4++].mask = prefix == 0 ? 0 :
+		n4[p->n_net4].mask = prefix == 0 ? 0 :
 		    UINT32_MAX << (32 - prefix);
+		n4[p->n_net4].within = policy_within4(n4[p->n_net4].net,
+		    n4[p->n_net4].mask);
+		p->n_net4++;
 		return;
 	}
 	if ((n6 = policy_grow(p->net6, &l->net6_cap, p->n_net6 + 1,
@@ -202,7 +205,8 @@ policy_add_net(struct policy_load *l, int af, const uint8_t *b,
 	}
 	p->net6 = n6;
 	memcpy(n6[p->n_net6].net, b, sizeof(n6[p->n_net6].net));
-	n6[p->n_net6++].prefix = (uint8_t)prefix;
+	n6[p->n_net6].prefix = (uint8_t)prefix;
+	n6[p->n_net6++].within = policy_within6(b, prefix);
 }
 
 static int
@@ -216,10 +220,41 @@ policy_prefix(const char *s, unsigned max, unsigned *prefix)
 	return i == 0 || s[i] != '\0' || *prefix > max ? -1 : 0;
 }
 
+/*
+ * Entries an allow rule can never match, refused so that nobody believes
+ * they open something. Returns true if m/prefix is one.
+ */
+static bool
+policy_net_dead(struct policy_load *l, unsigned line, const char *where,
+    const char *q, int af, const uint8_t *m, unsigned prefix)
+{
+	uint8_t		 within;
+
+	if (af == AF_INET)
+		within = policy_within4((uint32_t)m[0] << 24 |
+		    (uint32_t)m[1] << 16 | (uint32_t)m[2] << 8 | m[3],
+		    prefix == 0 ? 0 : UINT32_MAX << (32 - prefix));
+	else
+		within = policy_within6(m, prefix);
+	if (within == POLICY_SP_UNSPECIFIED) {
+		policy_err(l, line, where, "%s: unspecified addresses (0.0.0.0/8 "
+		    "and ::) are never connected to; remove it", q);
+		return true;
+	}
+	if (af == AF_INET6 && policy_net6_embeds4(m, prefix)) {
+		policy_err(l, line, where, "%s: these IPv6 addresses carry an "
+		    "IPv4 address (NAT64, 6to4, Teredo, ::a.b.c.d) and are "
+		    "judged as it; allow that IPv4 address or network instead",
+		    q);
+		return true;
+	}
+	return false;
+}
+
 /* An address, or a network in CIDR notation; s has len bytes. */
 static void
 policy_net(struct policy_load *l, unsigned line, const char *where,
-    const char *s, size_t len)
+    const char *s, size_t len, const struct policy_rule *r)
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 				    0xff, 0xff };
@@ -258,6 +293,9 @@ policy_net(struct policy_load *l, unsigned line, const char *where,
 		    "as %s/%u", q, fix, prefix >= 96 ? prefix - 96 : 0);
 		return;
 	}
+	if (r->action == POLICY_ALLOW &&
+	    policy_net_dead(l, line, where, q, af, m, prefix))
+		return;
 	policy_add_net(l, af, m, prefix);
 	return;
 bad:
@@ -333,7 +371,6 @@ policy_host(struct policy_load *l, const config_setting_t *e,
 	size_t		 len;
 	unsigned	 line = policy_line(e);
 
-	(void)r;
 	if ((s = policy_elem_string(l, e, where, "\"db.example.com\"")) ==
 	    NULL)
 		return;
@@ -345,7 +382,7 @@ policy_host(struct policy_load *l, const config_setting_t *e,
 	else if (len > POLICY_MAX_HOST + 1)
 		policy_err(l, line, where, "%s: longer than 253 characters", q);
 	else if (memchr(s, ':', len) != NULL || memchr(s, '/', len) != NULL)
-		policy_net(l, line, where, s, len);
+		policy_net(l, line, where, s, len, r);
 	else if (s[0] == '*') {
 		/* ".domain" plus one label must still fit in a name. */
 		if (len < 3 || s[1] != '.')
@@ -358,7 +395,7 @@ policy_host(struct policy_load *l, const config_setting_t *e,
 			policy_add_str(l, ".", s + 2,
 			    policy_strip_dot(s + 2, len - 2), true);
 	} else if (policy_numeric(s, len))
-		policy_net(l, line, where, s, len);
+		policy_net(l, line, where, s, len, r);
 	else if ((why = policy_name_check(s, len, POLICY_MAX_HOST)) != NULL)
 		policy_err(l, line, where, "%s: %s", q, why);
 	else
@@ -455,6 +492,37 @@ policy_port(struct policy_load *l, const config_setting_t *e,
 	pr[p->n_ports++].hi = (uint16_t)hi;
 }
 
+static void
+policy_special(struct policy_load *l, const config_setting_t *e,
+    const char *where, struct policy_rule *r)
+{
+	static const struct {
+		const char	*name;
+		uint8_t		 sp;
+	} names[] = {
+		{ "loopback", POLICY_SP_LOOPBACK },
+		{ "link-local", POLICY_SP_LINK_LOCAL },
+		{ "multicast", POLICY_SP_MULTICAST },
+		{ "own", POLICY_SP_OWN },
+	};
+	const char	*s;
+	char		 q[POLICY_QBUF];
+	size_t		 i;
+
+	if ((s = policy_elem_string(l, e, where, "\"loopback\"")) == NULL)
+		return;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(s, names[i].name) == 0) {
+			r->special |= names[i].sp;
+			return;
+		}
+	policy_err(l, policy_line(e), where, "%s: not a range a rule can open "
+	    "to names and networks; write \"loopback\", \"link-local\", "
+	    "\"multicast\" or \"own\" (unspecified addresses are never "
+	    "connected to; for broadcast name 255.255.255.255 in hosts)",
+	    policy_quote(q, sizeof(q), s));
+}
+
 const struct policy_list_def policy_lists[] = {
 	{ "users", policy_user,
 	    "users = [ \"alice\" ] or users = [ \"*\" ]" },
@@ -464,4 +532,6 @@ const struct policy_list_def policy_lists[] = {
 	    "hosts = [ \"db.example.com\", \"10.0.0.0/8\" ]" },
 	{ "ports", policy_port,
 	    "ports = [ 22, 443 ] or ports = ( 22, \"8000-8100\" )" },
+	{ "special", policy_special,
+	    "special = [ \"loopback\" ]" },
 };

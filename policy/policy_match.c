@@ -1,7 +1,7 @@
 /*
  * policy_check() runs in the authenticator before every backend connect.
- * The loader left nothing to parse: names are lowercase, networks masked,
- * ports are ranges. The request is prepared once, then each rule is only
+ * The loader left nothing to parse: names are lowercase, networks masked
+ * and classified, ports are ranges. The request is prepared once, then each rule is only
  * compared, cheapest test first; no allocation, no locale.
  */
 #include <sys/socket.h>
@@ -22,7 +22,9 @@ struct policy_probe {
 	size_t		 host_len;	/* without the trailing dot */
 	int		 family;	/* AF_INET, AF_INET6, 0: no address */
 	uint32_t	 v4;		/* host byte order */
-	uint8_t		 v6[16];
+	uint8_t		 v6[16];	/* also the carrier of a tunnelled v4 */
+	bool		 tunnel;	/* v4 is reached through v6 */
+	uint8_t		 special;	/* POLICY_SP_* range of the address */
 };
 
 static void
@@ -30,7 +32,6 @@ policy_probe_addr(struct policy_probe *pr, const struct sockaddr *sa)
 {
 	const struct sockaddr_in	*sin;
 	const struct sockaddr_in6	*sin6;
-	const uint8_t			*b;
 
 	if (sa->sa_family == AF_INET) {
 		sin = (const struct sockaddr_in *)(const void *)sa;
@@ -38,20 +39,44 @@ policy_probe_addr(struct policy_probe *pr, const struct sockaddr *sa)
 		pr->family = AF_INET;
 	} else if (sa->sa_family == AF_INET6) {
 		sin6 = (const struct sockaddr_in6 *)(const void *)sa;
-		b = sin6->sin6_addr.s6_addr;
+		memcpy(pr->v6, sin6->sin6_addr.s6_addr, sizeof(pr->v6));
 		/*
-		 * A mapped address is an IPv4 connection: it must meet the
-		 * IPv4 rules, or "deny 10.0.0.0/8" could be walked around.
+		 * A mapped address is an IPv4 connection, the others reach an
+		 * IPv4 host: they must meet the IPv4 rules, or "deny
+		 * 10.0.0.0/8" could be walked around.
 		 */
-		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
-			pr->v4 = (uint32_t)b[12] << 24 | (uint32_t)b[13] << 16 |
-			    (uint32_t)b[14] << 8 | b[15];
-			pr->family = AF_INET;
-		} else {
-			memcpy(pr->v6, b, sizeof(pr->v6));
+		switch (policy_embedded4(pr->v6, &pr->v4)) {
+		case POLICY_EMBED_NONE:
 			pr->family = AF_INET6;
+			break;
+		case POLICY_EMBED_TUNNEL:
+			pr->tunnel = true;
+			/* FALLTHROUGH */
+		case POLICY_EMBED_MAPPED:
+			pr->family = AF_INET;
+			break;
 		}
 	}
+	if (pr->family == AF_INET)
+		pr->special = policy_within4(pr->v4, UINT32_MAX);
+	else if (pr->family == AF_INET6)
+		pr->special = policy_within6(pr->v6, 128);
+}
+
+static bool
+policy_own_match(const struct policy_own *own, const struct policy_probe *pr)
+{
+	size_t	 i;
+
+	if (pr->family == AF_INET)
+		for (i = 0; i < own->n_v4; i++)
+			if (own->v4[i] == pr->v4)
+				return true;
+	if (pr->family == AF_INET6 || pr->tunnel)
+		for (i = 0; i < own->n_v6; i++)
+			if (memcmp(own->v6[i].s6_addr, pr->v6, 16) == 0)
+				return true;
+	return false;
 }
 
 static void
@@ -76,6 +101,9 @@ policy_probe_init(struct policy_probe *pr, const struct policy_subject *subj,
 	}
 	if (t->addr != NULL)
 		policy_probe_addr(pr, t->addr);
+	if (pr->family != 0 && pr->special == 0 && t->own != NULL &&
+	    policy_own_match(t->own, pr))
+		pr->special = POLICY_SP_OWN;
 }
 
 static inline unsigned char
@@ -175,42 +203,78 @@ policy_name_match(const struct policy *p, const struct policy_rule *r,
 	return false;
 }
 
-static bool
-policy_net6_match(const struct policy_net6 *n, const uint8_t *a)
-{
-	unsigned	 full = n->prefix / 8, bits = n->prefix % 8;
-	uint8_t		 mask;
+enum policy_hit { POLICY_MISS, POLICY_HIT, POLICY_GATED };
 
-	if (memcmp(n->net, a, full) != 0)
-		return false;
-	if (bits == 0)
-		return true;
-	mask = (uint8_t)(0xff << (8 - bits));
-	return (a[full] & mask) == n->net[full];
+/*
+ * An entry that matched a special address lets an allow rule reach it if
+ * the entry lies inside that address's range, or, for the gateway's own
+ * addresses, names that one address.
+ */
+static bool
+policy_net_counts(uint8_t within, bool single, uint8_t special)
+{
+	return within == special || (special == POLICY_SP_OWN && single);
 }
 
-static bool
-policy_host_match(const struct policy *p, const struct policy_rule *r,
-    const struct policy_probe *pr)
+static enum policy_hit
+policy_net_match(const struct policy *p, const struct policy_rule *r,
+    const struct policy_probe *pr, bool gate)
 {
 	const struct policy_net4	*n4;
+	const struct policy_net6	*n6;
+	enum policy_hit			 hit = POLICY_MISS;
 	uint32_t			 i;
 
-	if (policy_name_match(p, r, pr))
-		return true;
 	if (pr->family == AF_INET) {
 		for (i = 0; i < r->net4.n; i++) {
 			n4 = &p->net4[r->net4.first + i];
-			if ((pr->v4 & n4->mask) == n4->net)
-				return true;
+			if ((pr->v4 & n4->mask) != n4->net)
+				continue;
+			if (!gate || policy_net_counts(n4->within,
+			    n4->mask == UINT32_MAX, pr->special))
+				return POLICY_HIT;
+			hit = POLICY_GATED;
 		}
+		/* "deny 2002::/16" still refuses 6to4 as written. */
+		if (pr->tunnel && r->action == POLICY_DENY)
+			for (i = 0; i < r->net6.n; i++) {
+				n6 = &p->net6[r->net6.first + i];
+				if (policy_prefix6_eq(n6->net, pr->v6,
+				    n6->prefix))
+					return POLICY_HIT;
+			}
 	} else if (pr->family == AF_INET6) {
-		for (i = 0; i < r->net6.n; i++)
-			if (policy_net6_match(&p->net6[r->net6.first + i],
-			    pr->v6))
-				return true;
+		for (i = 0; i < r->net6.n; i++) {
+			n6 = &p->net6[r->net6.first + i];
+			if (!policy_prefix6_eq(n6->net, pr->v6, n6->prefix))
+				continue;
+			if (!gate || policy_net_counts(n6->within,
+			    n6->prefix == 128, pr->special))
+				return POLICY_HIT;
+			hit = POLICY_GATED;
+		}
 	}
-	return false;
+	return hit;
+}
+
+/*
+ * GATED: the rule would allow but for the address being special-purpose
+ * (a name resolving there may be DNS rebinding, a wide network is not a
+ * decision to reach it).
+ */
+static enum policy_hit
+policy_host_match(const struct policy *p, const struct policy_rule *r,
+    const struct policy_probe *pr)
+{
+	bool		 gate = r->action == POLICY_ALLOW && pr->special != 0 &&
+			    (r->special & pr->special) == 0;
+	enum policy_hit	 hit = policy_net_match(p, r, pr, gate);
+
+	if (hit == POLICY_HIT)
+		return hit;
+	if (policy_name_match(p, r, pr))
+		return gate ? POLICY_GATED : POLICY_HIT;
+	return hit;
 }
 
 void
@@ -219,6 +283,8 @@ policy_check(const struct policy *p, const struct policy_subject *subj,
 {
 	const struct policy_rule	*r;
 	struct policy_probe		 pr;
+	enum policy_hit			 hit;
+	bool				 gated = false;
 	size_t				 i;
 
 	v->action = POLICY_DENY;
@@ -226,14 +292,60 @@ policy_check(const struct policy *p, const struct policy_subject *subj,
 	if (p == NULL || subj == NULL || t == NULL)
 		return;
 	policy_probe_init(&pr, subj, t);
+	/* Linux connects 0.0.0.0 and :: to itself, over loopback. */
+	if (pr.special & POLICY_SP_UNSPECIFIED) {
+		v->rule = POLICY_SPECIAL_RULE;
+		return;
+	}
 	for (i = 0; i < p->n_rules; i++) {
 		r = &p->rules[i];
 		if (!policy_port_match(p, r, t->port) ||
-		    !policy_subject_match(p, r, subj, &pr) ||
-		    !policy_host_match(p, r, &pr))
+		    !policy_subject_match(p, r, subj, &pr))
 			continue;
+		if ((hit = policy_host_match(p, r, &pr)) != POLICY_HIT) {
+			gated |= hit == POLICY_GATED;
+			continue;
+		}
 		v->action = r->action;
 		v->rule = p->pool + r->name;
 		return;
 	}
+	if (gated)
+		v->rule = POLICY_SPECIAL_RULE;
+}
+
+/*
+ * Walks the rules as policy_check() would for an address not yet known: a
+ * rule that names host decides whatever the address, a rule with networks
+ * might match, and deny rules with networks only cannot make an allow.
+ */
+bool
+policy_lookup_needed(const struct policy *p, const struct policy_subject *subj,
+    const char *host, uint16_t port, struct policy_verdict *v)
+{
+	const struct policy_target	 t = { .host = host, .port = port };
+	const struct policy_rule	*r;
+	struct policy_probe		 pr;
+	size_t				 i;
+
+	v->action = POLICY_DENY;
+	v->rule = POLICY_DEFAULT_RULE;
+	if (p == NULL || subj == NULL)
+		return false;
+	policy_probe_init(&pr, subj, &t);
+	for (i = 0; i < p->n_rules; i++) {
+		r = &p->rules[i];
+		if (!policy_port_match(p, r, port) ||
+		    !policy_subject_match(p, r, subj, &pr))
+			continue;
+		if (policy_name_match(p, r, &pr)) {
+			if (r->action == POLICY_ALLOW)
+				return true;
+			v->rule = p->pool + r->name;
+			return false;
+		}
+		if (r->action == POLICY_ALLOW && r->net4.n + r->net6.n > 0)
+			return true;
+	}
+	return false;
 }

@@ -28,14 +28,28 @@ struct policy_str {
 	bool		 suffix;	/* "*.example.com": ".example.com" */
 };
 
+/*
+ * Special-purpose ranges (docs/policy.md): an allow rule reaches an address
+ * in one of them only through an entry inside that range or an opt-in in its
+ * special list. Unspecified addresses are never connected to.
+ */
+#define POLICY_SP_LOOPBACK	0x01
+#define POLICY_SP_LINK_LOCAL	0x02
+#define POLICY_SP_MULTICAST	0x04
+#define POLICY_SP_OWN		0x08
+#define POLICY_SP_BROADCAST	0x10
+#define POLICY_SP_UNSPECIFIED	0x20
+
 struct policy_net4 {
 	uint32_t	 net;		/* host byte order, host bits clear */
 	uint32_t	 mask;
+	uint8_t		 within;	/* POLICY_SP_* range holding it all */
 };
 
 struct policy_net6 {
 	uint8_t		 net[16];	/* host bits clear */
 	uint8_t		 prefix;
+	uint8_t		 within;
 };
 
 struct policy_range {
@@ -59,6 +73,7 @@ struct policy_rule {
 	unsigned		 line;
 	enum policy_action	 action;
 	bool			 any_user;
+	uint8_t			 special;	/* POLICY_SP_* opted in */
 };
 
 struct policy {
@@ -103,7 +118,8 @@ struct policy_list_def {
 	const char	*example;
 };
 
-enum { POLICY_USERS, POLICY_GROUPS, POLICY_HOSTS, POLICY_PORTS };
+enum { POLICY_USERS, POLICY_GROUPS, POLICY_HOSTS, POLICY_PORTS,
+    POLICY_SPECIAL };
 
 /* Indexed by the enum above. */
 extern const struct policy_list_def policy_lists[];
@@ -119,6 +135,22 @@ policy_isalpha(char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
+
+/*
+ * How an IPv6 address carries an IPv4 one: not at all, as the address of an
+ * IPv4 socket (::ffff:a.b.c.d), or through a translator or relay (NAT64,
+ * 6to4, Teredo, IPv4-compatible).
+ */
+enum policy_embed { POLICY_EMBED_NONE, POLICY_EMBED_MAPPED,
+    POLICY_EMBED_TUNNEL };
+
+/* policy_addr.c */
+bool		 policy_prefix6_eq(const uint8_t *, const uint8_t *,
+		    unsigned);
+uint8_t		 policy_within4(uint32_t, uint32_t);
+uint8_t		 policy_within6(const uint8_t *, unsigned);
+enum policy_embed policy_embedded4(const uint8_t *, uint32_t *);
+bool		 policy_net6_embeds4(const uint8_t *, unsigned);
 
 /* policy.c */
 void		 policy_err(struct policy_load *, unsigned, const char *,

@@ -1,13 +1,16 @@
 /*
  * The policy loader on arbitrary text, and the matcher on whatever it
  * accepts. Besides memory errors, abort on any verdict that breaks the
- * contract: a verdict always names a rule, "default-deny" always denies,
- * and the same question always gets the same answer.
+ * contract: a verdict always names a rule, "default-deny" and
+ * "special-address" always deny, an unspecified address is never allowed,
+ * the same question always gets the same answer, and a name for which
+ * policy_lookup_needed() says no lookup is needed is allowed at no address.
  */
 #include <sys/socket.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,13 +42,42 @@ check(int cond)
 		abort();
 }
 
+static const char *const addrs[] = { "10.0.0.1", "127.0.0.1", "0.0.0.0",
+    "169.254.169.254", "224.0.0.1", "255.255.255.255", "192.0.2.10",
+    "2001:db8::1", "::1", "::", "fe80::1", "ff02::1", "::ffff:10.0.0.1",
+    "::ffff:127.0.0.1", "64:ff9b::7f00:1", "2002:a00:1::",
+    "2001:0:4136:e378:8000:63bf:f5ff:fffe", "::10.0.0.1" };
+static struct sockaddr_storage	 sas[sizeof(addrs) / sizeof(addrs[0])];
+static const uint32_t		 own_v4[] = { 0xc000020a };
+static const struct policy_own	 own = { own_v4, 1, NULL, 0 };
+
+static void
+set_addr(struct sockaddr_storage *ss, const char *a)
+{
+	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(a, ':') != NULL) {
+		sin6->sin6_family = AF_INET6;
+		check(inet_pton(AF_INET6, a, &sin6->sin6_addr) == 1);
+	} else {
+		sin->sin_family = AF_INET;
+		check(inet_pton(AF_INET, a, &sin->sin_addr) == 1);
+	}
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+	size_t	 i;
+
 	(void)argc;
 	(void)argv;
 	/* Messages are still formatted, just not written: keeps runs fast. */
 	log_init("fuzz_policy", false, LOG_LVL_ERROR);
+	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
+		set_addr(&sas[i], addrs[i]);
 	return 0;
 }
 
@@ -55,23 +87,48 @@ probe(const struct policy *p, const char *user, const char *host,
 {
 	static const char *const	 groups[] = { "ops", NULL, "staff" };
 	struct policy_subject		 subj = { user, groups, 3 };
-	struct policy_target		 t = { host, sa, port };
+	struct policy_target		 t = { host, sa, port, &own };
 	struct policy_verdict		 v, again;
 
 	policy_check(p, &subj, &t, &v);
 	check(v.rule != NULL && v.rule[0] != '\0');
 	check(v.action == POLICY_ALLOW || v.action == POLICY_DENY);
-	if (strcmp(v.rule, POLICY_DEFAULT_RULE) == 0)
+	if (strcmp(v.rule, POLICY_DEFAULT_RULE) == 0 ||
+	    strcmp(v.rule, POLICY_SPECIAL_RULE) == 0)
 		check(v.action == POLICY_DENY);
 	policy_check(p, &subj, &t, &again);
 	check(again.action == v.action && again.rule == v.rule);
 }
 
+/* Every address the name could resolve to, for one user, host and port. */
+static void
+probe_name(const struct policy *p, const char *user, const char *host,
+    uint16_t port)
+{
+	static const char *const	 groups[] = { "ops", NULL, "staff" };
+	struct policy_subject		 subj = { user, groups, 3 };
+	struct policy_target		 t = { host, NULL, port, &own };
+	struct policy_verdict		 pre, v;
+	bool				 needed;
+	size_t				 i;
+
+	needed = policy_lookup_needed(p, &subj, host, port, &pre);
+	if (!needed)
+		check(pre.action == POLICY_DENY && pre.rule != NULL);
+	for (i = 0; i < sizeof(sas) / sizeof(sas[0]); i++) {
+		t.addr = (const struct sockaddr *)&sas[i];
+		probe(p, user, host, t.addr, port);
+		policy_check(p, &subj, &t, &v);
+		check(needed || v.action == POLICY_DENY);
+		if (strcmp(addrs[i], "0.0.0.0") == 0 ||
+		    strcmp(addrs[i], "::") == 0)
+			check(v.action == POLICY_DENY);
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct sockaddr_in	 sin;
-	struct sockaddr_in6	 sin6, mapped;
 	struct policy		*p;
 	char			*text;
 
@@ -84,20 +141,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (p == NULL)
 		return 0;
 
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(0x0a000001);
-	memset(&sin6, 0, sizeof(sin6));
-	sin6.sin6_family = AF_INET6;
-	inet_pton(AF_INET6, "2001:db8::1", &sin6.sin6_addr);
-	mapped = sin6;
-	inet_pton(AF_INET6, "::ffff:10.0.0.1", &mapped.sin6_addr);
-
-	probe(p, "alice", "db.example.com", (struct sockaddr *)&sin, 22);
-	probe(p, "bob", "A.Internal.Example.", (struct sockaddr *)&sin6, 443);
-	probe(p, "alice", "10.0.0.1", (struct sockaddr *)&mapped, 8080);
+	probe_name(p, "alice", "db.example.com", 22);
+	probe_name(p, "bob", "A.Internal.Example.", 443);
+	probe_name(p, "alice", "10.0.0.1", 8080);
+	probe_name(p, "carol", "backend.test", 65535);
 	probe(p, "carol", NULL, NULL, 65535);
-	probe(p, NULL, "x", (struct sockaddr *)&sin, 1);
+	probe(p, NULL, "x", (const struct sockaddr *)&sas[0], 1);
 	policy_free(p);
 	return 0;
 }

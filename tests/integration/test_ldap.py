@@ -208,6 +208,20 @@ def test_group_search_finds_every_kind_of_group(gw_template, echoes):
     assert status_and_rule(gw_template, BOB, echoes.target("ops")) == (403, "default-deny")
 
 
+def test_user_in_more_groups_than_checked_is_503(gw, slapd, echoes):
+    """A user in more groups than an authenticator keeps (256) is refused
+    with 503, never judged on some of them, by memberOf and by search."""
+    dora = lf.LdapUser(f"dora-{gw.name}", "Dora-Ldap-9051", "ou=people")
+    ldif = lf.user_ldif(dora, 50900 + len(gw.name))
+    for i in range(300):
+        ldif += (f"dn: cn={dora.uid}-g{i:03d},{lf.GROUPS_BASE}\nobjectClass: groupOfNames\n"
+                 f"cn: {dora.uid}-g{i:03d}\n" + lf.ldif_value("member", dora.dn) + "\n")
+    slapd.ldapadd(ldif)
+    resp = attempt(gw, dora.uid, dora.password, echoes.target("ops"))
+    assert_error(resp, 503)
+    assert audit_of(gw, resp, "error")["reason"] == "ldap: user is in more than 256 groups"
+
+
 def curl(gw, user, password, url):
     r = subprocess.run(["curl", "-s", "-S", "--max-time", str(h.scaled(20)), "--proxy",
                         f"https://127.0.0.1:{gw.port}", "--proxy-cacert", str(gw.env.ca),

@@ -5,6 +5,7 @@ host, and the small helpers (waits scaled for sanitizer builds, commands,
 free ports) every other tg_ module uses. Standard library only.
 """
 
+import contextlib
 import ctypes
 import os
 import shutil
@@ -159,15 +160,26 @@ def namespace_problem():
 # ---------------------------------------------------------------------------
 # Environment: users, names, resolver, certificates, chroot
 
+def _qname(packet):
+    """The question's name in a DNS query, dotted, without the root dot."""
+    labels, i = [], 12
+    while i < len(packet) and packet[i]:
+        labels.append(packet[i + 1:i + 1 + packet[i]].decode("ascii", "replace"))
+        i += 1 + packet[i]
+    return ".".join(labels)
+
+
 class SilentDns:
     """A UDP "name server" on 127.0.0.1:53 that never answers, so every
-    name missing from /etc/hosts ends in a resolver timeout."""
+    name missing from /etc/hosts ends in a resolver timeout. It counts the
+    queries and keeps the names asked for (lowercased)."""
 
     def __init__(self):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 53))
         self.sock.settimeout(0.2)
         self.queries = 0
+        self.names = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -175,8 +187,9 @@ class SilentDns:
     def _run(self):
         while not self._stop.is_set():
             try:
-                self.sock.recvfrom(4096)
+                packet, _ = self.sock.recvfrom(4096)
                 self.queries += 1
+                self.names.append(_qname(packet).lower())
             except socket.timeout:
                 continue
             except OSError:
@@ -338,6 +351,45 @@ def _privsep_users(passwd, group, free):
         groups.append(line)
     groups.append(f"{PRIVSEP_TEST_GROUP}:x:{own}:")
     return passwd.rstrip("\n") + "\n" + "\n".join(extra) + "\n", "\n".join(groups) + "\n"
+
+
+@contextlib.contextmanager
+def _over(env, target, text, mode=0o644):
+    """target replaced by a file holding text, for the duration (a bind
+    mount stacked on the harness's own, which stays as it is)."""
+    path = env.tmp / f"{Path(target).name}-{time.monotonic_ns()}"
+    path.write_text(text)
+    os.chmod(path, mode)
+    run(["mount", "--bind", str(path), target])
+    try:
+        yield path
+    finally:
+        run(["umount", target])
+        path.unlink()
+
+
+@contextlib.contextmanager
+def extra_groups(env, user, count, members_extra=0):
+    """/etc/group with count more groups that have user as a member; with
+    members_extra, the first of them also lists that many other (made-up)
+    members, making its line as long as wanted."""
+    text = Path("/etc/group").read_text()
+    used = {int(l.split(":")[2]) for l in text.splitlines() if l.count(":") >= 3}
+    gids = (g for g in range(200000, 2000000) if g not in used)
+    lines = []
+    for i in range(count):
+        members = [user] + ([f"m{k:07d}" for k in range(members_extra)] if i == 0 else [])
+        lines.append(f"tg-extra-{i:06d}:x:{next(gids)}:{','.join(members)}")
+    with _over(env, "/etc/group", text.rstrip("\n") + "\n" + "\n".join(lines) + "\n"):
+        yield
+
+
+@contextlib.contextmanager
+def resolver_search(env, *domains):
+    """/etc/resolv.conf with a search list, for the duration."""
+    text = Path("/etc/resolv.conf").read_text() + f"search {' '.join(domains)}\n"
+    with _over(env, "/etc/resolv.conf", text):
+        yield
 
 
 def _gid_of(group_text, name):

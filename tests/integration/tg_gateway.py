@@ -19,7 +19,8 @@ from tg_env import (GATE_USER, REALM, RELAY_USER, REPO, _parent, daemon_path, fr
 
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 
-# Rule names the tests and the audit log refer to.
+# Rule names the tests and the audit log refer to. Every backend runs on
+# loopback, so the rules that reach them by name opt in to it (special).
 RULE_DENY_RANGE = "deny-denied-range"
 RULE_DENY_HOST = "deny-forbidden-host"
 RULE_DENY_PORT = "deny-smtp"
@@ -27,6 +28,7 @@ RULE_OPS_V6 = "ops-loopback-v6"
 RULE_OPS = "ops-test-hosts"
 RULE_BOB = "bob-backend"
 RULE_DEFAULT = "default-deny"
+RULE_SPECIAL = "special-address"
 
 STANDARD_POLICY = f"""version = 1;
 rules = (
@@ -39,9 +41,11 @@ rules = (
 	{{ name = "{RULE_OPS_V6}"; action = "allow"; groups = ["ops"];
 	  hosts = ["::1/128"]; ports = ["1024-65535"]; }},
 	{{ name = "{RULE_OPS}"; action = "allow"; groups = ["ops"];
-	  hosts = ["*.test", "127.0.0.0/8"]; ports = ["1024-65535"]; }},
+	  hosts = ["*.test", "127.0.0.0/8"]; ports = ["1024-65535"];
+	  special = ["loopback"]; }},
 	{{ name = "{RULE_BOB}"; action = "allow"; users = ["bob"];
-	  hosts = ["backend.test"]; ports = ["1024-65535"]; }}
+	  hosts = ["backend.test"]; ports = ["1024-65535"];
+	  special = ["loopback"]; }}
 );
 """
 

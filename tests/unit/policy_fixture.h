@@ -27,6 +27,8 @@
 #define HEAD	"version = 1;\nrules = (\n"
 
 static char	 logbuf[65536];
+/* The gateway's own addresses verdict_g() passes; NULL: none. */
+static const struct policy_own	*fixture_own;
 
 /* Load TEXT with stderr (where log_warnx writes) captured into logbuf. */
 static struct policy *
@@ -88,7 +90,7 @@ verdict_g(const struct policy *p, const char *user, const char *const *groups,
 	static char		 out[128];
 	struct sockaddr_storage	 ss;
 	struct policy_subject	 subj = { user, groups, n_groups };
-	struct policy_target	 t = { host, NULL, port };
+	struct policy_target	 t = { host, NULL, port, fixture_own };
 	struct policy_verdict	 v = { POLICY_ALLOW, NULL };
 
 	if (addr != NULL) {

@@ -54,8 +54,10 @@ listener(int backlog, uint16_t *port)
 	return s;
 }
 
+/* extra: more settings for the rule, e.g. special = [ "loopback" ]; */
 static struct policy *
-policy_for(const char *action, const char *host, uint16_t port)
+policy_with(const char *action, const char *host, uint16_t port,
+    const char *extra)
 {
 	char		 text[512];
 	struct policy	*p;
@@ -64,10 +66,19 @@ policy_for(const char *action, const char *host, uint16_t port)
 	    "version = 1;\n"
 	    "rules = ( { name = \"test-rule\"; action = \"%s\";\n"
 	    "    users = [ \"alice\" ]; hosts = [ \"%s\" ];\n"
-	    "    ports = [ %u ]; } );\n", action, host, (unsigned)port);
+	    "    ports = [ %u ]; %s } );\n", action, host, (unsigned)port,
+	    extra);
 	assert_non_null(p = policy_load_string(text, "test-policy"));
 	return p;
 }
+
+static struct policy *
+policy_for(const char *action, const char *host, uint16_t port)
+{
+	return policy_with(action, host, port, "");
+}
+
+#define LOOPBACK_BY_NAME	"special = [ \"loopback\" ];"
 
 static void
 backend(const struct policy *pol, const char *host, uint16_t port,
@@ -202,7 +213,7 @@ test_localhost_resolves(void **state)
 
 	(void)state;
 	ls = listener(8, &port);
-	pol = policy_for("allow", "localhost", port);
+	pol = policy_with("allow", "localhost", port, LOOPBACK_BY_NAME);
 	backend(pol, "localhost", port, TIMEOUT_MS, 5000, &r);
 	assert_int_equal(r.v, AUTH_ALLOW);
 	assert_true(r.fd >= 0);
@@ -210,6 +221,19 @@ test_localhost_resolves(void **state)
 	snprintf(want, sizeof(want), "127.0.0.1:%u", (unsigned)port);
 	assert_string_equal(r.resolved, want);
 	close(r.fd);
+	/* The trailing dot names the same host, found the same way. */
+	backend(pol, "localhost.", port, TIMEOUT_MS, 5000, &r);
+	assert_int_equal(r.v, AUTH_ALLOW);
+	assert_string_equal(r.resolved, want);
+	close(r.fd);
+	policy_free(pol);
+
+	/* Without the opt-in a name that resolves to loopback is refused. */
+	pol = policy_for("allow", "localhost", port);
+	backend(pol, "localhost", port, TIMEOUT_MS, 5000, &r);
+	assert_int_equal(r.v, AUTH_POLICY_DENY);
+	assert_string_equal(r.rule, POLICY_SPECIAL_RULE);
+	assert_int_equal(r.fd, -1);
 	policy_free(pol);
 
 	/* A network rule judges the resolved address, not the name. */
@@ -261,7 +285,7 @@ test_past_deadline_times_out_in_dns(void **state)
 
 	(void)state;
 	ls = listener(8, &port);
-	pol = policy_for("allow", "localhost", port);
+	pol = policy_with("allow", "localhost", port, LOOPBACK_BY_NAME);
 	backend(pol, "localhost", port, TIMEOUT_MS, -1, &r);
 	assert_int_equal(r.v, AUTH_BACKEND_TIMEOUT);
 	assert_string_equal(r.reason, "dns timeout");
@@ -273,6 +297,96 @@ test_past_deadline_times_out_in_dns(void **state)
 	close(r.fd);
 	policy_free(pol);
 	close(ls);
+}
+
+/*
+ * Every spelling of a loopback or unspecified address that a client or a
+ * compromised gate worker can send is judged on the address it parses to.
+ */
+static void
+test_numeric_forms_judged_as_their_address(void **state)
+{
+	static const char *const loopback[] = { "127.0.0.1", "127.0.0.1.",
+	    "2130706433", "0177.0.0.1", "127.1", "0x7f.0.0.1", "0x7f000001",
+	    "::1", "::ffff:7f00:1", "0:0:0:0:0:ffff:127.0.0.1",
+	    "::ffff:127.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1",
+	    "2002:7f00:1::", "2001:0:4136:e378:8000:63bf:80ff:fffe",
+	    "localhost" };
+	static const char *const unspecified[] = { "0", "0.0.0.0", "0x0",
+	    "0.1.2.3", "::", "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0",
+	    "64:ff9b::", "::0.0.0.2" };
+	struct backend_result	 r;
+	struct policy		*pol;
+	uint16_t		 port;
+	size_t			 i;
+	int			 ls;
+
+	(void)state;
+	ls = listener(8, &port);
+	assert_non_null(pol = policy_load_string("version = 1; rules = (\n"
+	    "{ name = \"no-loopback\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"127.0.0.0/8\", \"::1\" ]; ports = [ \"*\" ]; },\n"
+	    "{ name = \"anywhere\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"0.0.0.0/0\", \"::/0\" ]; ports = [ \"*\" ]; }\n"
+	    ");", "test-policy"));
+	for (i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		backend(pol, loopback[i], port, TIMEOUT_MS, 5000, &r);
+		if (r.v != AUTH_POLICY_DENY || strcmp(r.rule, "no-loopback"))
+			fail_msg("%s: verdict %d rule %s (%s)", loopback[i],
+			    r.v, r.rule, r.reason);
+		assert_int_equal(r.fd, -1);
+	}
+	for (i = 0; i < sizeof(unspecified) / sizeof(unspecified[0]); i++) {
+		backend(pol, unspecified[i], port, TIMEOUT_MS, 5000, &r);
+		if (r.v != AUTH_POLICY_DENY ||
+		    strcmp(r.rule, POLICY_SPECIAL_RULE))
+			fail_msg("%s: verdict %d rule %s (%s)", unspecified[i],
+			    r.v, r.rule, r.reason);
+		assert_int_equal(r.fd, -1);
+	}
+	assert_int_equal(accept_pending(ls), -1);
+	policy_free(pol);
+	close(ls);
+}
+
+/* The reason tells a name that was never looked up from one that was. */
+static void
+test_name_no_rule_could_allow_is_not_resolved(void **state)
+{
+	struct backend_result	 r;
+	struct policy		*pol;
+
+	(void)state;
+	/* A name rule for another name, or for another port. */
+	pol = policy_for("allow", "db.invalid", 22);
+	backend(pol, "no-such-host.invalid", 22, TIMEOUT_MS, 5000, &r);
+	assert_int_equal(r.v, AUTH_POLICY_DENY);
+	assert_string_equal(r.rule, POLICY_DEFAULT_RULE);
+	assert_string_equal(r.reason, "denied by policy (not resolved)");
+	assert_string_equal(r.resolved, "");
+	backend(pol, "db.invalid", 23, TIMEOUT_MS, 5000, &r);
+	assert_string_equal(r.reason, "denied by policy (not resolved)");
+	policy_free(pol);
+
+	/* A network might hold the name's address: it must be looked up. */
+	pol = policy_for("allow", "10.0.0.0/8", 22);
+	backend(pol, "no-such-host.invalid", 22, TIMEOUT_MS, 5000, &r);
+	assert_int_not_equal(r.v, AUTH_POLICY_DENY);
+	assert_int_equal(r.fd, -1);
+	policy_free(pol);
+
+	/* A deny rule naming the host decides before any network can. */
+	assert_non_null(pol = policy_load_string("version = 1; rules = (\n"
+	    "{ name = \"no-secret\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"secret.invalid\" ]; ports = [ \"*\" ]; },\n"
+	    "{ name = \"anywhere\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"0.0.0.0/0\", \"::/0\" ]; ports = [ \"*\" ]; }\n"
+	    ");", "test-policy"));
+	backend(pol, "SECRET.invalid.", 22, TIMEOUT_MS, 5000, &r);
+	assert_int_equal(r.v, AUTH_POLICY_DENY);
+	assert_string_equal(r.rule, "no-secret");
+	assert_string_equal(r.reason, "denied by policy (not resolved)");
+	policy_free(pol);
 }
 
 /*
@@ -348,6 +462,8 @@ main(void)
 		cmocka_unit_test(test_localhost_resolves),
 		cmocka_unit_test(test_unknown_host_fails),
 		cmocka_unit_test(test_past_deadline_times_out_in_dns),
+		cmocka_unit_test(test_numeric_forms_judged_as_their_address),
+		cmocka_unit_test(test_name_no_rule_could_allow_is_not_resolved),
 		cmocka_unit_test(test_connect_timeout),
 	};
 

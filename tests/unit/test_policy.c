@@ -296,11 +296,13 @@ test_ipv6_cidr_boundaries(void **state)
 	    "deny:default-deny");
 	assert_string_equal(verdict(p, "u", NULL, "::1", 1), "allow:lo");
 	assert_string_equal(verdict(p, "u", NULL, "::2", 1),
-	    "deny:default-deny");
+	    "deny:" POLICY_SPECIAL_RULE);
 	assert_string_equal(verdict(p, "u", NULL, "::", 1),
-	    "deny:default-deny");
+	    "deny:" POLICY_SPECIAL_RULE);
 	assert_string_equal(verdict(p, "u", NULL, "0.0.0.1", 1),
-	    "deny:default-deny");
+	    "deny:" POLICY_SPECIAL_RULE);
+	assert_string_equal(verdict(p, "u", NULL, "::3", 1),
+	    "deny:" POLICY_SPECIAL_RULE);
 	policy_free(p);
 }
 
@@ -322,9 +324,9 @@ test_ipv4_mapped_address_is_ipv4(void **state)
 	    "deny:default-deny");
 	assert_string_equal(verdict(p, "u", NULL, "2001:db8::1", 22),
 	    "allow:all6");
-	/* IPv4-compatible (::a.b.c.d) is not mapped: plain IPv6. */
+	/* IPv4-compatible (::a.b.c.d) reaches the IPv4 host too. */
 	assert_string_equal(verdict(p, "u", NULL, "::10.1.2.3", 22),
-	    "allow:all6");
+	    "deny:no-ten");
 	policy_free(p);
 }
 

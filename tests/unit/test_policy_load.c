@@ -105,6 +105,8 @@ static const struct bad_policy bad_policies[] = {
 	    "\"ops ssh\": must be" },
 	{ R_NAME("\"" LABEL64 "\""), "test:3: rules[0].name", "must be 1-63" },
 	{ R_NAME("\"default-deny\""), "test:3: rules[0].name", "reserved" },
+	{ R_NAME("\"special-address\""), "test:3: rules[0].name",
+	    "reserved" },
 	{ HEAD OK_RULE ",\n" OK_RULE ");", "test:7: rules[1].name",
 	    "ok: already the name of rules[0] at line 3" },
 	{ R_ACTION("\"permit\""), "test:3: rules[0].action",
@@ -170,6 +172,41 @@ static const struct bad_policy bad_policies[] = {
 	    "invalid character" },
 	{ R_HOSTS("[ \"*.10\" ]"), "test:4: rules[0].hosts[0]", "all digits" },
 	{ R_HOSTS("[ \"\" ]"), "test:4: rules[0].hosts[0]", "empty" },
+	/* allow entries that could never match */
+	{ R_HOSTS("[ \"0.0.0.0\" ]"), "test:4: rules[0].hosts[0]",
+	    "0.0.0.0: unspecified addresses (0.0.0.0/8 and ::) are never "
+	    "connected to" },
+	{ R_HOSTS("[ \"a.example\", \"0.1.0.0/16\" ]"),
+	    "test:4: rules[0].hosts[1]", "never connected to" },
+	{ R_HOSTS("[ \"::\" ]"), "test:4: rules[0].hosts[0]",
+	    "never connected to" },
+	{ R_HOSTS("[ \"64:ff9b::/96\" ]"), "test:4: rules[0].hosts[0]",
+	    "64:ff9b::/96: these IPv6 addresses carry an IPv4 address" },
+	{ R_HOSTS("[ \"2002::/16\" ]"), "test:4: rules[0].hosts[0]",
+	    "carry an IPv4 address" },
+	{ R_HOSTS("[ \"2001::/32\" ]"), "test:4: rules[0].hosts[0]",
+	    "carry an IPv4 address" },
+	{ R_HOSTS("[ \"::10.0.0.0/104\" ]"), "test:4: rules[0].hosts[0]",
+	    "carry an IPv4 address" },
+	{ R_HOSTS("[ \"64:ff9b::a00:1\" ]"), "test:4: rules[0].hosts[0]",
+	    "carry an IPv4 address" },
+	/* special */
+	{ R_PORTS("[ 22 ];\n  special = [ \"loopback\", \"broadcast\" ]"),
+	    "test:6: rules[0].special[1]", "broadcast: not a range a rule can "
+	    "open" },
+	{ R_PORTS("[ 22 ]; special = [ \"unspecified\" ]"),
+	    "test:5: rules[0].special[0]", "never connected to" },
+	{ R_PORTS("[ 22 ]; special = [ \"Loopback\" ]"),
+	    "test:5: rules[0].special[0]", "not a range" },
+	{ R_PORTS("[ 22 ]; special = [ ]"), "test:5: rules[0].special",
+	    "empty list" },
+	{ R_PORTS("[ 22 ]; special = \"loopback\""),
+	    "test:5: rules[0].special", "must be a list" },
+	{ R_PORTS("[ 22 ]; special = [ 1 ]"), "test:5: rules[0].special[0]",
+	    "must be a string" },
+	{ HEAD RULE("\"r\"", "\"deny\"", "[ \"*\" ]", "[ \"a.example\" ]",
+	    "[ 22 ]; special = [ \"loopback\" ]") ");",
+	    "test:5: rules[0].special", "only allow rules take special" },
 	/* ports */
 	{ HEAD "{ name = \"r\"; action = \"allow\"; users = [ \"*\" ];\n"
 	    "  hosts = [ \"a.example\" ]; }\n);", "test:3: rules[0]",
@@ -206,6 +243,31 @@ test_each_bad_policy_is_refused(void **state)
 			    "got:\n%s", i, bad_policies[i].where,
 			    bad_policies[i].what, logbuf);
 	}
+}
+
+/* The same entries are fine where they can match: in deny rules. */
+static void
+test_deny_rules_take_any_network(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"d\"; action = \"deny\"; users = [ \"*\" ];"
+	    "  hosts = [ \"0.0.0.0/8\", \"::\", \"64:ff9b::/96\", \"2002::/16\","
+	    "    \"2001::/32\" ]; ports = [ \"*\" ]; },\n"
+	    "{ name = \"a\"; action = \"allow\"; users = [ \"*\" ];"
+	    "  hosts = [ \"::/0\", \"2000::/3\", \"::/96\", \"2001:db8::/32\" ];"
+	    "  ports = [ \"*\" ]; special = [ \"loopback\", \"link-local\","
+	    "  \"multicast\", \"own\", \"loopback\" ]; }\n);");
+	assert_int_equal(policy_rule_count(p), 2);
+	policy_free(p);
+
+	/* A bad action is one error, not also one about special. */
+	assert_null(load_captured(HEAD RULE("\"r\"", "\"maybe\"", "[ \"*\" ]",
+	    "[ \"a.example\" ]", "[ 22 ]; special = [ \"loopback\" ]") ");"));
+	assert_non_null(strstr(logbuf, "test:3: rules[0].action: maybe"));
+	assert_null(strstr(logbuf, "only allow rules take special"));
 }
 
 static void
@@ -360,6 +422,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_limits_are_inclusive),
 		cmocka_unit_test(test_each_bad_policy_is_refused),
+		cmocka_unit_test(test_deny_rules_take_any_network),
 		cmocka_unit_test(test_every_error_is_reported),
 		cmocka_unit_test(test_errors_stop_after_a_hundred),
 		cmocka_unit_test(test_bad_values_cannot_forge_log_lines),

@@ -1,0 +1,74 @@
+"""The gateway's resolver is asked only about names some rule could allow
+the user, as fully qualified names (tg_env's silent name server on
+127.0.0.1:53 records every name it is asked; it never answers)."""
+
+import time
+
+import harness as h
+from harness import assert_error, connect_request
+
+REASON_NOT_RESOLVED = "denied by policy (not resolved)"
+
+
+def _decision(gw, target, user):
+    resp = gw.attempt(connect_request(target, user))
+    event = gw.wait_audit(client=resp.client_address,
+                          event="allow" if resp.status == 200 else ("deny" if resp.status == 403
+                                                                    else "error"))
+    return resp, event
+
+
+def _asked(env, name):
+    return [n for n in env.dns.names if n == name or n.startswith(name + ".")]
+
+
+def test_name_no_rule_could_allow_is_never_looked_up(gateway, env):
+    """bob may reach backend.test only, alice nothing on port 80: their
+    other names go nowhere near the resolver (no exfiltration, and 403
+    whether or not the name exists)."""
+    for user, target in (("bob", "exfil-7f3a.example:5000"),
+                         ("alice", "exfil-91c2.example:80")):
+        start = time.monotonic()
+        resp, event = _decision(gateway, target, user)
+        assert_error(resp, 403)
+        assert event["rule"] == h.RULE_DEFAULT
+        assert event["reason"] == REASON_NOT_RESOLVED
+        assert "resolved" not in event or not event["resolved"], event
+        assert time.monotonic() - start < h.scaled(0.9)
+    time.sleep(0.3)
+    assert not _asked(env, "exfil-7f3a.example") and not _asked(env, "exfil-91c2.example"), \
+        env.dns.names
+
+
+def test_name_a_network_rule_could_allow_is_looked_up(gateway, env):
+    """The other side: alice's rule has 127.0.0.0/8, so any name might
+    resolve there and is asked about (and times out here)."""
+    resp, event = _decision(gateway, "maybe-4c1d.example:5000", "alice")
+    assert_error(resp, 504)
+    h.wait_for(lambda: _asked(env, "maybe-4c1d.example"), 5, "the name server to be asked")
+
+
+def test_trailing_dot_is_the_same_name(gateway, backends, env):
+    resp, event = _decision(gateway, f"forbidden.test.:{backends.echo.port}", "alice")
+    assert_error(resp, 403)
+    assert event["rule"] == h.RULE_DENY_HOST
+    assert event["reason"] == REASON_NOT_RESOLVED
+    resp, event = _decision(gateway, f"BACKEND.test.:{backends.echo.port}", "bob")
+    assert resp.status == 200, resp.status_line
+    assert event["rule"] == h.RULE_BOB
+    assert not _asked(env, "forbidden.test") and not _asked(env, "backend.test"), env.dns.names
+
+
+def test_search_list_is_never_applied(gateway, env):
+    """With 'search corp.test' in resolv.conf, glibc would ask for
+    intranet.corp.test (first, for a name without dots) and
+    db-8e2f.example.corp.test (after the name itself failed)."""
+    with h.resolver_search(env, "corp.test"):
+        for name in ("intranet", "db-8e2f.example"):
+            resp, _ = _decision(gateway, f"{name}:5000", "alice")
+            assert_error(resp, 504)
+            h.wait_for(lambda: _asked(env, name), 5, f"the name server to be asked for {name}")
+        # A search-list query would follow the first one's timeout (1 s).
+        time.sleep(2.5)
+    for name in ("intranet", "db-8e2f.example"):
+        assert _asked(env, name) == [name] * len(_asked(env, name)), env.dns.names
