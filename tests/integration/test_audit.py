@@ -13,7 +13,8 @@ TIME_RE = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
 def _events_of(gw, client):
-    return [e for e in gw.audit_events() if e.get("client") == client]
+    return [e for e in gw.audit_events(after=gw.audit_mark_of(client))
+            if e.get("client") == client]
 
 
 def _assert_common(event, client):

@@ -102,13 +102,14 @@ def test_s_client_tls13_key_updates_mid_transfer(gateway, backends, suite):
 @pytest.mark.parametrize("suite", hf.TLS12_SUITES)
 def test_s_client_tls12_suite_relays_lines(gateway, rsa_gateway, backends, suite):
     gw = gateway_for(suite, gateway, rsa_gateway)
+    before = gw.audit_mark()
     with SClient(gw, "-tls1_2", "-cipher", suite) as s:
         s.open_tunnel(f"backend.test:{backends.echo.port}")
         for _ in range(6):
             s.echo_line()
         assert s.out.count(b"Cipher is " + suite.encode()) == 1
         port = hf.client_ports_of(s.p.pid, gw.port)[0]
-    ev = gw.wait_audit(event="close", client=f"127.0.0.1:{port}")
+    ev = gw.wait_audit(event="close", client=f"127.0.0.1:{port}", after=before)
     assert (ev["tls_version"], ev["tls_cipher"]) == ("TLSv1.2", suite), ev
 
 
@@ -116,6 +117,7 @@ def test_s_client_tls12_renegotiation_is_refused(gateway, backends):
     """The relay answers a ClientHello with a no_renegotiation warning; the
     client gives up with a fatal alert, which ends the tunnel as an error."""
     suite = hf.TLS12_EC_SUITES[0]
+    before = gateway.audit_mark()
     with SClient(gateway, "-tls1_2", "-cipher", suite) as s:
         relay = s.open_tunnel(f"backend.test:{backends.echo.port}")
         start = hf.start_times([relay])
@@ -123,7 +125,7 @@ def test_s_client_tls12_renegotiation_is_refused(gateway, backends):
         s.echo_line()
         s.write(b"R\n")
         s.wait_output(b"<<< TLS 1.2, Alert [length 0002], warning no_renegotiation")
-        ev = gateway.wait_audit(event="close", client=f"127.0.0.1:{port}")
+        ev = gateway.wait_audit(event="close", client=f"127.0.0.1:{port}", after=before)
     assert ev["closed_by"] == "error" and "alert" in ev["reason"], ev
     assert hf.process_alive(relay, start[relay])
 
@@ -175,6 +177,7 @@ def test_python_ssl_socket_client_with_close_notify_both_ways(gateway, backends,
     # Python ignores a TCP end without close_notify by default; here it must
     # be an error, so that unwrap() proves the relay sent close_notify.
     ctx.options &= ~ssl.OP_IGNORE_UNEXPECTED_EOF
+    before = gateway.audit_mark()
     raw = socket.create_connection(("127.0.0.1", gateway.port), timeout=h.scaled(10))
     with ctx.wrap_socket(raw, server_hostname="gateway.test") as s:
         s.sendall(connect_request(f"backend.test:{backends.echo.port}"))
@@ -199,7 +202,7 @@ def test_python_ssl_socket_client_with_close_notify_both_ways(gateway, backends,
         plain = s.unwrap()
         address = "%s:%d" % plain.getsockname()
         plain.close()
-    ev = gateway.wait_audit(event="close", client=address)
+    ev = gateway.wait_audit(event="close", client=address, after=before)
     assert ev["closed_by"] == "client", ev
     assert ev["tls_version"] == {ssl.TLSVersion.TLSv1_3: "TLSv1.3",
                                  ssl.TLSVersion.TLSv1_2: "TLSv1.2"}[version]

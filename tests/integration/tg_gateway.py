@@ -214,6 +214,7 @@ class Gateway:
         self.dir.mkdir()
         shutil.copytree(REPO / "etc" / "pam.d", self.dir / "pam.d")
         self.port = free_port()
+        self._audit_marks = {}
         self.conf = self.dir / "tunnelgated.conf"
         self.policy_path = self.dir / "policy.conf"
         self.audit_path = self.dir / "audit.log"
@@ -357,7 +358,23 @@ class Gateway:
     # connections -------------------------------------------------------------
 
     def client(self, **kw):
-        return TlsClient(self.port, self.env.ca, **kw)
+        mark = self.audit_mark()
+        c = TlsClient(self.port, self.env.ca, **kw)
+        # Client ports are reused over a long run: events about this address
+        # are looked for only from here on (wait_audit).
+        self._audit_marks[c.client_address] = mark
+        return c
+
+    def audit_mark_of(self, client):
+        """audit_mark taken when this gateway's client at that address connected."""
+        return self._audit_marks.get(client, 0)
+
+    def audit_mark(self, path=None):
+        """Where the audit log ends now; wait_audit(after=...) starts there."""
+        try:
+            return os.path.getsize(path or self.audit_path)
+        except OSError:
+            return 0
 
     def attempt(self, raw, timeout=10, **kw):
         """Send raw bytes; the response, read to the close unless it is a 200."""
@@ -417,10 +434,13 @@ class Gateway:
         fresh, self._stderr_seen = text[self._stderr_seen:], len(text)
         return [l for l in fresh.splitlines() if any(m in l for m in SANITIZER_MARKERS)]
 
-    def audit_events(self, path=None):
+    def audit_events(self, path=None, after=0):
+        """Events of the audit log, from byte offset after (an audit_mark)."""
         path = path or self.audit_path
         try:
-            lines = Path(path).read_text().splitlines()
+            with open(path, "rb") as f:
+                f.seek(after)
+                lines = f.read().decode().splitlines()
         except FileNotFoundError:
             return []
         events = []
@@ -432,10 +452,15 @@ class Gateway:
                     raise AssertionError(f"audit line is not JSON: {line!r}")
         return events
 
-    def wait_audit(self, timeout=10, path=None, **match):
-        """The first audit event whose fields equal match."""
+    def wait_audit(self, timeout=10, path=None, after=None, **match):
+        """The first audit event whose fields equal match, from the audit_mark
+        after; by default from where the log ended when this gateway's client
+        at match["client"] connected (a client port is reused over a run)."""
+        if after is None:
+            after = self.audit_mark_of(match.get("client")) if path is None else 0
+
         def find():
-            for e in self.audit_events(path):
+            for e in self.audit_events(path, after):
                 if all(e.get(k) == v for k, v in match.items()):
                     return e
             return None
