@@ -232,7 +232,7 @@ conn_request(struct worker *g, struct conn *c, struct http_request *req)
 	explicit_bzero((uint8_t *)buf_rptr(&c->pump.up), req->header_len);
 	buf_consume(&c->pump.up, req->header_len);
 	if (!req->has_credentials) {
-		conn_refuse(g, c, 407, "no credentials");
+		conn_refuse(g, c, 407, AUDIT_REASON_NO_CREDENTIALS);
 		return;
 	}
 	if (conn_fact_set(&c->facts, FACT_TARGET, target) != 0 ||
