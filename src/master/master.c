@@ -302,7 +302,7 @@ gen_replace_pair(struct generation *gen, unsigned slot)
 	msg.serial = ++gen->serials[slot];
 	TAILQ_FOREACH(c, &m.children, entry) {
 		if (c->gen != gen || c->kind != CHILD_AUTH || c->killed ||
-		    ctl_send(c->ctl_fd, &msg, sizeof(msg), &sv[1], 1) == 0)
+		    ipc_send(c->ctl_fd, &msg, sizeof(msg), &sv[1], 1) == 0)
 			continue;
 		log_warn("authenticator %d: cannot pass it gate socket %u; "
 		    "restarting it", (int)c->pid, slot);

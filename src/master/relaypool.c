@@ -22,7 +22,11 @@
 
 /* Gate workers learn the counts at most this often. */
 #define RELAY_LOADS_MS		100
-/* Tunnels one relay worker may be counted for beyond twice its capacity. */
+/*
+ * Tunnels one relay worker may be counted for beyond twice its capacity
+ * (gate workers' views of the loads lag); the count stays far below
+ * UINT32_MAX, the mark of a relay worker that is down.
+ */
 #define RELAY_COUNT_SLACK	1024
 
 int
@@ -164,7 +168,6 @@ relays_send_loads(int gate_ctl_fd)
 	msg.capacity = m.relay_init.limit_tunnels;
 	for (unsigned i = 0; i < m.n_relays; i++)
 		msg.tunnels[i] = m.relays[i].s.pid == 0 ? UINT32_MAX :
-		    m.relays[i].live.n >= UINT32_MAX ? UINT32_MAX - 1 :
 		    (uint32_t)m.relays[i].live.n;
 	if (gate_ctl_fd != -1) {
 		ipc_send(gate_ctl_fd, &msg, sizeof(msg), NULL, 0);
