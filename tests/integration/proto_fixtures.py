@@ -133,8 +133,8 @@ def gate_sockets(gw, pid):
     """{'auth': fd, 'ctl': fd} of gate worker pid: its authenticator socket's
     other end is held by the authenticators, its control socket's by the
     master alone."""
+    auths = set(gw.wait_children("tg-auth", gw.settings["authenticator"]))
     peers = unix_peers()
-    auths = set(gw.children("tg-auth"))
     others = set(gw.children()) - {pid}
     found = {}
     for fd, inode in _socket_fds(pid).items():

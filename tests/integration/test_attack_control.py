@@ -110,7 +110,8 @@ def test_a_flood_of_records_kills_the_sender_and_bounds_the_log(make_gateway):
 
 def test_every_audit_line_names_the_process_that_sent_it(make_gateway, backends):
     gw = make_gateway("ctl-senders")
-    comms = {p: hf.comm(p) for p in gw.children()}
+    comms = {p: comm for comm, n in (("tg-auth", 3), ("tg-gate", 2), ("tg-relay", 2))
+             for p in gw.wait_children(comm, n)}
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
         h.echo_round_trip(c)
         hf.wait_held_by_relay(gw, c.local_port)
