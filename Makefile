@@ -41,7 +41,8 @@ UNIT_BINS   := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_BINS  := $(BUILD)/tunnelgate-bench
 
 .SECONDARY:
-.PHONY: all deps test unit-test integration-test fuzz fuzz-smoke run install clean asan bench
+.PHONY: all deps test unit-test integration-test fuzz fuzz-smoke run install clean asan bench \
+	users
 
 all: $(BUILD)/tunnelgated $(UNIT_BINS) $(BENCH_BINS)
 
@@ -61,6 +62,9 @@ $(BUILD)/tunnelgated: $(BUILD)/src/master/main.o $(BUILD)/libtgd.a
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lcmocka
+
+# Looks at what buf.c hands to free() before it is freed (see the test).
+$(BUILD)/tests/test_buf_wipe: LDFLAGS += -Wl,--wrap=free
 
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 $(BUILD)/tunnelgate-bench: $(BENCH_OBJS)
@@ -114,10 +118,20 @@ fuzz-smoke: fuzz
 bench: all
 	sh tests/bench/run.sh $(abspath $(BUILD))
 
-run: deps all
+# The system users of the two unprivileged roles; their names are the
+# defaults of privsep.gate_user and privsep.relay_user (src/master/config.h).
+TG_USERS := $(shell awk -F'"' '/define TG_DEFAULT_(GATE|RELAY)_USER/ { print $$2 }' \
+	    src/master/config.h)
+
+users:
+	sh etc/create-users.sh $(TG_USERS)
+
+run: deps all users
 	sh etc/quickstart.sh $(abspath $(BUILD))
 
 # Example configuration goes to $(PREFIX)/etc/tunnelgate only where none exists.
+# The worker users are created on this machine unless DESTDIR stages the
+# files for a package, whose installation then creates them.
 ETCDIR	 = $(DESTDIR)$(PREFIX)/etc/tunnelgate
 install: $(BUILD)/tunnelgated
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
@@ -130,6 +144,9 @@ install: $(BUILD)/tunnelgated
 	    $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
 	for f in tunnelgated.conf policy.conf pam.d/tunnelgate; do \
 	    [ -e $(ETCDIR)/$$f ] || install -m 640 etc/$$f $(ETCDIR)/$$f; done
+	install -m 755 etc/create-users.sh \
+	    $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
+	if [ -z "$(DESTDIR)" ]; then sh etc/create-users.sh $(TG_USERS); fi
 
 # ---------------------------------------------------------------------------
 # Client: the tunnelgate command, libtunnelgate (static, shared, pkg-config)

@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +13,8 @@
 #include "ctl.h"
 #include "ipc.h"
 #include "log.h"
+#include "tg_limits.h"
 
-#define AUTH_MAX_SOCKS	64
 #define AUTH_SEND_WAIT_MS 1000
 
 struct authenticator {
@@ -21,8 +22,9 @@ struct authenticator {
 	struct auth_cache	*cache;
 	char			**groups;	/* LDAP's, for auth_connect() */
 	size_t			 n_groups;
-	struct pollfd		 pfds[AUTH_MAX_SOCKS + 1];	/* socks, then ctl */
-	uint32_t		 serials[AUTH_MAX_SOCKS];
+	/* One gate socket per gate slot, then ctl. */
+	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
+	uint32_t		 serials[TG_MAX_GATE_WORKERS];
 	size_t			 n_open;	/* gate sockets not at EOF */
 };
 
@@ -279,11 +281,19 @@ authenticator_main(void *arg)
 	const struct config	*cfg = env->cfg;
 	size_t			 i, n = env->n_socks;
 
+	/*
+	 * libldap frees the encoded bind request, password included, without
+	 * wiping it, and PAM modules may do the same with their copies. glibc
+	 * then overwrites what is freed (except small blocks it caches per
+	 * thread; libldap's BER buffers are larger). Sanitizer allocators
+	 * ignore it.
+	 */
+	(void)mallopt(M_PERTURB, 0xa5);
 	memset(&a, 0, sizeof(a));
 	a.env = env;
-	if (n > AUTH_MAX_SOCKS)
+	if (n > TG_MAX_GATE_WORKERS)
 		fatalx("%s: %zu gate sockets, at most %d", __func__, n,
-		    AUTH_MAX_SOCKS);
+		    TG_MAX_GATE_WORKERS);
 	a.cache = auth_cache_new(cfg->cache_max_entries,
 	    cfg->cache_positive_ttl_ms, cfg->cache_negative_ttl_ms);
 	if (a.cache == NULL)

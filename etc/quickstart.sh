@@ -1,28 +1,60 @@
 #!/bin/sh
 # `make run`: start tunnelgated on 127.0.0.1:8443 with a working demo setup
 # under ./run/ — a self-signed certificate, a demo user that exists only in a
-# private mount namespace (the system's /etc and users are never touched), a
+# private mount namespace, a
 # demo policy and an echo backend on 127.0.0.1:9007 — and print a client
 # command. Ctrl-C stops everything.
+#
+# tunnelgated loads only files that root alone can change, up to "/" (a
+# root-owned sticky directory such as /tmp passes above a file's own
+# directory). A checkout in a home directory fails that, so the demo then
+# lives in /run/tunnelgate-quickstart instead.
+# The system is left as it was but for the two system users the workers run
+# as, which `make run` creates first (etc/create-users.sh, as `make install`).
 set -eu
 BUILD=${1:?usage: quickstart.sh BUILD_DIR}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
-RUN=${TG_RUN_DIR:-$TOP/run}
+
+# DIR and every directory above it: root's, writable only by root (sticky
+# root-owned directories pass above DIR itself).
+root_only() {
+	d=$1 first=1
+	while :; do
+		set -- $(stat -c '%u %a' "$d")
+		[ "$1" -eq 0 ] || return 1
+		case $2 in
+		1???) [ $first -eq 1 ] && return 1 ;;
+		*) [ $(( 0$2 & 022 )) -eq 0 ] || return 1 ;;
+		esac
+		[ "$d" = / ] && return 0
+		d=$(dirname "$d") first=0
+	done
+}
+
+if [ -n "${TG_RUN_DIR:-}" ]; then
+	RUN=$TG_RUN_DIR
+elif root_only "$TOP"; then
+	RUN=$TOP/run
+else
+	RUN=/run/tunnelgate-quickstart
+	echo "make run: $TOP is not root's alone, so the demo files are in $RUN"
+fi
 PORT=${TG_PORT:-8443}
 ECHO_PORT=${TG_ECHO_PORT:-9007}
 
 [ "$(id -u)" -eq 0 ] || { echo "make run: needs root (PAM, privilege separation)" >&2; exit 1; }
+umask 022
 mkdir -p "$RUN/tls" "$RUN/pam.d" "$RUN/etc" "$RUN/empty"
-chmod 755 "$RUN/empty"
-chown root:root "$RUN/empty"
+chmod 755 "$RUN" "$RUN/tls" "$RUN/pam.d" "$RUN/empty"
+chown root:root "$RUN" "$RUN/tls" "$RUN/pam.d" "$RUN/empty"
 
 if [ ! -f "$RUN/tls/cert.pem" ]; then
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
 	    -keyout "$RUN/tls/key.pem" -out "$RUN/tls/cert.pem" -days 365 \
 	    -subj "/CN=localhost" \
 	    -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null
-	chmod 600 "$RUN/tls/key.pem"
 fi
+chmod 600 "$RUN/tls/key.pem"
 if [ ! -f "$RUN/demo-password" ]; then
 	(umask 077; openssl rand -hex 12 > "$RUN/demo-password")
 fi
@@ -49,7 +81,7 @@ POLICY
 cat > "$RUN/tunnelgated.conf" <<CONF
 listen = ( { address = "127.0.0.1"; port = $PORT; } );
 tls = { certificate = "tls/cert.pem"; key = "tls/key.pem"; };
-privsep = { user = "nobody"; chroot = "empty"; };
+privsep = { chroot = "empty"; };
 auth = { backend = "pam"; pam = { service = "tunnelgate"; confdir = "pam.d"; }; };
 audit = { file = "audit.log"; };
 policy = "policy.conf";

@@ -10,9 +10,18 @@ buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
+/* The readable bytes are the only ones not already zeroed (see buf.h). */
+static void
+buf_wipe_stored(struct buf *b)
+{
+	if (b->data != NULL)
+		explicit_bzero(b->data + b->off, b->len - b->off);
+}
+
 void
 buf_free(struct buf *b)
 {
+	buf_wipe_stored(b);
 	free(b->data);
 	b->data = NULL;
 	b->off = b->len = b->cap = 0;
@@ -21,6 +30,7 @@ buf_free(struct buf *b)
 void
 buf_reset(struct buf *b)
 {
+	buf_wipe_stored(b);
 	b->off = b->len = 0;
 }
 
@@ -36,6 +46,8 @@ buf_consume(struct buf *b, size_t n)
 {
 	if (n > buf_len(b))
 		n = buf_len(b);
+	if (n > 0)
+		explicit_bzero(b->data + b->off, n);
 	b->off += n;
 	if (b->off == b->len)
 		b->off = b->len = 0;
@@ -54,6 +66,8 @@ buf_make_room(struct buf *b, size_t want)
 		return 0;
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, used);
+		/* What the move left behind past the new end is a stale copy. */
+		explicit_bzero(b->data + used, b->len - used);
 		b->off = 0;
 		b->len = used;
 		if (b->cap - b->len >= want)
@@ -64,8 +78,14 @@ buf_make_room(struct buf *b, size_t want)
 		ncap *= 2;
 	if (ncap > b->max)
 		ncap = b->max;
-	if ((p = realloc(b->data, ncap)) == NULL)
+	/* Not realloc(): it may leave the old copy behind in freed memory. */
+	if ((p = malloc(ncap)) == NULL)
 		return BUF_ERR_NOMEM;
+	if (b->data != NULL) {
+		memcpy(p, b->data, b->len);
+		explicit_bzero(b->data, b->len);
+		free(b->data);
+	}
 	b->data = p;
 	b->cap = ncap;
 	return 0;

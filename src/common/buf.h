@@ -3,6 +3,13 @@
  * parser's input, IPC messages and relay directions. Every buffer has a hard
  * maximum; storage is allocated on first use and can be released while empty,
  * so an idle tunnel holds no buffer memory.
+ *
+ * Request buffers hold Basic credentials and tunnel buffers plaintext, and a
+ * connection can end on any path, so the buffer itself forgets: every byte
+ * that leaves it (consumed, reset, freed, or left behind when it compacts or
+ * grows) is zeroed with explicit_bzero(). Only the readable bytes are ever
+ * non-zero, which holds as long as a writer through buf_wptr() commits what
+ * it wrote.
  */
 #ifndef TG_BUF_H
 #define TG_BUF_H

@@ -84,8 +84,8 @@ relay_loads_check(const void *msg, size_t n, size_t nfds, unsigned from,
 	(void)from;
 	memcpy(&count, (const uint8_t *)msg + offsetof(struct ctl_relay_loads,
 	    n), sizeof(count));
-	if (count > CTL_MAX_RELAYS) {
-		*why = "relay loads: more relay workers than CTL_MAX_RELAYS";
+	if (count > TG_MAX_RELAY_WORKERS) {
+		*why = "relay loads: more relay workers than TG_MAX_RELAY_WORKERS";
 		return -1;
 	}
 	return 0;

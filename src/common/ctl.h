@@ -17,6 +17,7 @@
 
 #include "audit.h"
 #include "msg.h"
+#include "tg_limits.h"
 
 #define CTL_PROTO_VERSION	2
 
@@ -32,8 +33,6 @@ enum ctl_type {
 	CTL_GATE_BROKE = 9,	/* authenticator -> master: kill that gate */
 	CTL_AUTH_SOCKET = 10,	/* master -> authenticator: a fresh gate socket */
 };
-
-#define CTL_MAX_RELAYS	64
 
 /*
  * Messages a child may send per second, and the burst above that. A gate
@@ -71,7 +70,7 @@ struct ctl_relay_init {
 	uint32_t		 log_level;
 	uint32_t		 log_syslog;
 	uint32_t		 pad;
-	char			 user[64];
+	char			 user[TG_USER_NAME_SIZE];	/* privsep.relay_user */
 	char			 chroot_dir[4096];
 };
 
@@ -79,7 +78,7 @@ struct ctl_relay_loads {
 	struct msg_hdr		 hdr;
 	uint32_t		 n;		/* relay workers */
 	uint32_t		 capacity;	/* tunnels each may hold */
-	uint32_t		 tunnels[CTL_MAX_RELAYS];	/* UINT32_MAX: down */
+	uint32_t		 tunnels[TG_MAX_RELAY_WORKERS];	/* UINT32_MAX: down */
 };
 
 /*

@@ -228,8 +228,7 @@ conn_request(struct worker *g, struct conn *c, struct http_request *req)
 
 	snprintf(target, sizeof(target), strchr(req->host, ':') != NULL ?
 	    "[%s]:%u" : "%s:%u", req->host, req->port);
-	/* The header held the credentials; what follows is tunnel data. */
-	explicit_bzero((uint8_t *)buf_rptr(&c->pump.up), req->header_len);
+	/* What follows the header is tunnel data; consuming wipes the header. */
 	buf_consume(&c->pump.up, req->header_len);
 	if (!req->has_credentials) {
 		conn_refuse(g, c, 407, AUDIT_REASON_NO_CREDENTIALS);

@@ -71,7 +71,7 @@ struct worker {
 	struct ev		*listener_evs;
 	struct ev		 auth_ev, ctl_ev, sig_ev, handoff_ev;
 	/* Gate: relay workers' loads as the master last told, plus ours since. */
-	uint32_t		 relay_load[CTL_MAX_RELAYS];
+	uint32_t		 relay_load[TG_MAX_RELAY_WORKERS];
 	uint32_t		 relay_capacity;
 };
 

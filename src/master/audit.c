@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "fs_check.h"
 #include "log.h"
 
 static const char *const audit_event_names[] = {
@@ -231,10 +232,18 @@ auditlog_reopen(void)
 {
 	int	 fd;
 
-	fd = open(audit.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+	/* Not a link, not a terminal: only a file in a root-only directory. */
+	if (fs_check_audit_path(audit.path) == -1)
+		return -1;
+	fd = open(audit.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	    O_NOFOLLOW | O_NOCTTY, 0640);
 	if (fd == -1) {
 		log_warn("audit: open %s (check the directory exists and is "
 		    "writable by root)", audit.path);
+		return -1;
+	}
+	if (fs_check_audit_fd(fd, audit.path) == -1) {
+		close(fd);
 		return -1;
 	}
 	if (audit.fd != -1)

@@ -47,11 +47,11 @@ static const char *const cfg_type_found[] = {
 	[CONFIG_TYPE_LIST] = "a list",
 };
 
-static void
-cfg_vlog(struct cfg_ctx *ctx, const char *file, unsigned line,
-    const char *path, const char *fmt, va_list ap)
+/* "FILE:LINE" of a setting, or "FILE" where there is no line. */
+void
+cfg_where(const struct cfg_ctx *ctx, const char *file, unsigned line,
+    char *where, size_t size)
 {
-	char		 where[2 * PATH_MAX], msg[768];
 	const char	*dir = "";
 
 	/* libconfig names an @include'd file as written, relative to dir. */
@@ -60,10 +60,19 @@ cfg_vlog(struct cfg_ctx *ctx, const char *file, unsigned line,
 	else if (file[0] != '/')
 		dir = ctx->dir;
 	if (line > 0)
-		(void)snprintf(where, sizeof(where), "%s%s%s:%u", dir,
+		(void)snprintf(where, size, "%s%s%s:%u", dir,
 		    dir[0] != '\0' ? "/" : "", file, line);
 	else
-		(void)snprintf(where, sizeof(where), "%s", file);
+		(void)snprintf(where, size, "%s", file);
+}
+
+static void
+cfg_vlog(struct cfg_ctx *ctx, const char *file, unsigned line,
+    const char *path, const char *fmt, va_list ap)
+{
+	char		 where[2 * PATH_MAX], msg[768];
+
+	cfg_where(ctx, file, line, where, sizeof(where));
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	log_warnx("%s: %s%s%s", where, path != NULL ? path : "",
 	    path != NULL ? ": " : "", msg);

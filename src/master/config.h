@@ -11,13 +11,27 @@
 #include <stdint.h>
 
 #include "log.h"
-
-#define CONFIG_MAX_LISTENERS	16
+#include "tg_limits.h"
 
 struct config_listener {
 	char		 address[64];	/* numeric IPv4 or IPv6 */
 	uint16_t	 port;
 	int		 backlog;
+};
+
+/* The system users `make install` creates for the two unprivileged roles. */
+#define TG_DEFAULT_GATE_USER	"tunnelgate-gate"
+#define TG_DEFAULT_RELAY_USER	"tunnelgate-relay"
+
+/*
+ * A user an unprivileged role runs as. Whether it exists and may be used is
+ * checked apart from loading (privsep.c), against the system's users; where
+ * names the setting for that check's messages.
+ */
+struct config_user {
+	char		 name[TG_USER_NAME_SIZE];
+	char		 where[PATH_MAX + 64];	/* "FILE:LINE: privsep.gate_user" */
+	bool		 is_default;		/* not set in the file */
 };
 
 enum auth_backend { AUTH_BACKEND_PAM = 1, AUTH_BACKEND_LDAP = 2 };
@@ -67,7 +81,7 @@ struct config_ldap {
 struct config {
 	char			 path[PATH_MAX];	/* this file, absolute */
 
-	struct config_listener	 listeners[CONFIG_MAX_LISTENERS];
+	struct config_listener	 listeners[TG_MAX_LISTENERS];
 	unsigned		 n_listeners;
 
 	char			 tls_certificate[PATH_MAX];	/* chain, PEM */
@@ -80,7 +94,7 @@ struct config {
 	unsigned		 auth_workers;
 	unsigned		 relay_workers;	/* 0: tunnels stay in gate workers */
 
-	char			 user[64];	/* unprivileged children run as */
+	struct config_user	 gate_user, relay_user;
 	char			 chroot_dir[PATH_MAX];
 
 	enum auth_backend	 auth_backend;

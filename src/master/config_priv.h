@@ -41,6 +41,8 @@ void	 cfg_err(struct cfg_ctx *, const config_setting_t *, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
 void	 cfg_err_at(struct cfg_ctx *, const char *, unsigned, const char *,
 	    const char *, ...) __attribute__((format(printf, 5, 6)));
+void	 cfg_where(const struct cfg_ctx *, const char *, unsigned, char *,
+	    size_t);
 void	 cfg_join(char *, size_t, const char *const *, const char *);
 void	 cfg_walk(struct cfg_ctx *, const config_setting_t *,
 	    const struct cfg_rule *, void *);

@@ -7,7 +7,6 @@
 #include <libconfig.h>
 #include <math.h>
 #include <openssl/tls1.h>
-#include <pwd.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -226,9 +225,9 @@ h_listen(struct cfg_ctx *ctx, const config_setting_t *s,
 			    "port = ...; }; fix this element");
 			continue;
 		}
-		if (cfg->n_listeners == CONFIG_MAX_LISTENERS) {
+		if (cfg->n_listeners == TG_MAX_LISTENERS) {
 			cfg_err(ctx, e, "too many listeners; at most %d are "
-			    "supported, remove some", CONFIG_MAX_LISTENERS);
+			    "supported, remove some", TG_MAX_LISTENERS);
 			return;
 		}
 		l = &cfg->listeners[cfg->n_listeners];
@@ -302,46 +301,52 @@ h_ciphers(struct cfg_ctx *ctx, const config_setting_t *s,
 		h_string(ctx, s, r, base);
 }
 
-static int
-cfg_check_user(struct cfg_ctx *ctx, const config_setting_t *s,
-    const char *user)
-{
-	struct passwd	 pw, *res = NULL;
-	char		 buf[4096], why[256];
-	int		 e;
-
-	e = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
-	if (res == NULL)
-		(void)snprintf(why, sizeof(why), "cannot be used (%s); create "
-		    "it or name an existing unprivileged user",
-		    e != 0 ? strerror(e) : "no such user");
-	else if (pw.pw_uid == 0)
-		(void)snprintf(why, sizeof(why), "is root, which would defeat "
-		    "privilege separation; name an unprivileged user");
-	else
-		return 0;
-	if (s != NULL)
-		cfg_err(ctx, s, "user \"%s\" %s", user, why);
-	else
-		cfg_err_at(ctx, NULL, 0, "privsep.user", "the default user "
-		    "\"%s\" %s", user, why);
-	return -1;
-}
-
+/* Which users may be used is the system's to say; see privsep.c. */
 static void
 h_user(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
-	const char	*str;
+	struct config_user	*u = (struct config_user *)((char *)base + r->off);
+	const char		*str;
+	size_t			 len;
 
 	if ((str = cfg_get_string(ctx, s, r)) == NULL)
 		return;
 	if (str[0] == '\0') {
-		cfg_err(ctx, s, "is empty; name an unprivileged user");
+		cfg_err(ctx, s, "is empty; name the unprivileged user this role "
+		    "runs as");
 		return;
 	}
-	if (cfg_check_user(ctx, s, str) == 0)
-		h_string(ctx, s, r, base);
+	memcpy(u->name, str, strlen(str) + 1);
+	u->is_default = false;
+	cfg_where(ctx, config_setting_source_file(s),
+	    config_setting_source_line(s), u->where, sizeof(u->where));
+	len = strlen(u->where);
+	(void)snprintf(u->where + len, sizeof(u->where) - len, ": privsep.%s",
+	    r->name);
+}
+
+/* privsep.user named one user for both roles; each now has its own. */
+static void
+h_user_replaced(struct cfg_ctx *ctx, const config_setting_t *s,
+    const struct cfg_rule *r, void *base)
+{
+	(void)r;
+	(void)base;
+	cfg_err(ctx, s, "is replaced by privsep.gate_user and "
+	    "privsep.relay_user, two users of their own (default \"%s\" and "
+	    "\"%s\"); rename the setting", TG_DEFAULT_GATE_USER,
+	    TG_DEFAULT_RELAY_USER);
+}
+
+static void
+cfg_default_user(struct cfg_ctx *ctx, struct config_user *u, const char *name,
+    const char *setting)
+{
+	(void)snprintf(u->name, sizeof(u->name), "%s", name);
+	(void)snprintf(u->where, sizeof(u->where), "%s: privsep.%s", ctx->file,
+	    setting);
+	u->is_default = true;
 }
 
 static void
@@ -434,14 +439,21 @@ static const struct cfg_rule tls_rules[] = {
 };
 
 static const struct cfg_rule workers_rules[] = {
-	R_INT("gate", C(gate_workers), 1, 64),
-	R_INT("authenticator", C(auth_workers), 1, 256),
-	R_INT("relay", C(relay_workers), 0, 64),
+	R_INT("gate", C(gate_workers), 1, TG_MAX_GATE_WORKERS),
+	R_INT("authenticator", C(auth_workers), 1, TG_MAX_AUTH_WORKERS),
+	R_INT("relay", C(relay_workers), 0, TG_MAX_RELAY_WORKERS),
 	R_END
 };
 
+/* The row's size is the name's, so that cfg_get_string() checks it. */
+#define R_USER(n, f)	{ .name = n, .type = T_STRING, .handler = h_user, \
+			  .off = offsetof(struct config, f), \
+			  .size = sizeof(((struct config *)0)->f.name) }
+
 static const struct cfg_rule privsep_rules[] = {
-	R_STR("user", h_user, C(user)),
+	R_USER("gate_user", gate_user),
+	R_USER("relay_user", relay_user),
+	{ .name = "user", .type = T_STRING, .handler = h_user_replaced },
 	R_STR("chroot", h_path, C(chroot_dir)),
 	R_END
 };
@@ -485,10 +497,10 @@ static const struct cfg_rule timeouts_rules[] = {
 };
 
 static const struct cfg_rule limits_rules[] = {
-	R_INT("connections", C(limit_connections), 1, 1000000),
+	R_INT("connections", C(limit_connections), 1, TG_MAX_CONNECTIONS),
 	R_INT("header_bytes", C(limit_header_bytes), 1024, 65536),
-	/* At least one whole TLS record, or the relay could stall. */
-	R_INT("buffer_bytes", C(limit_buffer_bytes), 16384, 16 * 1024 * 1024),
+	R_INT("buffer_bytes", C(limit_buffer_bytes), TG_MIN_BUFFER_BYTES,
+	    TG_MAX_BUFFER_BYTES),
 	R_INT("pending_auth", C(limit_pending_auth), 1, 100000),
 	R_END
 };
@@ -534,7 +546,9 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->gate_workers = 2;
 	cfg->auth_workers = 4;
 	cfg->relay_workers = 2;
-	(void)snprintf(cfg->user, sizeof(cfg->user), "nobody");
+	cfg_default_user(ctx, &cfg->gate_user, TG_DEFAULT_GATE_USER, "gate_user");
+	cfg_default_user(ctx, &cfg->relay_user, TG_DEFAULT_RELAY_USER,
+	    "relay_user");
 	(void)snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "/var/empty");
 	cfg->auth_backend = AUTH_BACKEND_PAM;
 	(void)snprintf(cfg->auth_realm, sizeof(cfg->auth_realm), "tunnelgate");
@@ -550,7 +564,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->timeout_connect_ms = 10 * 1000;
 	cfg->timeout_idle_ms = 3600 * 1000;
 	cfg->timeout_drain_ms = 30 * 1000;
-	cfg->limit_connections = 10000;
+	cfg->limit_connections = TG_DEFAULT_CONNECTIONS;
 	cfg->limit_header_bytes = 8192;
 	cfg->limit_buffer_bytes = 65536;
 	cfg->limit_pending_auth = 256;
@@ -595,8 +609,6 @@ cfg_check(struct cfg_ctx *ctx, const config_t *lc)
 		    config_setting_source_line(s) : 0, "listen", "at least one "
 		    "listener is required; add listen = ( { address = "
 		    "\"127.0.0.1\"; port = 8443; } );");
-	if (config_lookup(lc, "privsep.user") == NULL)
-		(void)cfg_check_user(ctx, NULL, ctx->cfg->user);
 	if (ctx->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		cfg_ldap_check(ctx, lc);
 }

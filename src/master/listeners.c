@@ -63,7 +63,7 @@ int
 listeners_update(struct listeners *ls, const struct config *cfg)
 {
 	struct listeners	 next;
-	bool			 reused[CONFIG_MAX_LISTENERS] = { false };
+	bool			 reused[TG_MAX_LISTENERS] = { false };
 	int			 k;
 
 	memset(&next, 0, sizeof(next));

@@ -5,8 +5,8 @@
 #include "config.h"
 
 struct listeners {
-	struct config_listener	 conf[CONFIG_MAX_LISTENERS];
-	int			 fds[CONFIG_MAX_LISTENERS];
+	struct config_listener	 conf[TG_MAX_LISTENERS];
+	int			 fds[TG_MAX_LISTENERS];
 	unsigned		 n;
 };
 

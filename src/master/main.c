@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,9 +7,12 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "fs_check.h"
 #include "log.h"
 #include "master.h"
+#include "nodump.h"
 #include "policy.h"
+#include "privsep.h"
 #include "relay_worker.h"
 #include "tls.h"
 
@@ -30,6 +34,7 @@ int
 main(int argc, char *argv[])
 {
 	const char	*file = TG_DEFAULT_CONFIG;
+	char		 path[PATH_MAX];
 	struct config	*cfg;
 	struct policy	*policy;
 	int		 ch, check = 0;
@@ -37,6 +42,8 @@ main(int argc, char *argv[])
 	/* The master execs relay workers as "tunnelgated -R". */
 	if (argc == 2 && strcmp(argv[1], "-R") == 0)
 		relay_worker_main();
+	/* Before the key is read; forked children inherit it. */
+	nodump_enforce();
 	while ((ch = getopt(argc, argv, "c:th")) != -1) {
 		switch (ch) {
 		case 'c':
@@ -54,7 +61,10 @@ main(int argc, char *argv[])
 	log_init("tunnelgated", false, LOG_LVL_INFO);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		fatal("calloc");
-	if (config_load(file, cfg) == -1) {
+	/* Only what root alone can change is read; -t reports the rest. */
+	if (fs_check_config_file(file, path, sizeof(path)) == -1 ||
+	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
+	    privsep_check(cfg) == -1) {
 		free(cfg);
 		return 1;
 	}

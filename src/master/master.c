@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -7,13 +8,13 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <openssl/ssl.h>
 
 #include "audit.h"
+#include "fs_check.h"
 #include "auth_proto.h"
 #include "authenticator.h"
 #include "ctl.h"
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "master.h"
 #include "master_priv.h"
+#include "privsep.h"
 #include "proc.h"
 #include "tls.h"
 
@@ -32,6 +34,7 @@
 struct master m;
 
 static void master_spawn(struct generation *, enum child_kind, unsigned slot);
+static void master_raise_nofile(const struct config *);
 
 static void
 gen_close_ends(struct generation *gen)
@@ -175,12 +178,12 @@ static void
 master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 {
 	const struct config	*cfg = gen->cfg;
-	struct proc_demote	 demote = { cfg->user, cfg->chroot_dir };
+	struct proc_demote	 demote = { cfg->gate_user.name, cfg->chroot_dir };
 	struct worker_env		 genv;
 	struct auth_env		 aenv;
 	struct slot		*s;
-	int			 keep[CONFIG_MAX_LISTENERS + 64 + CTL_MAX_RELAYS + 2];
-	int			 relay_fds[CTL_MAX_RELAYS], ctl[2];
+	int			 keep[TG_MAX_KEEP_FDS];
+	int			 relay_fds[TG_MAX_RELAY_WORKERS], ctl[2];
 	size_t			 nkeep = 0, n_relays;
 	pid_t			 pid;
 
@@ -193,7 +196,7 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		return;
 	}
 	if (kind == CHILD_GATE) {
-		n_relays = relays_send_ends(relay_fds, CTL_MAX_RELAYS);
+		n_relays = relays_send_ends(relay_fds, TG_MAX_RELAY_WORKERS);
 		genv = (struct worker_env){ .cfg = cfg, .ctx = gen->ctx,
 		    .listeners = m.listeners.fds, .n_listeners = m.listeners.n,
 		    .role = WORKER_GATE,
@@ -361,9 +364,38 @@ master_reap(void)
 	pid_t		 pid;
 	int		 status;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if ((c = master_find_child(pid)) != NULL)
+	/*
+	 * A stopped child holds its slot (listeners, tunnels handed to it, an
+	 * authenticator's share of requests) and serves nothing: end it, and
+	 * its death below restarts the slot.
+	 */
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+		if ((c = master_find_child(pid)) == NULL)
+			continue;
+		if (WIFSTOPPED(status)) {
+			log_warnx("%s %d stopped by signal %d (%s); killing it so "
+			    "that it is replaced", master_child_name(c->kind),
+			    (int)pid, WSTOPSIG(status), strsignal(WSTOPSIG(status)));
+			kill(pid, SIGKILL);
+		} else
 			master_child_died(c, status);
+	}
+}
+
+/*
+ * Relay workers keep the settings they started with, the user included:
+ * check the new gate user against the relay user they really run as.
+ */
+static int
+master_reload_users(struct config *cfg)
+{
+	if (strcmp(cfg->relay_user.name, m.relay_init.user) != 0) {
+		log_info("%s: relay workers keep running as \"%s\" until a "
+		    "restart", cfg->relay_user.where, m.relay_init.user);
+		(void)snprintf(cfg->relay_user.name,
+		    sizeof(cfg->relay_user.name), "%s", m.relay_init.user);
+	}
+	return privsep_check(cfg);
 }
 
 static void
@@ -373,11 +405,15 @@ master_reload(void)
 	struct config		*cfg;
 	struct policy		*policy = NULL;
 	SSL_CTX			*ctx = NULL;
+	char			 path[PATH_MAX];
 
 	log_info("SIGHUP: reloading %s", old->cfg->path);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
 		fatal("%s: calloc", __func__);
-	if (config_load(old->cfg->path, cfg) == -1 ||
+	if (fs_check_config_file(old->cfg->path, path, sizeof(path)) == -1 ||
+	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
+	    fs_prepare_chroot(cfg) == -1 ||
+	    master_reload_users(cfg) == -1 ||
 	    (policy = policy_load(cfg->policy_file)) == NULL ||
 	    (ctx = tls_ctx_new(cfg)) == NULL ||
 	    listeners_update(&m.listeners, cfg) == -1) {
@@ -392,6 +428,7 @@ master_reload(void)
 	    cfg->audit_syslog != old->cfg->audit_syslog)
 		auditlog_open(cfg->audit_file, cfg->audit_syslog);
 	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
+	master_raise_nofile(cfg);
 	m.gen = gen_new(cfg, policy, ctx);
 	master_start_generation(m.gen);
 	master_retire(old);
@@ -499,47 +536,45 @@ master_setup(void)
 }
 
 /*
- * Each connection holds two descriptors in its gate worker; raise the soft
- * limit to the hard one and say so if even that cannot hold the configured
- * number of connections.
+ * Descriptors the busiest process needs: a gate worker at limits.connections
+ * with everything it keeps (a relay worker holds as many tunnels and keeps
+ * less). Every child inherits the master's limit.
+ */
+static rlim_t
+master_nofile_need(const struct config *cfg)
+{
+	return (rlim_t)cfg->limit_connections * TG_FDS_PER_CONNECTION +
+	    cfg->n_listeners + cfg->relay_workers + 2 + TG_WORKER_OWN_FDS;
+}
+
+/*
+ * Raise the soft limit to the hard one; say what to change if that cannot
+ * hold the configured connections.
  */
 static void
 master_raise_nofile(const struct config *cfg)
 {
 	struct rlimit	 rl;
-	rlim_t		 want = (rlim_t)cfg->limit_connections * 2 + 64;
+	rlim_t		 need = master_nofile_need(cfg), own, fits;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		log_warn("getrlimit RLIMIT_NOFILE");
 		return;
+	}
 	rl.rlim_cur = rl.rlim_max;
 	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
 		log_warn("setrlimit RLIMIT_NOFILE");
-	if (rl.rlim_cur < want)
-		log_warnx("%s: limits.connections = %u needs %llu descriptors per "
-		    "gate worker, but RLIMIT_NOFILE is %llu; accept pauses when "
-		    "they run out", cfg->path, cfg->limit_connections,
-		    (unsigned long long)want, (unsigned long long)rl.rlim_cur);
-}
-
-static int
-master_check_chroot(const struct config *cfg)
-{
-	struct stat	 st;
-
-	/* An empty root-owned directory is all a chroot needs; make it. */
-	if (mkdir(cfg->chroot_dir, 0755) == 0)
-		log_info("created the empty chroot directory %s", cfg->chroot_dir);
-	if (stat(cfg->chroot_dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		log_warnx("%s: privsep.chroot: %s is not a directory; create it "
-		    "(empty, owned by root)", cfg->path, cfg->chroot_dir);
-		return -1;
-	}
-	if (st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
-		log_warnx("%s: privsep.chroot: %s must be owned by root and not "
-		    "writable by group or others", cfg->path, cfg->chroot_dir);
-		return -1;
-	}
-	return 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur >= need)
+		return;
+	own = need - (rlim_t)cfg->limit_connections * TG_FDS_PER_CONNECTION;
+	fits = rl.rlim_cur > own ? (rl.rlim_cur - own) / TG_FDS_PER_CONNECTION :
+	    0;
+	log_warnx("%s: limits.connections = %u needs %llu descriptors per "
+	    "gate worker, but the RLIMIT_NOFILE hard limit is %llu; accept "
+	    "pauses when they run out: raise that limit (LimitNOFILE= in the "
+	    "systemd unit) or lower limits.connections to %llu", cfg->path,
+	    cfg->limit_connections, (unsigned long long)need,
+	    (unsigned long long)rl.rlim_cur, (unsigned long long)fits);
 }
 
 int
@@ -551,8 +586,9 @@ master_main(struct config *cfg, struct policy *policy)
 
 	if (getuid() != 0)
 		fatalx("must start as root: the authenticators need root for "
-		    "PAM and the workers drop to privsep.user");
-	if (master_check_chroot(cfg) == -1)
+		    "PAM and the workers drop to privsep.gate_user and "
+		    "privsep.relay_user");
+	if (fs_prepare_chroot(cfg) == -1)
 		return 1;
 	master_raise_nofile(cfg);
 	if ((ctx = tls_ctx_new(cfg)) == NULL)

@@ -70,7 +70,7 @@ struct master {
 	unsigned		 next_gen_id;
 	bool			 stopping;
 	int64_t			 kill_at;
-	struct relay_slot	 relays[CTL_MAX_RELAYS];
+	struct relay_slot	 relays[TG_MAX_RELAY_WORKERS];
 	unsigned		 n_relays;
 	struct ctl_relay_init	 relay_init;	/* settings from the first config */
 	bool			 loads_dirty;	/* counts changed since sent */

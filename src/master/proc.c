@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "nodump.h"
 #include "proc.h"
+#include "tg_limits.h"
 
 int64_t
 proc_now_ms(void)
@@ -43,10 +45,10 @@ cmp_int(const void *a, const void *b)
 static void
 proc_close_others(const int *keep, size_t nkeep)
 {
-	int	 sorted[64];
+	int	 sorted[TG_MAX_KEEP_FDS];
 	unsigned lo = 3;
 
-	if (nkeep > sizeof(sorted) / sizeof(sorted[0]))
+	if (nkeep > TG_MAX_KEEP_FDS)
 		fatalx("%s: too many descriptors to keep (%zu)", __func__, nkeep);
 	memcpy(sorted, keep, nkeep * sizeof(int));
 	qsort(sorted, nkeep, sizeof(int), cmp_int);
@@ -90,7 +92,11 @@ proc_demote_now(const struct proc_demote *d)
 	if (d == NULL || d->user == NULL)
 		return;
 	if ((pw = getpwnam(d->user)) == NULL)
-		fatalx("demote: user %s not found (privsep.user)", d->user);
+		fatalx("demote: user %s not found", d->user);
+	/* Checked at start (privsep_check()); the system may have changed. */
+	if (pw->pw_uid == 0 || pw->pw_gid == 0)
+		fatalx("demote: user %s has uid or gid 0; refusing to run as "
+		    "root", d->user);
 	if (chroot(d->chroot_dir) == -1 || chdir("/") == -1)
 		fatal("demote: chroot %s (privsep.chroot must be an existing "
 		    "directory)", d->chroot_dir);
@@ -100,7 +106,7 @@ proc_demote_now(const struct proc_demote *d)
 		fatal("demote: cannot drop privileges to %s", d->user);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("demote: PR_SET_NO_NEW_PRIVS");
-	if (pw->pw_uid != 0 && setuid(0) != -1)
+	if (setuid(0) != -1)
 		fatalx("demote: could regain root after dropping privileges");
 }
 
@@ -127,6 +133,8 @@ proc_spawn(const char *name, const int *keep, size_t nkeep,
 		_exit(1);
 	proc_close_others(keep, nkeep);
 	proc_demote_now(demote);
+	/* Again: a demotion makes the process dumpable per fs.suid_dumpable. */
+	nodump_enforce();
 	run(arg);
 	_exit(1);
 }
@@ -136,7 +144,7 @@ proc_spawn_exec(int exe_fd, const int *fds, size_t nfds, char *const argv[])
 {
 	extern char	**environ;
 	pid_t		 parent = getpid(), pid;
-	int		 exe, high[8];
+	int		 exe, high[TG_RELAY_EXEC_FDS];
 
 	switch ((pid = fork())) {
 	case -1:
@@ -152,7 +160,7 @@ proc_spawn_exec(int exe_fd, const int *fds, size_t nfds, char *const argv[])
 	    getppid() != parent)
 		_exit(1);
 	/* Copy everything above the target range first, then into place. */
-	if (nfds > 8 ||
+	if (nfds > TG_RELAY_EXEC_FDS ||
 	    (exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, (int)(3 + nfds))) == -1)
 		_exit(1);
 	for (size_t i = 0; i < nfds; i++)

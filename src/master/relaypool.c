@@ -47,7 +47,7 @@ relays_start(const struct config *cfg)
 	ri->limit_tunnels = cfg->limit_connections;
 	ri->log_level = cfg->log_level;
 	ri->log_syslog = cfg->log_syslog;
-	auditlog_strlcpy(ri->user, cfg->user, sizeof(ri->user));
+	auditlog_strlcpy(ri->user, cfg->relay_user.name, sizeof(ri->user));
 	auditlog_strlcpy(ri->chroot_dir, cfg->chroot_dir, sizeof(ri->chroot_dir));
 	m.n_relays = cfg->relay_workers;
 	for (unsigned i = 0; i < m.n_relays; i++) {
@@ -71,7 +71,7 @@ relays_spawn(unsigned slot)
 {
 	struct relay_slot	*r = &m.relays[slot];
 	char			*argv[] = { "tunnelgated", "-R", NULL };
-	int			 ctl[2], fds[2];
+	int			 ctl[2], fds[TG_RELAY_EXEC_FDS];
 	pid_t			 pid;
 
 	r->s.restart_at = 0;
@@ -82,7 +82,7 @@ relays_spawn(unsigned slot)
 	}
 	fds[0] = ctl[1];
 	fds[1] = r->recv_end;
-	pid = proc_spawn_exec(m.exe_fd, fds, 2, argv);
+	pid = proc_spawn_exec(m.exe_fd, fds, TG_RELAY_EXEC_FDS, argv);
 	close(ctl[1]);
 	if (pid == -1) {
 		close(ctl[0]);

@@ -48,9 +48,14 @@ tls_ctx_new(const struct config *cfg)
 	 */
 	SSL_CTX_set_num_tickets(ctx, 0);
 	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	/*
+	 * CLEANSE_PLAINTEXT: libssl decrypts records in place and would keep
+	 * the plaintext (the CONNECT request with its credentials) in its
+	 * read buffer, freed or not, until overwritten.
+	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET |
-	    SSL_OP_IGNORE_UNEXPECTED_EOF);
+	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* Record secrets and sequence numbers for the handoff to relays. */

@@ -5,7 +5,12 @@
 #include <unistd.h>
 
 #include "record_pump.h"
+#include "tg_limits.h"
 #include "tls_record.h"
+
+/* A whole record's plaintext must fit a tunnel buffer, or a pump stalls. */
+_Static_assert(TG_MIN_BUFFER_BYTES >= TLS_RECORD_MAX_PLAIN,
+    "limits.buffer_bytes may be smaller than one TLS record");
 
 /* Read raw records and seal plaintext in batches of a few records. */
 #define RECORD_PUMP_RX_MAX	(4 * TLS_RECORD_MAX)

@@ -15,13 +15,18 @@
 #include "worker.h"
 #include "ipc.h"
 #include "log.h"
+#include "nodump.h"
 #include "proc.h"
 #include "relay_worker.h"
 #include "sandbox.h"
+#include "tg_limits.h"
 #include "tls_record.h"
 
+/* Where proc_spawn_exec() puts the master's two descriptors. */
 #define RELAY_CTL_FD		3
 #define RELAY_HANDOFF_FD	4
+_Static_assert(RELAY_HANDOFF_FD - RELAY_CTL_FD + 1 == TG_RELAY_EXEC_FDS,
+    "the master passes a relay worker TG_RELAY_EXEC_FDS descriptors");
 #define RELAY_INIT_WAIT_MS	10000
 
 static void
@@ -57,6 +62,8 @@ relay_worker_main(void)
 	struct ctl_relay_init	 ri;
 	struct proc_demote	 demote;
 
+	/* The exec made this process dumpable again. */
+	nodump_enforce();
 	prctl(PR_SET_NAME, "tg-relay", 0, 0, 0);
 	log_init("tg-relay", false, LOG_LVL_INFO);
 	relay_read_init(&ri);
@@ -69,6 +76,7 @@ relay_worker_main(void)
 		fatalx("relay worker: libcrypto lacks the AEADs it needs");
 	demote = (struct proc_demote){ ri.user, ri.chroot_dir };
 	proc_demote_now(&demote);
+	nodump_enforce();
 	env = (struct worker_env){ .role = WORKER_RELAY, .cfg = &cfg, .auth_fd = -1,
 	    .ctl_fd = RELAY_CTL_FD, .handoff_fd = RELAY_HANDOFF_FD,
 	    .enter_sandbox = relay_enter_sandbox };

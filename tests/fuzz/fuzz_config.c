@@ -193,11 +193,11 @@ fz_ciphers(const char *s, size_t size, const char *const *allowed)
 static void
 fz_listeners(const struct config *c)
 {
-	unsigned char	 bin[CONFIG_MAX_LISTENERS][16];
-	int		 af[CONFIG_MAX_LISTENERS];
+	unsigned char	 bin[TG_MAX_LISTENERS][16];
+	int		 af[TG_MAX_LISTENERS];
 	const struct config_listener *l;
 
-	check(c->n_listeners >= 1 && c->n_listeners <= CONFIG_MAX_LISTENERS);
+	check(c->n_listeners >= 1 && c->n_listeners <= TG_MAX_LISTENERS);
 	for (unsigned i = 0; i < c->n_listeners; i++) {
 		l = &c->listeners[i];
 		check(fz_terminated(l->address, sizeof(l->address)));
@@ -220,7 +220,12 @@ fz_names(const struct config *c)
 {
 	const char	*p;
 
-	check(fz_terminated(c->user, sizeof(c->user)) && c->user[0] != '\0');
+	check(fz_terminated(c->gate_user.name, sizeof(c->gate_user.name)) &&
+	    c->gate_user.name[0] != '\0');
+	check(fz_terminated(c->relay_user.name, sizeof(c->relay_user.name)) &&
+	    c->relay_user.name[0] != '\0');
+	check(fz_terminated(c->gate_user.where, sizeof(c->gate_user.where)));
+	check(fz_terminated(c->relay_user.where, sizeof(c->relay_user.where)));
 	check(c->auth_backend == AUTH_BACKEND_PAM ||
 	    c->auth_backend == AUTH_BACKEND_LDAP);
 	check(fz_terminated(c->auth_realm, sizeof(c->auth_realm)));

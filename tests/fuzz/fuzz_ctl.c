@@ -18,6 +18,7 @@
  * this file.
  */
 #include "../../src/master/audit.c"
+#include "../../src/master/fs_check.c"
 #include "../../src/common/ctl.c"
 
 #include <stdlib.h>
@@ -433,7 +434,7 @@ check_one(const void *msg, size_t n, size_t nfds, unsigned from, unsigned to)
 		break;
 	}
 	case CTL_RELAY_LOADS:
-		check(((const struct ctl_relay_loads *)msg)->n <= CTL_MAX_RELAYS);
+		check(((const struct ctl_relay_loads *)msg)->n <= TG_MAX_RELAY_WORKERS);
 		break;
 	case CTL_HANDOFF:
 	case CTL_HANDOFF_FAILED:

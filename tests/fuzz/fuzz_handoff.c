@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../../src/master/audit.c"
+#include "../../src/master/fs_check.c"
 #include "../../src/relay/tls_record.c"
 #include "../../src/worker/handoff_proto.c"
 

@@ -55,8 +55,8 @@ def start_time(pid):
     return None if fields[0] == "Z" else fields[19]
 
 
-def nobody_uid():
-    return pwd.getpwnam("nobody").pw_uid
+def uid_of(user):
+    return pwd.getpwnam(user).pw_uid
 
 
 def open_files(pid):

@@ -18,6 +18,7 @@ import time
 
 import harness as h
 import handoff_fixtures as hf
+import tg_attacker
 from tg_attacker import steal_fd
 
 # auth/auth_proto.h
@@ -166,10 +167,10 @@ def send(sock, msg, fds=()):
         return False
 
 
-def send_until_gone(sock, make_msg, timeout=20, fds=()):
+def send_until_gone(sock, make_msg, timeout=20, fds=(), between=None):
     """Send make_msg() as fast as the receivers take it, until nobody holds
     the other end any more (the worker was killed and its socket replaced).
-    Returns how many were sent."""
+    between() runs after each attempt. Returns how many were sent."""
     sent, deadline = 0, time.monotonic() + h.scaled(timeout)
     while time.monotonic() < deadline:
         try:
@@ -179,6 +180,8 @@ def send_until_gone(sock, make_msg, timeout=20, fds=()):
                 time.sleep(0.002)
         except (BrokenPipeError, ConnectionResetError, ConnectionRefusedError):
             return sent
+        if between is not None:
+            between()
     raise AssertionError(f"the other end of the stolen socket was still there after "
                          f"{h.scaled(timeout):.0f}s and {sent} messages")
 
@@ -196,6 +199,38 @@ def recv_msg(sock, timeout=10):
 
 # ---------------------------------------------------------------------------
 # Processes
+
+_WALL = 0x40000000
+
+
+class Held:
+    """A worker whose own code no longer runs, as when an attacker has taken
+    over its thread: held in a ptrace stop, which (unlike SIGSTOP) its
+    parent does not see, so the master judges it only by what the test sends
+    on its sockets. SIGKILL still ends it; as its tracer the test must then
+    take its death (reap()) before the master can."""
+
+    def __init__(self, pid):
+        self.pid, self.status = pid, None
+        self._ptrace(tg_attacker.PTRACE_SEIZE)
+        self._ptrace(tg_attacker.PTRACE_INTERRUPT)
+        os.waitpid(pid, _WALL)
+
+    def _ptrace(self, req):
+        if tg_attacker._libc.ptrace(req, self.pid, None, None) == -1:
+            raise OSError(f"ptrace({req}) on {self.pid}")
+
+    def reap(self):
+        """True once it has died (and its death is passed on)."""
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG | _WALL)
+            if pid == self.pid and not os.WIFSTOPPED(status):
+                self.status = status
+        return self.status is not None
+
+    def release(self):
+        if not self.reap():
+            self._ptrace(tg_attacker.PTRACE_DETACH)
 
 def wait_gone(pid, start, timeout=10):
     h.wait_for(lambda: not hf.process_alive(pid, start), timeout,

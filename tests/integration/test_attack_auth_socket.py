@@ -1,13 +1,12 @@
 """A compromised gate worker against the authenticators (THREAT-MODEL.md,
 attacker 4: "cannot crash or stall the authenticators; the less-privileged
 side dies"). The attacker owns a real gate worker: its own loop no longer
-runs (SIGSTOP), and it speaks on the worker's authenticator socket (a
-duplicate taken with pidfd_getfd). Whatever it sends, the authenticators
-stay up and keep serving the other gate worker, and the gate worker that
-sent it is killed and replaced, with a fresh socket pair."""
+runs (held in a ptrace stop), and it speaks on the worker's authenticator
+socket (a duplicate taken with pidfd_getfd). Whatever it sends, the
+authenticators stay up and keep serving the other gate worker, and the gate
+worker that sent it is killed and replaced, with a fresh socket pair."""
 
 import os
-import signal
 import threading
 
 import harness as h
@@ -62,26 +61,27 @@ def _fd_count(pid):
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
-def _stop_a_gate_worker(gw, logins):
-    """SIGSTOP the older gate worker between two logins; the other serves."""
+def _take_over_a_gate_worker(gw, logins):
+    """Hold the older gate worker between two logins; the other serves."""
     gates = gw.wait_children("tg-gate", 2, 40)
     victim = min(gates, key=lambda p: int(hf.start_time(p)))
     with logins.lock:
-        os.kill(victim, signal.SIGSTOP)
-    return victim
+        return pf.Held(victim)
 
 
 def _attack(gw, logins, kind):
     make, with_fd = BAD_MESSAGES[kind]
-    victim = _stop_a_gate_worker(gw, logins)
-    start = hf.start_time(victim)
+    held = _take_over_a_gate_worker(gw, logins)
+    victim, start = held.pid, hf.start_time(held.pid)
     sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
     devnull = os.open("/dev/null", os.O_RDONLY)
     try:
-        sent = pf.send_until_gone(sock, make, fds=(devnull,) if with_fd else ())
+        sent = pf.send_until_gone(sock, make, fds=(devnull,) if with_fd else (),
+                                  between=held.reap)
     finally:
         os.close(devnull)
         sock.close()
+        held.release()
     pf.wait_gone(victim, start)
     pf.wait_replaced(gw, "tg-gate", 2, victim)
     return victim, sent
@@ -92,14 +92,14 @@ def test_the_stolen_socket_speaks_the_real_protocol(make_gateway):
     answered (policy deny for forbidden.test), and nobody is killed."""
     gw = make_gateway("auth-socket-control")
     victim = gw.wait_children("tg-gate", 2)[0]
-    os.kill(victim, signal.SIGSTOP)
+    held = pf.Held(victim)
     sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
     try:
         assert pf.send(sock, pf.auth_request(req_id=99, tunnel_id=0xc0ffee))
         taken, reply = pf.recv_msg(sock), pf.recv_msg(sock)
     finally:
         sock.close()
-        os.kill(victim, signal.SIGCONT)
+        held.release()
     assert len(taken) == pf.AUTH_TAKEN_SIZE and taken[2] == pf.AUTH_TAKEN
     assert len(reply) == pf.AUTH_REPLY_SIZE and reply[2] == pf.AUTH_REPLY
     assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_POLICY_DENY

@@ -24,12 +24,12 @@ def test_relay_workers_are_exec_d_children_of_the_master(gateway):
 
 
 def test_relay_workers_run_sandboxed(gateway, env):
-    nobody = str(hf.nobody_uid())
+    relay_uid = str(hf.uid_of(h.RELAY_USER))
     for pid in hf.relay_pids(gateway, 2):
         st = hf.proc_status(pid)
         assert st["Seccomp"] == "2", (pid, st["Seccomp"])
         assert st["NoNewPrivs"] == "1", (pid, st["NoNewPrivs"])
-        assert st["Uid"].split() == [nobody] * 4, (pid, st["Uid"])
+        assert st["Uid"].split() == [relay_uid] * 4, (pid, st["Uid"])
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, (pid, st)
         assert os.readlink(f"/proc/{pid}/root") == str(env.chroot), pid
 

@@ -38,6 +38,15 @@ USERS = {
 UNKNOWN_USER = User("mallory", "Mallory-Secret-9034", (), "absent")
 GROUPS = ("ops", "dev")
 
+# The system users the workers run as, as `make install` creates them
+# (kept as they are when the machine has them already).
+GATE_USER, RELAY_USER = "tunnelgate-gate", "tunnelgate-relay"
+# Users privsep.gate_user / relay_user must refuse: a second name for uid 0,
+# primary group 0, a member of group 0, a second name for GATE_USER's uid.
+UID0_USER, GID0_USER, ROOT_GROUP_USER, GATE_ALIAS_USER = (
+    "tg-uid0", "tg-gid0", "tg-rootgroup", "tg-gate-alias")
+PRIVSEP_TEST_GROUP = "tg-privsep-test"   # the primary group of those
+
 HOSTS = """127.0.0.1	localhost
 127.0.0.1	gateway.test backend.test other.test forbidden.test
 127.0.0.2	denied.test
@@ -224,11 +233,13 @@ class Environment:
         shadow = Path("/etc/shadow").read_text()
         used_uids = {int(l.split(":")[2]) for l in passwd.splitlines() if l.count(":") >= 6}
         used_gids = {int(l.split(":")[2]) for l in group.splitlines() if l.count(":") >= 3}
-        for name in list(USERS) + list(GROUPS):
+        for name in list(USERS) + list(GROUPS) + [UID0_USER, GID0_USER, ROOT_GROUP_USER,
+                                                  GATE_ALIAS_USER, PRIVSEP_TEST_GROUP]:
             if f"\n{name}:" in "\n" + passwd + group:
                 raise RuntimeError(f"test user or group {name} already exists on this machine")
         free = (n for n in range(42000, 60000) if n not in used_uids and n not in used_gids)
         gids = {g: next(free) for g in GROUPS}
+        passwd, group = _privsep_users(passwd, group, free)
         today = int(time.time() // 86400)
         p_lines, s_lines = [], []
         members = {g: [u.name for u in USERS.values() if g in u.groups] for g in GROUPS}
@@ -299,6 +310,36 @@ class Environment:
             os.chmod(key, 0o600)
 
 
+def _system_user(passwd, group, name, free):
+    """passwd and group with name as `useradd --system --user-group` makes
+    it, unless the machine has it already; and its uid."""
+    for line in passwd.splitlines():
+        if line.startswith(name + ":"):
+            return passwd, group, int(line.split(":")[2])
+    ident = next(free)
+    return (passwd.rstrip("\n") + f"\n{name}:x:{ident}:{ident}::/nonexistent:/usr/sbin/nologin\n",
+            group.rstrip("\n") + f"\n{name}:x:{ident}:\n", ident)
+
+
+def _privsep_users(passwd, group, free):
+    passwd, group, _ = _system_user(passwd, group, GATE_USER, free)
+    passwd, group, _ = _system_user(passwd, group, RELAY_USER, free)
+    gate_uid = int(next(l for l in passwd.splitlines()
+                        if l.startswith(GATE_USER + ":")).split(":")[2])
+    own = next(free)
+    extra = [f"{UID0_USER}:x:0:{own}::/nonexistent:/usr/sbin/nologin",
+             f"{GID0_USER}:x:{next(free)}:0::/nonexistent:/usr/sbin/nologin",
+             f"{ROOT_GROUP_USER}:x:{next(free)}:{own}::/nonexistent:/usr/sbin/nologin",
+             f"{GATE_ALIAS_USER}:x:{gate_uid}:{own}::/nonexistent:/usr/sbin/nologin"]
+    groups = []
+    for line in group.splitlines():
+        if line.startswith("root:"):
+            line += ("," if not line.endswith(":") else "") + ROOT_GROUP_USER
+        groups.append(line)
+    groups.append(f"{PRIVSEP_TEST_GROUP}:x:{own}:")
+    return passwd.rstrip("\n") + "\n" + "\n".join(extra) + "\n", "\n".join(groups) + "\n"
+
+
 def _gid_of(group_text, name):
     for line in group_text.splitlines():
         parts = line.split(":")
@@ -316,6 +357,10 @@ def check_environment(env):
         pw = pwd.getpwnam(u.name)
         assert grp.getgrgid(pw.pw_gid).gr_name == u.groups[0]
     assert "alice" in grp.getgrnam("ops").gr_mem
+    gate, relay = pwd.getpwnam(GATE_USER), pwd.getpwnam(RELAY_USER)
+    assert 0 not in (gate.pw_uid, gate.pw_gid, relay.pw_uid, relay.pw_gid)
+    assert gate.pw_uid != relay.pw_uid
+    assert ROOT_GROUP_USER in grp.getgrgid(0).gr_mem
     addrs = {(a[0], a[4][0]) for a in socket.getaddrinfo("denied.test", 80, proto=socket.IPPROTO_TCP)}
     assert addrs == {(socket.AF_INET, "127.0.0.2")}, addrs
     addrs = {a[4][0] for a in socket.getaddrinfo("v6.test", 80, proto=socket.IPPROTO_TCP)}

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from tg_client import TlsClient, connect_request
-from tg_env import REALM, REPO, _parent, daemon_path, free_port, scaled, wait_for
+from tg_env import (GATE_USER, REALM, RELAY_USER, REPO, _parent, daemon_path, free_port,
+                    scaled, wait_for)
 
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
 
@@ -68,7 +69,8 @@ workers = {{
 }};
 
 privsep = {{
-	user = "nobody";
+	gate_user = "{gate_user}";
+	relay_user = "{relay_user}";
 	chroot = "{chroot}";
 }};
 
@@ -229,6 +231,8 @@ class Gateway:
 
     def config_text(self, **changes):
         values = dict(self.settings, **changes)
+        values.setdefault("gate_user", GATE_USER)
+        values.setdefault("relay_user", RELAY_USER)
         return CONFIG_TEMPLATE.format(port=self.port, cert=self.cert, key=self.key,
                                       chroot=self.env.chroot, realm=REALM, **values)
 

@@ -620,6 +620,9 @@ test_write_appends_and_reopen_follows_rotation(void **state)
 	mode_t			 old_umask;
 
 	(void)state;
+	/* tunnelgated writes only an audit log of root's. */
+	if (geteuid() != 0)
+		skip();
 	snprintf(dir, sizeof(dir), "%s/test_audit.XXXXXX", tmp ? tmp : "/tmp");
 	assert_non_null(mkdtemp(dir));
 	old_umask = umask(022);

@@ -36,7 +36,8 @@ check_documented_values(const struct config *c)
 	    "ECDHE-RSA-CHACHA20-POLY1305");
 	assert_int_equal(c->gate_workers, 2);
 	assert_int_equal(c->auth_workers, 4);
-	assert_string_equal(c->user, "nobody");
+	assert_string_equal(c->gate_user.name, "tunnelgate-gate");
+	assert_string_equal(c->relay_user.name, "tunnelgate-relay");
 	assert_string_equal(c->chroot_dir, "/var/empty");
 	assert_int_equal(c->auth_backend, AUTH_BACKEND_PAM);
 	assert_string_equal(c->auth_realm, "tunnelgate");
@@ -68,7 +69,7 @@ check_documented_values(const struct config *c)
 	assert_int_equal(c->timeout_connect_ms, 10000);
 	assert_int_equal(c->timeout_idle_ms, 3600000);
 	assert_int_equal(c->timeout_drain_ms, 30000);
-	assert_int_equal(c->limit_connections, 10000);
+	assert_int_equal(c->limit_connections, 8192);
 	assert_int_equal(c->limit_header_bytes, 8192);
 	assert_int_equal(c->limit_buffer_bytes, 65536);
 	assert_int_equal(c->limit_pending_auth, 256);

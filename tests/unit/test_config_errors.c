@@ -272,18 +272,18 @@ test_listener_count_is_bounded(void **state)
 	int		 i;
 
 	off = (size_t)snprintf(text, sizeof(text), "%slisten = (\n", TLS);
-	for (i = 0; i < CONFIG_MAX_LISTENERS; i++)
+	for (i = 0; i < TG_MAX_LISTENERS; i++)
 		off += (size_t)snprintf(text + off, sizeof(text) - off,
 		    "\t{ port = %d; },\n", 1000 + i);
 	snprintf(text + off, sizeof(text) - off, "\t{ port = 2000; }\n);\n");
 	assert_int_equal(load(fx, text), -1);
-	expect_msg(fx, 3 + CONFIG_MAX_LISTENERS, "listen[16]: too many "
+	expect_msg(fx, 3 + TG_MAX_LISTENERS, "listen[16]: too many "
 	    "listeners; at most 16 are supported");
 	assert_int_equal(count_lines(fx->log), 1);
 
 	snprintf(text + off - 2, sizeof(text) - off + 2, "\n);\n");
 	expect_ok(fx, load(fx, text));
-	assert_int_equal(fx->cfg->n_listeners, CONFIG_MAX_LISTENERS);
+	assert_int_equal(fx->cfg->n_listeners, TG_MAX_LISTENERS);
 	assert_int_equal(fx->cfg->listeners[15].port, 1015);
 }
 
@@ -439,31 +439,38 @@ test_realm_and_pam_service_syntax(void **state)
 	assert_string_equal(fx->cfg->pam_service, "tunnel-gate_2.prod");
 }
 
+/* Whether the users exist and may be used is privsep_check()'s business. */
 static void
-test_privsep_user_must_exist_and_not_be_root(void **state)
+test_privsep_users_are_named_and_located(void **state)
 {
 	static const struct bad_case cases[] = {
-		{ MINIMAL "privsep = { user = \"tg-no-such-user-zz\"; };", 3,
-		    "privsep.user: user \"tg-no-such-user-zz\" cannot be used "
-		    "(no such user); create it or name an existing unprivileged "
-		    "user" },
-		{ MINIMAL "privsep = { user = \"root\"; };", 3,
-		    "privsep.user: user \"root\" is root, which would defeat "
-		    "privilege separation" },
-		{ MINIMAL "privsep = { user = \"\"; };", 3,
-		    "privsep.user: is empty" },
-		{ MINIMAL "privsep = { user = \"u234567890123456789012345678901"
-		    "234567890123456789012345678901234\"; };", 3,
-		    "privsep.user: is 64 bytes long; the limit is 63 bytes" },
+		{ MINIMAL "privsep = { user = \"nobody\"; };", 3,
+		    "privsep.user: is replaced by privsep.gate_user and "
+		    "privsep.relay_user, two users of their own (default "
+		    "\"tunnelgate-gate\" and \"tunnelgate-relay\"); rename the "
+		    "setting" },
+		{ MINIMAL "privsep = { gate_user = \"\"; };", 3,
+		    "privsep.gate_user: is empty; name the unprivileged user" },
+		{ MINIMAL "privsep = { relay_user = \"u23456789012345678901234567"
+		    "8901234567890123456789012345678901234\"; };", 3,
+		    "privsep.relay_user: is 64 bytes long; the limit is 63 bytes" },
 		{ MINIMAL "privsep = { chroot = \"\"; };", 3,
 		    "privsep.chroot: is empty" },
 	};
 	struct fx	*fx = *state;
+	char		 where[2 * PATH_MAX];
 
 	run_bad_cases(fx, cases, sizeof(cases) / sizeof(cases[0]));
-	expect_ok(fx, load(fx, MINIMAL "privsep = { user = \"nobody\"; "
-	    "chroot = \"/srv/jail\"; };\n"));
-	assert_string_equal(fx->cfg->user, "nobody");
+	expect_ok(fx, load(fx, MINIMAL "privsep = { gate_user = \"tg-g\";\n"
+	    "\tchroot = \"/srv/jail\"; };\n"));
+	assert_string_equal(fx->cfg->gate_user.name, "tg-g");
+	assert_false(fx->cfg->gate_user.is_default);
+	snprintf(where, sizeof(where), "%s:3: privsep.gate_user", fx->conf);
+	assert_string_equal(fx->cfg->gate_user.where, where);
+	assert_string_equal(fx->cfg->relay_user.name, "tunnelgate-relay");
+	assert_true(fx->cfg->relay_user.is_default);
+	snprintf(where, sizeof(where), "%s: privsep.relay_user", fx->conf);
+	assert_string_equal(fx->cfg->relay_user.where, where);
 	assert_string_equal(fx->cfg->chroot_dir, "/srv/jail");
 }
 
@@ -500,7 +507,7 @@ main(void)
 		T(test_cipher_list_must_fit),
 		T(test_auth_backend_is_pam_or_ldap),
 		T(test_realm_and_pam_service_syntax),
-		T(test_privsep_user_must_exist_and_not_be_root),
+		T(test_privsep_users_are_named_and_located),
 		T(test_log_settings),
 	};
 

@@ -161,9 +161,9 @@ test_what_the_master_sends_goes_to_its_role_only(void **state)
 	assert_false(accepts(&st, sizeof(st), 0, MSG_GATE, MSG_MASTER));
 	memset(&l, 0, sizeof(l));
 	ctl_hdr_init(&l.hdr, CTL_RELAY_LOADS);
-	l.n = CTL_MAX_RELAYS;
+	l.n = TG_MAX_RELAY_WORKERS;
 	assert_true(accepts(&l, sizeof(l), 0, MSG_MASTER, MSG_GATE));
-	l.n = CTL_MAX_RELAYS + 1;
+	l.n = TG_MAX_RELAY_WORKERS + 1;
 	assert_false(accepts(&l, sizeof(l), 0, MSG_MASTER, MSG_GATE));
 }
 

@@ -1,0 +1,162 @@
+"""A local user cannot change what tunnelgated loads (THREAT-MODEL.md,
+attacker 6): every file it reads, every directory above one, the audit log's
+directory and the chroot must be root's and writable by nobody else, and
+keys must be closed to group and others. `tunnelgated -t`, a start and a
+reload refuse anything else, naming the path and what to do.
+"""
+
+import os
+import pwd
+import secrets
+import signal
+
+import pytest
+
+import harness as h
+
+
+def user_uid():
+    return pwd.getpwnam("alice").pw_uid
+
+
+def prepared(make_gateway, name):
+    """An unstarted gateway whose audit log and chroot each have a directory
+    of their own, so that every kind of path can be spoiled alone."""
+    gw = make_gateway(name, start=False)
+    for d in ("logs", "jail", "jail/root"):
+        (gw.dir / d).mkdir(mode=0o755)
+    text = gw.config_text().replace('file = "audit.log";', 'file = "logs/audit.log";')
+    text = text.replace(f'chroot = "{gw.env.chroot}";', f'chroot = "{gw.dir}/jail/root";')
+    gw.conf.write_text(text)
+    gw.audit_path = gw.dir / "logs" / "audit.log"
+    return gw
+
+
+# What each test spoils; the chroot's is a component in the middle.
+TARGETS = {
+    "config": lambda gw: gw.conf,
+    "config-directory": lambda gw: gw.dir,
+    "policy": lambda gw: gw.policy_path,
+    "pam-service-file": lambda gw: gw.dir / "pam.d" / "tunnelgate",
+    "pam-confdir": lambda gw: gw.dir / "pam.d",
+    "tls-key": lambda gw: gw.key,
+    "audit-log-directory": lambda gw: gw.dir / "logs",
+    "chroot-component": lambda gw: gw.dir / "jail",
+}
+
+DAMAGE = {
+    "group-writable": (lambda p: os.chmod(p, os.stat(p).st_mode | 0o020),
+                       lambda p: (f"{p} is writable by its group", f"chmod go-w {p}")),
+    "owned-by-user": (lambda p: os.chown(p, user_uid(), -1),
+                      lambda p: (f"{p} is owned by uid {user_uid()}, must be root",
+                                 f"chown root {p}")),
+}
+
+
+def assert_refused(gw, *needles):
+    """-t fails and a start fails, each saying all of needles."""
+    check = gw.check_config()
+    assert check.returncode == 1, f"-t accepted it:\n{check.stdout}{check.stderr}"
+    for n in needles:
+        assert n in check.stderr, f"-t did not say {n!r}:\n{check.stderr}"
+    with pytest.raises(AssertionError, match="exited with 1 during start-up"):
+        gw.start(timeout=10)
+    for n in needles:
+        assert n in gw.stderr_text(), f"start did not say {n!r}:\n{gw.stderr_tail()}"
+
+
+def test_good_setup_passes_check_and_starts(make_gateway):
+    gw = prepared(make_gateway, "files-good")
+    check = gw.check_config()
+    assert check.returncode == 0, check.stderr
+    assert "configuration OK" in check.stdout
+    gw.start()
+    assert gw.status_of("backend.test:9") == 403
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+@pytest.mark.parametrize("target", sorted(TARGETS))
+def test_unsafe_path_is_refused(make_gateway, target, damage):
+    gw = prepared(make_gateway, f"files-{target}-{damage}")
+    path = TARGETS[target](gw)
+    spoil, says = DAMAGE[damage]
+    spoil(path)
+    assert_refused(gw, *says(os.path.realpath(path)))
+
+
+def test_key_readable_by_its_group_is_refused(make_gateway):
+    gw = prepared(make_gateway, "files-key-0640")
+    os.chmod(gw.key, 0o640)
+    assert_refused(gw, f"{gw.key} is open to group or others (mode 0640)",
+                   f"chmod 600 {gw.key}")
+
+
+def test_file_included_by_the_config_is_checked(make_gateway):
+    gw = prepared(make_gateway, "files-include")
+    inc = gw.dir / "workers.conf"
+    inc.write_text("# included\n")
+    os.chmod(inc, 0o664)
+    gw.conf.write_text(gw.conf.read_text() + '@include "workers.conf"\n')
+    assert_refused(gw, f"{gw.conf}:", f"{inc} is writable by its group")
+
+
+def test_include_by_absolute_name_is_refused(make_gateway):
+    """libconfig 1.5 would read it relative to the config's directory."""
+    gw = prepared(make_gateway, "files-include-absolute")
+    gw.conf.write_text(gw.conf.read_text() + f'@include "{gw.policy_path}"\n')
+    assert_refused(gw, f"{gw.policy_path}: not supported; name the file relative to {gw.dir}")
+
+
+def test_symbolic_link_as_audit_log_is_refused(make_gateway):
+    gw = prepared(make_gateway, "files-audit-link")
+    victim = gw.dir / "victim"
+    victim.write_text("")
+    os.symlink(victim, gw.audit_path)
+    assert_refused(gw, f"{gw.audit_path} is a symbolic link")
+    assert victim.read_text() == ""
+
+
+def test_audit_log_in_a_shared_directory_is_refused(make_gateway):
+    """/tmp passes above a file's own directory, never as it."""
+    gw = prepared(make_gateway, "files-audit-tmp")
+    log = f"/tmp/tunnelgate-audit-{secrets.token_hex(4)}.log"
+    gw.conf.write_text(gw.conf.read_text().replace('"logs/audit.log"', f'"{log}"'))
+    assert_refused(gw, "/tmp is a shared directory (mode 1777)")
+    assert not os.path.exists(log)
+
+
+def test_missing_chroot_is_created_in_a_safe_directory(make_gateway):
+    gw = prepared(make_gateway, "files-chroot-new")
+    os.rmdir(gw.dir / "jail" / "root")
+    assert gw.check_config().returncode == 0
+    gw.start()
+    st = os.stat(gw.dir / "jail" / "root")
+    assert st.st_uid == 0 and st.st_mode & 0o022 == 0
+
+
+def test_audit_log_replaced_by_a_link_is_not_reopened(make_gateway):
+    """O_NOFOLLOW on SIGUSR1's reopen: the master keeps writing the file it
+    has rather than follow a link left where the log was rotated away."""
+    gw = prepared(make_gateway, "files-audit-reopen")
+    gw.start()
+    victim = gw.dir / "victim"
+    victim.write_text("")
+    os.rename(gw.audit_path, gw.dir / "logs" / "audit.log.1")
+    os.symlink(victim, gw.audit_path)
+    gw.signal(signal.SIGUSR1)
+    h.wait_for(lambda: "is a symbolic link" in gw.stderr_text(), 10,
+               "the reopen to refuse the link")
+    gw.status_of("backend.test:9", password=h.wrong_password("reopen"))
+    gw.wait_audit(event="auth_fail", path=gw.dir / "logs" / "audit.log.1")
+    assert victim.read_text() == ""
+
+
+def test_reload_with_an_unsafe_policy_keeps_the_running_one(make_gateway, backends):
+    gw = prepared(make_gateway, "files-reload")
+    gw.start()
+    os.chmod(gw.policy_path, 0o664)
+    gw.signal(signal.SIGHUP)
+    h.wait_for(lambda: "reload failed" in gw.stderr_text(), 10, "the reload to fail")
+    assert f"{gw.policy_path} is writable by its group" in gw.stderr_text()
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c, 100)
