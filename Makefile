@@ -94,7 +94,7 @@ test: deps
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
 FUZZ_LIB_SRCS := src/common/buf.c src/gate/http_request.c src/common/log.c $(wildcard policy/*.c) \
-		 auth/auth_proto.c
+		 auth/auth_proto.c src/common/msg.c src/common/ipc.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h)) $(wildcard policy/*.h auth/*.h src/client/*.h)
 	@mkdir -p $(@D)

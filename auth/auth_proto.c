@@ -1,8 +1,7 @@
 /*
- * Checks on the fixed-size gate <-> authenticator messages. A message that
- * fails here is treated as hostile by the authenticator, so only structure is
- * checked: a well-formed request with bad credentials is the caller's
- * business, not an attack.
+ * The gate <-> authenticator table. A message that fails here is treated as
+ * hostile, so only structure is checked: a well-formed request with bad
+ * credentials is the authenticator's business, not an attack.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -12,130 +11,88 @@
 #include "auth.h"
 #include "log.h"
 
-/* Every char field must hold its NUL inside its own bounds. */
 static int
-field_terminated(const uint8_t *msg, size_t off, size_t len)
+request_check(const void *p, size_t n, size_t nfds, unsigned from,
+    const char **why)
 {
-	return memchr(msg + off, '\0', len) != NULL;
-}
-
-#define FIELD_OK(msg, type, field)					\
-	field_terminated((msg), offsetof(type, field),			\
-	    sizeof(((type *)0)->field))
-
-static int
-request_validate(const uint8_t *p, const char **why)
-{
+	const uint8_t	*b = p;
 	uint16_t	 port;
 
-	if (!FIELD_OK(p, struct auth_request, user) ||
-	    !FIELD_OK(p, struct auth_request, password) ||
-	    !FIELD_OK(p, struct auth_request, host) ||
-	    !FIELD_OK(p, struct auth_request, client) ||
-	    !FIELD_OK(p, struct auth_request, tls_version) ||
-	    !FIELD_OK(p, struct auth_request, tls_cipher)) {
+	(void)n;
+	(void)nfds;
+	(void)from;
+	if (!MSG_FIELD_OK(p, struct auth_request, user) ||
+	    !MSG_FIELD_OK(p, struct auth_request, password) ||
+	    !MSG_FIELD_OK(p, struct auth_request, host) ||
+	    !MSG_FIELD_OK(p, struct auth_request, client) ||
+	    !MSG_FIELD_OK(p, struct auth_request, tls_version) ||
+	    !MSG_FIELD_OK(p, struct auth_request, tls_cipher)) {
 		*why = "request: unterminated string field";
 		return -1;
 	}
-	memcpy(&port, p + offsetof(struct auth_request, port), sizeof(port));
+	memcpy(&port, b + offsetof(struct auth_request, port), sizeof(port));
 	if (port == 0) {
 		*why = "request: port 0";
 		return -1;
 	}
-	if (p[offsetof(struct auth_request, host)] == '\0') {
+	if (b[offsetof(struct auth_request, host)] == '\0') {
 		*why = "request: empty host";
 		return -1;
 	}
 	return 0;
 }
 
+/* Only an allow carries the backend socket; the gate fails it without. */
 static int
-reply_validate(const uint8_t *p, const char **why)
+reply_check(const void *p, size_t n, size_t nfds, unsigned from,
+    const char **why)
 {
 	uint32_t	 verdict;
 
-	memcpy(&verdict, p + offsetof(struct auth_reply, verdict),
-	    sizeof(verdict));
+	(void)n;
+	(void)from;
+	memcpy(&verdict, (const uint8_t *)p + offsetof(struct auth_reply,
+	    verdict), sizeof(verdict));
 	if (verdict < AUTH_ALLOW || verdict > AUTH_VERDICT_MAX) {
 		*why = "reply: verdict out of range";
 		return -1;
 	}
-	if (!FIELD_OK(p, struct auth_reply, rule) ||
-	    !FIELD_OK(p, struct auth_reply, resolved) ||
-	    !FIELD_OK(p, struct auth_reply, reason)) {
+	if (nfds > 0 && verdict != AUTH_ALLOW) {
+		*why = "reply: a backend socket with a refusal";
+		return -1;
+	}
+	if (!MSG_FIELD_OK(p, struct auth_reply, rule) ||
+	    !MSG_FIELD_OK(p, struct auth_reply, resolved) ||
+	    !MSG_FIELD_OK(p, struct auth_reply, reason)) {
 		*why = "reply: unterminated string field";
 		return -1;
 	}
 	return 0;
 }
 
-static size_t
-msg_size(uint16_t type)
-{
-	switch (type) {
-	case AUTH_MSG_REQUEST:
-		return sizeof(struct auth_request);
-	case AUTH_MSG_TAKEN:
-		return sizeof(struct auth_taken);
-	case AUTH_MSG_REPLY:
-		return sizeof(struct auth_reply);
-	default:
-		return 0;
-	}
-}
+static const struct msg_type auth_types[] = {
+	MSG_FIXED(AUTH_MSG_REQUEST, "request", struct auth_request,
+	    MSG_GATE, MSG_AUTH, 0, 0, request_check),
+	MSG_FIXED(AUTH_MSG_TAKEN, "taken", struct auth_taken,
+	    MSG_AUTH, MSG_GATE, 0, 0, NULL),
+	MSG_FIXED(AUTH_MSG_REPLY, "reply", struct auth_reply,
+	    MSG_AUTH, MSG_GATE, 0, 1, reply_check),
+};
 
-int
-auth_msg_validate(const void *msg, size_t n, const char **why)
-{
-	const uint8_t		*p = msg;
-	struct auth_msg_hdr	 hdr;
-	size_t			 want;
+const struct msg_proto auth_proto = {
+	"auth", AUTH_PROTO_VERSION, auth_types,
+	sizeof(auth_types) / sizeof(auth_types[0])
+};
 
-	if (n < sizeof(hdr)) {
-		*why = "shorter than a header";
-		return -1;
-	}
-	/* The buffer may come from a byte array: no aligned struct access. */
-	memcpy(&hdr, p, sizeof(hdr));
-	if (hdr.version != AUTH_PROTO_VERSION) {
-		*why = "unknown protocol version";
-		return -1;
-	}
-	if ((want = msg_size(hdr.type)) == 0) {
-		*why = "unknown message type";
-		return -1;
-	}
-	if (hdr.size != n) {
-		*why = "header size differs from the received size";
-		return -1;
-	}
-	if (n != want) {
-		*why = "wrong size for the message type";
-		return -1;
-	}
-	switch (hdr.type) {
-	case AUTH_MSG_REQUEST:
-		if (request_validate(p, why) == -1)
-			return -1;
-		break;
-	case AUTH_MSG_REPLY:
-		if (reply_validate(p, why) == -1)
-			return -1;
-		break;
-	default:
-		break;
-	}
-	return hdr.type;
-}
+_Static_assert(sizeof(struct auth_reply) < AUTH_MSG_BUF &&
+    sizeof(struct auth_taken) < AUTH_MSG_BUF, "AUTH_MSG_BUF holds them all");
 
 void
 auth_msg_init(struct auth_msg_hdr *hdr, enum auth_msg_type type,
     uint64_t req_id)
 {
 	memset(hdr, 0, sizeof(*hdr));
-	hdr->version = AUTH_PROTO_VERSION;
-	hdr->type = (uint16_t)type;
-	hdr->size = (uint32_t)msg_size((uint16_t)type);
+	msg_hdr_init(&auth_proto, &hdr->h, (uint16_t)type);
 	hdr->req_id = req_id;
 }
 

@@ -1,9 +1,12 @@
 /*
  * Gate worker <-> authenticator messages. Fixed-size, versioned structs on
- * AF_UNIX SOCK_SEQPACKET sockets: a message is valid only if its size is
- * exactly that of its type, its version and type are known and every string
- * is NUL-terminated inside its field. The authenticator treats any other
- * message as an attack and exits (the master restarts it).
+ * AF_UNIX SOCK_SEQPACKET sockets, described by one table (auth_proto, see
+ * msg.h): a message is valid only if its size is exactly that of its type,
+ * its version and type are known, the type goes in this direction, it
+ * carries the descriptors its type allows and every string is
+ * NUL-terminated inside its field. An authenticator that receives anything
+ * else on a gate worker's socket stops reading that socket and asks the
+ * master to kill that gate worker: the less privileged peer pays.
  *
  * All authenticators share the authenticator end of every gate worker's
  * socket and pull requests from it, so a slow PAM stack holds only the
@@ -18,6 +21,7 @@
 #include <stdint.h>
 
 #include "http_request.h"
+#include "msg.h"
 
 #define AUTH_PROTO_VERSION	1
 
@@ -42,9 +46,7 @@ enum auth_verdict {
 #define AUTH_NAME_MAX	64
 
 struct auth_msg_hdr {
-	uint16_t	 version;
-	uint16_t	 type;
-	uint32_t	 size;		/* sizeof the whole message */
+	struct msg_hdr	 h;
 	uint64_t	 req_id;	/* gate-chosen, echoed back */
 };
 
@@ -77,11 +79,11 @@ struct auth_reply {
 	char		 reason[128];			/* short, no secrets */
 };
 
-/*
- * Validate a received message of n bytes against the type its header claims.
- * Returns the type, or -1 with *why set to a static description.
- */
-int	 auth_msg_validate(const void *msg, size_t n, const char **why);
+extern const struct msg_proto auth_proto;
+
+/* Largest auth message plus one: the receive buffer msg_recv() wants. */
+#define AUTH_MSG_BUF	(sizeof(struct auth_request) + 1)
+
 void	 auth_msg_init(struct auth_msg_hdr *, enum auth_msg_type, uint64_t req_id);
 /* HTTP status a verdict is answered with. */
 int	 auth_verdict_status(enum auth_verdict);

@@ -24,7 +24,8 @@ struct authenticator {
 	size_t			 n_groups;
 	/* One gate socket per gate slot, then ctl. */
 	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
-	size_t			 n_open;
+	uint32_t		 serials[TG_MAX_GATE_WORKERS];
+	size_t			 n_open;	/* gate sockets not at EOF */
 };
 
 /* Replies are small and the gate drains them; wait briefly if full. */
@@ -162,37 +163,114 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 		close(fd);
 }
 
-/* Take one request from sock if another authenticator did not. */
+/*
+ * The gate worker on slot broke the protocol. Never read that socket again
+ * (events 0 leaves only its hang-up visible), and let the master kill the
+ * gate worker; it sends a fresh socket with the replacement.
+ */
 static void
-auth_dispatch_gate(struct authenticator *a, struct pollfd *pfd)
+auth_suspend(struct authenticator *a, size_t slot, const char *why)
+{
+	struct ctl_gate_broke	 m;
+
+	log_warnx("gate socket %zu sent a bad message (%s); not reading it "
+	    "until the master replaces that gate worker", slot, why);
+	a->pfds[slot].events = 0;
+	memset(&m, 0, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_GATE_BROKE);
+	m.slot = (uint32_t)slot;
+	m.serial = a->serials[slot];
+	AUDIT_SET(m.why, why);
+	if (ctl_send(a->env->ctl_fd, &m, sizeof(m), NULL, 0) == -1)
+		log_warn("%s: cannot tell the master", __func__);
+}
+
+static void
+auth_close_sock(struct authenticator *a, size_t slot)
+{
+	close(a->pfds[slot].fd);
+	a->pfds[slot].fd = -1;
+	a->n_open--;
+}
+
+/* Take one request from a gate socket if another authenticator did not. */
+static void
+auth_dispatch_gate(struct authenticator *a, size_t slot)
 {
 	union {
 		struct auth_request	req;
-		uint8_t			raw[sizeof(struct auth_request) + 1];
+		uint8_t			raw[AUTH_MSG_BUF];
 	} m;
-	const char	*why;
-	ssize_t		 n;
-	size_t		 nfds = 0;
+	struct pollfd	*pfd = &a->pfds[slot];
+	struct msg_in	 in;
 
-	n = ipc_recv(pfd->fd, &m, sizeof(m), NULL, &nfds);
-	if (n == -1 && (errno == EAGAIN || errno == EINTR))
-		return;
-	if (n <= 0) {
-		if (n == -1 && errno != ECONNRESET)
-			fatal("%s: gate socket", __func__);
-		/* The gate worker of a retired generation is gone. */
-		close(pfd->fd);
-		pfd->fd = -1;
-		a->n_open--;
+	if (pfd->events == 0) {
+		if (pfd->revents & (POLLHUP | POLLERR))
+			auth_close_sock(a, slot);
 		return;
 	}
-	if (auth_msg_validate(&m, (size_t)n, &why) != AUTH_MSG_REQUEST) {
-		explicit_bzero(&m, sizeof(m));
-		fatalx("%s: malformed request from a gate worker (%s); exiting "
-		    "rather than guessing", __func__, why ? why : "not a request");
+	switch (msg_recv(&auth_proto, pfd->fd, MSG_GATE, MSG_AUTH, &m,
+	    sizeof(m), &in)) {
+	case MSG_AGAIN:
+		return;
+	case MSG_EOF:
+		/* The gate worker of a retired generation is gone. */
+		auth_close_sock(a, slot);
+		return;
+	case MSG_BAD:
+		auth_suspend(a, slot, in.why);
+		return;
+	case MSG_OK:
+		break;
 	}
 	auth_answer(a, pfd->fd, &m.req);
 	explicit_bzero(&m, sizeof(m));
+}
+
+/* A gate slot's new socket pair: the old socket, if still open, goes. */
+static void
+auth_replace_sock(struct authenticator *a, const struct ctl_auth_socket *s,
+    int fd)
+{
+	struct pollfd	*pfd;
+
+	if (s->slot >= a->env->n_socks)
+		fatalx("%s: the master named gate slot %u of %zu", __func__,
+		    s->slot, a->env->n_socks);
+	pfd = &a->pfds[s->slot];
+	if (pfd->fd != -1)
+		close(pfd->fd);
+	else
+		a->n_open++;
+	*pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	a->serials[s->slot] = s->serial;
+}
+
+/* 0, or -1 when the master is gone. */
+static int
+auth_dispatch_master(struct authenticator *a)
+{
+	union {
+		struct ctl_auth_socket	sock;
+		uint8_t			raw[CTL_MSG_BUF];
+	} m;
+	struct msg_in	 in;
+
+	for (;;) {
+		switch (msg_recv(&ctl_proto, a->env->ctl_fd, MSG_MASTER,
+		    MSG_AUTH, &m, sizeof(m), &in)) {
+		case MSG_AGAIN:
+			return 0;
+		case MSG_EOF:
+			return -1;
+		case MSG_BAD:
+			fatalx("%s: bad message from the master: %s", __func__,
+			    in.why);
+		case MSG_OK:
+			break;
+		}
+		auth_replace_sock(a, &m.sock, in.fds[0]);
+	}
 }
 
 void
@@ -202,7 +280,6 @@ authenticator_main(void *arg)
 	const struct auth_env	*env = arg;
 	const struct config	*cfg = env->cfg;
 	size_t			 i, n = env->n_socks;
-	char			 buf[64];
 
 	/*
 	 * libldap frees the encoded bind request, password included, without
@@ -226,6 +303,7 @@ authenticator_main(void *arg)
 	for (i = 0; i < n; i++) {
 		a.pfds[i].fd = env->socks[i];
 		a.pfds[i].events = POLLIN;
+		a.serials[i] = env->serials[i];
 	}
 	a.n_open = n;
 	a.pfds[n].fd = env->ctl_fd;
@@ -236,12 +314,12 @@ authenticator_main(void *arg)
 				continue;
 			fatal("%s: poll", __func__);
 		}
-		/* The master sends authenticators nothing; EOF means it is gone. */
-		if (a.pfds[n].revents && read(env->ctl_fd, buf, sizeof(buf)) <= 0)
+		/* First: a replaced socket's old events must not be acted on. */
+		if (a.pfds[n].revents && auth_dispatch_master(&a) == -1)
 			break;
 		for (i = 0; i < n; i++)
 			if (a.pfds[i].fd != -1 && a.pfds[i].revents)
-				auth_dispatch_gate(&a, &a.pfds[i]);
+				auth_dispatch_gate(&a, i);
 	}
 	auth_cache_free(a.cache);
 	exit(0);

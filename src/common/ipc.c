@@ -93,7 +93,8 @@ ipc_recv(int sock, void *msg, size_t cap, int *fds, size_t *nfds)
 	}
 	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || got > want) {
 		ipc_close_fds(tmp, got);
-		errno = EPROTO;
+		errno = bad || (mh.msg_flags & MSG_CTRUNC) || got > want ?
+		    EPROTO : EMSGSIZE;
 		return -1;
 	}
 	if (got > 0)

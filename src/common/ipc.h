@@ -16,7 +16,10 @@ int	 ipc_send(int sock, const void *msg, size_t len, const int *fds, size_t nfds
 /*
  * Receive one message into msg (up to cap bytes). Returns its size, 0 on EOF,
  * or -1 with errno. Received descriptors go to fds (up to *nfds; *nfds gets
- * the count); more than *nfds are closed and reported as EPROTO.
+ * the count). A message the peer got wrong is never mistaken for end of
+ * file: one longer than cap is EMSGSIZE; one carrying more than *nfds
+ * descriptors, or control data other than descriptors, is EPROTO (what it
+ * carried is closed).
  */
 ssize_t	 ipc_recv(int sock, void *msg, size_t cap, int *fds, size_t *nfds);
 

@@ -231,7 +231,7 @@ conn_request(struct worker *g, struct conn *c, struct http_request *req)
 	/* What follows the header is tunnel data; consuming wipes the header. */
 	buf_consume(&c->pump.up, req->header_len);
 	if (!req->has_credentials) {
-		conn_refuse(g, c, 407, "no credentials");
+		conn_refuse(g, c, 407, AUDIT_REASON_NO_CREDENTIALS);
 		return;
 	}
 	if (conn_fact_set(&c->facts, FACT_TARGET, target) != 0 ||

@@ -73,9 +73,6 @@ struct worker {
 	/* Gate: relay workers' loads as the master last told, plus ours since. */
 	uint32_t		 relay_load[TG_MAX_RELAY_WORKERS];
 	uint32_t		 relay_capacity;
-	/* Relay worker: the count last reported to the master, and when. */
-	unsigned		 reported_conns;
-	int64_t			 report_at;
 };
 
 /* gate_conn.c */

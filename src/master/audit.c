@@ -15,6 +15,7 @@ static const char *const audit_event_names[] = {
 	[AUDIT_AUTH_FAIL] = "auth_fail", [AUDIT_DENY] = "deny",
 	[AUDIT_ALLOW] = "allow", [AUDIT_ERROR] = "error",
 	[AUDIT_OPEN] = "open", [AUDIT_CLOSE] = "close",
+	[AUDIT_VIOLATION] = "violation",
 };
 
 static const char *const audit_closed_by_names[] = {
@@ -168,9 +169,19 @@ jb_kv_u64(struct jbuf *j, const char *key, uint64_t v)
 	jb_raw(j, num, (size_t)n);
 }
 
+/* Who sent it: set by the master from the socket the record came on. */
+static void
+jb_sender(struct jbuf *j, const struct audit_sender *s)
+{
+	jb_kv_str(j, "role", s->role);
+	jb_kv_u64(j, "pid", (uint64_t)s->pid);
+	if (s->gen != 0)
+		jb_kv_u64(j, "gen", s->gen);
+}
+
 size_t
-auditlog_format(const struct audit_record *r, int64_t time_ms, char *out,
-    size_t outlen)
+auditlog_format(const struct audit_record *r, const struct audit_sender *s,
+    int64_t time_ms, char *out, size_t outlen)
 {
 	struct jbuf	 j = { .p = out, .cap = outlen };
 	struct tm	 tm;
@@ -185,6 +196,7 @@ auditlog_format(const struct audit_record *r, int64_t time_ms, char *out,
 	    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 	    (int)(time_ms % 1000), audit_event_names[r->event]);
 	jb_raw(&j, head, (size_t)n);
+	jb_sender(&j, s);
 	if (r->tunnel_id != 0) {
 		snprintf(id, sizeof(id), "%016" PRIx64, r->tunnel_id);
 		jb_kv_str(&j, "tunnel", id);
@@ -249,7 +261,7 @@ auditlog_close(void)
 }
 
 void
-auditlog_write(const struct audit_record *r)
+auditlog_write(const struct audit_record *r, const struct audit_sender *s)
 {
 	struct timespec	 ts;
 	/* Worst case: every byte of every field escaped as \ufffd. */
@@ -258,8 +270,8 @@ auditlog_write(const struct audit_record *r)
 	ssize_t		 n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
-	len = auditlog_format(r, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000,
-	    line, sizeof(line));
+	len = auditlog_format(r, s, (int64_t)ts.tv_sec * 1000 +
+	    ts.tv_nsec / 1000000, line, sizeof(line));
 	if (len == 0) {
 		log_warnx("audit: record too long, dropped (event %u)", r->event);
 		return;

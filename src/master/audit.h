@@ -1,8 +1,10 @@
 /*
  * The audit log: JSON Lines written only by the master. Children describe
  * events in fixed-size records (struct audit_record) sent over their control
- * socket; the master validates each record and formats it, so a compromised
- * child can neither forge JSON nor grow a line without bound.
+ * socket; the master validates each record against what the sender's role
+ * produces, formats it and stamps it with the sender's role, pid and
+ * generation, so a compromised child can neither forge JSON, grow a line
+ * without bound nor speak for another process.
  */
 #ifndef TG_AUDIT_H
 #define TG_AUDIT_H
@@ -13,7 +15,7 @@
 
 #include "http_request.h"
 
-#define AUDIT_SCHEMA_VERSION	1
+#define AUDIT_SCHEMA_VERSION	2
 
 enum audit_event {
 	AUDIT_AUTH_FAIL = 1,
@@ -22,8 +24,12 @@ enum audit_event {
 	AUDIT_ERROR,
 	AUDIT_OPEN,
 	AUDIT_CLOSE,
-	AUDIT_EVENT_MAX = AUDIT_CLOSE
+	AUDIT_VIOLATION,	/* master only: it killed a child that broke a protocol */
+	AUDIT_EVENT_MAX = AUDIT_VIOLATION
 };
+
+/* The only auth_fail a gate worker decides itself. */
+#define AUDIT_REASON_NO_CREDENTIALS	"no credentials"
 
 enum audit_closed_by {
 	AUDIT_BY_NONE = 0,
@@ -53,6 +59,13 @@ struct audit_record {
 	char		 reason[128];
 };
 
+/* Who sent a record, as the master knows it (never as the record says). */
+struct audit_sender {
+	const char	*role;		/* "authenticator", "gate", "relay", "master" */
+	int		 pid;
+	unsigned	 gen;		/* generation; 0: none (master, relay) */
+};
+
 /* Bounded copy into a record field; always NUL-terminates. */
 #define AUDIT_SET(field, src)	auditlog_strlcpy((field), (src), sizeof(field))
 void	 auditlog_strlcpy(char *dst, const char *src, size_t size);
@@ -63,12 +76,12 @@ int	 auditlog_record_validate(const struct audit_record *);
  * Format one JSON line (with '\n') into out; returns its length, or 0 if it
  * does not fit. time_ms is the wall-clock time in ms since the epoch.
  */
-size_t	 auditlog_format(const struct audit_record *, int64_t time_ms, char *out,
-	    size_t outlen);
+size_t	 auditlog_format(const struct audit_record *, const struct audit_sender *,
+	    int64_t time_ms, char *out, size_t outlen);
 
 int	 auditlog_open(const char *path, bool use_syslog);
 int	 auditlog_reopen(void);
-void	 auditlog_write(const struct audit_record *);
+void	 auditlog_write(const struct audit_record *, const struct audit_sender *);
 void	 auditlog_close(void);
 
 #endif

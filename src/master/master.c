@@ -54,6 +54,7 @@ gen_free(struct generation *gen)
 	gen_close_ends(gen);
 	free(gen->gate_ends);
 	free(gen->auth_ends);
+	free(gen->serials);
 	free(gen->gate_slots);
 	free(gen->auth_slots);
 	SSL_CTX_free(gen->ctx);
@@ -72,6 +73,7 @@ gen_new(struct config *cfg, struct policy *policy, SSL_CTX *ctx)
 	if ((gen = calloc(1, sizeof(*gen))) == NULL ||
 	    (gen->gate_ends = calloc(g, sizeof(int))) == NULL ||
 	    (gen->auth_ends = calloc(g, sizeof(int))) == NULL ||
+	    (gen->serials = calloc(g, sizeof(uint32_t))) == NULL ||
 	    (gen->gate_slots = calloc(g, sizeof(struct slot))) == NULL ||
 	    (gen->auth_slots = calloc(cfg->auth_workers,
 	    sizeof(struct slot))) == NULL)
@@ -139,7 +141,7 @@ master_send_status(struct generation *gen, pid_t dead)
 	if (m.stopping || gen->retired)
 		return;
 	memset(&st, 0, sizeof(st));
-	ctl_hdr_init(&st.hdr, CTL_AUTH_STATUS, sizeof(st));
+	ctl_hdr_init(&st.hdr, CTL_AUTH_STATUS);
 	st.alive = gen->auth_alive;
 	st.dead_pid = (uint32_t)dead;
 	TAILQ_FOREACH(c, &m.children, entry)
@@ -210,8 +212,8 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		pid = proc_spawn("tg-gate", keep, nkeep, &demote, worker_main, &genv);
 	} else {
 		aenv = (struct auth_env){ .cfg = cfg, .policy = gen->policy,
-		    .socks = gen->auth_ends, .n_socks = cfg->gate_workers,
-		    .ctl_fd = ctl[1] };
+		    .socks = gen->auth_ends, .serials = gen->serials,
+		    .n_socks = cfg->gate_workers, .ctl_fd = ctl[1] };
 		for (unsigned i = 0; i < cfg->gate_workers; i++)
 			keep[nkeep++] = gen->auth_ends[i];
 		keep[nkeep++] = ctl[1];
@@ -257,7 +259,7 @@ master_retire(struct generation *gen)
 
 	gen->retired = true;
 	memset(&r, 0, sizeof(r));
-	ctl_hdr_init(&r.hdr, CTL_RETIRE, sizeof(r));
+	ctl_hdr_init(&r.hdr, CTL_RETIRE);
 	TAILQ_FOREACH(c, &m.children, entry)
 		if (c->gen == gen && c->kind == CHILD_GATE)
 			ipc_send(c->ctl_fd, &r, sizeof(r), NULL, 0);
@@ -278,22 +280,57 @@ master_find_child(pid_t pid)
 	return NULL;
 }
 
-static const char *const names[] = { [CHILD_AUTH] = "authenticator",
-    [CHILD_GATE] = "gate worker", [CHILD_RELAY] = "relay worker" };
+/*
+ * A gate worker of the current generation died: its successor gets a fresh
+ * socket pair, so nothing its predecessor queued (a compromised one may have
+ * queued anything) reaches the authenticators as its successor's. Every
+ * authenticator gets the new end before the old one hangs up.
+ */
+static void
+gen_replace_pair(struct generation *gen, unsigned slot)
+{
+	struct ctl_auth_socket	 msg;
+	struct child		*c;
+	int			 sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0, sv) == -1) {
+		log_warn("%s: socketpair; gate slot %u keeps its socket",
+		    __func__, slot);
+		return;
+	}
+	memset(&msg, 0, sizeof(msg));
+	ctl_hdr_init(&msg.hdr, CTL_AUTH_SOCKET);
+	msg.slot = slot;
+	msg.serial = ++gen->serials[slot];
+	TAILQ_FOREACH(c, &m.children, entry) {
+		if (c->gen != gen || c->kind != CHILD_AUTH || c->killed ||
+		    ipc_send(c->ctl_fd, &msg, sizeof(msg), &sv[1], 1) == 0)
+			continue;
+		log_warn("authenticator %d: cannot pass it gate socket %u; "
+		    "restarting it", (int)c->pid, slot);
+		kill(c->pid, SIGKILL);
+	}
+	close(gen->gate_ends[slot]);
+	close(gen->auth_ends[slot]);
+	gen->gate_ends[slot] = sv[0];
+	gen->auth_ends[slot] = sv[1];
+}
 
 static void
 master_child_died(struct child *c, int status)
 {
 	struct generation	*gen = c->gen;
+	const char		*name = master_child_name(c->kind);
 	struct slot		*s;
 	bool			 expected = m.stopping || (gen && gen->retired);
 
 	if (WIFSIGNALED(status))
-		log_warnx("%s %d killed by signal %d (%s)", names[c->kind],
-		    (int)c->pid, WTERMSIG(status), strsignal(WTERMSIG(status)));
+		log_warnx("%s %d killed by signal %d (%s)", name, (int)c->pid,
+		    WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else if (WEXITSTATUS(status) != 0 || !expected)
-		log_warnx("%s %d exited with status %d", names[c->kind],
-		    (int)c->pid, WEXITSTATUS(status));
+		log_warnx("%s %d exited with status %d", name, (int)c->pid,
+		    WEXITSTATUS(status));
 	TAILQ_REMOVE(&m.children, c, entry);
 	close(c->ctl_fd);
 	if (c->kind == CHILD_RELAY) {
@@ -309,9 +346,12 @@ master_child_died(struct child *c, int status)
 		gen->auth_alive--;
 		master_send_status(gen, c->pid);
 	}
-	if (!expected)
-		log_info("restarting the %s in %lld ms", names[c->kind],
+	if (!expected) {
+		if (c->kind == CHILD_GATE)
+			gen_replace_pair(gen, c->slot);
+		log_info("restarting the %s in %lld ms", name,
 		    (long long)master_schedule_restart(s));
+	}
 	free(c);
 	if (gen->retired && gen->children == 0)
 		gen_free(gen);
@@ -334,45 +374,11 @@ master_reap(void)
 			continue;
 		if (WIFSTOPPED(status)) {
 			log_warnx("%s %d stopped by signal %d (%s); killing it so "
-			    "that it is replaced", names[c->kind], (int)pid,
-			    WSTOPSIG(status), strsignal(WSTOPSIG(status)));
+			    "that it is replaced", master_child_name(c->kind),
+			    (int)pid, WSTOPSIG(status), strsignal(WSTOPSIG(status)));
 			kill(pid, SIGKILL);
 		} else
 			master_child_died(c, status);
-	}
-}
-
-static void
-master_dispatch_child(struct child *c)
-{
-	union {
-		struct ctl_audit	audit;
-		struct ctl_relay_load	load;
-	} msg;
-	ssize_t			 n;
-	int			 type;
-
-	for (;;) {
-		n = ipc_recv(c->ctl_fd, &msg, sizeof(msg), NULL, NULL);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR))
-			return;
-		if (n <= 0) {
-			/* Exiting; SIGCHLD follows. Stop polling the socket. */
-			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
-			return;
-		}
-		type = ctl_msg_validate(&msg, (size_t)n);
-		if (type == CTL_AUDIT)
-			auditlog_write(&msg.audit.rec);
-		else if (type == CTL_RELAY_LOAD && c->kind == CHILD_RELAY)
-			relays_load(c, &msg.load);
-		else {
-			log_warnx("malformed control message from child %d; "
-			    "killing it", (int)c->pid);
-			kill(c->pid, SIGKILL);
-			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
-			return;
-		}
 	}
 }
 

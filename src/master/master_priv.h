@@ -1,4 +1,4 @@
-/* Master internals shared by master.c and the relay pool (master_relay.c). */
+/* Master internals shared by master.c, master_ctl.c and relaypool.c. */
 #ifndef TG_MASTER_PRIV_H
 #define TG_MASTER_PRIV_H
 
@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "listeners.h"
 #include "policy.h"
+#include "tunnelset.h"
 
 enum child_kind { CHILD_AUTH, CHILD_GATE, CHILD_RELAY };
 
@@ -29,6 +30,7 @@ struct generation {
 	SSL_CTX			*ctx;
 	int			*gate_ends;	/* per gate slot */
 	int			*auth_ends;	/* shared by all authenticators */
+	uint32_t		*serials;	/* per gate slot: which pair */
 	struct slot		*gate_slots, *auth_slots;
 	unsigned		 auth_alive;
 	unsigned		 children;
@@ -42,6 +44,9 @@ struct child {
 	unsigned		 slot;
 	struct generation	*gen;		/* NULL for relay workers */
 	int			 ctl_fd;
+	bool			 killed;	/* broke a protocol; not read */
+	int64_t			 tokens;	/* rate bucket, in 1/1000 message */
+	int64_t			 tokens_at;
 };
 
 /*
@@ -49,9 +54,11 @@ struct child {
  * reloads. Each has one socket; every gate worker holds its sending end.
  */
 struct relay_slot {
-	struct slot	 s;
-	int		 send_end, recv_end;
-	uint32_t	 tunnels;	/* last reported */
+	struct slot		 s;
+	int			 send_end, recv_end;
+	struct tunnelset	 live;		/* handed off, not closed */
+	/* The previous process's: one may adopt what it left queued. */
+	struct tunnelset	 orphans;
 };
 
 struct master {
@@ -66,6 +73,8 @@ struct master {
 	struct relay_slot	 relays[TG_MAX_RELAY_WORKERS];
 	unsigned		 n_relays;
 	struct ctl_relay_init	 relay_init;	/* settings from the first config */
+	bool			 loads_dirty;	/* counts changed since sent */
+	int64_t			 loads_at;	/* next send allowed */
 };
 
 extern struct master m;
@@ -76,11 +85,23 @@ struct child *master_add_child(pid_t, enum child_kind, unsigned slot,
 /* Record a death in s and schedule the restart; returns the delay. */
 int64_t	 master_schedule_restart(struct slot *s);
 
-/* master_relay.c */
+/* master_ctl.c */
+void	 master_dispatch_child(struct child *);
+/* Log, audit a violation, SIGKILL; the restart follows its death. */
+void	 master_kill_child(struct child *, const char *what);
+/* Read what every gate worker has sent so far. */
+void	 master_drain_gates(void);
+void	 master_audit_own(const char *reason);
+const char *master_child_name(enum child_kind);
+
+/* relaypool.c */
 int	 relays_start(const struct config *);
 void	 relays_spawn(unsigned slot);
 void	 relays_child_died(struct child *);
-void	 relays_load(struct child *, const struct ctl_relay_load *);
+/* A gate worker's report; NULL, or why it is a lie. */
+const char *relays_handoff(const struct ctl_handoff *, bool sent);
+/* A relay worker's close record; false if it names no tunnel it holds. */
+bool	 relays_closed(struct child *, uint64_t tunnel_id);
 void	 relays_send_loads(int gate_ctl_fd);
 void	 relays_timers(int64_t now, int64_t *next);
 void	 relays_stop(void);

@@ -3,6 +3,10 @@
  * that they start without the private key or anything else the master
  * holds, and they live outside the generations: a reload or a gate worker
  * crash never touches the tunnels they relay.
+ *
+ * Their loads are the master's own count, never the relay workers' word: a
+ * tunnel counts for a relay worker from the gate worker's CTL_HANDOFF until
+ * that relay worker's close record for the same tunnel id.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +20,15 @@
 #include "master_priv.h"
 #include "proc.h"
 
+/* Gate workers learn the counts at most this often. */
+#define RELAY_LOADS_MS		100
+/*
+ * Tunnels one relay worker may be counted for beyond twice its capacity
+ * (gate workers' views of the loads lag); the count stays far below
+ * UINT32_MAX, the mark of a relay worker that is down.
+ */
+#define RELAY_COUNT_SLACK	1024
+
 int
 relays_start(const struct config *cfg)
 {
@@ -27,7 +40,7 @@ relays_start(const struct config *cfg)
 		return -1;
 	}
 	memset(ri, 0, sizeof(*ri));
-	ctl_hdr_init(&ri->hdr, CTL_RELAY_INIT, sizeof(*ri));
+	ctl_hdr_init(&ri->hdr, CTL_RELAY_INIT);
 	ri->timeout_idle_ms = cfg->timeout_idle_ms;
 	ri->timeout_drain_ms = cfg->timeout_drain_ms;
 	ri->limit_buffer_bytes = cfg->limit_buffer_bytes;
@@ -83,7 +96,6 @@ relays_spawn(unsigned slot)
 	master_add_child(pid, CHILD_RELAY, slot, NULL, ctl[0]);
 	r->s.pid = pid;
 	r->s.started_ms = proc_now_ms();
-	r->tunnels = 0;
 	relays_send_loads(-1);
 }
 
@@ -92,7 +104,8 @@ relays_child_died(struct child *c)
 {
 	struct relay_slot	*r = &m.relays[c->slot];
 
-	r->tunnels = 0;
+	/* Its tunnels died with it, but its successor adopts any still queued. */
+	tunnelset_move(&r->orphans, &r->live);
 	if (m.stopping) {
 		r->s.pid = 0;
 		return;
@@ -102,11 +115,42 @@ relays_child_died(struct child *c)
 	relays_send_loads(-1);
 }
 
-void
-relays_load(struct child *c, const struct ctl_relay_load *l)
+const char *
+relays_handoff(const struct ctl_handoff *h, bool sent)
 {
-	m.relays[c->slot].tunnels = l->tunnels;
-	relays_send_loads(-1);
+	struct relay_slot	*r;
+	size_t			 most = 2 * (size_t)m.relay_init.limit_tunnels +
+				    RELAY_COUNT_SLACK;
+
+	if (h->relay >= m.n_relays)
+		return "a handoff to a relay worker that does not exist";
+	r = &m.relays[h->relay];
+	if (sent) {
+		/* Gate workers' views lag; honest ones overshoot a little. */
+		if (r->live.n >= most)
+			return "more handoffs to one relay worker than it holds";
+		if (tunnelset_add(&r->live, h->tunnel_id) != 0)
+			return "a handoff of a tunnel already handed off";
+	} else if (tunnelset_remove(&r->live, h->tunnel_id) != 0)
+		return "a failed handoff it never reported";
+	m.loads_dirty = true;
+	return NULL;
+}
+
+bool
+relays_closed(struct child *c, uint64_t tunnel_id)
+{
+	struct relay_slot	*r = &m.relays[c->slot];
+
+	/* The gate worker reported the handoff before sending it. */
+	if (tunnelset_remove(&r->live, tunnel_id) != 0 &&
+	    tunnelset_remove(&r->orphans, tunnel_id) != 0) {
+		master_drain_gates();
+		if (tunnelset_remove(&r->live, tunnel_id) != 0)
+			return false;
+	}
+	m.loads_dirty = true;
+	return true;
 }
 
 /* To one gate worker's control socket, or to every gate worker (-1). */
@@ -119,16 +163,18 @@ relays_send_loads(int gate_ctl_fd)
 	if (m.n_relays == 0 || m.stopping)
 		return;
 	memset(&msg, 0, sizeof(msg));
-	ctl_hdr_init(&msg.hdr, CTL_RELAY_LOADS, sizeof(msg));
+	ctl_hdr_init(&msg.hdr, CTL_RELAY_LOADS);
 	msg.n = m.n_relays;
 	msg.capacity = m.relay_init.limit_tunnels;
 	for (unsigned i = 0; i < m.n_relays; i++)
-		msg.tunnels[i] = m.relays[i].s.pid != 0 ? m.relays[i].tunnels :
-		    UINT32_MAX;
+		msg.tunnels[i] = m.relays[i].s.pid == 0 ? UINT32_MAX :
+		    (uint32_t)m.relays[i].live.n;
 	if (gate_ctl_fd != -1) {
 		ipc_send(gate_ctl_fd, &msg, sizeof(msg), NULL, 0);
 		return;
 	}
+	m.loads_dirty = false;
+	m.loads_at = proc_now_ms() + RELAY_LOADS_MS;
 	TAILQ_FOREACH(c, &m.children, entry)
 		if (c->kind == CHILD_GATE && !c->gen->retired)
 			ipc_send(c->ctl_fd, &msg, sizeof(msg), NULL, 0);
@@ -137,6 +183,12 @@ relays_send_loads(int gate_ctl_fd)
 void
 relays_timers(int64_t now, int64_t *next)
 {
+	if (m.loads_dirty) {
+		if (now >= m.loads_at)
+			relays_send_loads(-1);
+		else if (*next == -1 || m.loads_at < *next)
+			*next = m.loads_at;
+	}
 	for (unsigned i = 0; i < m.n_relays; i++) {
 		struct slot *s = &m.relays[i].s;
 

@@ -40,13 +40,18 @@ static void
 relay_read_init(struct ctl_relay_init *ri)
 {
 	struct pollfd	 pfd = { .fd = RELAY_CTL_FD, .events = POLLIN };
-	ssize_t		 n;
+	union {
+		struct ctl_relay_init	init;
+		uint8_t			raw[CTL_MSG_BUF];
+	} m;
+	struct msg_in	 in;
 
 	if (poll(&pfd, 1, RELAY_INIT_WAIT_MS) != 1)
 		fatalx("relay worker: no settings from the master");
-	n = ipc_recv(RELAY_CTL_FD, ri, sizeof(*ri), NULL, NULL);
-	if (n <= 0 || ctl_msg_validate(ri, (size_t)n) != CTL_RELAY_INIT)
+	if (msg_recv(&ctl_proto, RELAY_CTL_FD, MSG_MASTER, MSG_RELAY, &m,
+	    sizeof(m), &in) != MSG_OK || in.t->type != CTL_RELAY_INIT)
 		fatalx("relay worker: bad settings message from the master");
+	*ri = m.init;
 }
 
 void

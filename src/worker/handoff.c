@@ -19,24 +19,6 @@
 #include "record_pump.h"
 #include "tls_export.h"
 
-int
-handoff_validate(const struct handoff_msg *h, size_t n, char *why,
-    size_t whylen)
-{
-	if (n < sizeof(*h) || h->version != HANDOFF_PROTO_VERSION ||
-	    h->size != n || h->data_len > HANDOFF_DATA_MAX ||
-	    n != sizeof(*h) + h->data_len) {
-		snprintf(why, whylen, "bad size or version");
-		return -1;
-	}
-	if (h->facts.event != AUDIT_OPEN ||
-	    auditlog_record_validate(&h->facts) != 0) {
-		snprintf(why, whylen, "bad tunnel facts");
-		return -1;
-	}
-	return tls_state_validate(&h->tls, why, whylen);
-}
-
 /* The relay worker with the fewest tunnels that has room, or -1. */
 static int
 handoff_pick(struct worker *g)
@@ -50,6 +32,26 @@ handoff_pick(struct worker *g)
 			best = (int)i;
 	}
 	return best;
+}
+
+/*
+ * The master counts each relay worker's tunnels from these reports, never
+ * from the relay worker; it hears of a handoff before the relay worker can
+ * close the tunnel, because both go through the master in that order.
+ */
+static int
+handoff_tell(struct worker *g, enum ctl_type type, int relay, struct conn *c)
+{
+	struct ctl_handoff	 m;
+
+	memset(&m, 0, sizeof(m));
+	ctl_hdr_init(&m.hdr, type);
+	m.relay = (uint32_t)relay;
+	m.tunnel_id = c->facts.tunnel_id;
+	if (ctl_send(g->env->ctl_fd, &m, sizeof(m), NULL, 0) == 0)
+		return 0;
+	log_warn("%s: cannot tell the master about a handoff", c->facts.client);
+	return -1;
 }
 
 /*
@@ -94,8 +96,8 @@ handoff_try(struct worker *g, struct conn *c)
 		free(h);
 		return;
 	}
-	h->version = HANDOFF_PROTO_VERSION;
-	h->size = (uint32_t)size;
+	msg_hdr_init(&handoff_proto, &h->hdr, HANDOFF_TUNNEL);
+	h->hdr.size = (uint32_t)size;
 	h->bytes_up = c->pump.bytes_up;
 	h->bytes_down = c->pump.bytes_down;
 	h->opened_ms = c->opened_ms;
@@ -106,8 +108,12 @@ handoff_try(struct worker *g, struct conn *c)
 	if (len > 0)
 		memcpy(h->data, buf_rptr(&c->pump.up), len);
 	for (r = -1; pick != -1; pick = handoff_pick(g)) {
+		/* Unless the master counts it first, it stays here. */
+		if (handoff_tell(g, CTL_HANDOFF, pick, c) != 0)
+			break;
 		if ((r = ipc_send(g->env->relay_fds[pick], h, size, fds, 2)) == 0)
 			break;
+		handoff_tell(g, CTL_HANDOFF_FAILED, pick, c);
 		/* That one's queue is full; count it as full until told. */
 		g->relay_load[pick] = g->relay_capacity;
 	}
@@ -171,29 +177,23 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 void
 handoff_receive(struct worker *g)
 {
-	static uint8_t		 msg[HANDOFF_MSG_MAX];
-	struct handoff_msg	*h = (struct handoff_msg *)msg;
-	char			 why[128];
-	int			 fds[2];
-	size_t			 nfds;
-	ssize_t			 n;
+	static _Alignas(struct handoff_msg) uint8_t msg[HANDOFF_MSG_MAX + 1];
+	struct msg_in		 in;
 
 	for (;;) {
-		nfds = 2;
-		n = ipc_recv(g->env->handoff_fd, msg, sizeof(msg), fds, &nfds);
-		if (n <= 0) {
-			if (n == -1 && errno != EAGAIN && errno != EINTR)
-				log_warn("%s: dropped a malformed handoff", __func__);
+		switch (msg_recv(&handoff_proto, g->env->handoff_fd, MSG_GATE,
+		    MSG_RELAY, msg, sizeof(msg), &in)) {
+		case MSG_AGAIN:
+		case MSG_EOF:
 			return;
+		case MSG_BAD:
+			log_warnx("%s: dropped a handoff: %s", __func__, in.why);
+			break;
+		case MSG_OK:
+			handoff_adopt(g, (struct handoff_msg *)msg, in.fds[0],
+			    in.fds[1]);
+			OPENSSL_cleanse(msg, in.len);
+			break;
 		}
-		if (nfds != 2 || handoff_validate(h, (size_t)n, why,
-		    sizeof(why)) != 0) {
-			log_warnx("%s: dropped a handoff: %s", __func__,
-			    nfds != 2 ? "descriptors missing" : why);
-			for (size_t i = 0; i < nfds; i++)
-				close(fds[i]);
-		} else
-			handoff_adopt(g, h, fds[0], fds[1]);
-		OPENSSL_cleanse(msg, (size_t)n);
 	}
 }

@@ -13,15 +13,17 @@
 #include <stdint.h>
 
 #include "audit.h"
+#include "msg.h"
 #include "tls_state.h"
 
-#define HANDOFF_PROTO_VERSION	1
+#define HANDOFF_PROTO_VERSION	2
 #define HANDOFF_DATA_MAX	(64 * 1024)	/* pipelined bytes carried */
 
+/* The protocol's one type, with the client and backend sockets attached. */
+#define HANDOFF_TUNNEL		1
+
 struct handoff_msg {
-	uint16_t		 version;
-	uint16_t		 pad;
-	uint32_t		 size;		/* header + data_len */
+	struct msg_hdr		 hdr;		/* size: header + data_len */
 	uint64_t		 bytes_up, bytes_down;
 	int64_t			 opened_ms;	/* CLOCK_MONOTONIC, shared */
 	uint32_t		 data_len;	/* plaintext for the backend */
@@ -33,8 +35,7 @@ struct handoff_msg {
 
 #define HANDOFF_MSG_MAX	(sizeof(struct handoff_msg) + HANDOFF_DATA_MAX)
 
-/* 0 if a received message of n bytes is well-formed, else -1 and why. */
-int	 handoff_validate(const struct handoff_msg *, size_t n, char *why,
-	    size_t whylen);
+/* The gate -> relay table (handoff_proto.c); a relay drops what it refuses. */
+extern const struct msg_proto handoff_proto;
 
 #endif

@@ -19,7 +19,6 @@
 #define GATE_EVENTS		256
 #define GATE_ACCEPT_BATCH	64
 #define GATE_ACCEPT_PAUSE_MS	100
-#define RELAY_REPORT_MS		100
 
 static unsigned
 gate_state_timeout(const struct config *cfg, enum conn_state s)
@@ -90,7 +89,6 @@ gate_send_auth(struct worker *g, struct conn *c, const struct http_request *req)
 		return -1;
 	memset(&m, 0, sizeof(m));
 	auth_msg_init(&m.hdr, AUTH_MSG_REQUEST, ++g->next_req_id);
-	m.hdr.size = sizeof(m);
 	m.tunnel_id = c->facts.tunnel_id;
 	m.deadline_ms = proc_now_ms() + g->env->cfg->timeout_auth_ms;
 	m.port = req->port;
@@ -245,39 +243,38 @@ gate_dispatch_auth(struct worker *g)
 	union {
 		struct auth_taken	taken;
 		struct auth_reply	reply;
-		uint8_t			raw[sizeof(struct auth_reply) + 1];
+		uint8_t			raw[AUTH_MSG_BUF];
 	} m;
-	int		 fds[1];
-	size_t		 nfds;
-	ssize_t		 n;
-	int		 type;
-	const char	*why;
+	struct msg_in	 in;
 	struct conn	*c;
 
 	for (;;) {
-		nfds = 1;
-		if ((n = ipc_recv(g->env->auth_fd, &m, sizeof(m), fds, &nfds)) <= 0) {
-			if (n == 0 || (errno != EAGAIN && errno != EINTR))
-				fatal("%s: authenticator socket", __func__);
+		switch (msg_recv(&auth_proto, g->env->auth_fd, MSG_AUTH,
+		    MSG_GATE, &m, sizeof(m), &in)) {
+		case MSG_AGAIN:
 			return;
-		}
-		type = auth_msg_validate(&m, (size_t)n, &why);
-		if (type != AUTH_MSG_TAKEN && type != AUTH_MSG_REPLY)
+		case MSG_EOF:
+			fatalx("%s: the authenticators' end is gone", __func__);
+		case MSG_BAD:
+			/* The more privileged side broke the protocol. */
 			fatalx("%s: bad message from an authenticator: %s",
-			    __func__, type == -1 ? why : "unexpected type");
+			    __func__, in.why);
+		case MSG_OK:
+			break;
+		}
 		c = gate_find_pending(g, m.taken.hdr.req_id);
-		if (type == AUTH_MSG_TAKEN) {
+		if (in.t->type == AUTH_MSG_TAKEN) {
 			if (c != NULL)
 				c->auth_pid = m.taken.pid;
 			continue;
 		}
 		if (c == NULL) {
 			/* Answer to a request already timed out or failed. */
-			if (nfds == 1)
-				close(fds[0]);
+			if (in.nfds == 1)
+				close(in.fds[0]);
 			continue;
 		}
-		conn_auth_reply(g, c, &m.reply, nfds == 1 ? fds[0] : -1);
+		conn_auth_reply(g, c, &m.reply, in.nfds == 1 ? in.fds[0] : -1);
 	}
 }
 
@@ -299,30 +296,42 @@ gate_release_auth(struct worker *g)
 	g->env->auth_fd = -1;
 }
 
+/* The master is gone: finish like on SIGTERM. */
+static void
+gate_master_gone(struct worker *g)
+{
+	g->draining = true;
+	g->drain_at = proc_now_ms() + g->env->cfg->timeout_drain_ms;
+	gate_stop_accepting(g);
+	epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->ctl_fd, NULL);
+}
+
 static void
 gate_dispatch_ctl(struct worker *g)
 {
 	union {
 		struct ctl_auth_status	status;
-		struct ctl_retire	retire;
 		struct ctl_relay_loads	loads;
+		uint8_t			raw[CTL_MSG_BUF];
 	} m;
-	ssize_t		 n;
+	struct msg_in	 in;
+	unsigned	 self = g->env->role == WORKER_GATE ? MSG_GATE : MSG_RELAY;
 
 	for (;;) {
-		if ((n = ipc_recv(g->env->ctl_fd, &m, sizeof(m), NULL, NULL)) <= 0) {
-			if (n == 0) {
-				/* The master is gone: finish like on SIGTERM. */
-				g->draining = true;
-				g->drain_at = proc_now_ms() +
-				    g->env->cfg->timeout_drain_ms;
-				gate_stop_accepting(g);
-				epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->ctl_fd, NULL);
-			} else if (errno != EAGAIN && errno != EINTR)
-				fatal("%s: control socket", __func__);
+		switch (msg_recv(&ctl_proto, g->env->ctl_fd, MSG_MASTER, self,
+		    &m, sizeof(m), &in)) {
+		case MSG_AGAIN:
 			return;
+		case MSG_EOF:
+			gate_master_gone(g);
+			return;
+		case MSG_BAD:
+			fatalx("%s: bad message from the master: %s", __func__,
+			    in.why);
+		case MSG_OK:
+			break;
 		}
-		switch (ctl_msg_validate(&m, (size_t)n)) {
+		switch (in.t->type) {
 		case CTL_AUTH_STATUS:
 			g->auth_alive = m.status.alive;
 			if (m.status.alive == 0)
@@ -342,7 +351,8 @@ gate_dispatch_ctl(struct worker *g)
 			g->relay_capacity = m.loads.capacity;
 			break;
 		default:
-			fatalx("%s: unexpected message from the master", __func__);
+			fatalx("%s: unexpected %s message from the master",
+			    __func__, in.t->name);
 		}
 	}
 }
@@ -482,32 +492,6 @@ gate_setup(struct worker *g, struct worker_env *env)
 	}
 }
 
-/*
- * Relay worker: tell the master how many tunnels it holds, at most every
- * RELAY_REPORT_MS, so gate workers can pick the least loaded one.
- */
-static void
-gate_report_load(struct worker *g, int *timeout)
-{
-	struct ctl_relay_load	 l;
-	int64_t			 now;
-
-	if (g->env->role != WORKER_RELAY || g->reported_conns == g->n_conns)
-		return;
-	now = proc_now_ms();
-	if (now < g->report_at) {
-		if (*timeout == -1 || g->report_at - now < *timeout)
-			*timeout = (int)(g->report_at - now);
-		return;
-	}
-	memset(&l, 0, sizeof(l));
-	ctl_hdr_init(&l.hdr, CTL_RELAY_LOAD, sizeof(l));
-	l.tunnels = g->n_conns;
-	if (ipc_send(g->env->ctl_fd, &l, sizeof(l), NULL, 0) == 0)
-		g->reported_conns = g->n_conns;
-	g->report_at = now + RELAY_REPORT_MS;
-}
-
 void
 worker_main(void *arg)
 {
@@ -523,7 +507,6 @@ worker_main(void *arg)
 		timeout = gate_timers(&g);
 		gate_reap(&g);
 		gate_release_auth(&g);
-		gate_report_load(&g, &timeout);
 		if (!g.accepting && g.n_conns == 0)
 			break;
 		n = epoll_wait(g.epfd, events, GATE_EVENTS, timeout);

@@ -1,9 +1,12 @@
 /*
- * auth_msg_validate on arbitrary bytes, as the authenticator receives them
- * from a possibly compromised gate worker. Besides memory errors, abort when
- * an accepted message breaks what the authenticator then relies on: exact
- * size, terminated strings, a target, a verdict in range.
+ * The auth protocol's table on arbitrary bytes, as an authenticator receives
+ * them from a possibly compromised gate worker (and a gate worker from an
+ * authenticator), with none, one or two descriptors attached. Besides memory
+ * errors, abort when an accepted message breaks what its receiver then
+ * relies on: the direction of its type, exact size, terminated strings, a
+ * target, a verdict in range, a descriptor only with an allow.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,36 +57,57 @@ check_reply(const uint8_t *data)
 	    r.verdict == AUTH_UNAVAILABLE);
 }
 
-int
-LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static void
+check_one(const uint8_t *data, size_t size, size_t nfds, unsigned from,
+    unsigned to)
 {
+	const struct msg_type	*t;
 	struct auth_msg_hdr	 hdr;
 	const char		*why = NULL;
-	int			 type;
+	uint32_t		 verdict;
 
-	type = auth_msg_validate(data, size, &why);
-	if (type == -1) {
+	t = msg_validate(&auth_proto, data, size, nfds, from, to, &why);
+	if (t == NULL) {
 		check(why != NULL);
-		return 0;
+		return;
 	}
-	check(size >= sizeof(hdr));
+	check(size >= sizeof(hdr) && size < AUTH_MSG_BUF);
 	memcpy(&hdr, data, sizeof(hdr));
-	check(hdr.version == AUTH_PROTO_VERSION && hdr.size == size &&
-	    hdr.type == type);
-	switch (type) {
+	check(hdr.h.version == AUTH_PROTO_VERSION && hdr.h.size == size &&
+	    hdr.h.type == t->type);
+	switch (t->type) {
 	case AUTH_MSG_REQUEST:
+		check(from == MSG_GATE && to == MSG_AUTH && nfds == 0);
 		check(size == sizeof(struct auth_request));
 		check_request(data);
 		break;
 	case AUTH_MSG_TAKEN:
+		check(from == MSG_AUTH && to == MSG_GATE && nfds == 0);
 		check(size == sizeof(struct auth_taken));
 		break;
 	case AUTH_MSG_REPLY:
+		check(from == MSG_AUTH && to == MSG_GATE && nfds <= 1);
 		check(size == sizeof(struct auth_reply));
 		check_reply(data);
+		memcpy(&verdict, data + offsetof(struct auth_reply, verdict),
+		    sizeof(verdict));
+		check(nfds == 0 || verdict == AUTH_ALLOW);
 		break;
 	default:
 		abort();
 	}
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static const unsigned	 roles[] = {
+		MSG_MASTER, MSG_AUTH, MSG_GATE, MSG_RELAY
+	};
+
+	for (size_t f = 0; f < 4; f++)
+		for (size_t t = 0; t < 4; t++)
+			for (size_t nfds = 0; nfds <= 2; nfds++)
+				check_one(data, size, nfds, roles[f], roles[t]);
 	return 0;
 }

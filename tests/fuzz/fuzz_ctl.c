@@ -1,22 +1,25 @@
 /*
  * What the master does with a control message from a child it can no longer
- * trust: ctl_msg_validate(), then auditlog_format() for an audit record.
- * Each input is tried three ways: as a whole message; as the record of a
- * well-formed header, so the range and termination checks see most inputs;
- * and spread over the fields of a record that is valid by construction, so
- * the formatter sees arbitrary strings in every field. Besides memory
- * errors, abort unless every accepted record becomes exactly one line of
- * JSON that says what the record said: the schema's keys in order, each
- * present exactly when the record has it, valid UTF-8, every string
- * escaped, and every valid-UTF-8 field readable back byte for byte.
+ * trust: the control table (msg_validate() on ctl_proto, as each role would
+ * send it, with and without a descriptor), then auditlog_format() for an
+ * audit record. Each input is tried three ways: as a whole message; as the
+ * record of a well-formed header, so the range, termination and role checks
+ * see most inputs; and spread over the fields of a record that is valid by
+ * construction, so the formatter sees arbitrary strings in every field.
+ * Besides memory errors, abort unless the table keeps every type to the
+ * roles and descriptors of its row, each role's audit records to the events
+ * it produces, and every accepted record becomes exactly one line of JSON
+ * that says what the record said: the schema's keys in order, each present
+ * exactly when the record has it, valid UTF-8, every string escaped, and
+ * every valid-UTF-8 field readable back byte for byte.
  *
- * The Makefile's fuzz rule links only the parsers' sources, so the units
- * under test are compiled into this file.
+ * The Makefile's fuzz rule links only the parsers' sources (the message
+ * table code among them), so the other units under test are compiled into
+ * this file.
  */
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
 #include "../../src/common/ctl.c"
-#include "../../src/common/ipc.c"
 
 #include <stdlib.h>
 
@@ -29,7 +32,8 @@ int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 #define FUZZ_LINE_MAX	8192
 
 enum fkey {
-	K_V, K_TIME, K_EVENT, K_TUNNEL, K_CLIENT, K_USER, K_TARGET,
+	K_V, K_TIME, K_EVENT, K_ROLE, K_PID, K_GEN, K_TUNNEL, K_CLIENT, K_USER,
+	K_TARGET,
 	K_RESOLVED, K_RULE, K_TLS_VERSION, K_TLS_CIPHER, K_REASON,
 	K_BYTES_UP, K_BYTES_DOWN, K_DURATION, K_CLOSED_BY, K_MAX
 };
@@ -42,7 +46,9 @@ static const struct {
 #define S(k, f)	[k] = { #f, offsetof(struct audit_record, f), \
 		    sizeof(((struct audit_record *)0)->f) }
 	[K_V] = { "v", 0, 0 }, [K_TIME] = { "time", 0, 0 },
-	[K_EVENT] = { "event", 0, 0 }, [K_TUNNEL] = { "tunnel", 0, 0 },
+	[K_EVENT] = { "event", 0, 0 }, [K_ROLE] = { "role", 0, 0 },
+	[K_PID] = { "pid", 0, 0 }, [K_GEN] = { "gen", 0, 0 },
+	[K_TUNNEL] = { "tunnel", 0, 0 },
 	S(K_CLIENT, client), S(K_USER, user), S(K_TARGET, target),
 	S(K_RESOLVED, resolved), S(K_RULE, rule),
 	S(K_TLS_VERSION, tls_version), S(K_TLS_CIPHER, tls_cipher),
@@ -55,8 +61,14 @@ static const struct {
 };
 
 static const char *const fevents[] = {
-	"", "auth_fail", "deny", "allow", "error", "open", "close"
+	"", "auth_fail", "deny", "allow", "error", "open", "close", "violation"
 };
+
+/* Who the master says sent each record: one role, and the child's facts. */
+static const struct audit_sender fsender = { "gate", 4242, 3 };
+
+static const unsigned froles[] = { MSG_MASTER, MSG_AUTH, MSG_GATE, MSG_RELAY };
+#define NROLES	(sizeof(froles) / sizeof(froles[0]))
 static const char *const fclosers[] = {
 	"", "client", "backend", "idle", "shutdown", "error"
 };
@@ -264,6 +276,15 @@ fz_value(struct jp *j, enum fkey k, const struct audit_record *r)
 	case K_EVENT:
 		fz_expect_str(j, fevents[r->event]);
 		break;
+	case K_ROLE:
+		fz_expect_str(j, fsender.role);
+		break;
+	case K_PID:
+		check(fz_number(j) == (uint64_t)fsender.pid);
+		break;
+	case K_GEN:
+		check(fz_number(j) == fsender.gen);
+		break;
 	case K_TUNNEL:
 		snprintf(id, sizeof(id), "%016" PRIx64, r->tunnel_id);
 		fz_expect_str(j, id);
@@ -290,7 +311,8 @@ fz_value(struct jp *j, enum fkey k, const struct audit_record *r)
 static unsigned
 fz_expected(const struct audit_record *r)
 {
-	unsigned	 want = 1u << K_V | 1u << K_TIME | 1u << K_EVENT;
+	unsigned	 want = 1u << K_V | 1u << K_TIME | 1u << K_EVENT |
+			    1u << K_ROLE | 1u << K_PID | 1u << K_GEN;
 
 	if (r->tunnel_id != 0)
 		want |= 1u << K_TUNNEL;
@@ -343,58 +365,116 @@ check_format(const struct audit_record *r)
 	size_t		 len;
 
 	line[FUZZ_LINE_MAX] = 0xa5;
-	len = auditlog_format(r, FUZZ_TIME_MS, (char *)line, FUZZ_LINE_MAX);
+	len = auditlog_format(r, &fsender, FUZZ_TIME_MS, (char *)line,
+	    FUZZ_LINE_MAX);
 	check(len > 0 && len <= FUZZ_LINE_MAX && line[FUZZ_LINE_MAX] == 0xa5);
 	check_line(r, line, len);
 	/* The limit is exact: one byte less and nothing is claimed. */
-	check(auditlog_format(r, FUZZ_TIME_MS, (char *)again, len) == len);
+	check(auditlog_format(r, &fsender, FUZZ_TIME_MS, (char *)again, len) ==
+	    len);
 	check(memcmp(line, again, len) == 0);
-	check(auditlog_format(r, FUZZ_TIME_MS, (char *)again, len - 1) == 0);
+	check(auditlog_format(r, &fsender, FUZZ_TIME_MS, (char *)again,
+	    len - 1) == 0);
 }
 
-static void
-check_msg(const void *msg, size_t n)
+/* The events a role's records may carry (docs/audit-log.md, "Events"). */
+static int
+fz_event_ok(unsigned from, const struct audit_record *r)
 {
-	struct ctl_audit	 m;
-	struct ctl_hdr		 h;
-	int			 type;
+	switch (from) {
+	case MSG_AUTH:
+		return r->event >= AUDIT_AUTH_FAIL && r->event <= AUDIT_ERROR;
+	case MSG_GATE:
+		return r->event == AUDIT_OPEN || r->event == AUDIT_CLOSE ||
+		    r->event == AUDIT_ERROR || (r->event == AUDIT_AUTH_FAIL &&
+		    r->user[0] == '\0' &&
+		    strcmp(r->reason, AUDIT_REASON_NO_CREDENTIALS) == 0);
+	case MSG_RELAY:
+		return r->event == AUDIT_CLOSE;
+	}
+	return 0;
+}
 
-	type = ctl_msg_validate(msg, n);
-	if (type == -1)
-		return;
+/* One message as one sender would put it to one receiver. */
+static int
+check_one(const void *msg, size_t n, size_t nfds, unsigned from, unsigned to)
+{
+	const struct msg_type	*t;
+	const char		*why = NULL;
+	struct ctl_audit	 m;
+	struct msg_hdr		 h;
+
+	if ((t = msg_validate(&ctl_proto, msg, n, nfds, from, to, &why)) ==
+	    NULL) {
+		check(why != NULL);
+		return -1;
+	}
 	memcpy(&h, msg, sizeof(h));
-	check(h.version == CTL_PROTO_VERSION && h.size == n && h.type == type);
-	switch (type) {
+	check(h.version == CTL_PROTO_VERSION && h.size == n && h.type == t->type);
+	check(n >= t->size && n <= t->size_max && n < CTL_MSG_BUF);
+	check((t->from & from) && (t->to & to));
+	check(nfds >= t->fds_min && nfds <= t->fds_max);
+	/* Only the master sends descriptors, and only to authenticators. */
+	check(nfds == 0 || (from == MSG_MASTER && to == MSG_AUTH));
+	/* Children talk to the master only, never to each other. */
+	check((from == MSG_MASTER) != (to == MSG_MASTER));
+	switch (t->type) {
 	case CTL_AUDIT:
-		check(n == sizeof(m));
 		memcpy(&m, msg, sizeof(m));
 		check(auditlog_record_validate(&m.rec) == 0);
+		check(fz_event_ok(from, &m.rec));
 		check_format(&m.rec);
-		break;
-	case CTL_AUTH_STATUS:
-		check(n == sizeof(struct ctl_auth_status));
-		break;
-	case CTL_RETIRE:
-		check(n == sizeof(struct ctl_retire));
 		break;
 	case CTL_RELAY_INIT: {
 		const struct ctl_relay_init *ri = msg;
 
-		check(n == sizeof(*ri));
+		check(to == MSG_RELAY);
 		check(memchr(ri->user, '\0', sizeof(ri->user)) != NULL);
 		check(memchr(ri->chroot_dir, '\0', sizeof(ri->chroot_dir)) != NULL);
 		break;
 	}
-	case CTL_RELAY_LOAD:
-		check(n == sizeof(struct ctl_relay_load));
-		break;
 	case CTL_RELAY_LOADS:
-		check(n == sizeof(struct ctl_relay_loads));
 		check(((const struct ctl_relay_loads *)msg)->n <= TG_MAX_RELAY_WORKERS);
+		break;
+	case CTL_HANDOFF:
+	case CTL_HANDOFF_FAILED:
+		check(from == MSG_GATE);
+		break;
+	case CTL_GATE_BROKE:
+		check(from == MSG_AUTH);
+		check(memchr(((const struct ctl_gate_broke *)msg)->why, '\0',
+		    sizeof(((const struct ctl_gate_broke *)msg)->why)) != NULL);
+		break;
+	case CTL_AUTH_STATUS:
+	case CTL_RETIRE:
+	case CTL_AUTH_SOCKET:
+		check(from == MSG_MASTER);
 		break;
 	default:
 		abort();
 	}
+	return t->type;
+}
+
+/* Every sender and receiver pair, with none, one and two descriptors. */
+static void
+check_msg(const void *msg, size_t n)
+{
+	for (size_t f = 0; f < NROLES; f++)
+		for (size_t t = 0; t < NROLES; t++)
+			for (size_t nfds = 0; nfds <= 2; nfds++)
+				check_one(msg, n, nfds, froles[f], froles[t]);
+}
+
+/* An audit record reaches the log exactly when its sender produces it. */
+static void
+check_audit_roles(const struct ctl_audit *m)
+{
+	int	 valid = auditlog_record_validate(&m->rec) == 0;
+
+	for (size_t f = 1; f < NROLES; f++)
+		check((check_one(m, sizeof(*m), 0, froles[f], MSG_MASTER) ==
+		    CTL_AUDIT) == (valid && fz_event_ok(froles[f], &m->rec)));
 }
 
 static uint64_t
@@ -452,22 +532,19 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct ctl_audit	 m;
-	int			 want;
 
 	check_msg(data, size);
 
 	memset(&m, 0, sizeof(m));
-	ctl_hdr_init(&m.hdr, CTL_AUDIT, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_AUDIT);
 	memcpy(&m.rec, data, size < sizeof(m.rec) ? size : sizeof(m.rec));
-	want = auditlog_record_validate(&m.rec) == 0 ? CTL_AUDIT : -1;
-	check(ctl_msg_validate(&m, sizeof(m)) == want);
-	check_msg(&m, sizeof(m));
+	check_audit_roles(&m);
 
 	memset(&m, 0, sizeof(m));
-	ctl_hdr_init(&m.hdr, CTL_AUDIT, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_AUDIT);
 	fields_from_bytes(data, size, &m);
 	if (size >= 2)
-		check(ctl_msg_validate(&m, sizeof(m)) == CTL_AUDIT);
-	check_msg(&m, sizeof(m));
+		check(auditlog_record_validate(&m.rec) == 0);
+	check_audit_roles(&m);
 	return 0;
 }

@@ -1,4 +1,4 @@
-"""The audit log (JSON Lines, schema v1) and what must never reach any log."""
+"""The audit log (JSON Lines, schema v2) and what must never reach any log."""
 
 import json
 import os
@@ -18,7 +18,9 @@ def _events_of(gw, client):
 
 
 def _assert_common(event, client):
-    assert event["v"] == 1, event
+    assert event["v"] == 2, event
+    assert event["role"] in ("authenticator", "gate", "relay"), event
+    assert isinstance(event["pid"], int) and event["pid"] > 0, event
     assert re.fullmatch(TIME_RE, event["time"]), event
     assert event["client"] == client
     assert all(v is not None for v in event.values()), f"null field instead of absent: {event}"

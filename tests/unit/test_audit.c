@@ -1,8 +1,9 @@
 /*
- * The audit log line: field order and omission, JSON string escaping of
- * whatever a client managed to put in a field, the close counters, the
- * timestamp, the size bound; the record checks the master applies before
- * formatting; and the append/reopen cycle logrotate relies on.
+ * The audit log line: field order and omission, the sender the master
+ * stamps on it, JSON string escaping of whatever a client managed to put in
+ * a field, the close counters, the timestamp, the size bound; the record
+ * checks the master applies before formatting; and the append/reopen cycle
+ * logrotate relies on.
  */
 #include <sys/stat.h>
 
@@ -22,8 +23,11 @@
 #include "audit.h"
 
 #define T0		1700000000123LL	/* 2023-11-14T22:13:20.123Z */
-#define HEAD(ev)	"{\"v\":1,\"time\":\"2023-11-14T22:13:20.123Z\"," \
-			"\"event\":\"" ev "\""
+#define HEAD(ev)	"{\"v\":2,\"time\":\"2023-11-14T22:13:20.123Z\"," \
+			"\"event\":\"" ev "\"" SENDER_JSON
+#define SENDER_JSON	",\"role\":\"gate\",\"pid\":4242,\"gen\":3"
+
+static const struct audit_sender sender = { "gate", 4242, 3 };
 #define TIME_LEN	(sizeof("2023-11-14T22:13:20.123Z") - 1)
 
 /* The formatted line as a C string; fails the test if it does not fit. */
@@ -33,7 +37,7 @@ fmt(const struct audit_record *r, int64_t time_ms)
 	static char	 line[8192];
 	size_t		 n;
 
-	n = auditlog_format(r, time_ms, line, sizeof(line) - 1);
+	n = auditlog_format(r, &sender, time_ms, line, sizeof(line) - 1);
 	assert_true(n > 0);
 	line[n] = '\0';
 	assert_int_equal(strlen(line), n);
@@ -134,6 +138,26 @@ test_event_names(void **state)
 		snprintf(want, sizeof(want), "%s}\n", cases[i].line);
 		assert_string_equal(fmt(&r, T0), want);
 	}
+}
+
+static void
+test_sender_is_stamped_after_the_event(void **state)
+{
+	struct audit_record	 r;
+	char			 line[256];
+	size_t			 n;
+
+	(void)state;
+	rec_init(&r, AUDIT_VIOLATION);
+	AUDIT_SET(r.reason, "gate worker 7 killed: wrong size");
+	n = auditlog_format(&r, &(struct audit_sender){ "master", 1, 0 }, T0,
+	    line, sizeof(line) - 1);
+	line[n] = '\0';
+	/* No generation: the master and relay workers belong to none. */
+	assert_string_equal(line, "{\"v\":2,\"time\":"
+	    "\"2023-11-14T22:13:20.123Z\",\"event\":\"violation\","
+	    "\"role\":\"master\",\"pid\":1,"
+	    "\"reason\":\"gate worker 7 killed: wrong size\"}\n");
 }
 
 static void
@@ -382,8 +406,8 @@ test_time_is_rfc3339_utc_with_ms(void **state)
 	tzset();
 	rec_init(&r, AUDIT_OPEN);
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		snprintf(want, sizeof(want), "{\"v\":1,\"time\":\"%s\","
-		    "\"event\":\"open\"}\n", cases[i].time);
+		snprintf(want, sizeof(want), "{\"v\":2,\"time\":\"%s\","
+		    "\"event\":\"open\"" SENDER_JSON "}\n", cases[i].time);
 		assert_string_equal(fmt(&r, cases[i].ms), want);
 	}
 	if (old != NULL)
@@ -409,14 +433,14 @@ test_too_long_for_buffer_is_zero(void **state)
 
 	/* Exactly the line's length fits (no NUL is written)... */
 	memset(out, 'X', sizeof(out));
-	assert_int_equal(auditlog_format(&r, T0, out, len), len);
+	assert_int_equal(auditlog_format(&r, &sender, T0, out, len), len);
 	assert_memory_equal(out, fmt(&r, T0), len);
 	assert_int_equal(out[len], 'X');
 
 	/* ...one byte less does not, and nothing is written past the end. */
 	for (size_t cap = 0; cap < len; cap++) {
 		memset(out, 'X', sizeof(out));
-		assert_int_equal(auditlog_format(&r, T0, out, cap), 0);
+		assert_int_equal(auditlog_format(&r, &sender, T0, out, cap), 0);
 		for (size_t i = cap; i < sizeof(out); i++)
 			assert_int_equal(out[i], 'X');
 	}
@@ -434,13 +458,13 @@ test_escaping_counts_against_the_limit(void **state)
 	user[100] = '\0';
 	rec_init(&r, AUDIT_AUTH_FAIL);
 	AUDIT_SET(r.user, user);
-	plain = auditlog_format(&r, T0, out, sizeof(out));
+	plain = auditlog_format(&r, &sender, T0, out, sizeof(out));
 	memset(user, '\x01', 100);
 	AUDIT_SET(r.user, user);
-	bad = auditlog_format(&r, T0, out, sizeof(out));
+	bad = auditlog_format(&r, &sender, T0, out, sizeof(out));
 	assert_int_equal(bad, plain + 100 * 5);
-	assert_int_equal(auditlog_format(&r, T0, out, bad - 1), 0);
-	assert_int_equal(auditlog_format(&r, T0, out, bad), bad);
+	assert_int_equal(auditlog_format(&r, &sender, T0, out, bad - 1), 0);
+	assert_int_equal(auditlog_format(&r, &sender, T0, out, bad), bad);
 }
 
 /* Every string field full, and every byte of it escaped to six. */
@@ -472,7 +496,8 @@ test_worst_case_record_fits_a_line(void **state)
 	worst_record(&r);
 	assert_int_equal(auditlog_record_validate(&r), 0);
 	/* docs/audit-log.md: a line is at most 8192 bytes, whatever it holds. */
-	len = auditlog_format(&r, T0, out, sizeof(out));
+	len = auditlog_format(&r, &(struct audit_sender){ "authenticator",
+	    INT_MAX, UINT_MAX }, T0, out, sizeof(out));
 	assert_true(len > 6 * (sizeof(r.user) - 1));
 	assert_memory_equal(out + len - 2, "}\n", 2);
 }
@@ -486,6 +511,8 @@ test_validate_accepts_well_formed(void **state)
 	rec_init(&r, AUDIT_AUTH_FAIL);
 	assert_int_equal(auditlog_record_validate(&r), 0);
 	rec_init(&r, AUDIT_EVENT_MAX);
+	assert_int_equal(auditlog_record_validate(&r), 0);
+	rec_init(&r, AUDIT_CLOSE);
 	r.closed_by = AUDIT_BY_MAX;
 	memset(r.reason, 'r', sizeof(r.reason) - 1);
 	memset(r.user, 'u', sizeof(r.user) - 1);
@@ -571,7 +598,7 @@ check_line(FILE *f, const struct audit_record *r)
 {
 	char		 got[8192];
 	const char	*want = fmt(r, T0);
-	size_t		 pre = strlen("{\"v\":1,\"time\":\"");
+	size_t		 pre = strlen("{\"v\":2,\"time\":\"");
 
 	assert_non_null(fgets(got, sizeof(got), f));
 	assert_true(strlen(got) == strlen(want));
@@ -613,12 +640,12 @@ test_write_appends_and_reopen_follows_rotation(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	umask(old_umask);
 	assert_int_equal(st.st_mode & 07777, 0640);
-	auditlog_write(&a);
+	auditlog_write(&a, &sender);
 	assert_int_equal(rename(path, rotated), 0);
-	auditlog_write(&b);
-	auditlog_write(&worst);
+	auditlog_write(&b, &sender);
+	auditlog_write(&worst, &sender);
 	assert_int_equal(auditlog_reopen(), 0);
-	auditlog_write(&a);
+	auditlog_write(&a, &sender);
 	auditlog_close();
 
 	assert_non_null(f = fopen(rotated, "r"));
@@ -644,6 +671,7 @@ main(void)
 		cmocka_unit_test(test_all_fields_in_schema_order),
 		cmocka_unit_test(test_empty_fields_are_omitted),
 		cmocka_unit_test(test_event_names),
+		cmocka_unit_test(test_sender_is_stamped_after_the_event),
 		cmocka_unit_test(test_close_carries_counters),
 		cmocka_unit_test(test_close_counters_zero_and_large),
 		cmocka_unit_test(test_closed_by_names),

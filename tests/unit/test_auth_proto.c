@@ -1,7 +1,9 @@
 /*
- * The authenticator exits on any message auth_msg_validate refuses, so both
- * directions matter: every well-formed message passes, and each kind of
- * malformed one is caught.
+ * The auth protocol's table: an authenticator stops reading a gate worker's
+ * socket (and has the gate worker killed) on any message the table refuses,
+ * so both directions matter: every well-formed message passes, and each
+ * kind of malformed one is caught, including a type sent the wrong way and
+ * descriptors the type does not carry.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -49,16 +51,37 @@ make_taken(struct auth_taken *t)
 	t->pid = 1234;
 }
 
+/* As the receiver of whichever direction accepts it: the type, or -1. */
+static int
+validate_fds(const void *msg, size_t n, size_t nfds)
+{
+	const struct msg_type	*t;
+	const char		*why = NULL;
+
+	t = msg_validate(&auth_proto, msg, n, nfds, MSG_GATE, MSG_AUTH, &why);
+	if (t == NULL)
+		t = msg_validate(&auth_proto, msg, n, nfds, MSG_AUTH, MSG_GATE,
+		    &why);
+	if (t == NULL) {
+		assert_non_null(why);
+		return -1;
+	}
+	return t->type;
+}
+
 static int
 validate(const void *msg, size_t n)
 {
-	const char	*why = NULL;
-	int		 t;
+	return validate_fds(msg, n, 0);
+}
 
-	t = auth_msg_validate(msg, n, &why);
-	if (t == -1)
-		assert_non_null(why);
-	return t;
+static int
+validate_as(const void *msg, size_t n, unsigned from, unsigned to)
+{
+	const char	*why = NULL;
+
+	return msg_validate(&auth_proto, msg, n, 0, from, to, &why) == NULL ?
+	    -1 : 0;
 }
 
 static void
@@ -68,14 +91,14 @@ test_init_sets_header(void **state)
 
 	(void)state;
 	auth_msg_init(&h, AUTH_MSG_REQUEST, 99);
-	assert_int_equal(h.version, AUTH_PROTO_VERSION);
-	assert_int_equal(h.type, AUTH_MSG_REQUEST);
-	assert_int_equal(h.size, sizeof(struct auth_request));
+	assert_int_equal(h.h.version, AUTH_PROTO_VERSION);
+	assert_int_equal(h.h.type, AUTH_MSG_REQUEST);
+	assert_int_equal(h.h.size, sizeof(struct auth_request));
 	assert_int_equal(h.req_id, 99);
 	auth_msg_init(&h, AUTH_MSG_TAKEN, 1);
-	assert_int_equal(h.size, sizeof(struct auth_taken));
+	assert_int_equal(h.h.size, sizeof(struct auth_taken));
 	auth_msg_init(&h, AUTH_MSG_REPLY, 1);
-	assert_int_equal(h.size, sizeof(struct auth_reply));
+	assert_int_equal(h.h.size, sizeof(struct auth_reply));
 }
 
 static void
@@ -144,10 +167,10 @@ test_short_messages_fail(void **state)
 	assert_int_equal(validate(&req, sizeof(struct auth_msg_hdr) - 1), -1);
 	assert_int_equal(validate(&req, sizeof(struct auth_msg_hdr)), -1);
 	/* Even when the header agrees with the short length. */
-	req.hdr.size = sizeof(req) - 1;
+	req.hdr.h.size = sizeof(req) - 1;
 	assert_int_equal(validate(&req, sizeof(req) - 1), -1);
 	make_taken(&tk);
-	tk.hdr.size = sizeof(tk) - 1;
+	tk.hdr.h.size = sizeof(tk) - 1;
 	assert_int_equal(validate(&tk, sizeof(tk) - 1), -1);
 }
 
@@ -161,15 +184,15 @@ test_long_messages_fail(void **state)
 	(void)state;
 	memset(raw, 0, sizeof(raw));
 	make_taken(&tk);
-	tk.hdr.size = sizeof(tk) + 1;
+	tk.hdr.h.size = sizeof(tk) + 1;
 	memcpy(raw, &tk, sizeof(tk));
 	assert_int_equal(validate(raw, sizeof(tk) + 1), -1);
 	/* A taken message padded to the size of a reply is still a taken. */
-	tk.hdr.size = sizeof(rep);
+	tk.hdr.h.size = sizeof(rep);
 	memcpy(raw, &tk, sizeof(tk));
 	assert_int_equal(validate(raw, sizeof(rep)), -1);
 	make_reply(&rep);
-	rep.hdr.size = sizeof(rep) + 8;
+	rep.hdr.h.size = sizeof(rep) + 8;
 	memcpy(raw, &rep, sizeof(rep));
 	assert_int_equal(validate(raw, sizeof(raw)), -1);
 }
@@ -181,11 +204,11 @@ test_size_field_mismatch_fails(void **state)
 
 	(void)state;
 	make_request(&req);
-	req.hdr.size = sizeof(req) + 1;
+	req.hdr.h.size = sizeof(req) + 1;
 	assert_int_equal(validate(&req, sizeof(req)), -1);
-	req.hdr.size = sizeof(req) - 1;
+	req.hdr.h.size = sizeof(req) - 1;
 	assert_int_equal(validate(&req, sizeof(req)), -1);
-	req.hdr.size = 0;
+	req.hdr.h.size = 0;
 	assert_int_equal(validate(&req, sizeof(req)), -1);
 }
 
@@ -196,11 +219,11 @@ test_wrong_version_fails(void **state)
 
 	(void)state;
 	make_taken(&tk);
-	tk.hdr.version = 0;
+	tk.hdr.h.version = 0;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
-	tk.hdr.version = AUTH_PROTO_VERSION + 1;
+	tk.hdr.h.version = AUTH_PROTO_VERSION + 1;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
-	tk.hdr.version = UINT16_MAX;
+	tk.hdr.h.version = UINT16_MAX;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
 }
 
@@ -211,14 +234,14 @@ test_wrong_type_fails(void **state)
 
 	(void)state;
 	make_taken(&tk);
-	tk.hdr.type = 0;
+	tk.hdr.h.type = 0;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
-	tk.hdr.type = AUTH_MSG_REPLY + 1;
+	tk.hdr.h.type = AUTH_MSG_REPLY + 1;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
-	tk.hdr.type = UINT16_MAX;
+	tk.hdr.h.type = UINT16_MAX;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
 	/* A known type whose size is not this message's. */
-	tk.hdr.type = AUTH_MSG_REQUEST;
+	tk.hdr.h.type = AUTH_MSG_REQUEST;
 	assert_int_equal(validate(&tk, sizeof(tk)), -1);
 }
 
@@ -294,6 +317,49 @@ test_request_without_target_fails(void **state)
 }
 
 static void
+test_each_type_goes_one_way_only(void **state)
+{
+	struct auth_request	 req;
+	struct auth_reply	 rep;
+	struct auth_taken	 tk;
+
+	(void)state;
+	make_request(&req);
+	assert_int_equal(validate_as(&req, sizeof(req), MSG_GATE, MSG_AUTH), 0);
+	assert_int_equal(validate_as(&req, sizeof(req), MSG_AUTH, MSG_GATE), -1);
+	/* A gate worker cannot answer its own request. */
+	make_reply(&rep);
+	assert_int_equal(validate_as(&rep, sizeof(rep), MSG_AUTH, MSG_GATE), 0);
+	assert_int_equal(validate_as(&rep, sizeof(rep), MSG_GATE, MSG_AUTH), -1);
+	make_taken(&tk);
+	assert_int_equal(validate_as(&tk, sizeof(tk), MSG_GATE, MSG_AUTH), -1);
+	/* Nobody else speaks this protocol. */
+	assert_int_equal(validate_as(&req, sizeof(req), MSG_RELAY, MSG_AUTH), -1);
+	assert_int_equal(validate_as(&req, sizeof(req), MSG_GATE, MSG_MASTER),
+	    -1);
+}
+
+static void
+test_only_an_allow_carries_a_descriptor(void **state)
+{
+	struct auth_request	 req;
+	struct auth_reply	 rep;
+	struct auth_taken	 tk;
+
+	(void)state;
+	make_request(&req);
+	assert_int_equal(validate_fds(&req, sizeof(req), 1), -1);
+	make_taken(&tk);
+	assert_int_equal(validate_fds(&tk, sizeof(tk), 1), -1);
+	make_reply(&rep);
+	assert_int_equal(validate_fds(&rep, sizeof(rep), 1), AUTH_MSG_REPLY);
+	assert_int_equal(validate_fds(&rep, sizeof(rep), 2), -1);
+	rep.verdict = AUTH_POLICY_DENY;
+	assert_int_equal(validate_fds(&rep, sizeof(rep), 1), -1);
+	assert_int_equal(validate_fds(&rep, sizeof(rep), 0), AUTH_MSG_REPLY);
+}
+
+static void
 test_verdict_status_and_name(void **state)
 {
 	(void)state;
@@ -348,6 +414,8 @@ main(void)
 		cmocka_unit_test(test_unterminated_reply_fields_fail),
 		cmocka_unit_test(test_bad_verdict_fails),
 		cmocka_unit_test(test_request_without_target_fails),
+		cmocka_unit_test(test_each_type_goes_one_way_only),
+		cmocka_unit_test(test_only_an_allow_carries_a_descriptor),
 		cmocka_unit_test(test_verdict_status_and_name),
 		cmocka_unit_test(test_now_ms_is_monotonic),
 	};

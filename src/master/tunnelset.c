@@ -1,0 +1,65 @@
+#include <search.h>
+#include <stdlib.h>
+
+#include "log.h"
+#include "tunnelset.h"
+
+/* The id is the key pointer itself: the tree allocates only its nodes. */
+static int
+tunnelset_cmp(const void *a, const void *b)
+{
+	uintptr_t	 x = (uintptr_t)a, y = (uintptr_t)b;
+
+	return (x > y) - (x < y);
+}
+
+_Static_assert(sizeof(uintptr_t) >= sizeof(uint64_t),
+    "a tunnel id fits in a tree key");
+
+int
+tunnelset_add(struct tunnelset *s, uint64_t id)
+{
+	void	*key = (void *)(uintptr_t)id;
+
+	if (tfind(key, &s->root, tunnelset_cmp) != NULL)
+		return -1;
+	if (tsearch(key, &s->root, tunnelset_cmp) == NULL)
+		fatal("%s: tsearch", __func__);
+	s->n++;
+	return 0;
+}
+
+int
+tunnelset_remove(struct tunnelset *s, uint64_t id)
+{
+	void	*key = (void *)(uintptr_t)id;
+
+	if (tfind(key, &s->root, tunnelset_cmp) == NULL)
+		return -1;
+	tdelete(key, &s->root, tunnelset_cmp);
+	s->n--;
+	return 0;
+}
+
+static void
+tunnelset_keep_key(void *key)
+{
+	(void)key;
+}
+
+void
+tunnelset_clear(struct tunnelset *s)
+{
+	tdestroy(s->root, tunnelset_keep_key);
+	s->root = NULL;
+	s->n = 0;
+}
+
+void
+tunnelset_move(struct tunnelset *dst, struct tunnelset *src)
+{
+	tunnelset_clear(dst);
+	*dst = *src;
+	src->root = NULL;
+	src->n = 0;
+}

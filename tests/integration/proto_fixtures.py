@@ -1,0 +1,251 @@
+"""Speaking the daemon's internal protocols as a compromised worker would.
+
+A test takes one of a real worker's own sockets with tg_attacker.steal_fd()
+and sends on it exactly what code running in that worker could send: the
+messages are packed here with the layouts of auth/auth_proto.h,
+src/common/ctl.h and src/master/audit.h (x86_64). Each test that sends a
+forged message also sends a well-formed one through the same packer and
+sees it accepted, so a refusal is about what the message says, never about
+a packing mistake. Standard library only.
+"""
+
+import array
+import os
+import socket
+import struct
+import subprocess
+import time
+
+import harness as h
+import handoff_fixtures as hf
+import tg_attacker
+from tg_attacker import steal_fd
+
+# auth/auth_proto.h
+AUTH_VERSION = 1
+AUTH_REQUEST, AUTH_TAKEN, AUTH_REPLY = 1, 2, 3
+AUTH_REQUEST_SIZE, AUTH_TAKEN_SIZE, AUTH_REPLY_SIZE = 952, 24, 280
+VERDICT_POLICY_DENY = 4
+
+# src/common/ctl.h
+CTL_VERSION = 2
+CTL_AUDIT, CTL_RELAY_LOAD_RETIRED, CTL_HANDOFF = 1, 5, 7
+CTL_AUDIT_SIZE = 976
+CTL_RATE_PER_SEC = 20000
+CTL_RATE_BURST = 20000
+
+# src/master/audit.h
+EVENTS = {"auth_fail": 1, "deny": 2, "allow": 3, "error": 4, "open": 5, "close": 6}
+CLOSED_BY_CLIENT = 1
+RECORD_FIELDS = (("client", 64), ("user", 256), ("target", 265), ("resolved", 64),
+                 ("rule", 64), ("tls_version", 16), ("tls_cipher", 64), ("reason", 128))
+RECORD_SIZE = 968
+
+# A relay worker is exec'd with these (src/relay/relay_worker.c).
+RELAY_CTL_FD, RELAY_HANDOFF_FD = 3, 4
+
+
+def _hdr(version, mtype, size):
+    return struct.pack("<HHI", version, mtype, size)
+
+
+def _fixed(text, size):
+    raw = text.encode() if isinstance(text, str) else text
+    assert len(raw) <= size
+    return raw.ljust(size, b"\0")
+
+
+def auth_request(req_id, user="alice", password=None, host="forbidden.test", port=22,
+                 tunnel_id=0x5eed):
+    password = h.USERS[user].password if password is None else password
+    body = struct.pack("<QQqH6x", req_id, tunnel_id, 1 << 62, port)
+    body += _fixed(user, 256) + _fixed(password, 256) + _fixed(host, 256)
+    body += _fixed("192.0.2.1:40000", 64) + _fixed("TLSv1.3", 16)
+    body += _fixed("TLS_AES_128_GCM_SHA256", 64)
+    msg = _hdr(AUTH_VERSION, AUTH_REQUEST, AUTH_REQUEST_SIZE) + body
+    assert len(msg) == AUTH_REQUEST_SIZE
+    return msg
+
+
+def auth_reply(req_id, verdict=1):
+    body = struct.pack("<QII", req_id, verdict, 4242)
+    body += _fixed("rule", 64) + _fixed("127.0.0.1:1", 64) + _fixed("", 128)
+    msg = _hdr(AUTH_VERSION, AUTH_REPLY, AUTH_REPLY_SIZE) + body
+    assert len(msg) == AUTH_REPLY_SIZE
+    return msg
+
+
+def audit_record(event, tunnel_id, closed_by=0, **fields):
+    rec = struct.pack("<IIQQQQ", EVENTS[event], closed_by, tunnel_id, 0, 0, 0)
+    for name, size in RECORD_FIELDS:
+        rec += _fixed(fields.get(name, ""), size)
+    return rec.ljust(RECORD_SIZE, b"\0")
+
+
+def ctl_audit(event, tunnel_id, **fields):
+    if event == "close":
+        fields.setdefault("closed_by", CLOSED_BY_CLIENT)
+    closed_by = fields.pop("closed_by", 0)
+    msg = _hdr(CTL_VERSION, CTL_AUDIT, CTL_AUDIT_SIZE) + \
+        audit_record(event, tunnel_id, closed_by, **fields)
+    assert len(msg) == CTL_AUDIT_SIZE
+    return msg
+
+
+def ctl_relay_load(tunnels=0):
+    """What a relay worker sent before the master counted for itself."""
+    return _hdr(CTL_VERSION, CTL_RELAY_LOAD_RETIRED, 16) + struct.pack("<II", tunnels, 0)
+
+
+def marker_id():
+    """A tunnel id no real connection will have."""
+    return int.from_bytes(os.urandom(8), "little") | 1
+
+
+def tunnel_hex(tunnel_id):
+    return f"{tunnel_id:016x}"
+
+
+# ---------------------------------------------------------------------------
+# Which of a worker's descriptors leads where
+
+def unix_peers():
+    """{socket inode: peer inode} of every connected Unix socket here."""
+    out = subprocess.run(["ss", "-xanH"], capture_output=True, text=True,
+                         check=True).stdout
+    peers = {}
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) >= 8 and parts[5].isdigit() and parts[7].isdigit():
+            peers[parts[5]] = parts[7]
+    return peers
+
+
+def _socket_fds(pid):
+    return {fd: what[len("socket:["):-1] for fd, what in hf.open_files(pid).items()
+            if what.startswith("socket:[")}
+
+
+def _holders(inode, pids):
+    return {p for p in pids if inode in _socket_fds(p).values()}
+
+
+def gate_sockets(gw, pid):
+    """{'auth': fd, 'ctl': fd} of gate worker pid: its authenticator socket's
+    other end is held by the authenticators, its control socket's by the
+    master alone."""
+    auths = set(gw.wait_children("tg-auth", gw.settings["authenticator"]))
+    peers = unix_peers()
+    others = set(gw.children()) - {pid}
+    found = {}
+    for fd, inode in _socket_fds(pid).items():
+        peer = peers.get(inode)
+        if peer is None:
+            continue
+        if _holders(peer, auths):
+            found["auth"] = fd
+        elif _holders(peer, {gw.proc.pid}) and not _holders(peer, others):
+            found["ctl"] = fd
+    assert set(found) == {"auth", "ctl"}, (pid, found)
+    return found
+
+
+def steal(pid, fd):
+    """The worker's descriptor as a non-blocking socket of our own."""
+    s = socket.socket(fileno=steal_fd(pid, fd))
+    s.setblocking(False)
+    return s
+
+
+def send(sock, msg, fds=()):
+    """One datagram; True if sent, False if the socket is full."""
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))] if fds else []
+    try:
+        sock.sendmsg([msg], anc)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def send_until_gone(sock, make_msg, timeout=20, fds=(), between=None):
+    """Send make_msg() as fast as the receivers take it, until nobody holds
+    the other end any more (the worker was killed and its socket replaced).
+    between() runs after each attempt. Returns how many were sent."""
+    sent, deadline = 0, time.monotonic() + h.scaled(timeout)
+    while time.monotonic() < deadline:
+        try:
+            if send(sock, make_msg(), fds):
+                sent += 1
+            else:
+                time.sleep(0.002)
+        except (BrokenPipeError, ConnectionResetError, ConnectionRefusedError):
+            return sent
+        if between is not None:
+            between()
+    raise AssertionError(f"the other end of the stolen socket was still there after "
+                         f"{h.scaled(timeout):.0f}s and {sent} messages")
+
+
+def recv_msg(sock, timeout=10):
+    deadline = time.monotonic() + h.scaled(timeout)
+    while True:
+        try:
+            return sock.recv(65536)
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise AssertionError("no message on the stolen socket")
+            time.sleep(0.01)
+
+
+# ---------------------------------------------------------------------------
+# Processes
+
+_WALL = 0x40000000
+
+
+class Held:
+    """A worker whose own code no longer runs, as when an attacker has taken
+    over its thread: held in a ptrace stop, which (unlike SIGSTOP) its
+    parent does not see, so the master judges it only by what the test sends
+    on its sockets. SIGKILL still ends it; as its tracer the test must then
+    take its death (reap()) before the master can."""
+
+    def __init__(self, pid):
+        self.pid, self.status = pid, None
+        self._ptrace(tg_attacker.PTRACE_SEIZE)
+        self._ptrace(tg_attacker.PTRACE_INTERRUPT)
+        os.waitpid(pid, _WALL)
+
+    def _ptrace(self, req):
+        if tg_attacker._libc.ptrace(req, self.pid, None, None) == -1:
+            raise OSError(f"ptrace({req}) on {self.pid}")
+
+    def reap(self):
+        """True once it has died (and its death is passed on)."""
+        if self.status is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG | _WALL)
+            if pid == self.pid and not os.WIFSTOPPED(status):
+                self.status = status
+        return self.status is not None
+
+    def release(self):
+        if not self.reap():
+            self._ptrace(tg_attacker.PTRACE_DETACH)
+
+def wait_gone(pid, start, timeout=10):
+    h.wait_for(lambda: not hf.process_alive(pid, start), timeout,
+               f"process {pid} to be killed")
+
+
+def wait_replaced(gw, comm, count, old, timeout=40):
+    """count children named comm, none of them old (restarts back off)."""
+    return gw.wait_children(comm, count, timeout, exclude=(old,))
+
+
+def violations_about(gw, pid):
+    return [e for e in gw.audit_events() if e["event"] == "violation"
+            and f" {pid} " in e.get("reason", "")]
+
+
+def lines_with_tunnel(gw, tunnel_id):
+    return [e for e in gw.audit_events() if e.get("tunnel") == tunnel_hex(tunnel_id)]

@@ -1,0 +1,137 @@
+"""A compromised gate worker against the authenticators (THREAT-MODEL.md,
+attacker 4: "cannot crash or stall the authenticators; the less-privileged
+side dies"). The attacker owns a real gate worker: its own loop no longer
+runs (held in a ptrace stop), and it speaks on the worker's authenticator
+socket (a duplicate taken with pidfd_getfd). Whatever it sends, the
+authenticators stay up and keep serving the other gate worker, and the gate
+worker that sent it is killed and replaced, with a fresh socket pair."""
+
+import os
+import threading
+
+import harness as h
+import handoff_fixtures as hf
+import proto_fixtures as pf
+
+
+def _request_bytes():
+    return pf.auth_request(req_id=7, host="backend.test", port=9)
+
+
+def _unterminated_user():
+    msg = bytearray(_request_bytes())
+    msg[40:40 + 256] = b"A" * 256
+    return bytes(msg)
+
+
+# name -> (message factory, descriptors attached)
+BAD_MESSAGES = {
+    "malformed": (_unterminated_user, False),
+    "truncated": (lambda: _request_bytes()[:100], False),
+    "oversized": (lambda: _request_bytes() + b"\0" * 64, False),
+    "carries-a-descriptor": (_request_bytes, True),
+    "a-reply-from-the-gate": (lambda: pf.auth_reply(req_id=7), False),
+}
+
+
+class LoginLoop:
+    """A legitimate client logging in again and again; each attempt holds the
+    lock, so the test can stop a gate worker between two attempts."""
+
+    def __init__(self, gw, target):
+        self.gw, self.target = gw, target
+        self.lock = threading.Lock()
+        self.statuses = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            with self.lock:
+                self.statuses.append(self.gw.status_of(self.target, timeout=15))
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(h.scaled(60))
+        return self.statuses
+
+
+def _fd_count(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def _take_over_a_gate_worker(gw, logins):
+    """Hold the older gate worker between two logins; the other serves."""
+    gates = gw.wait_children("tg-gate", 2, 40)
+    victim = min(gates, key=lambda p: int(hf.start_time(p)))
+    with logins.lock:
+        return pf.Held(victim)
+
+
+def _attack(gw, logins, kind):
+    make, with_fd = BAD_MESSAGES[kind]
+    held = _take_over_a_gate_worker(gw, logins)
+    victim, start = held.pid, hf.start_time(held.pid)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
+    devnull = os.open("/dev/null", os.O_RDONLY)
+    try:
+        sent = pf.send_until_gone(sock, make, fds=(devnull,) if with_fd else (),
+                                  between=held.reap)
+    finally:
+        os.close(devnull)
+        sock.close()
+        held.release()
+    pf.wait_gone(victim, start)
+    pf.wait_replaced(gw, "tg-gate", 2, victim)
+    return victim, sent
+
+
+def test_the_stolen_socket_speaks_the_real_protocol(make_gateway):
+    """The packer is right: a well-formed request from the stolen socket is
+    answered (policy deny for forbidden.test), and nobody is killed."""
+    gw = make_gateway("auth-socket-control")
+    victim = gw.wait_children("tg-gate", 2)[0]
+    held = pf.Held(victim)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
+    try:
+        assert pf.send(sock, pf.auth_request(req_id=99, tunnel_id=0xc0ffee))
+        taken, reply = pf.recv_msg(sock), pf.recv_msg(sock)
+    finally:
+        sock.close()
+        held.release()
+    assert len(taken) == pf.AUTH_TAKEN_SIZE and taken[2] == pf.AUTH_TAKEN
+    assert len(reply) == pf.AUTH_REPLY_SIZE and reply[2] == pf.AUTH_REPLY
+    assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_POLICY_DENY
+    gw.wait_audit(event="deny", tunnel=pf.tunnel_hex(0xc0ffee))
+    assert victim in gw.children("tg-gate")
+    assert not pf.violations_about(gw, victim)
+
+
+def test_bad_messages_kill_the_gate_worker_never_the_authenticators(make_gateway, backends):
+    gw = make_gateway("auth-socket-attack", gate=2, authenticator=3)
+    auths = hf.start_times(gw.wait_children("tg-auth", 3))
+    fds_before = {p: _fd_count(p) for p in auths}
+    logins = LoginLoop(gw, f"backend.test:{backends.echo.port}")
+    victims = {}
+    try:
+        for kind in BAD_MESSAGES:
+            victims[kind] = _attack(gw, logins, kind)
+    finally:
+        statuses = logins.finish()
+
+    # Every legitimate login went through, all along.
+    assert len(statuses) >= 10 and set(statuses) == {200}, statuses
+    # The same authenticators, none restarted, none holding smuggled fds.
+    assert hf.start_times(gw.children("tg-auth")) == auths
+    for pid, before in fds_before.items():
+        assert _fd_count(pid) <= before + 2, (pid, before, _fd_count(pid))
+    log = gw.stderr_text()
+    for kind, (victim, sent) in victims.items():
+        assert sent >= 1, kind
+        assert f"gate worker {victim} (generation 1): sent authenticator" in log, kind
+        assert f"gate worker {victim} killed by signal 9" in log, kind
+        lines = pf.violations_about(gw, victim)
+        assert len(lines) == 1, (kind, lines)
+        assert lines[0]["role"] == "master" and lines[0]["pid"] == gw.proc.pid
+        assert "bad message" in lines[0]["reason"], lines[0]

@@ -1,0 +1,75 @@
+"""A compromised relay worker cannot attract other tunnels (THREAT-MODEL.md,
+attacker 5): relay loads are the master's own count, from the gate workers'
+handoff reports and each relay worker's close records, so a relay worker
+has no message that says "I am empty". The test speaks on a real relay
+worker's control socket (a duplicate taken with pidfd_getfd)."""
+
+import time
+
+import harness as h
+import handoff_fixtures as hf
+import proto_fixtures as pf
+
+
+def _spread(gw, backends, count):
+    """Open count tunnels one by one; {relay pid: tunnels} and the clients."""
+    per_relay, opened = {}, []
+    for _ in range(count):
+        c = gw.tunnel(f"backend.test:{backends.echo.port}")
+        opened.append(c)
+        relay = hf.wait_held_by_relay(gw, c.local_port)
+        per_relay[relay] = per_relay.get(relay, 0) + 1
+        # The master tells the gate workers the counts at most every 100 ms.
+        time.sleep(h.scaled(0.3))
+    return per_relay, opened
+
+
+def test_a_relay_worker_reporting_its_own_load_is_killed(make_gateway, backends):
+    gw = make_gateway("relay-load-forged", relay=3)
+    relays = hf.relay_pids(gw, 3)
+    liar, start = relays[0], hf.start_time(relays[0])
+    with pf.steal(liar, pf.RELAY_CTL_FD) as sock:
+        pf.send(sock, pf.ctl_relay_load(0))
+    pf.wait_gone(liar, start)
+    relays = pf.wait_replaced(gw, "tg-relay", 3, liar)
+    assert "unknown message type" in pf.violations_about(gw, liar)[0]["reason"]
+    per_relay, opened = _spread(gw, backends, 6)
+    try:
+        # Every live relay worker got its share; none attracted them all.
+        assert sorted(per_relay) == sorted(relays), (per_relay, relays)
+        assert sorted(per_relay.values()) == [2, 2, 2], per_relay
+        for c in opened:
+            h.echo_round_trip(c)
+    finally:
+        for c in opened:
+            c.close()
+
+
+def test_closing_another_relay_workers_tunnel_changes_nothing(make_gateway, backends):
+    """A relay worker's close record for a tunnel it was not handed is not
+    written and lowers nobody's count: the next tunnel still goes to the
+    relay worker that holds none, and the tunnel's own relay worker writes
+    its one close line."""
+    gw = make_gateway("relay-close-forged")
+    starts = hf.start_times(hf.relay_pids(gw, 2))
+    first = gw.tunnel(f"backend.test:{backends.echo.port}")
+    with first:
+        h.echo_round_trip(first)
+        holder = hf.wait_held_by_relay(gw, first.local_port)
+        other = next(p for p in starts if p != holder)
+        tunnel = gw.wait_audit(event="allow", client=first.client_address)["tunnel"]
+        with pf.steal(other, pf.RELAY_CTL_FD) as sock:
+            pf.send(sock, pf.ctl_audit("close", int(tunnel, 16), reason="closed"))
+        h.wait_for(lambda: tunnel in gw.stderr_text(), 10,
+                   "the master's note about the forged close")
+        assert not [e for e in pf.lines_with_tunnel(gw, int(tunnel, 16))
+                    if e["event"] == "close"]
+        time.sleep(h.scaled(0.3))
+        with gw.tunnel(f"backend.test:{backends.echo.port}") as second:
+            assert hf.wait_held_by_relay(gw, second.local_port) == other
+            h.echo_round_trip(second)
+        h.echo_round_trip(first)
+        client = first.client_address
+    close = gw.wait_audit(event="close", client=client)
+    assert close["role"] == "relay" and close["pid"] == holder, close
+    assert hf.start_times(hf.relay_pids(gw, 2)) == starts

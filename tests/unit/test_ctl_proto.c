@@ -1,0 +1,185 @@
+/*
+ * The control table by role: which child may send which audit events
+ * (docs/audit-log.md, "Events"), who may send and receive each other type,
+ * and which types carry a descriptor. The master kills a child for
+ * anything refused here, so each refusal is pinned down, and so is the
+ * acceptance of everything the daemon itself sends.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ctl.h"
+
+static int
+accepts(const void *msg, size_t n, size_t nfds, unsigned from, unsigned to)
+{
+	const char	*why = NULL;
+
+	if (msg_validate(&ctl_proto, msg, n, nfds, from, to, &why) != NULL)
+		return 1;
+	assert_non_null(why);
+	return 0;
+}
+
+static struct ctl_audit
+audit(enum audit_event ev)
+{
+	struct ctl_audit	 m;
+
+	memset(&m, 0, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_AUDIT);
+	m.rec.event = ev;
+	if (ev == AUDIT_CLOSE)
+		m.rec.closed_by = AUDIT_BY_CLIENT;
+	return m;
+}
+
+static int
+role_sends(unsigned role, enum audit_event ev)
+{
+	struct ctl_audit	 m = audit(ev);
+
+	if (role == MSG_GATE && ev == AUDIT_AUTH_FAIL)
+		AUDIT_SET(m.rec.reason, AUDIT_REASON_NO_CREDENTIALS);
+	return accepts(&m, sizeof(m), 0, role, MSG_MASTER);
+}
+
+static void
+test_each_role_sends_only_its_own_events(void **state)
+{
+	static const struct {
+		unsigned	 role;
+		const char	*events;	/* by enum value, from 1 */
+	} cases[] = {
+		{ MSG_AUTH, "yyyynnn" },	/* auth_fail deny allow error */
+		{ MSG_GATE, "ynnyyyn" },	/* auth_fail error open close */
+		{ MSG_RELAY, "nnnnnyn" },	/* close */
+		{ MSG_MASTER, "nnnnnnn" },	/* writes its own, sends none */
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (unsigned ev = AUDIT_AUTH_FAIL; ev <= AUDIT_EVENT_MAX; ev++)
+			assert_int_equal(role_sends(cases[i].role, ev),
+			    cases[i].events[ev - 1] == 'y');
+}
+
+static void
+test_a_gate_workers_auth_fail_is_only_no_credentials(void **state)
+{
+	struct ctl_audit	 m = audit(AUDIT_AUTH_FAIL);
+
+	(void)state;
+	AUDIT_SET(m.rec.reason, "bad password");
+	assert_false(accepts(&m, sizeof(m), 0, MSG_GATE, MSG_MASTER));
+	assert_true(accepts(&m, sizeof(m), 0, MSG_AUTH, MSG_MASTER));
+	AUDIT_SET(m.rec.reason, AUDIT_REASON_NO_CREDENTIALS);
+	AUDIT_SET(m.rec.user, "alice");
+	assert_false(accepts(&m, sizeof(m), 0, MSG_GATE, MSG_MASTER));
+	m.rec.user[0] = '\0';
+	assert_true(accepts(&m, sizeof(m), 0, MSG_GATE, MSG_MASTER));
+}
+
+static void
+test_no_descriptor_reaches_the_master(void **state)
+{
+	struct ctl_audit	 m = audit(AUDIT_OPEN);
+
+	(void)state;
+	assert_true(accepts(&m, sizeof(m), 0, MSG_GATE, MSG_MASTER));
+	assert_false(accepts(&m, sizeof(m), 1, MSG_GATE, MSG_MASTER));
+	assert_false(accepts(&m, sizeof(m), 2, MSG_GATE, MSG_MASTER));
+}
+
+static void
+test_relay_workers_no_longer_report_a_load(void **state)
+{
+	struct {
+		struct msg_hdr	 hdr;
+		uint32_t	 tunnels, pad;
+	} load = { { CTL_PROTO_VERSION, 5, 16 }, 0, 0 };
+
+	(void)state;
+	for (unsigned role = MSG_MASTER; role <= MSG_RELAY; role <<= 1)
+		assert_false(accepts(&load, sizeof(load), 0, MSG_RELAY, role));
+}
+
+static void
+test_handoff_reports_come_from_gate_workers(void **state)
+{
+	struct ctl_handoff	 h;
+
+	(void)state;
+	memset(&h, 0, sizeof(h));
+	ctl_hdr_init(&h.hdr, CTL_HANDOFF);
+	assert_true(accepts(&h, sizeof(h), 0, MSG_GATE, MSG_MASTER));
+	assert_false(accepts(&h, sizeof(h), 0, MSG_RELAY, MSG_MASTER));
+	assert_false(accepts(&h, sizeof(h), 0, MSG_AUTH, MSG_MASTER));
+	ctl_hdr_init(&h.hdr, CTL_HANDOFF_FAILED);
+	assert_true(accepts(&h, sizeof(h), 0, MSG_GATE, MSG_MASTER));
+	assert_false(accepts(&h, sizeof(h), 0, MSG_RELAY, MSG_MASTER));
+}
+
+static void
+test_gate_reports_and_sockets_between_master_and_authenticators(void **state)
+{
+	struct ctl_gate_broke	 b;
+	struct ctl_auth_socket	 s;
+
+	(void)state;
+	memset(&b, 0, sizeof(b));
+	ctl_hdr_init(&b.hdr, CTL_GATE_BROKE);
+	AUDIT_SET(b.why, "wrong size for the message type");
+	assert_true(accepts(&b, sizeof(b), 0, MSG_AUTH, MSG_MASTER));
+	assert_false(accepts(&b, sizeof(b), 0, MSG_GATE, MSG_MASTER));
+	memset(b.why, 'x', sizeof(b.why));
+	assert_false(accepts(&b, sizeof(b), 0, MSG_AUTH, MSG_MASTER));
+
+	memset(&s, 0, sizeof(s));
+	ctl_hdr_init(&s.hdr, CTL_AUTH_SOCKET);
+	assert_true(accepts(&s, sizeof(s), 1, MSG_MASTER, MSG_AUTH));
+	assert_false(accepts(&s, sizeof(s), 0, MSG_MASTER, MSG_AUTH));
+	assert_false(accepts(&s, sizeof(s), 1, MSG_MASTER, MSG_GATE));
+}
+
+static void
+test_what_the_master_sends_goes_to_its_role_only(void **state)
+{
+	struct ctl_auth_status	 st;
+	struct ctl_relay_loads	 l;
+
+	(void)state;
+	memset(&st, 0, sizeof(st));
+	ctl_hdr_init(&st.hdr, CTL_AUTH_STATUS);
+	assert_true(accepts(&st, sizeof(st), 0, MSG_MASTER, MSG_GATE));
+	assert_false(accepts(&st, sizeof(st), 0, MSG_MASTER, MSG_RELAY));
+	assert_false(accepts(&st, sizeof(st), 0, MSG_GATE, MSG_MASTER));
+	memset(&l, 0, sizeof(l));
+	ctl_hdr_init(&l.hdr, CTL_RELAY_LOADS);
+	l.n = TG_MAX_RELAY_WORKERS;
+	assert_true(accepts(&l, sizeof(l), 0, MSG_MASTER, MSG_GATE));
+	l.n = TG_MAX_RELAY_WORKERS + 1;
+	assert_false(accepts(&l, sizeof(l), 0, MSG_MASTER, MSG_GATE));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest	 tests[] = {
+		cmocka_unit_test(test_each_role_sends_only_its_own_events),
+		cmocka_unit_test(test_a_gate_workers_auth_fail_is_only_no_credentials),
+		cmocka_unit_test(test_no_descriptor_reaches_the_master),
+		cmocka_unit_test(test_relay_workers_no_longer_report_a_load),
+		cmocka_unit_test(test_handoff_reports_come_from_gate_workers),
+		cmocka_unit_test(
+		    test_gate_reports_and_sockets_between_master_and_authenticators),
+		cmocka_unit_test(test_what_the_master_sends_goes_to_its_role_only),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
