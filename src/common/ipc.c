@@ -31,8 +31,13 @@ ipc_send(int sock, const void *msg, size_t len, const int *fds, size_t nfds)
 		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
 	}
+	/*
+	 * Without descriptors, send(): a relay worker's sandbox has no
+	 * sendmsg, so that it can never pass a descriptor on.
+	 */
 	do {
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+		n = nfds > 0 ? sendmsg(sock, &mh, MSG_NOSIGNAL | MSG_DONTWAIT) :
+		    send(sock, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	} while (n == -1 && errno == EINTR);
 	if (n == -1)
 		return -1;

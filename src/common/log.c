@@ -18,14 +18,36 @@ log_init(const char *procname, bool use_syslog, enum log_level lvl)
 	log_procname = procname;
 	log_syslog = use_syslog;
 	log_max = lvl;
-	if (use_syslog)
+	if (use_syslog) {
+		/*
+		 * syslog() stamps each line with local time; read the zone
+		 * file now, while it is reachable: a chrooted worker cannot
+		 * open it, and one in its sandbox dies of trying.
+		 */
+		tzset();
 		openlog("tunnelgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
+	}
 }
 
 void
 log_set_procname(const char *procname)
 {
 	log_procname = procname;
+}
+
+/*
+ * The parent's syslog socket was closed with the descriptors a child must
+ * not hold. glibc would go on sending to that number, whatever it names by
+ * then, and reconnect only when that fails, which a worker in its sandbox
+ * cannot do (socket() kills it) and a chrooted one cannot reach.
+ */
+void
+log_reopen(void)
+{
+	if (!log_syslog)
+		return;
+	closelog();
+	openlog("tunnelgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
 int

@@ -12,6 +12,8 @@ enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void	 log_init(const char *procname, bool use_syslog, enum log_level);
 void	 log_set_procname(const char *procname);
+/* In a forked child: a fresh syslog connection of its own (before chroot). */
+void	 log_reopen(void);
 int	 log_level_parse(const char *, enum log_level *);
 
 /* The _x variants omit errno; the others append strerror(errno). */

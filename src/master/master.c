@@ -178,7 +178,8 @@ static void
 master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 {
 	const struct config	*cfg = gen->cfg;
-	struct proc_demote	 demote = { cfg->gate_user.name, cfg->chroot_dir };
+	struct proc_demote	 demote = { .user = cfg->gate_user.name,
+				    .chroot_dir = cfg->chroot_dir, .no_network = true };
 	struct worker_env		 genv;
 	struct auth_env		 aenv;
 	struct slot		*s;

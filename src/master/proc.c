@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +90,19 @@ proc_demote_now(const struct proc_demote *d)
 {
 	struct passwd	*pw;
 
-	if (d == NULL || d->user == NULL)
+	if (d == NULL)
+		return;
+	/*
+	 * An empty namespace has no interface up and no route: the child's
+	 * own connect() reaches nothing, while sockets it already holds or
+	 * receives keep working in the namespace they were made in. Only
+	 * root may create one, so this comes first.
+	 */
+	if (d->no_network && unshare(CLONE_NEWNET) == -1)
+		fatal("demote: unshare(CLONE_NEWNET) (the kernel needs "
+		    "network namespaces, CONFIG_NET_NS, and a container must "
+		    "grant CAP_SYS_ADMIN)");
+	if (d->user == NULL)
 		return;
 	if ((pw = getpwnam(d->user)) == NULL)
 		fatalx("demote: user %s not found", d->user);
@@ -132,6 +145,7 @@ proc_spawn(const char *name, const int *keep, size_t nkeep,
 	    getppid() != parent)
 		_exit(1);
 	proc_close_others(keep, nkeep);
+	log_reopen();
 	proc_demote_now(demote);
 	/* Again: a demotion makes the process dumpable per fs.suid_dumpable. */
 	nodump_enforce();

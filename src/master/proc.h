@@ -6,6 +6,7 @@
 #ifndef TG_PROC_H
 #define TG_PROC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -13,13 +14,15 @@
 struct proc_demote {
 	const char	*user;		/* NULL: the child stays root */
 	const char	*chroot_dir;
+	bool		 no_network;	/* own empty network namespace */
 };
 
 /*
  * Fork a child. In the child: comm set to name, signals reset, every fd but
  * 0-2 and keep[] closed, parent-death signal set, privileges dropped as
- * demote says (chroot, groups, uid/gid, no_new_privs; any failure is fatal),
- * then run(arg) which must not return. Returns the pid, or -1 in the master.
+ * demote says (network namespace, chroot, groups, uid/gid, no_new_privs; any
+ * failure is fatal), then run(arg) which must not return. Returns the pid,
+ * or -1 in the master.
  */
 pid_t	 proc_spawn(const char *name, const int *keep, size_t nkeep,
 	    const struct proc_demote *demote, void (*run)(void *), void *arg);

@@ -18,7 +18,6 @@
 #include "nodump.h"
 #include "proc.h"
 #include "relay_worker.h"
-#include "sandbox.h"
 #include "tg_limits.h"
 #include "tls_record.h"
 
@@ -28,13 +27,6 @@
 _Static_assert(RELAY_HANDOFF_FD - RELAY_CTL_FD + 1 == TG_RELAY_EXEC_FDS,
     "the master passes a relay worker TG_RELAY_EXEC_FDS descriptors");
 #define RELAY_INIT_WAIT_MS	10000
-
-static void
-relay_enter_sandbox(void)
-{
-	if (sandbox_relay_enter() != 0)
-		fatalx("relay worker: cannot enter the seccomp sandbox");
-}
 
 static void
 relay_read_init(struct ctl_relay_init *ri)
@@ -74,11 +66,11 @@ relay_worker_main(void)
 	cfg.limit_connections = ri.limit_tunnels;
 	if (tls_record_global_init() != 0)
 		fatalx("relay worker: libcrypto lacks the AEADs it needs");
-	demote = (struct proc_demote){ ri.user, ri.chroot_dir };
+	demote = (struct proc_demote){ .user = ri.user,
+	    .chroot_dir = ri.chroot_dir, .no_network = true };
 	proc_demote_now(&demote);
 	nodump_enforce();
 	env = (struct worker_env){ .role = WORKER_RELAY, .cfg = &cfg, .auth_fd = -1,
-	    .ctl_fd = RELAY_CTL_FD, .handoff_fd = RELAY_HANDOFF_FD,
-	    .enter_sandbox = relay_enter_sandbox };
+	    .ctl_fd = RELAY_CTL_FD, .handoff_fd = RELAY_HANDOFF_FD };
 	worker_main(&env);
 }

@@ -15,6 +15,7 @@
 #include "ipc.h"
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 
 #define GATE_EVENTS		256
 #define GATE_ACCEPT_BATCH	64
@@ -500,8 +501,9 @@ worker_main(void *arg)
 	int			 n, timeout;
 
 	gate_setup(&g, arg);
-	if (g.env->enter_sandbox != NULL)
-		g.env->enter_sandbox();
+	if (sandbox_enter(g.env->role) != 0)
+		fatalx("%s worker: cannot enter the seccomp sandbox",
+		    g.env->role == WORKER_GATE ? "gate" : "relay");
 	log_debug("worker ready");
 	for (;;) {
 		timeout = gate_timers(&g);

@@ -34,7 +34,6 @@ struct worker_env {
 	const int		*relay_fds;	/* gate: handoff sockets */
 	size_t			 n_relays;
 	int			 handoff_fd;	/* relay worker: where tunnels arrive */
-	void			 (*enter_sandbox)(void);	/* after set-up */
 };
 
 __attribute__((noreturn)) void worker_main(void *env);

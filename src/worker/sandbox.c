@@ -1,0 +1,130 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <seccomp.h>
+
+#if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#endif
+#ifndef RUNNING_ON_VALGRIND
+#define RUNNING_ON_VALGRIND	0
+#endif
+
+#include "log.h"
+#include "sandbox.h"
+
+/* One allowed system call: always, or only when every comparison holds. */
+struct sandbox_rule {
+	int			 nr;
+	unsigned		 ncmp;
+	struct scmp_arg_cmp	 cmp[2];
+};
+
+#define ALLOW(call)		{ SCMP_SYS(call), 0, { { 0 } } }
+#define ARG_EQ(i, v)		{ (i), SCMP_CMP_EQ, (v), 0 }
+#define ARG_CLEAR(i, bits)	{ (i), SCMP_CMP_MASKED_EQ, (bits), 0 }
+#define NITEMS(a)		(sizeof(a) / sizeof((a)[0]))
+
+/*
+ * Both roles. sendto only without an address: that is send() on a
+ * connected socket, which is all a worker's sockets are. fcntl only reads
+ * and sets the blocking and close-on-exec flags: F_SETOWN, F_SETSIG and
+ * O_ASYNC would make the kernel signal a process of the worker's choosing.
+ * mmap never maps executable memory, and mprotect is absent, so no code can
+ * be added at run time. getrandom because libcrypto reseeds after fork;
+ * brk/mmap/munmap/mremap/madvise because malloc grows and trims; futex
+ * because glibc's allocator may take a lock; poll for the wait on a full
+ * control socket; sigaltstack because the sanitizers' exit path asks for it.
+ */
+static const struct sandbox_rule sandbox_common[] = {
+	ALLOW(read), ALLOW(write), ALLOW(readv), ALLOW(writev),
+	ALLOW(recvfrom), ALLOW(recvmsg),
+	{ SCMP_SYS(sendto), 1, { ARG_EQ(4, 0) } },
+	ALLOW(close), ALLOW(shutdown),
+	{ SCMP_SYS(fcntl), 1, { ARG_EQ(1, F_GETFL) } },
+	{ SCMP_SYS(fcntl), 2, { ARG_EQ(1, F_SETFL), ARG_CLEAR(2, O_ASYNC) } },
+	{ SCMP_SYS(fcntl), 1, { ARG_EQ(1, F_GETFD) } },
+	{ SCMP_SYS(fcntl), 1, { ARG_EQ(1, F_SETFD) } },
+	ALLOW(epoll_wait), ALLOW(epoll_pwait), ALLOW(epoll_ctl),
+	ALLOW(poll), ALLOW(ppoll),
+	ALLOW(clock_gettime), ALLOW(gettimeofday), ALLOW(getpid),
+	ALLOW(getrandom), ALLOW(brk),
+	{ SCMP_SYS(mmap), 1, { ARG_CLEAR(2, PROT_EXEC) } },
+	ALLOW(munmap), ALLOW(mremap), ALLOW(madvise), ALLOW(futex),
+	ALLOW(rt_sigreturn), ALLOW(rt_sigprocmask), ALLOW(restart_syscall),
+	ALLOW(exit), ALLOW(exit_group), ALLOW(sigaltstack),
+};
+
+/*
+ * The gate worker's own: accept4 on the listeners, sendmsg because the
+ * handoff passes a tunnel's two sockets to a relay worker, and the two TCP
+ * options it sets on client and backend sockets. A relay worker sends only
+ * plain messages, with send(), so it has no sendmsg and no way to pass a
+ * descriptor on.
+ */
+static const struct sandbox_rule sandbox_gate[] = {
+	ALLOW(accept4),
+	ALLOW(sendmsg),
+	{ SCMP_SYS(setsockopt), 2, { ARG_EQ(1, IPPROTO_TCP),
+	    ARG_EQ(2, TCP_NODELAY) } },
+	{ SCMP_SYS(setsockopt), 2, { ARG_EQ(1, IPPROTO_TCP),
+	    ARG_EQ(2, TCP_QUICKACK) } },
+};
+
+static int
+sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *rules, size_t n)
+{
+	int	 e;
+
+	for (size_t i = 0; i < n; i++) {
+		if ((e = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rules[i].nr,
+		    rules[i].ncmp, rules[i].cmp)) != 0) {
+			log_warnx("%s: seccomp_rule_add for system call %d: %s",
+			    __func__, rules[i].nr, strerror(-e));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+sandbox_enter(enum worker_role role)
+{
+	scmp_filter_ctx	 ctx;
+	int		 r = -1, e;
+
+	/*
+	 * valgrind does not implement seccomp(2), and a filter would refuse
+	 * its own calls anyway. A native process never sees this as true.
+	 */
+	if (RUNNING_ON_VALGRIND) {
+		log_warnx("%s: running under valgrind, which cannot load "
+		    "seccomp filters: this worker has none", __func__);
+		return 0;
+	}
+	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
+		log_warnx("%s: seccomp_init failed", __func__);
+		return -1;
+	}
+	/* The i386 and x32 call numbers differ: any such call kills too. */
+	if ((e = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
+	    SCMP_ACT_KILL_PROCESS)) != 0) {
+		log_warnx("%s: seccomp_attr_set: %s", __func__, strerror(-e));
+		goto out;
+	}
+	if (sandbox_add(ctx, sandbox_common, NITEMS(sandbox_common)) != 0 ||
+	    (role == WORKER_GATE &&
+	    sandbox_add(ctx, sandbox_gate, NITEMS(sandbox_gate)) != 0))
+		goto out;
+	if ((e = seccomp_load(ctx)) != 0) {
+		log_warnx("%s: seccomp_load: %s", __func__, strerror(-e));
+		goto out;
+	}
+	r = 0;
+ out:
+	seccomp_release(ctx);
+	return r;
+}
