@@ -17,6 +17,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -28,9 +29,16 @@ SYS_PIDFD_GETFD = 438
 
 # x86_64 system call numbers the tests inject.
 NR = {"socket": 41, "connect": 42, "bind": 49, "listen": 50, "kill": 62,
-      "tgkill": 234, "fcntl": 72, "mmap": 9, "mprotect": 10, "openat": 257,
-      "execve": 59, "ptrace": 101, "getpid": 39, "sendmsg": 46,
-      "setsockopt": 54, "close": 3}
+      "tgkill": 234, "tkill": 200, "fcntl": 72, "mmap": 9, "mprotect": 10,
+      "munmap": 11, "openat": 257, "execve": 59, "ptrace": 101, "getpid": 39,
+      "sendmsg": 46, "sendto": 44, "setsockopt": 54, "close": 3}
+
+# fcntl commands and flags (x86_64 Linux) the tests inject.
+F_GETFL, F_SETFL, F_SETOWN, F_SETSIG, F_SETOWN_EX = 3, 4, 8, 10, 15
+O_NONBLOCK, O_ASYNC = 0o4000, 0o20000
+PROT_READ, PROT_WRITE, PROT_EXEC = 1, 2, 4
+MAP_PRIVATE, MAP_ANONYMOUS = 0x02, 0x20
+AT_FDCWD = -100
 
 PTRACE_PEEKDATA, PTRACE_POKEDATA = 2, 5
 PTRACE_GETREGS, PTRACE_SETREGS = 12, 13
@@ -60,6 +68,54 @@ def fd_links(pid):
         except OSError:
             continue
     return out
+
+
+def fd_of_socket(pid, inode):
+    """pid's descriptor number for socket inode, or None."""
+    for fd, what in fd_links(pid).items():
+        if what == f"socket:[{inode}]":
+            return fd
+    return None
+
+
+def listener_inode(port):
+    """Inode of the TCP socket listening on port, from the caller's network
+    namespace (the master's: listeners are bound there)."""
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            parts = line.split()
+            if parts[3] == "0A" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                return int(parts[9])
+    return None
+
+
+def killed_by_sigsys(died):
+    """Whether an Injector's `died` says the worker was killed by SIGSYS."""
+    if isinstance(died, tuple):
+        return died == ("signal", signal.SIGSYS)
+    return died is not None and os.WIFSIGNALED(died) and \
+        os.WTERMSIG(died) == signal.SIGSYS
+
+
+_CONNECT_PROBE = """
+import socket, sys
+s = socket.socket()
+s.settimeout(3)
+print(s.connect_ex((sys.argv[1], int(sys.argv[2]))))
+"""
+
+
+def connect_in_netns_of(pid, host, port):
+    """connect() from a fresh process in pid's network namespace (nsenter),
+    so what the namespace alone lets through, whatever the worker's seccomp
+    filter says. Returns 0 or the errno."""
+    r = subprocess.run(["nsenter", f"--net=/proc/{pid}/ns/net", "/usr/bin/python3",
+                        "-c", _CONNECT_PROBE, host, str(port)],
+                       capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        raise RuntimeError(f"nsenter into {pid}'s network namespace: {r.stderr}")
+    return int(r.stdout)
 
 
 def socket_type(fd):
@@ -145,6 +201,12 @@ class Injector:
             mem.seek(addr)
             mem.write(data)
         return addr
+
+    def poke(self, addr, data):
+        """Copy data to addr in the worker (an address write() returned)."""
+        with open(f"/proc/{self.pid}/mem", "r+b", buffering=0) as mem:
+            mem.seek(addr)
+            mem.write(data)
 
     def read(self, addr, n):
         with open(f"/proc/{self.pid}/mem", "rb", buffering=0) as mem:

@@ -1,0 +1,347 @@
+"""A compromised gate or relay worker, acted out with tg_attacker: system
+calls run inside the real worker, under its own namespaces and seccomp
+filter. Gate workers live in an empty network namespace; both roles have an
+allow-list whose argument filters refuse signal ownership, executable memory
+and (for relay workers) passing descriptors on. A worker that tries is killed
+by SIGSYS, the master logs it and starts a replacement, and tunnels work
+again. Attacked gateways are private and named attack-*: they alone may show
+SIGSYS deaths (see the last test)."""
+
+import os
+import signal
+import socket
+import struct
+import threading
+
+import pytest
+
+import harness as h
+import handoff_fixtures as hf
+import tg_attacker as ta
+
+SIGSYS = int(signal.SIGSYS)
+
+
+def attacked_gateway(make_gateway, name, **kw):
+    """A private gateway with one gate worker and one relay worker, so the
+    tunnel after an attack must go through the replacement."""
+    gw = make_gateway(f"attack-{name}", gate=1, relay=1, **kw)
+    gw.wait_children("tg-gate", 1)
+    hf.relay_pids(gw, 1)
+    return gw
+
+
+def assert_killed_by_sigsys(inj, what):
+    assert inj.died is not None, f"{what} returned inside the worker"
+    assert ta.killed_by_sigsys(inj.died), f"{what}: worker ended with {inj.died!r}"
+
+
+def assert_replaced(gw, comm, dead, backends):
+    """The master logged the SIGSYS death, a sandboxed successor runs, and
+    a tunnel through it works."""
+    kind = {"tg-gate": "gate worker", "tg-relay": "relay worker"}[comm]
+    line = f"{kind} {dead} killed by signal {SIGSYS}"
+    h.wait_for(lambda: line in gw.stderr_text(), 10, f"the master to log '{line}'")
+    new, = gw.wait_children(comm, 1, timeout=15, exclude=(dead,))
+    h.wait_for(lambda: hf.proc_status(new)["Seccomp"] == "2", 10,
+               f"the new {comm} {new} to enter its sandbox")
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
+        if comm == "tg-relay":
+            assert hf.wait_held_by_relay(gw, c.local_port) == new
+    return new
+
+
+def relay_tunnel(gw, backends):
+    """An echo tunnel held by the relay worker, and that worker's descriptor
+    for the tunnel's client socket."""
+    c = gw.tunnel(f"backend.test:{backends.echo.port}")
+    h.echo_round_trip(c)
+    relay = hf.wait_held_by_relay(gw, c.local_port)
+    fd = ta.fd_of_socket(relay, h.tcp_inode(gw.port, c.local_port))
+    assert fd is not None
+    return c, relay, fd
+
+
+# ---------------------------------------------------------------------------
+# What the sandbox looks like from outside
+
+@pytest.mark.parametrize("comm", ["tg-gate", "tg-relay"])
+def test_workers_have_an_empty_network_namespace_of_their_own(gateway, comm):
+    master_ns = os.stat(f"/proc/{gateway.proc.pid}/ns/net").st_ino
+    pids = gateway.wait_children(comm, 2)
+    for pid in pids:
+        assert os.stat(f"/proc/{pid}/ns/net").st_ino != master_ns, pid
+        with open(f"/proc/{pid}/net/dev") as f:
+            interfaces = [line.split(":")[0].strip() for line in f.readlines()[2:]]
+        assert interfaces == ["lo"], (pid, interfaces)
+    # Each worker has a namespace of its own, not one shared by all.
+    assert len({os.stat(f"/proc/{p}/ns/net").st_ino for p in pids}) == len(pids)
+
+
+def test_gate_workers_run_under_a_seccomp_filter(gateway, env):
+    nobody = str(hf.nobody_uid())
+    for pid in gateway.wait_children("tg-gate", 2):
+        st = hf.proc_status(pid)
+        assert st["Seccomp"] == "2", (pid, st["Seccomp"])
+        assert st["NoNewPrivs"] == "1", (pid, st["NoNewPrivs"])
+        assert st["Uid"].split() == [nobody] * 4, (pid, st["Uid"])
+        assert os.readlink(f"/proc/{pid}/root") == str(env.chroot), pid
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2"])
+def test_nothing_in_a_gate_workers_namespace_reaches_a_backend(gateway, host):
+    """The namespace alone, apart from the filter: a fresh process in it
+    cannot reach a listening backend that the master's namespace reaches."""
+    with hf.TrackingEcho(host) as backend:
+        assert ta.connect_in_netns_of(gateway.proc.pid, host, backend.port) == 0
+        backend.next_peer()
+        for pid in gateway.wait_children("tg-gate", 2):
+            assert ta.connect_in_netns_of(pid, host, backend.port) == ta.ENETUNREACH
+        assert backend.peers.empty()
+
+
+def test_calls_the_filters_allow_run_inside_the_workers(make_gateway, backends):
+    """The control for every attack below: the injector works, and allowed
+    calls (with allowed arguments) leave both workers running."""
+    gw = attacked_gateway(make_gateway, "control")
+    gate, = gw.children("tg-gate")
+    c, relay, fd = relay_tunnel(gw, backends)
+    with c:
+        with ta.Injector(gate) as inj:
+            assert inj.call("getpid") == gate
+        with ta.Injector(relay) as inj:
+            flags = inj.call("fcntl", fd, ta.F_GETFL)
+            assert flags >= 0 and flags & ta.O_NONBLOCK, flags
+            assert inj.call("fcntl", fd, ta.F_SETFL, flags) == 0
+            addr = inj.call("mmap", 0, 4096, ta.PROT_READ | ta.PROT_WRITE,
+                            ta.MAP_PRIVATE | ta.MAP_ANONYMOUS, -1, 0)
+            assert addr > 0, addr
+            assert inj.call("munmap", addr, 4096) == 0
+            assert inj.died is None
+        h.echo_round_trip(c)
+        assert gw.children("tg-gate") == [gate]
+        assert gw.children("tg-relay") == [relay]
+
+
+# ---------------------------------------------------------------------------
+# Attacks from inside a gate worker
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "127.0.0.1"])
+def test_connect_injected_into_a_gate_worker_kills_it_and_reaches_nothing(
+        make_gateway, backends, host):
+    gw = attacked_gateway(make_gateway, "connect")
+    with hf.TrackingEcho(host) as backend:
+        if host == "127.0.0.2":
+            assert gw.status_of(f"{host}:{backend.port}") == 403
+        gate, = gw.children("tg-gate")
+        s, c, died = ta.connect_from_inside(gate, host, backend.port)
+        assert s is None and c is None, (s, c)
+        assert ta.killed_by_sigsys(died), died
+        assert_replaced(gw, "tg-gate", gate, backends)
+        assert backend.peers.empty(), "the injected connect reached the backend"
+
+
+@pytest.mark.parametrize("call", ["kill", "tgkill", "tkill"])
+def test_signal_injected_into_a_gate_worker_cannot_stop_a_relay_worker(
+        make_gateway, backends, call):
+    """Gate and relay workers share a user, so only the filter stops this."""
+    gw = attacked_gateway(make_gateway, call)
+    gate, = gw.children("tg-gate")
+    c, relay, _ = relay_tunnel(gw, backends)
+    started = hf.start_time(relay)
+    args = {"kill": (relay, signal.SIGKILL), "tgkill": (relay, relay, signal.SIGKILL),
+            "tkill": (relay, signal.SIGKILL)}[call]
+    with c:
+        stream = hf.LiveStream(c)
+        try:
+            with ta.Injector(gate) as inj:
+                assert inj.call(call, *args) is None
+            assert_killed_by_sigsys(inj, call)
+            stream.wait_rounds(3)
+        except BaseException:
+            stream.cancel()
+            raise
+        stream.stop()
+        assert hf.process_alive(relay, started)
+        assert_replaced(gw, "tg-gate", gate, backends)
+        h.echo_round_trip(c)
+
+
+def _openat(inj, _gw):
+    return inj.call("openat", ta.AT_FDCWD, inj.write(b"/\0"), os.O_RDONLY)
+
+
+def _listen(inj, gw):
+    fd = ta.fd_of_socket(inj.pid, ta.listener_inode(gw.port))
+    assert fd is not None
+    return inj.call("listen", fd, 1)
+
+
+def _socket(inj, _gw):
+    return inj.call("socket", socket.AF_UNIX, socket.SOCK_STREAM, 0)
+
+
+@pytest.mark.parametrize("attack", [_openat, _listen, _socket],
+                         ids=["openat", "listen", "socket-unix"])
+def test_forbidden_call_injected_into_a_gate_worker_kills_it(make_gateway, backends,
+                                                            attack):
+    gw = attacked_gateway(make_gateway, attack.__name__.strip("_"))
+    gate, = gw.children("tg-gate")
+    with ta.Injector(gate) as inj:
+        assert attack(inj, gw) is None
+    assert_killed_by_sigsys(inj, attack.__name__)
+    assert_replaced(gw, "tg-gate", gate, backends)
+
+
+# ---------------------------------------------------------------------------
+# Attacks from inside a relay worker
+
+FCNTL_ATTACKS = {
+    "F_SETOWN": lambda fd, pid: (fd, ta.F_SETOWN, pid),
+    "F_SETOWN_EX": lambda fd, pid: (fd, ta.F_SETOWN_EX, 0),
+    "F_SETSIG": lambda fd, pid: (fd, ta.F_SETSIG, signal.SIGKILL),
+    "O_ASYNC": lambda fd, pid: (fd, ta.F_SETFL, ta.O_ASYNC | ta.O_NONBLOCK),
+}
+
+
+@pytest.mark.parametrize("cmd", sorted(FCNTL_ATTACKS))
+def test_relay_worker_cannot_arm_signals_with_fcntl(make_gateway, backends, cmd):
+    gw = attacked_gateway(make_gateway, cmd.lower())
+    c, relay, fd = relay_tunnel(gw, backends)
+    with c:
+        with ta.Injector(relay) as inj:
+            assert inj.call("fcntl", *FCNTL_ATTACKS[cmd](fd, gw.proc.pid)) is None
+        assert_killed_by_sigsys(inj, f"fcntl {cmd}")
+    assert_replaced(gw, "tg-relay", relay, backends)
+
+
+@pytest.mark.parametrize("call", ["mmap", "mprotect"])
+def test_relay_worker_cannot_map_executable_memory(make_gateway, backends, call):
+    gw = attacked_gateway(make_gateway, call)
+    relay, = gw.children("tg-relay")
+    rx = ta.PROT_READ | ta.PROT_EXEC
+    anon = ta.MAP_PRIVATE | ta.MAP_ANONYMOUS
+    with ta.Injector(relay) as inj:
+        if call == "mmap":
+            assert inj.call("mmap", 0, 4096, rx, anon, -1, 0) is None
+        else:
+            addr = inj.call("mmap", 0, 4096, ta.PROT_READ | ta.PROT_WRITE, anon, -1, 0)
+            assert addr > 0, addr
+            assert inj.call("mprotect", addr, 4096, rx) is None
+    assert_killed_by_sigsys(inj, f"{call} with PROT_EXEC")
+    assert_replaced(gw, "tg-relay", relay, backends)
+
+
+def _msghdr_passing(inj, sock_fd, passed_fd):
+    """A struct msghdr in the worker's memory: one byte and SCM_RIGHTS."""
+    size = 128
+    base = inj.write(b"\0" * size)
+    iov, cmsg, byte = base + 56, base + 72, base + 96
+    msg = struct.pack("<QIIQQQQi4x", 0, 0, 0, iov, 1, cmsg, 24, 0)
+    blob = (msg + struct.pack("<QQ", byte, 1)
+            + struct.pack("<QiiI4x", 20, socket.SOL_SOCKET, socket.SCM_RIGHTS, passed_fd)
+            + b"x")
+    inj.poke(base, blob.ljust(size, b"\0"))
+    return base
+
+
+def test_relay_worker_cannot_pass_a_descriptor_on(make_gateway, backends):
+    """Its control socket leads to the master; with sendmsg a relay worker
+    could hand a tunnel's socket to whoever reads there."""
+    gw = attacked_gateway(make_gateway, "sendmsg")
+    c, relay, fd = relay_tunnel(gw, backends)
+    with c:
+        with ta.Injector(relay) as inj:
+            assert inj.call("sendmsg", 3, _msghdr_passing(inj, 3, fd), 0) is None
+        assert_killed_by_sigsys(inj, "sendmsg with SCM_RIGHTS")
+    assert_replaced(gw, "tg-relay", relay, backends)
+
+
+# ---------------------------------------------------------------------------
+# Logging from inside the sandbox
+
+class SyslogSink:
+    """A /dev/log of the test's own: a datagram socket whose messages a
+    thread collects (so a chatty daemon never blocks on a full queue)."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(str(path))
+        self.sock.settimeout(0.2)
+        self.lines = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                self.lines.append(self.sock.recv(65536).decode(errors="replace"))
+            except socket.timeout:
+                continue
+
+    def has(self, text):
+        return any(text in line for line in list(self.lines))
+
+    def close(self):
+        self._stop.set()
+        self._thread.join(5)
+        self.sock.close()
+
+
+def private_dev_wrapper(devdir):
+    """unshare(1) + sh: the daemon sees devdir as /dev (with the real null,
+    zero and random devices), so its /dev/log is the test's socket."""
+    for name in ("null", "zero", "random", "urandom", "full"):
+        (devdir / name).touch()
+    script = ('for n in null zero random urandom full; do '
+              'mount --bind "/dev/$n" "$0/$n" || exit 1; done; '
+              'mount --rbind "$0" /dev && exec "$@"')
+    return ("unshare", "--mount", "--propagation", "private", "sh", "-c", script,
+            str(devdir))
+
+
+def test_workers_log_to_syslog_from_inside_their_sandbox(make_gateway, backends):
+    """Each child opens its own syslog connection before it is chrooted and
+    sandboxed; the line every worker logs after entering the sandbox
+    arrives, and logging never costs a worker its life."""
+    gw = make_gateway("syslog", start=False)
+    text = gw.config_text()
+    assert "log = {\n\tsyslog = false;" in text
+    gw.conf.write_text(text.replace("log = {\n\tsyslog = false;", "log = {\n\tsyslog = true;"))
+    devdir = gw.dir / "dev"
+    devdir.mkdir()
+    sink = SyslogSink(devdir / "log")
+    try:
+        gw.start(wrapper=private_dev_wrapper(devdir))
+        workers = gw.wait_children("tg-gate", 2) + hf.relay_pids(gw, 2)
+        started = hf.start_times(workers)
+        for pid in workers:
+            ready = f"tunnelgated[{pid}]: {hf.comm(pid)}: worker ready"
+            h.wait_for(lambda: sink.has(ready), 10, lambda: (
+                f"'{ready}' in syslog; last lines:\n" + "\n".join(sink.lines[-20:])))
+        for _ in range(4):
+            with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+                h.echo_round_trip(c)
+        assert all(hf.process_alive(p, started[p]) for p in workers)
+        assert not sink.has("killed by signal"), [l for l in sink.lines if "killed" in l]
+    finally:
+        gw.stop()
+        sink.close()
+
+
+# ---------------------------------------------------------------------------
+
+@pytest.mark.run_last
+def test_no_worker_was_killed_by_its_own_sandbox_outside_the_attacks(env):
+    """Every other gateway of the session ran its workers through the whole
+    suite (TLS 1.2 and 1.3, errors, handoff, reload, drain): no filter
+    refused a call they make."""
+    deaths = []
+    for log in sorted(env.tmp.glob("gw-*/stderr.log")):
+        if "-attack-" in log.parent.name:
+            continue
+        deaths += [f"{log.parent.name}: {line}" for line in log.read_text().splitlines()
+                   if f"killed by signal {SIGSYS}" in line]
+    assert not deaths, "\n".join(deaths)
