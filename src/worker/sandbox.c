@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <seccomp.h>
 
 #if defined(__has_include) && __has_include(<valgrind/valgrind.h>)
@@ -26,13 +27,18 @@ struct sandbox_rule {
 #define ALLOW(call)		{ SCMP_SYS(call), 0, { { 0 } } }
 #define ARG_EQ(i, v)		{ (i), SCMP_CMP_EQ, (v), 0 }
 #define ARG_CLEAR(i, bits)	{ (i), SCMP_CMP_MASKED_EQ, (bits), 0 }
+#define ARG_BITS(i, mask, v)	{ (i), SCMP_CMP_MASKED_EQ, (mask), (v) }
 #define NITEMS(a)		(sizeof(a) / sizeof((a)[0]))
 
 /*
  * Both roles. sendto only without an address: that is send() on a
  * connected socket, which is all a worker's sockets are. fcntl only reads
- * and sets the blocking and close-on-exec flags: F_SETOWN, F_SETSIG and
+ * the flags, sets O_NONBLOCK and close-on-exec: F_SETOWN, F_SETSIG and
  * O_ASYNC would make the kernel signal a process of the worker's choosing.
+ * Listeners and handed-over sockets share their open file description with
+ * other workers, so F_SETFL must keep O_NONBLOCK (a blocking listener would
+ * stall the other gate workers in accept) and shutdown may only end the
+ * sending direction (SHUT_RD on a listener closes it for every process).
  * mmap never maps executable memory, and mprotect is absent, so no code can
  * be added at run time. getrandom because libcrypto reseeds after fork;
  * brk/mmap/munmap/mremap/madvise because malloc grows and trims; futex
@@ -43,9 +49,11 @@ static const struct sandbox_rule sandbox_common[] = {
 	ALLOW(read), ALLOW(write), ALLOW(readv), ALLOW(writev),
 	ALLOW(recvfrom), ALLOW(recvmsg),
 	{ SCMP_SYS(sendto), 1, { ARG_EQ(4, 0) } },
-	ALLOW(close), ALLOW(shutdown),
+	ALLOW(close),
+	{ SCMP_SYS(shutdown), 1, { ARG_EQ(1, SHUT_WR) } },
 	{ SCMP_SYS(fcntl), 1, { ARG_EQ(1, F_GETFL) } },
-	{ SCMP_SYS(fcntl), 2, { ARG_EQ(1, F_SETFL), ARG_CLEAR(2, O_ASYNC) } },
+	{ SCMP_SYS(fcntl), 2, { ARG_EQ(1, F_SETFL),
+	    ARG_BITS(2, O_ASYNC | O_NONBLOCK, O_NONBLOCK) } },
 	{ SCMP_SYS(fcntl), 1, { ARG_EQ(1, F_GETFD) } },
 	{ SCMP_SYS(fcntl), 1, { ARG_EQ(1, F_SETFD) } },
 	ALLOW(epoll_wait), ALLOW(epoll_pwait), ALLOW(epoll_ctl),

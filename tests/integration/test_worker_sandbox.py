@@ -181,18 +181,34 @@ def _openat(inj, _gw):
     return inj.call("openat", ta.AT_FDCWD, inj.write(b"/\0"), os.O_RDONLY)
 
 
-def _listen(inj, gw):
+def _listener_fd(inj, gw):
     fd = ta.fd_of_socket(inj.pid, ta.listener_inode(gw.port))
     assert fd is not None
-    return inj.call("listen", fd, 1)
+    return fd
+
+
+def _listen(inj, gw):
+    return inj.call("listen", _listener_fd(inj, gw), 1)
 
 
 def _socket(inj, _gw):
     return inj.call("socket", socket.AF_UNIX, socket.SOCK_STREAM, 0)
 
 
-@pytest.mark.parametrize("attack", [_openat, _listen, _socket],
-                         ids=["openat", "listen", "socket-unix"])
+# The listener is shared with the master and every gate worker: shut for
+# reading it accepts for nobody, made blocking it stalls the others in accept.
+def _shutdown_listener(inj, gw):
+    return inj.call("shutdown", _listener_fd(inj, gw), socket.SHUT_RD)
+
+
+def _block_listener(inj, gw):
+    return inj.call("fcntl", _listener_fd(inj, gw), ta.F_SETFL, 0)
+
+
+@pytest.mark.parametrize("attack", [_openat, _listen, _socket, _shutdown_listener,
+                                    _block_listener],
+                         ids=["openat", "listen", "socket-unix", "shutdown-listener",
+                              "blocking-listener"])
 def test_forbidden_call_injected_into_a_gate_worker_kills_it(make_gateway, backends,
                                                             attack):
     gw = attacked_gateway(make_gateway, attack.__name__.strip("_"))

@@ -2,7 +2,8 @@
  * The gate and relay workers' seccomp allow-lists, tried in forked
  * children: what each role does all day keeps working inside its sandbox,
  * and every call a compromised worker would want (reaching out, signalling,
- * signal ownership through fcntl, executable memory, and for a relay worker
+ * signal ownership through fcntl, executable memory, making a shared
+ * descriptor blocking or shutting a shared listener, and for a relay worker
  * passing a descriptor on) kills it with SIGSYS. Each child reports over a
  * pipe that it is inside the sandbox before it tries the call, so a death on
  * the way in does not pass for the filter at work.
@@ -362,6 +363,25 @@ try_fcntl_async(struct prep *p)
 	fcntl(p->tcp, F_SETFL, O_ASYNC | O_NONBLOCK);
 }
 
+/* Listeners are shared: a blocking one would stall the other workers. */
+static void
+try_fcntl_blocking(struct prep *p)
+{
+	fcntl(p->listener, F_SETFL, 0);
+}
+
+static void
+try_shutdown_read(struct prep *p)
+{
+	shutdown(p->listener, SHUT_RD);
+}
+
+static void
+try_shutdown_both(struct prep *p)
+{
+	shutdown(p->pair[0], SHUT_RDWR);
+}
+
 static void
 try_fcntl_dupfd(struct prep *p)
 {
@@ -554,7 +574,10 @@ static const struct forbidden forbidden[] = {
 	{ "fcntl-F_SETOWN_EX", BOTH, try_fcntl_setown_ex },
 	{ "fcntl-F_SETSIG", BOTH, try_fcntl_setsig },
 	{ "fcntl-F_SETFL-O_ASYNC", BOTH, try_fcntl_async },
+	{ "fcntl-F_SETFL-blocking", BOTH, try_fcntl_blocking },
 	{ "fcntl-F_DUPFD", BOTH, try_fcntl_dupfd },
+	{ "shutdown-SHUT_RD", BOTH, try_shutdown_read },
+	{ "shutdown-SHUT_RDWR", BOTH, try_shutdown_both },
 	{ "mmap-PROT_EXEC", BOTH, try_mmap_exec },
 	{ "mprotect", BOTH, try_mprotect },
 	{ "sendto-with-address", BOTH, try_sendto_address },
