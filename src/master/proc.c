@@ -90,19 +90,7 @@ proc_demote_now(const struct proc_demote *d)
 {
 	struct passwd	*pw;
 
-	if (d == NULL)
-		return;
-	/*
-	 * An empty namespace has no interface up and no route: the child's
-	 * own connect() reaches nothing, while sockets it already holds or
-	 * receives keep working in the namespace they were made in. Only
-	 * root may create one, so this comes first.
-	 */
-	if (d->no_network && unshare(CLONE_NEWNET) == -1)
-		fatal("demote: unshare(CLONE_NEWNET) (the kernel needs "
-		    "network namespaces, CONFIG_NET_NS, and a container must "
-		    "grant CAP_SYS_ADMIN)");
-	if (d->user == NULL)
+	if (d == NULL || d->user == NULL)
 		return;
 	if ((pw = getpwnam(d->user)) == NULL)
 		fatalx("demote: user %s not found", d->user);
@@ -110,6 +98,17 @@ proc_demote_now(const struct proc_demote *d)
 	if (pw->pw_uid == 0 || pw->pw_gid == 0)
 		fatalx("demote: user %s has uid or gid 0; refusing to run as "
 		    "root", d->user);
+	/*
+	 * An empty namespace has no interface up and no route: the child's
+	 * own connect() reaches nothing, while sockets it already holds or
+	 * receives keep working in the namespace they were made in. Only
+	 * root may create one; it comes after the user lookup, which NSS may
+	 * answer over the network.
+	 */
+	if (d->no_network && unshare(CLONE_NEWNET) == -1)
+		fatal("demote: unshare(CLONE_NEWNET) (the kernel needs "
+		    "network namespaces, CONFIG_NET_NS, and a container must "
+		    "grant CAP_SYS_ADMIN)");
 	if (chroot(d->chroot_dir) == -1 || chdir("/") == -1)
 		fatal("demote: chroot %s (privsep.chroot must be an existing "
 		    "directory)", d->chroot_dir);
