@@ -21,6 +21,30 @@
 #define NSS_BUF_MAX	(1024 * 1024)
 
 /*
+ * What the conversation and the failure-delay hook share: PAM hands both the
+ * conversation's appdata_ptr.
+ */
+struct pam_call {
+	const char	*password;
+	unsigned	 delay_usec;	/* the failure delay PAM asked for */
+};
+
+/*
+ * pam_unix (and pam_faildelay) ask for a delay after a failure. Sleeping it
+ * here would hold a privileged authenticator that every gate worker shares;
+ * the gate worker delays every 407 itself (auth.failure_delay), so only note
+ * what was asked.
+ */
+static void
+pam_fail_delay_hook(int retval, unsigned usec_delay, void *appdata)
+{
+	struct pam_call	*call = appdata;
+
+	(void)retval;
+	call->delay_usec = usec_delay;
+}
+
+/*
  * Answers every password prompt with the password; PAM frees (and pam_unix
  * wipes) the copies it is given. A prompt for anything else (a user name,
  * a one-time code) cannot be answered over a proxy and fails the
@@ -30,7 +54,7 @@ static int
 pam_conv_password(int num_msg, const struct pam_message **msg,
     struct pam_response **resp, void *appdata)
 {
-	const char		*password = appdata;
+	const char		*password = ((struct pam_call *)appdata)->password;
 	struct pam_response	*r;
 	int			 i;
 
@@ -115,6 +139,7 @@ auth_pam_check(const struct config *cfg, const char *user,
     const char *password, const char *rhost, char *reason, size_t reasonlen)
 {
 	struct pam_conv		 conv;
+	struct pam_call		 call = { .password = password };
 	pam_handle_t		*pamh = NULL;
 	enum auth_verdict	 v;
 	int			 rc, end_rc;
@@ -124,9 +149,8 @@ auth_pam_check(const struct config *cfg, const char *user,
 		    "empty user" : "empty password");
 		return AUTH_BAD_CREDENTIALS;
 	}
-	/* PAM only reads through the conversation; the cast drops const. */
 	conv.conv = pam_conv_password;
-	conv.appdata_ptr = (void *)(uintptr_t)password;
+	conv.appdata_ptr = &call;
 
 	if (cfg->pam_confdir[0] != '\0')
 		rc = pam_start_confdir(cfg->pam_service, user, &conv,
@@ -140,8 +164,10 @@ auth_pam_check(const struct config *cfg, const char *user,
 		    cfg->pam_confdir : "system", pam_strerror(pamh, rc));
 		return AUTH_UNAVAILABLE;
 	}
-	if (rhost != NULL && rhost[0] != '\0' &&
-	    (rc = pam_set_item(pamh, PAM_RHOST, rhost)) != PAM_SUCCESS) {
+	if ((rhost != NULL && rhost[0] != '\0' &&
+	    (rc = pam_set_item(pamh, PAM_RHOST, rhost)) != PAM_SUCCESS) ||
+	    (rc = pam_set_item(pamh, PAM_FAIL_DELAY,
+	    (const void *)(uintptr_t)pam_fail_delay_hook)) != PAM_SUCCESS) {
 		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
 		v = AUTH_UNAVAILABLE;
 		goto out;
@@ -159,6 +185,10 @@ auth_pam_check(const struct config *cfg, const char *user,
 	snprintf(reason, reasonlen, "%s", "");
 	v = AUTH_ALLOW;
  out:
+	if (call.delay_usec > 0)
+		log_debug("%s: pam asked for a %u ms failure delay; the gate "
+		    "worker applies auth.failure_delay instead", __func__,
+		    call.delay_usec / 1000);
 	if ((end_rc = pam_end(pamh, rc)) != PAM_SUCCESS)
 		log_warnx("%s: pam_end: %s", __func__,
 		    pam_strerror(NULL, end_rc));

@@ -16,6 +16,21 @@
 #include "tg_limits.h"
 
 #define AUTH_SEND_WAIT_MS 1000
+/*
+ * Requests taken and not yet served: a request whose credentials miss the
+ * cache waits here while the authenticator reads on, so that cached logins
+ * queued behind it are served first. Bounded, because what one
+ * authenticator holds no other can serve.
+ */
+#define AUTH_HELD_MAX	32
+/* Requests taken between two slow ones, so that held ones are not starved. */
+#define AUTH_ROUND_MAX	64
+
+struct auth_held {
+	struct auth_request	 req;
+	size_t			 slot;
+	uint32_t		 serial;	/* of the socket it came on */
+};
 
 struct authenticator {
 	const struct auth_env	*env;
@@ -26,6 +41,8 @@ struct authenticator {
 	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
 	uint32_t		 serials[TG_MAX_GATE_WORKERS];
 	size_t			 n_open;	/* gate sockets not at EOF */
+	struct auth_held	 held[AUTH_HELD_MAX];	/* a ring, oldest first */
+	size_t			 held_first, n_held;
 };
 
 /* Replies are small and the gate drains them; wait briefly if full. */
@@ -100,19 +117,25 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 	return v;
 }
 
+/* Before any slow work: a gate worker fails exactly a dead pid's requests. */
 static void
-auth_answer(struct authenticator *a, int sock, struct auth_request *req)
+auth_take(int sock, const struct auth_request *req)
 {
 	struct auth_taken	 taken;
-	struct auth_reply	 reply;
-	struct audit_record	 rec;
-	enum auth_verdict	 v;
-	int			 fd = -1;
 
 	memset(&taken, 0, sizeof(taken));
 	auth_msg_init(&taken.hdr, AUTH_MSG_TAKEN, req->hdr.req_id);
 	taken.pid = (uint32_t)getpid();
 	auth_send(sock, &taken, sizeof(taken), -1);
+}
+
+static void
+auth_answer(struct authenticator *a, int sock, struct auth_request *req)
+{
+	struct auth_reply	 reply;
+	struct audit_record	 rec;
+	enum auth_verdict	 v;
+	int			 fd = -1;
 
 	memset(&rec, 0, sizeof(rec));
 	rec.tunnel_id = req->tunnel_id;
@@ -193,8 +216,34 @@ auth_close_sock(struct authenticator *a, size_t slot)
 	a->n_open--;
 }
 
-/* Take one request from a gate socket if another authenticator did not. */
+/*
+ * A request is quick when its credentials are in the cache (or it has
+ * expired): answer it now. Any other is held, to be served after everything
+ * quick that is queued behind it.
+ */
 static void
+auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
+{
+	struct auth_held	*h;
+	enum auth_verdict	 v;
+	int64_t			 now = auth_now_ms();
+
+	if (now >= req->deadline_ms || auth_cache_lookup(a->cache, req->user,
+	    req->password, now, &v, NULL, NULL)) {
+		auth_answer(a, a->pfds[slot].fd, req);
+		return;
+	}
+	h = &a->held[(a->held_first + a->n_held++) % AUTH_HELD_MAX];
+	h->req = *req;
+	h->slot = slot;
+	h->serial = a->serials[slot];
+}
+
+/*
+ * Take one request from a gate socket if another authenticator did not.
+ * Returns 1 if one was taken; 0 when the socket has nothing more this round.
+ */
+static int
 auth_dispatch_gate(struct authenticator *a, size_t slot)
 {
 	union {
@@ -207,24 +256,64 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 	if (pfd->events == 0) {
 		if (pfd->revents & (POLLHUP | POLLERR))
 			auth_close_sock(a, slot);
-		return;
+		return 0;
 	}
 	switch (msg_recv(&auth_proto, pfd->fd, MSG_GATE, MSG_AUTH, &m,
 	    sizeof(m), &in)) {
 	case MSG_AGAIN:
-		return;
+		return 0;
 	case MSG_EOF:
 		/* The gate worker of a retired generation is gone. */
 		auth_close_sock(a, slot);
-		return;
+		return 0;
 	case MSG_BAD:
 		auth_suspend(a, slot, in.why);
-		return;
+		return 0;
 	case MSG_OK:
 		break;
 	}
-	auth_answer(a, pfd->fd, &m.req);
+	auth_take(pfd->fd, &m.req);
+	auth_triage(a, slot, &m.req);
 	explicit_bzero(&m, sizeof(m));
+	return 1;
+}
+
+/*
+ * One request at a time from each readable socket in turn, so that no gate
+ * worker's queue hides another's, until the sockets are empty, the held
+ * ring is full or a round's worth was taken.
+ */
+static void
+auth_pull(struct authenticator *a)
+{
+	size_t	 i, n = a->env->n_socks, taken = 0;
+	int	 more = 1;
+
+	while (more && a->n_held < AUTH_HELD_MAX && taken < AUTH_ROUND_MAX) {
+		more = 0;
+		for (i = 0; i < n && a->n_held < AUTH_HELD_MAX; i++) {
+			if (a->pfds[i].fd == -1 || a->pfds[i].revents == 0)
+				continue;
+			if (auth_dispatch_gate(a, i)) {
+				more = 1;
+				taken++;
+			} else
+				a->pfds[i].revents = 0;
+		}
+	}
+}
+
+/* The oldest held request; its socket may have been replaced meanwhile. */
+static void
+auth_serve_held(struct authenticator *a)
+{
+	struct auth_held	*h = &a->held[a->held_first];
+
+	a->held_first = (a->held_first + 1) % AUTH_HELD_MAX;
+	a->n_held--;
+	if (a->pfds[h->slot].fd != -1 && a->serials[h->slot] == h->serial)
+		auth_answer(a, a->pfds[h->slot].fd, &h->req);
+	explicit_bzero(h, sizeof(*h));
 }
 
 /* A gate slot's new socket pair: the old socket, if still open, goes. */
@@ -309,7 +398,8 @@ authenticator_main(void *arg)
 	a.pfds[n].fd = env->ctl_fd;
 	a.pfds[n].events = POLLIN;
 	while (a.n_open > 0) {
-		if (poll(a.pfds, n + 1, -1) == -1) {
+		/* While requests are held, only look at what else is queued. */
+		if (poll(a.pfds, n + 1, a.n_held > 0 ? 0 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
 			fatal("%s: poll", __func__);
@@ -317,10 +407,11 @@ authenticator_main(void *arg)
 		/* First: a replaced socket's old events must not be acted on. */
 		if (a.pfds[n].revents && auth_dispatch_master(&a) == -1)
 			break;
-		for (i = 0; i < n; i++)
-			if (a.pfds[i].fd != -1 && a.pfds[i].revents)
-				auth_dispatch_gate(&a, i);
+		auth_pull(&a);
+		if (a.n_held > 0)
+			auth_serve_held(&a);
 	}
+	explicit_bzero(a.held, sizeof(a.held));
 	auth_cache_free(a.cache);
 	exit(0);
 }

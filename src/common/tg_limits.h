@@ -22,6 +22,13 @@
 /* limits.buffer_bytes: at least one whole TLS record, or a relay stalls. */
 #define TG_MIN_BUFFER_BYTES	16384
 #define TG_MAX_BUFFER_BYTES	(16 * 1024 * 1024)
+/*
+ * auth.failure_delay: how long after a request with credentials its 407
+ * goes out, whatever was wrong. A minute holds a connection long enough;
+ * the default is what pam_unix would have slept.
+ */
+#define TG_MAX_FAILURE_DELAY_SECS	60
+#define TG_DEFAULT_FAILURE_DELAY_MS	2000
 /* privsep.gate_user, privsep.relay_user: a user name and its NUL. */
 #define TG_USER_NAME_SIZE	64
 

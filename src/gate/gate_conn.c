@@ -103,6 +103,7 @@ conn_reply(struct worker *g, struct conn *c, int status, const char *reason)
 {
 	char	 resp[256];
 	size_t	 n;
+	int64_t	 due;
 
 	log_debug("%s: %016llx: %d (%s)", c->facts.client,
 	    (unsigned long long)c->facts.tunnel_id, status, reason);
@@ -113,6 +114,18 @@ conn_reply(struct worker *g, struct conn *c, int status, const char *reason)
 	if (n == 0 || buf_put(&c->pump.down, resp, n) != 0) {
 		conn_close(g, c, AUDIT_BY_NONE, NULL);
 		return;
+	}
+	/*
+	 * Every 407 for a request that carried credentials goes out the same
+	 * time after it, whatever was wrong, so its timing tells nothing; the
+	 * wait costs this connection only, never an authenticator.
+	 */
+	if (status == 407 && c->asked_ms != 0) {
+		due = c->asked_ms + g->env->cfg->auth_failure_delay_ms;
+		if (due > proc_now_ms()) {
+			gate_hold_until(g, c, due);
+			return;
+		}
 	}
 	gate_set_state(g, c, CS_REPLY);
 	conn_client_event(g, c, 0);
@@ -230,10 +243,15 @@ conn_request(struct worker *g, struct conn *c, struct http_request *req)
 	    "[%s]:%u" : "%s:%u", req->host, req->port);
 	/* What follows the header is tunnel data; consuming wipes the header. */
 	buf_consume(&c->pump.up, req->header_len);
+	/*
+	 * A request without credentials is how many clients start; its 407 is
+	 * the same for every user, so it goes out at once.
+	 */
 	if (!req->has_credentials) {
 		conn_refuse(g, c, 407, AUDIT_REASON_NO_CREDENTIALS);
 		return;
 	}
+	c->asked_ms = proc_now_ms();
 	if (conn_fact_set(&c->facts, FACT_TARGET, target) != 0 ||
 	    conn_fact_set(&c->facts, FACT_USER, req->user) != 0) {
 		conn_refuse(g, c, 503, "out of memory");
@@ -438,6 +456,11 @@ conn_timeout(struct worker *g, struct conn *c)
 			return;
 		}
 		break;
+	case CS_DELAY:
+		/* Its 407 is due (or the worker is draining): send it. */
+		gate_set_state(g, c, CS_REPLY);
+		conn_client_event(g, c, 0);
+		return;
 	case CS_TUNNEL:
 		if (g->draining)
 			conn_close(g, c, AUDIT_BY_SHUTDOWN, "drain timeout");

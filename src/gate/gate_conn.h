@@ -30,6 +30,7 @@ enum conn_state {
 	CS_HANDSHAKE,	/* TCP accepted, TLS not finished */
 	CS_REQUEST,	/* reading the CONNECT header block */
 	CS_AUTH,	/* waiting for the authenticator */
+	CS_DELAY,	/* a 407 held until auth.failure_delay has passed */
 	CS_REPLY,	/* writing an error answer, then closing */
 	CS_TUNNEL,	/* relaying */
 	CS_NSTATES
@@ -48,6 +49,7 @@ struct conn {
 	struct pump		 pump;
 	uint64_t		 req_id;
 	uint32_t		 auth_pid;	/* authenticator working on it */
+	int64_t			 asked_ms;	/* credentials arrived; 0: none */
 	int64_t			 opened_ms;
 	uint32_t		 status_bytes;	/* our 200, not tunnel data */
 	struct conn_facts	 facts;		/* what the audit records share */
@@ -97,6 +99,7 @@ void	 handoff_receive(struct worker *);
 /* gate.c */
 void	 gate_set_state(struct worker *, struct conn *, enum conn_state);
 void	 gate_touch(struct worker *, struct conn *);
+void	 gate_hold_until(struct worker *, struct conn *, int64_t until_ms);
 int	 gate_send_auth(struct worker *, struct conn *, const struct http_request *);
 void	 gate_audit(struct worker *, struct conn *, enum audit_event,
 	    enum audit_closed_by, const char *reason);

@@ -101,6 +101,7 @@ struct config {
 	char			 auth_realm[64];
 	char			 pam_service[64];
 	char			 pam_confdir[PATH_MAX];	/* "" = system /etc/pam.d */
+	unsigned		 auth_failure_delay_ms;	/* every 407 after credentials */
 	struct config_ldap	 ldap;
 
 	unsigned		 cache_positive_ttl_ms;

@@ -467,6 +467,8 @@ static const struct cfg_rule pam_rules[] = {
 static const struct cfg_rule auth_rules[] = {
 	R_STR("backend", h_backend, C(auth_backend)),
 	R_STR("realm", h_realm, C(auth_realm)),
+	R_SECS("failure_delay", auth_failure_delay_ms, 0,
+	    TG_MAX_FAILURE_DELAY_SECS),
 	R_GROUP("pam", pam_rules),
 	{ .name = "ldap", .type = T_GROUP, .handler = h_subgroup, C(ldap),
 	  .members = cfg_ldap_rules },
@@ -554,6 +556,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	(void)snprintf(cfg->auth_realm, sizeof(cfg->auth_realm), "tunnelgate");
 	(void)snprintf(cfg->pam_service, sizeof(cfg->pam_service),
 	    "tunnelgate");
+	cfg->auth_failure_delay_ms = TG_DEFAULT_FAILURE_DELAY_MS;
 	cfg->cache_positive_ttl_ms = 300 * 1000;
 	cfg->cache_negative_ttl_ms = 30 * 1000;
 	cfg->cache_max_entries = 10000;

@@ -32,6 +32,8 @@ gate_state_timeout(const struct config *cfg, enum conn_state s)
 		return cfg->timeout_request_ms;
 	case CS_AUTH:
 		return cfg->timeout_auth_ms;
+	case CS_DELAY:
+		return cfg->auth_failure_delay_ms;
 	default:
 		return cfg->timeout_idle_ms;
 	}
@@ -58,6 +60,29 @@ void
 gate_touch(struct worker *g, struct conn *c)
 {
 	gate_set_state(g, c, c->state);
+}
+
+/*
+ * A held 407 is due a fixed time after its request, not after its reply,
+ * and replies come back in any order: insert by deadline, searching from
+ * the tail, where a new one usually belongs.
+ */
+void
+gate_hold_until(struct worker *g, struct conn *c, int64_t until_ms)
+{
+	struct conn_list	*list = &g->lists[CS_DELAY];
+	struct conn		*p;
+
+	gate_set_state(g, c, CS_DELAY);
+	TAILQ_REMOVE(list, c, timer);
+	c->deadline_ms = until_ms;
+	TAILQ_FOREACH_REVERSE(p, list, conn_list, timer)
+		if (p->deadline_ms <= until_ms)
+			break;
+	if (p == NULL)
+		TAILQ_INSERT_HEAD(list, c, timer);
+	else
+		TAILQ_INSERT_AFTER(list, p, c, timer);
 }
 
 void

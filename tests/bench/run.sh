@@ -13,6 +13,8 @@ unshare --mount --net --propagation private sh -c '
 	/usr/bin/python3 "$1/tests/bench/handoff_bench.py" "$2"
 	echo "CONNECT -> 200 for Nagle and TCP_NODELAY clients, against Squid:"
 	/usr/bin/python3 "$1/tests/bench/connect_latency.py" "$2"
+	echo "a legitimate login under a password-spraying load:"
+	/usr/bin/python3 "$1/tests/bench/spray_latency.py" "$2"
 	echo "client latency (200-byte echo round trips):"
 	/usr/bin/python3 "$1/tests/bench/client_latency.py" "$2"
 	echo "squid (same tool, same machine):"

@@ -52,9 +52,9 @@ def test_valid_credentials_open_tunnel(gateway, backends, user):
 
 
 def test_slow_pam_failure_does_not_delay_other_users(make_gateway, backends):
-    """pam_unix sleeps ~2 s after bob's wrong password; alice, asking at the
-    same time, must get her tunnel first."""
-    gw = make_gateway("slow-pam")
+    """bob's wrong password is answered 3 s after his request; alice, asking
+    at the same time, must get her tunnel first."""
+    gw = make_gateway("slow-pam", failure_delay=3.0)
     target = f"backend.test:{backends.echo.port}"
     done = {}
 

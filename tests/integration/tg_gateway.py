@@ -52,6 +52,9 @@ rules = (
 
 TIMEOUTS = {"handshake": 5.0, "request": 2.0, "auth": 8.0, "dns": 2.0,
             "connect": 2.0, "idle": 30.0, "drain": 3.0}
+# auth.failure_delay: shorter than the daemon's 2 s default, to keep the
+# suite quick; tests about the delay set their own.
+FAILURE_DELAY = 1.0
 
 CONFIG_TEMPLATE = """# written by tests/integration/harness.py
 listen = (
@@ -81,6 +84,7 @@ privsep = {{
 auth = {{
 	backend = "pam";
 	realm = "{realm}";
+	failure_delay = {failure_delay};
 	pam = {{
 		service = "tunnelgate";
 		confdir = "pam.d";
@@ -223,7 +227,7 @@ class Gateway:
         shutil.copy(env.cert, self.cert)
         shutil.copy(env.key, self.key)
         self.settings = dict(TIMEOUTS, gate=gate, authenticator=authenticator,
-                             relay=relay)
+                             relay=relay, failure_delay=FAILURE_DELAY)
         self.settings.update(timeouts)
         self.conf.write_text(self.config_text())
         self.write_policy(policy)

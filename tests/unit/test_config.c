@@ -41,6 +41,7 @@ check_documented_values(const struct config *c)
 	assert_string_equal(c->chroot_dir, "/var/empty");
 	assert_int_equal(c->auth_backend, AUTH_BACKEND_PAM);
 	assert_string_equal(c->auth_realm, "tunnelgate");
+	assert_int_equal(c->auth_failure_delay_ms, 2000);
 	assert_int_equal(c->ldap.n_uris, 0);
 	assert_true(c->ldap.starttls);
 	assert_true(c->ldap.tls_verify);

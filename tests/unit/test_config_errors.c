@@ -203,6 +203,9 @@ test_duration_bounds_are_enforced(void **state)
 		    "duration from 0 to 86400 seconds" },
 		{ MINIMAL "cache = { negative_ttl = 86400.5; };", 3,
 		    "cache.negative_ttl: 86400.5 seconds" },
+		{ MINIMAL "auth = { failure_delay = 60.5; };", 3,
+		    "auth.failure_delay: 60.5 seconds is out of range; use a "
+		    "duration from 0 to 60 seconds" },
 	};
 
 	run_bad_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
