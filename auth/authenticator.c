@@ -41,6 +41,7 @@ struct authenticator {
 	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
 	uint32_t		 serials[TG_MAX_GATE_WORKERS];
 	size_t			 n_open;	/* gate sockets not at EOF */
+	bool			 retired;	/* the master said: no new work */
 	struct auth_held	 held[AUTH_HELD_MAX];	/* a ring, oldest first */
 	size_t			 held_first, n_held;
 };
@@ -191,14 +192,12 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
  * (events 0 leaves only its hang-up visible), and let the master kill the
  * gate worker; it sends a fresh socket with the replacement.
  */
+/* Ask the master to kill and replace the gate worker of that socket. */
 static void
-auth_suspend(struct authenticator *a, size_t slot, const char *why)
+auth_report_gate(struct authenticator *a, size_t slot, const char *why)
 {
 	struct ctl_gate_broke	 m;
 
-	log_warnx("gate socket %zu sent a bad message (%s); not reading it "
-	    "until the master replaces that gate worker", slot, why);
-	a->pfds[slot].events = 0;
 	memset(&m, 0, sizeof(m));
 	ctl_hdr_init(&m.hdr, CTL_GATE_BROKE);
 	m.slot = (uint32_t)slot;
@@ -206,6 +205,18 @@ auth_suspend(struct authenticator *a, size_t slot, const char *why)
 	AUDIT_SET(m.why, why);
 	if (ctl_send(a->env->ctl_fd, &m, sizeof(m), NULL, 0) == -1)
 		log_warn("%s: cannot tell the master", __func__);
+}
+
+static void
+auth_suspend(struct authenticator *a, size_t slot, const char *why)
+{
+	char	 what[CTL_WHY_MAX];
+
+	log_warnx("gate socket %zu sent a bad message (%s); not reading it "
+	    "until the master replaces that gate worker", slot, why);
+	a->pfds[slot].events = 0;
+	(void)snprintf(what, sizeof(what), "sent a bad message (%s)", why);
+	auth_report_gate(a, slot, what);
 }
 
 static void
@@ -263,7 +274,13 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 	case MSG_AGAIN:
 		return 0;
 	case MSG_EOF:
-		/* The gate worker of a retired generation is gone. */
+		/*
+		 * A retired gate worker closes its socket when done; any other
+		 * has died or hung up on purpose, and the master replaces it.
+		 */
+		if (!a->retired)
+			auth_report_gate(a, slot, "hung up on its authenticator "
+			    "socket");
 		auth_close_sock(a, slot);
 		return 0;
 	case MSG_BAD:
@@ -358,7 +375,10 @@ auth_dispatch_master(struct authenticator *a)
 		case MSG_OK:
 			break;
 		}
-		auth_replace_sock(a, &m.sock, in.fds[0]);
+		if (in.t->type == CTL_RETIRE)
+			a->retired = true;
+		else
+			auth_replace_sock(a, &m.sock, in.fds[0]);
 	}
 }
 
@@ -397,7 +417,8 @@ authenticator_main(void *arg)
 	a.n_open = n;
 	a.pfds[n].fd = env->ctl_fd;
 	a.pfds[n].events = POLLIN;
-	while (a.n_open > 0) {
+	/* Until retired, a gate slot with no socket waits for its new pair. */
+	while (!a.retired || a.n_open > 0) {
 		/* While requests are held, only look at what else is queued. */
 		if (poll(a.pfds, n + 1, a.n_held > 0 ? 0 : -1) == -1) {
 			if (errno == EINTR)

@@ -113,7 +113,7 @@ static const struct msg_type ctl_types[] = {
 	MSG_FIXED(CTL_AUTH_STATUS, "auth status", struct ctl_auth_status,
 	    MSG_MASTER, MSG_GATE, 0, 0, NULL),
 	MSG_FIXED(CTL_RETIRE, "retire", struct ctl_retire,
-	    MSG_MASTER, MSG_GATE, 0, 0, NULL),
+	    MSG_MASTER, MSG_GATE | MSG_AUTH, 0, 0, NULL),
 	MSG_FIXED(CTL_RELAY_INIT, "relay init", struct ctl_relay_init,
 	    MSG_MASTER, MSG_RELAY, 0, 0, relay_init_check),
 	MSG_FIXED(CTL_RELAY_LOADS, "relay loads", struct ctl_relay_loads,

@@ -24,7 +24,7 @@
 enum ctl_type {
 	CTL_AUDIT = 1,		/* authenticator, gate, relay -> master */
 	CTL_AUTH_STATUS = 2,	/* master -> gate */
-	CTL_RETIRE = 3,		/* master -> gate: stop taking new work */
+	CTL_RETIRE = 3,		/* master -> gate, auth: stop taking new work */
 	CTL_RELAY_INIT = 4,	/* master -> relay worker, once, after exec */
 	/* 5 was a relay worker's self-reported load; the master counts now. */
 	CTL_RELAY_LOADS = 6,	/* master -> gate: every relay worker's count */
@@ -94,11 +94,13 @@ struct ctl_handoff {
 };
 
 /* The gate socket of slot, pair serial, sent what why says. */
+#define CTL_WHY_MAX	128
+
 struct ctl_gate_broke {
 	struct msg_hdr		 hdr;
 	uint32_t		 slot;
 	uint32_t		 serial;
-	char			 why[96];
+	char			 why[CTL_WHY_MAX];
 };
 
 /* The authenticator end of slot's new socket pair travels as SCM_RIGHTS. */

@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -56,6 +58,16 @@ ipc_close_fds(int *fds, size_t n)
 		close(fds[i]);
 }
 
+/* The peer closed or shut down its end: what a real end of stream is. */
+static bool
+ipc_peer_gone(int sock)
+{
+	struct pollfd	 pfd = { .fd = sock, .events = POLLIN | POLLRDHUP };
+
+	return poll(&pfd, 1, 0) == 1 &&
+	    (pfd.revents & (POLLHUP | POLLRDHUP)) != 0;
+}
+
 ssize_t
 ipc_recv(int sock, void *msg, size_t cap, int *fds, size_t *nfds)
 {
@@ -96,6 +108,14 @@ ipc_recv(int sock, void *msg, size_t cap, int *fds, size_t *nfds)
 				close(fd);
 		}
 	}
+	/*
+	 * recvmsg() returns 0 both at the end of the stream and for an empty
+	 * datagram, which may even carry descriptors. No message of ours is
+	 * empty, so one from a peer that is still there is malformed, never a
+	 * hang-up the receiver could take for a child's normal exit.
+	 */
+	if (n == 0 && (got > 0 || !ipc_peer_gone(sock)))
+		bad = 1;
 	if (bad || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || got > want) {
 		ipc_close_fds(tmp, got);
 		errno = bad || (mh.msg_flags & MSG_CTRUNC) || got > want ?

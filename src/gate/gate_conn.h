@@ -75,6 +75,7 @@ struct worker {
 	/* Gate: relay workers' loads as the master last told, plus ours since. */
 	uint32_t		 relay_load[TG_MAX_RELAY_WORKERS];
 	uint32_t		 relay_capacity;
+	size_t			 relay_next;	/* handoff_pick() goes round */
 };
 
 /* gate_conn.c */

@@ -160,12 +160,17 @@ master_discard_requests(struct generation *gen)
 	struct auth_request	 req;
 	int			 fds[IPC_MAX_FDS];
 	size_t			 nfds;
+	ssize_t			 n;
 
 	for (unsigned i = 0; i < gen->cfg->gate_workers; i++) {
 		for (;;) {
 			nfds = IPC_MAX_FDS;
-			if (ipc_recv(gen->auth_ends[i], &req, sizeof(req), fds,
-			    &nfds) <= 0)
+			n = ipc_recv(gen->auth_ends[i], &req, sizeof(req), fds,
+			    &nfds);
+			/* A malformed one was dropped with its descriptors. */
+			if (n == -1 && (errno == EPROTO || errno == EMSGSIZE))
+				continue;
+			if (n <= 0)
 				break;
 			for (size_t k = 0; k < nfds; k++)
 				close(fds[k]);
@@ -262,8 +267,9 @@ master_retire(struct generation *gen)
 	memset(&r, 0, sizeof(r));
 	ctl_hdr_init(&r.hdr, CTL_RETIRE);
 	TAILQ_FOREACH(c, &m.children, entry)
-		if (c->gen == gen && c->kind == CHILD_GATE)
-			ipc_send(c->ctl_fd, &r, sizeof(r), NULL, 0);
+		if (c->gen == gen && ipc_send(c->ctl_fd, &r, sizeof(r), NULL,
+		    0) == -1)
+			master_kill_child(c, "cannot be told to retire");
 	/* Its workers hold their own copies; ours would keep them alive. */
 	gen_close_ends(gen);
 	if (gen->children == 0)
@@ -438,7 +444,8 @@ master_reload(void)
 static void
 master_stop(void)
 {
-	struct child	*c;
+	struct ctl_retire	 r;
+	struct child		*c;
 
 	if (m.stopping)
 		return;
@@ -449,9 +456,15 @@ master_stop(void)
 	    MASTER_KILL_GRACE_MS;
 	listeners_close(&m.listeners);
 	gen_close_ends(m.gen);
-	TAILQ_FOREACH(c, &m.children, entry)
+	memset(&r, 0, sizeof(r));
+	ctl_hdr_init(&r.hdr, CTL_RETIRE);
+	TAILQ_FOREACH(c, &m.children, entry) {
 		if (c->kind == CHILD_GATE)
 			kill(c->pid, SIGTERM);
+		/* They leave once the gate workers they serve are gone. */
+		else if (c->kind == CHILD_AUTH)
+			(void)ipc_send(c->ctl_fd, &r, sizeof(r), NULL, 0);
+	}
 	relays_stop();
 }
 
@@ -482,6 +495,25 @@ master_dispatch_signal(void)
 }
 
 /* Start due restarts; returns the epoll timeout until the next event. */
+/* Children that closed their control socket but did not exit. */
+static void
+master_kill_deaf(int64_t now, int64_t *next)
+{
+	struct child	*c;
+	int64_t		 due;
+
+	TAILQ_FOREACH(c, &m.children, entry) {
+		if (c->hung_up_at == 0 || c->killed)
+			continue;
+		due = c->hung_up_at + CHILD_HANGUP_GRACE_MS;
+		if (due <= now)
+			master_kill_child(c, "closed its control socket but "
+			    "kept running");
+		else if (*next == -1 || due < *next)
+			*next = due;
+	}
+}
+
 static int
 master_timers(void)
 {
@@ -499,6 +531,7 @@ master_timers(void)
 		}
 		return (int)(m.kill_at - now);
 	}
+	master_kill_deaf(now, &next);
 	for (unsigned k = 0; k < 2; k++) {
 		unsigned n = k ? gen->cfg->gate_workers : gen->cfg->auth_workers;
 

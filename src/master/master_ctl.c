@@ -145,12 +145,15 @@ master_gate_broke(struct child *auth, const struct ctl_gate_broke *b)
 
 	if (b->slot >= gen->cfg->gate_workers)
 		return "names a gate socket that does not exist";
-	/* A report on a pair already replaced is about a dead worker. */
-	if (b->serial != gen->serials[b->slot] ||
+	/*
+	 * A report on a pair already replaced is about a dead worker; a
+	 * retired generation's gate workers close their sockets when done.
+	 */
+	if (gen->retired || m.stopping || b->serial != gen->serials[b->slot] ||
 	    (gate = master_find_gate(gen, b->slot)) == NULL)
 		return NULL;
-	snprintf(what, sizeof(what), "sent authenticator %d a bad message "
-	    "(%s)", (int)auth->pid, b->why);
+	snprintf(what, sizeof(what), "%s, says authenticator %d", b->why,
+	    (int)auth->pid);
 	master_kill_child(gate, what);
 	return NULL;
 }
@@ -189,8 +192,9 @@ master_dispatch_child(struct child *c)
 		case MSG_AGAIN:
 			return;
 		case MSG_EOF:
-			/* Exiting; SIGCHLD follows. Stop polling the socket. */
+			/* Exiting, SIGCHLD follows; else master_timers kills it. */
 			epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
+			c->hung_up_at = proc_now_ms();
 			return;
 		case MSG_BAD:
 			master_kill_child(c, in.why);

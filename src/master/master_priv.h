@@ -37,6 +37,12 @@ struct generation {
 	bool			 retired;
 };
 
+/*
+ * A child closes its control socket only on its way out. One still running
+ * this long after is deaf to retire and status messages, so it is killed.
+ */
+#define CHILD_HANGUP_GRACE_MS	2000
+
 struct child {
 	TAILQ_ENTRY(child)	 entry;
 	pid_t			 pid;
@@ -45,6 +51,7 @@ struct child {
 	struct generation	*gen;		/* NULL for relay workers */
 	int			 ctl_fd;
 	bool			 killed;	/* broke a protocol; not read */
+	int64_t			 hung_up_at;	/* its control socket ended */
 	int64_t			 tokens;	/* rate bucket, in 1/1000 message */
 	int64_t			 tokens_at;
 };

@@ -11,18 +11,23 @@
 
 #define PRIVSEP_PW_BUF	4096
 
-/* Every group of name, the primary one included, through NSS. */
-static bool
+/*
+ * 1 if name is in group want (its primary one included, through NSS), 0 if
+ * not, -1 if its groups cannot be listed: a reload then fails, the daemon
+ * keeps running.
+ */
+static int
 privsep_in_group(const char *name, gid_t primary, gid_t want)
 {
 	gid_t	*groups = NULL;
-	int	 n = 0;
-	bool	 found = false;
+	int	 n = 0, found = 0;
 
 	if (getgrouplist(name, primary, NULL, &n) != -1 || n <= 0 ||
 	    (groups = calloc((size_t)n, sizeof(gid_t))) == NULL ||
-	    getgrouplist(name, primary, groups, &n) == -1)
-		fatalx("%s: cannot list the groups of %s", __func__, name);
+	    getgrouplist(name, primary, groups, &n) == -1) {
+		free(groups);
+		return -1;
+	}
 	for (int i = 0; i < n; i++)
 		found = found || groups[i] == want;
 	free(groups);
@@ -74,9 +79,14 @@ privsep_user_problem(const struct config_user *u, uid_t *uid, char *why,
 	if (pw.pw_gid == 0)
 		return "has primary group 0 (root); give it a group of its own "
 		    "(useradd --user-group)";
-	if (privsep_in_group(u->name, pw.pw_gid, 0))
+	switch (privsep_in_group(u->name, pw.pw_gid, 0)) {
+	case 1:
 		return "is a member of group 0 (root); remove it from that "
 		    "group";
+	case -1:
+		return "has groups that cannot be listed (NSS failed); check "
+		    "the group database";
+	}
 	return NULL;
 }
 

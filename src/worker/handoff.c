@@ -19,19 +19,25 @@
 #include "record_pump.h"
 #include "tls_export.h"
 
-/* The relay worker with the fewest tunnels that has room, or -1. */
+/*
+ * The next relay worker in turn that has room, or -1. In turn, not the least
+ * loaded: loads fall with the close records a relay worker sends itself, so a
+ * compromised one could lie its way to every new tunnel (and its keys); in
+ * turn, lying gains it no more than its share.
+ */
 static int
 handoff_pick(struct worker *g)
 {
-	int	 best = -1;
+	size_t	 n = g->env->n_relays, i;
 
-	for (size_t i = 0; i < g->env->n_relays; i++) {
-		if (g->relay_load[i] >= g->relay_capacity)
-			continue;
-		if (best == -1 || g->relay_load[i] < g->relay_load[best])
-			best = (int)i;
+	for (size_t k = 0; k < n; k++) {
+		i = (g->relay_next + k) % n;
+		if (g->relay_load[i] < g->relay_capacity) {
+			g->relay_next = (i + 1) % n;
+			return (int)i;
+		}
 	}
-	return best;
+	return -1;
 }
 
 /*

@@ -1,0 +1,67 @@
+"""A compromised gate worker that hangs up instead of talking (THREAT-MODEL.md,
+attacker 4: "cannot crash or stall the authenticators"). recvmsg() returns 0
+both at the end of a stream and for an empty datagram; neither may make the
+privileged side give up: an empty message is malformed (its sender dies), and
+a gate worker that shuts its authenticator socket down while it runs is
+killed and replaced, with the authenticators waiting for the new pair even
+when it was the only gate worker."""
+
+import socket
+
+import harness as h
+import handoff_fixtures as hf
+import proto_fixtures as pf
+
+
+def _only_gate(gw):
+    (gate,) = gw.wait_children("tg-gate", 1)
+    return gate
+
+
+def test_a_gate_worker_that_hangs_up_is_replaced_and_the_authenticators_stay(
+        make_gateway, backends):
+    gw = make_gateway("auth-hangup", gate=1, authenticator=2)
+    target = f"backend.test:{backends.echo.port}"
+    assert gw.status_of(target) == 200
+    auths = hf.start_times(gw.wait_children("tg-auth", 2))
+    victim = _only_gate(gw)
+    start = hf.start_time(victim)
+    held = pf.Held(victim)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
+    try:
+        # What the worker's own shutdown(fd, SHUT_WR) would do: its filter
+        # allows SHUT_WR.
+        sock.shutdown(socket.SHUT_WR)
+        h.wait_for(held.reap, 10, "the gate worker to be killed")
+    finally:
+        sock.close()
+        held.release()
+    pf.wait_gone(victim, start)
+    fresh = pf.wait_replaced(gw, "tg-gate", 1, victim)
+    assert fresh
+    assert h.wait_for(lambda: gw.status_of(target) == 200, 20, "a login after the hang-up")
+    # The same authenticators: none exited for want of gate sockets.
+    assert hf.start_times(gw.children("tg-auth")) == auths
+    log = gw.stderr_text()
+    assert f"gate worker {victim} (generation 1): hung up on its authenticator socket" in log
+    assert "authenticator" not in "".join(
+        line for line in log.splitlines() if "exited with status" in line)
+
+
+def test_an_empty_control_message_kills_its_sender(make_gateway, backends):
+    gw = make_gateway("ctl-empty", gate=2)
+    victim = gw.wait_children("tg-gate", 2)[0]
+    start = hf.start_time(victim)
+    held = pf.Held(victim)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["ctl"])
+    try:
+        assert pf.send(sock, b"")
+        h.wait_for(held.reap, 10, "the gate worker to be killed")
+    finally:
+        sock.close()
+        held.release()
+    pf.wait_gone(victim, start)
+    pf.wait_replaced(gw, "tg-gate", 2, victim)
+    lines = pf.violations_about(gw, victim)
+    assert len(lines) == 1, lines
+    assert gw.status_of(f"backend.test:{backends.echo.port}") == 200
