@@ -231,7 +231,6 @@ pam_final_account(const struct config *cfg, pam_handle_t *pamh,
 		    "check nsswitch.conf", __func__, (const char *)item);
 		return AUTH_UNAVAILABLE;
 	default:
-		name[0] = '\0';
 		return (enum auth_verdict)rc;
 	}
 }
