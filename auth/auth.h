@@ -22,8 +22,8 @@
  * (docs/policy.md, "User names"); AUTH_USER_CHARSET is how the audit
  * reason and the documentation write AUTH_USER_CHARS.
  */
-#define AUTH_USER_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz" \
-			"0123456789._-@"
+#define AUTH_USER_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"abcdefghijklmnopqrstuvwxyz0123456789._-@"
 #define AUTH_USER_CHARSET "[A-Za-z0-9._@-]"
 
 /*

@@ -126,7 +126,8 @@ aldap_check_name(struct aldap_login *l)
 		    "entry has %zu values of %.32s, not one", l->name_values,
 		    attr);
 	}
-	why = l->name_binary ? "a NUL in the value" : auth_user_refusal(l->name);
+	why = l->name_binary ? "a NUL in the value" :
+	    auth_user_refusal(l->name);
 	if (why != NULL)
 		return aldap_decide(l, AUTH_ACCOUNT_UNUSABLE, "ldap: account "
 		    "name (%.32s): %s", attr, why);

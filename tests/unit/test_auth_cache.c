@@ -88,8 +88,10 @@ test_negative_ttl_expires(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS, NULL, NULL, 0);
-	auth_cache_store(c, "carol", "old", 0, AUTH_ACCOUNT_UNUSABLE, NULL, NULL, 0);
+	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
+	auth_cache_store(c, "carol", "old", 0, AUTH_ACCOUNT_UNUSABLE,
+	    NULL, NULL, 0);
 	assert_true(hit(c, "alice", "wrong", NEG_TTL - 1, AUTH_BAD_CREDENTIALS));
 	assert_true(hit(c, "carol", "old", NEG_TTL - 1, AUTH_ACCOUNT_UNUSABLE));
 	assert_false(hit(c, "alice", "wrong", NEG_TTL, AUTH_BAD_CREDENTIALS));
@@ -101,12 +103,14 @@ test_restore_replaces_verdict(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS, NULL, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
 	auth_cache_store(c, "alice", "pw", 10, AUTH_ALLOW, NULL, NULL, 0);
 	assert_true(hit(c, "alice", "pw", 10 + NEG_TTL, AUTH_ALLOW));
 	/* The old positive entry must not resurface once the new one expires. */
 	auth_cache_store(c, "bob", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
-	auth_cache_store(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS, NULL, NULL, 0);
+	auth_cache_store(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
 	assert_true(hit(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS));
 	assert_false(hit(c, "bob", "pw", 10 + NEG_TTL, AUTH_ALLOW));
 }
@@ -118,8 +122,10 @@ test_unavailable_and_backend_verdicts_not_cached(void **state)
 
 	auth_cache_store(c, "alice", "pw", 0, AUTH_UNAVAILABLE, NULL, NULL, 0);
 	auth_cache_store(c, "bob", "pw", 0, AUTH_POLICY_DENY, NULL, NULL, 0);
-	auth_cache_store(c, "carol", "pw", 0, AUTH_BACKEND_REFUSED, NULL, NULL, 0);
-	auth_cache_store(c, "dave", "pw", 0, AUTH_BACKEND_TIMEOUT, NULL, NULL, 0);
+	auth_cache_store(c, "carol", "pw", 0, AUTH_BACKEND_REFUSED,
+	    NULL, NULL, 0);
+	auth_cache_store(c, "dave", "pw", 0, AUTH_BACKEND_TIMEOUT,
+	    NULL, NULL, 0);
 	assert_false(hit(c, "alice", "pw", 1, AUTH_UNAVAILABLE));
 	assert_false(hit(c, "bob", "pw", 1, AUTH_POLICY_DENY));
 	assert_false(hit(c, "carol", "pw", 1, AUTH_BACKEND_REFUSED));
@@ -203,7 +209,8 @@ test_zero_ttl_disables_that_kind(void **state)
 	/* One slot: a store that is not kept must not evict either. */
 	assert_non_null(c = auth_cache_new(1, POS_TTL, 0));
 	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
-	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS, NULL, NULL, 0);
+	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
 	assert_false(hit(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS));
 	assert_true(hit(c, "alice", "pw", 0, AUTH_ALLOW));
 	auth_cache_free(c);
@@ -267,9 +274,11 @@ test_groups_not_kept_with_failures(void **state)
 	struct auth_cache	*c = *state;
 	const char		*ops[] = { "ops" };
 
-	auth_cache_store(c, "carol", "pw", 0, AUTH_ACCOUNT_UNUSABLE, NULL, ops, 1);
+	auth_cache_store(c, "carol", "pw", 0, AUTH_ACCOUNT_UNUSABLE,
+	    NULL, ops, 1);
 	hit_groups(c, "carol", 1, NULL, 0);
-	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS, NULL, ops, 1);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, ops, 1);
 	hit_groups(c, "alice", 1, NULL, 0);
 }
 
@@ -290,7 +299,8 @@ test_group_bounds(void **state)
 		list[i] = names[i];
 	}
 	/* The largest list there can be is kept whole. */
-	auth_cache_store(c, "many", "pw", 0, AUTH_ALLOW, NULL, list, AUTH_MAX_GROUPS);
+	auth_cache_store(c, "many", "pw", 0, AUTH_ALLOW,
+	    NULL, list, AUTH_MAX_GROUPS);
 	hit_groups(c, "many", 1, list, AUTH_MAX_GROUPS);
 	/* One group more, or one byte more, and nothing is cached. */
 	auth_cache_store(c, "toomany", "pw", 0, AUTH_ALLOW, NULL, list,
@@ -312,9 +322,11 @@ test_groups_freed_when_entries_go(void **state)
 	(void)state;
 	assert_non_null(c = auth_cache_new(2, POS_TTL, NEG_TTL));
 	auth_cache_store(c, "a", "pw", 0, AUTH_ALLOW, NULL, ops, 1);
-	auth_cache_store(c, "a", "pw", 1, AUTH_ALLOW, NULL, ops, 1);	/* replaced */
+	auth_cache_store(c, "a", "pw", 1, AUTH_ALLOW,
+	    NULL, ops, 1);	/* replaced */
 	auth_cache_store(c, "b", "pw", 0, AUTH_ALLOW, NULL, ops, 1);
-	auth_cache_store(c, "c", "pw", 0, AUTH_ALLOW, NULL, ops, 1);	/* evicts a */
+	auth_cache_store(c, "c", "pw", 0, AUTH_ALLOW,
+	    NULL, ops, 1);	/* evicts a */
 	assert_false(hit(c, "a", "pw", 1, AUTH_ALLOW));
 	assert_false(hit(c, "b", "pw", POS_TTL, AUTH_ALLOW));	/* expired */
 	auth_cache_store(c, "d", "pw", 0, AUTH_ALLOW, NULL, ops, 1);
