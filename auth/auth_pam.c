@@ -250,7 +250,11 @@ auth_pam_check(const struct config *cfg, const char *user,
 		snprintf(reason, reasonlen, "empty password");
 		return AUTH_BAD_CREDENTIALS;
 	}
-	/* Root's and system accounts' passwords are never tried at all. */
+	/*
+	 * Root's and system accounts' passwords are not even tried when NSS
+	 * knows the typed name; pam_final_account() catches a module that
+	 * maps a login onto one.
+	 */
 	if ((rc = pam_account(cfg, user, name, reason, reasonlen)) > 0)
 		return (enum auth_verdict)rc;
 	name[0] = '\0';
