@@ -17,19 +17,38 @@
 /* Longer group names cannot be named in a policy (POLICY_MAX_PRINCIPAL). */
 #define AUTH_GROUP_NAME_MAX 255
 
+/*
+ * The user names tunnelgated accepts, typed or as an account's own name
+ * (docs/policy.md, "User names"); AUTH_USER_CHARSET is how the audit
+ * reason and the documentation write AUTH_USER_CHARS.
+ */
+#define AUTH_USER_CHARS	"ABCDEFGHIJKLMNOPQRSTUVWXYZ" \
+			"abcdefghijklmnopqrstuvwxyz0123456789._-@"
+#define AUTH_USER_CHARSET "[A-Za-z0-9._@-]"
+
+/*
+ * NULL if name is one of those, else the audit reason it is refused with
+ * ("empty user", "user name too long", ...).
+ */
+const char *auth_user_refusal(const char *name);
+
 /* Milliseconds on CLOCK_MONOTONIC, the clock request deadlines use. */
 int64_t	 auth_now_ms(void);
 
 /*
  * PAM: pam_start_confdir (cfg->pam_confdir, or the system directory when
  * empty) with cfg->pam_service, PAM_RHOST = rhost, then pam_authenticate and
- * pam_acct_mgmt. Returns AUTH_ALLOW (credentials and account fine),
- * AUTH_BAD_CREDENTIALS, AUTH_ACCOUNT_UNUSABLE or AUTH_UNAVAILABLE; reason gets
- * a short audit reason without secrets ("bad password", "account expired",
- * "pam: <pam_strerror>").
+ * pam_acct_mgmt. Root and accounts under cfg->pam_min_uid are refused, by
+ * NSS before PAM is asked and again for the account PAM settled on.
+ * Returns AUTH_ALLOW (credentials and account fine) with name set to the
+ * account's own name (PAM_USER, as getpwnam() spells it),
+ * AUTH_BAD_CREDENTIALS, AUTH_ACCOUNT_UNUSABLE or AUTH_UNAVAILABLE with name
+ * ""; reason gets a short audit reason without secrets ("bad password",
+ * "account expired", "pam: <pam_strerror>").
  */
 enum auth_verdict auth_pam_check(const struct config *cfg, const char *user,
-	    const char *password, const char *rhost, char *reason, size_t reasonlen);
+	    const char *password, const char *rhost,
+	    char name[AUTH_USER_MAX + 1], char *reason, size_t reasonlen);
 
 /*
  * Supplementary and primary groups of user from NSS, as names, however
@@ -55,25 +74,30 @@ char	**auth_groups_dup(const char *const *groups, size_t n);
  * cached). Bounded by max_entries (0 disables); the oldest entry goes first.
  * A positive entry may carry the user's groups (the LDAP backend stores
  * them, so that cached users keep their groups through a directory outage;
- * PAM users get theirs from NSS on each request and store none).
+ * PAM users get theirs from NSS on each request and store none), and
+ * always the account's own name (the key is the name as typed).
  */
 struct auth_cache;
 struct auth_cache *auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
 	    unsigned negative_ttl_ms);
 void	 auth_cache_free(struct auth_cache *);
 /*
- * Returns 1 and sets *verdict on a live hit, 0 otherwise. On a hit, if groups
- * is not NULL, *groups gets a copy of the stored groups (free() it) or NULL
- * if none were stored, and *n_groups their number. A hit whose groups cannot
- * be copied is a miss.
+ * Returns 1 and sets *verdict on a live hit, 0 otherwise. On a hit, if name
+ * is not NULL it gets the stored account name ("" on a negative entry); if
+ * groups is not NULL, *groups gets a copy of the stored groups (free() it)
+ * or NULL if none were stored, and *n_groups their number. A hit whose
+ * groups cannot be copied is a miss.
  */
 int	 auth_cache_lookup(struct auth_cache *, const char *user,
 	    const char *password, int64_t now_ms, enum auth_verdict *verdict,
-	    char ***groups, size_t *n_groups);
-/* groups (NULL: none) are kept with AUTH_ALLOW only, copied. */
+	    char name[AUTH_USER_MAX + 1], char ***groups, size_t *n_groups);
+/*
+ * name (the account's own, at most AUTH_USER_MAX bytes) and groups (NULL:
+ * none) are kept with AUTH_ALLOW only, copied.
+ */
 void	 auth_cache_store(struct auth_cache *, const char *user,
 	    const char *password, int64_t now_ms, enum auth_verdict verdict,
-	    const char *const *groups, size_t n_groups);
+	    const char *name, const char *const *groups, size_t n_groups);
 
 /*
  * Resolve host (bounded by cfg->timeout_dns_ms and deadline_ms), check the

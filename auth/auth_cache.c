@@ -14,6 +14,10 @@
  * refused for up to the negative TTL even if it becomes the new password.
  * Entries of one user are not linked to each other.
  *
+ * The key is the name as typed (it is all there is before the backend is
+ * asked), so a positive entry also keeps the account's own name: a hit
+ * gives the name the backend found, never the typed spelling.
+ *
  * A positive entry may hold a copy of the user's groups (LDAP stores them:
  * a cached user keeps working, with the groups the directory last gave,
  * while it is unreachable). That copy is at most AUTH_MAX_GROUPS names of
@@ -43,6 +47,7 @@ struct cache_entry {
 	uint8_t		 digest[SHA256_DIGEST_LENGTH];
 	int64_t		 expires_ms;
 	char		**groups;	/* auth_groups_dup() layout, or NULL */
+	char		*name;		/* the account's own; positive only */
 	uint32_t	 next;		/* hash chain */
 	uint16_t	 n_groups;
 	uint8_t		 verdict;
@@ -141,6 +146,8 @@ cache_drop(struct cache_entry *e)
 {
 	free(e->groups);
 	e->groups = NULL;
+	free(e->name);
+	e->name = NULL;
 	e->n_groups = 0;
 	e->used = 0;
 }
@@ -224,7 +231,7 @@ cache_unlink(struct auth_cache *c, uint32_t slot)
 int
 auth_cache_lookup(struct auth_cache *c, const char *user,
     const char *password, int64_t now_ms, enum auth_verdict *verdict,
-    char ***groups, size_t *n_groups)
+    char name[AUTH_USER_MAX + 1], char ***groups, size_t *n_groups)
 {
 	uint8_t			 d[SHA256_DIGEST_LENGTH];
 	const struct cache_entry *e;
@@ -235,6 +242,9 @@ auth_cache_lookup(struct auth_cache *c, const char *user,
 	if ((link = cache_find(c, d, now_ms)) == NULL)
 		return 0;
 	e = &c->ring[*link];
+	if (name != NULL)
+		memcpy(name, e->name != NULL ? e->name : "", e->name != NULL ?
+		    strlen(e->name) + 1 : 1);
 	if (groups != NULL) {
 		*groups = NULL;
 		*n_groups = e->n_groups;
@@ -249,13 +259,13 @@ auth_cache_lookup(struct auth_cache *c, const char *user,
 void
 auth_cache_store(struct auth_cache *c, const char *user,
     const char *password, int64_t now_ms, enum auth_verdict verdict,
-    const char *const *groups, size_t n_groups)
+    const char *name, const char *const *groups, size_t n_groups)
 {
 	uint8_t			 d[SHA256_DIGEST_LENGTH];
 	struct cache_entry	*e;
 	uint32_t		*link, slot;
 	unsigned		 ttl;
-	char			**copy = NULL;
+	char			**copy = NULL, *name_copy = NULL;
 
 	switch (verdict) {
 	case AUTH_ALLOW:
@@ -271,12 +281,19 @@ auth_cache_store(struct auth_cache *c, const char *user,
 	}
 	if (c->max == 0 || ttl == 0 || cache_digest(c, user, password, d) == -1)
 		return;
-	if (verdict != AUTH_ALLOW)
+	if (verdict != AUTH_ALLOW) {
 		groups = NULL;
+		name = NULL;
+	}
+	if (name != NULL && (strlen(name) > AUTH_USER_MAX ||
+	    (name_copy = strdup(name)) == NULL))
+		return;
 	/* Groups that cannot be kept are not replaced by none: skip it all. */
 	if (groups != NULL && (copy = auth_groups_dup(groups, n_groups)) ==
-	    NULL)
+	    NULL) {
+		free(name_copy);
 		return;
+	}
 	/* A re-stored entry moves to the young end of the ring. */
 	if ((link = cache_find(c, d, now_ms)) != NULL)
 		cache_unlink(c, *link);
@@ -289,6 +306,7 @@ auth_cache_store(struct auth_cache *c, const char *user,
 	e->expires_ms = now_ms + ttl;
 	e->verdict = (uint8_t)verdict;
 	e->groups = copy;
+	e->name = name_copy;
 	e->n_groups = copy != NULL ? (uint16_t)n_groups : 0;
 	e->used = 1;
 	link = cache_bucket(c, d);

@@ -8,6 +8,11 @@
  *
  * The account state is checked only after the password has been accepted,
  * so that guessing passwords tells nothing about the account.
+ *
+ * The account's name is the entry's auth.ldap.bind.name_attribute, never
+ * the name typed: directories match names case- and space-insensitively,
+ * so "BOB" finds bob's entry. It must have exactly one value, within
+ * AUTH_USER_CHARS; like the account state it is judged only after the bind.
  */
 #include <ctype.h>
 #include <stdarg.h>
@@ -26,6 +31,10 @@ struct aldap_login {
 	int64_t			 deadline_ms;
 	struct aldap_groups	*groups;
 	char			 dn[AUTH_LDAP_DN_MAX];
+	/* One byte over AUTH_USER_MAX, so that a longer value is refused. */
+	char			 name[AUTH_USER_MAX + 2];
+	size_t			 name_values;
+	bool			 name_binary;	/* a NUL inside the value */
 	enum auth_verdict	 verdict;
 	char			*reason;
 	size_t			 reasonlen;
@@ -79,6 +88,68 @@ aldap_trouble(struct aldap_pool *p, struct aldap_server *srv,
 	    ldap_err2string(rc));
 }
 
+/* The entry's name attribute, kept for aldap_check_name(). */
+static void
+aldap_read_name(LDAP *ld, LDAPMessage *e, struct aldap_login *l)
+{
+	struct berval	**vals;
+	size_t		 len;
+
+	l->name[0] = '\0';
+	l->name_values = 0;
+	l->name_binary = false;
+	if ((vals = ldap_get_values_len(ld, e, l->cfg->name_attribute)) ==
+	    NULL)
+		return;
+	l->name_values = (size_t)ldap_count_values_len(vals);
+	if (l->name_values == 1) {
+		len = vals[0]->bv_len < sizeof(l->name) - 1 ? vals[0]->bv_len :
+		    sizeof(l->name) - 1;
+		l->name_binary = memchr(vals[0]->bv_val, '\0',
+		    vals[0]->bv_len) != NULL;
+		memcpy(l->name, vals[0]->bv_val, len);
+		l->name[len] = '\0';
+	}
+	ldap_value_free_len(vals);
+}
+
+static enum step
+aldap_check_name(struct aldap_login *l)
+{
+	const char	*attr = l->cfg->name_attribute, *why;
+
+	if (l->name_values != 1) {
+		log_warnx("%s: %s has %zu values of %s; one must name the "
+		    "account (auth.ldap.bind.name_attribute)", __func__, l->dn,
+		    l->name_values, attr);
+		return aldap_decide(l, AUTH_ACCOUNT_UNUSABLE, "ldap: the user "
+		    "entry has %zu values of %.32s, not one", l->name_values,
+		    attr);
+	}
+	why = l->name_binary ? "a NUL in the value" :
+	    auth_user_refusal(l->name);
+	if (why != NULL)
+		return aldap_decide(l, AUTH_ACCOUNT_UNUSABLE, "ldap: account "
+		    "name (%.32s): %s", attr, why);
+	return STEP_ON;
+}
+
+/* attrs for a read of the user's entry: at most two, or LDAP_NO_ATTRS. */
+static void
+aldap_entry_attrs(const struct config_ldap *cfg, bool memberof, bool name,
+    char *attrs[3])
+{
+	size_t	 n = 0;
+
+	if (memberof)
+		attrs[n++] = (char *)(uintptr_t)cfg->memberof_attribute;
+	if (name)
+		attrs[n++] = (char *)(uintptr_t)cfg->name_attribute;
+	if (n == 0)
+		attrs[n++] = LDAP_NO_ATTRS;
+	attrs[n] = NULL;
+}
+
 static enum step
 aldap_find_user(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
     struct aldap_login *l)
@@ -87,13 +158,12 @@ aldap_find_user(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
 	bool			 memberof = cfg->group_mode ==
 				    CONFIG_LDAP_GROUPS_MEMBEROF;
 	char			 filter[AUTH_LDAP_FILTER_MAX], *dn;
-	char			*attrs[] = { memberof ? (char *)(uintptr_t)
-				    cfg->memberof_attribute : LDAP_NO_ATTRS,
-				    NULL };
+	char			*attrs[3];
 	LDAPMessage		*res, *e;
 	enum step		 st = STEP_ON;
 	int			 rc, n;
 
+	aldap_entry_attrs(cfg, memberof, true, attrs);
 	if (auth_ldap_expand(AUTH_LDAP_FILTER, cfg->user_filter, l->user,
 	    NULL, filter, sizeof(filter)) == -1)
 		return aldap_decide(l, AUTH_BAD_CREDENTIALS, "ldap: user name "
@@ -125,8 +195,10 @@ aldap_find_user(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
 		else
 			memcpy(l->dn, dn, strlen(dn) + 1);
 		ldap_memfree(dn);
+		aldap_read_name(ld, e, l);
 		if (st == STEP_ON && memberof)
-			aldap_groups_memberof(ld, e, attrs[0], l->groups);
+			aldap_groups_memberof(ld, e, cfg->memberof_attribute,
+			    l->groups);
 	}
 	ldap_msgfree(res);
 	return st;
@@ -193,20 +265,23 @@ aldap_bind_user(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
 	}
 }
 
-/* The user's own entry: account_filter, and memberOf if not read yet. */
+/*
+ * The user's own entry: account_filter, and memberOf and the name if not
+ * read yet.
+ */
 static enum step
 aldap_check_entry(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
-    struct aldap_login *l, bool memberof)
+    struct aldap_login *l, bool memberof, bool name)
 {
 	const struct config_ldap *cfg = l->cfg;
 	const char		*filter = cfg->account_filter[0] != '\0' ?
 				    cfg->account_filter : "(objectClass=*)";
-	char			*attrs[] = { memberof ? (char *)(uintptr_t)
-				    cfg->memberof_attribute : LDAP_NO_ATTRS,
-				    NULL };
+	char			*attrs[3];
 	LDAPMessage		*res, *e = NULL;
 	enum step		 st = STEP_ON;
 	int			 rc;
+
+	aldap_entry_attrs(cfg, memberof, name, attrs);
 
 	rc = aldap_search(cfg, ld, l->dn, CONFIG_LDAP_SCOPE_BASE, filter,
 	    attrs, 1, l->deadline_ms, &res);
@@ -223,8 +298,13 @@ aldap_check_entry(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
 	else if (e == NULL)
 		st = aldap_decide(l, AUTH_UNAVAILABLE, "ldap: cannot read the "
 		    "user's own entry; grant read access or set bind.dn");
-	else if (memberof)
-		aldap_groups_memberof(ld, e, attrs[0], l->groups);
+	else {
+		if (memberof)
+			aldap_groups_memberof(ld, e, cfg->memberof_attribute,
+			    l->groups);
+		if (name)
+			aldap_read_name(ld, e, l);
+	}
 	if (res != NULL)
 		ldap_msgfree(res);
 	return st;
@@ -261,11 +341,14 @@ aldap_login_on(struct aldap_pool *p, struct aldap_server *srv,
 		return st;
 	/* Without a service account the user reads its own entries. */
 	look = svc != NULL ? svc : usr;
-	if ((cfg->account_filter[0] != '\0' || (memberof && !search)) &&
-	    (st = aldap_check_entry(p, srv, look, l, memberof && !search)) !=
-	    STEP_ON)
+	if ((cfg->account_filter[0] != '\0' || !search) &&
+	    (st = aldap_check_entry(p, srv, look, l, memberof && !search,
+	    !search)) != STEP_ON)
 		return st;
-	if (!memberof && (rc = aldap_groups_search(cfg, look, l->user, l->dn,
+	if ((st = aldap_check_name(l)) != STEP_ON)
+		return st;
+	/* %u in the group filter is the account's name, not the typed one. */
+	if (!memberof && (rc = aldap_groups_search(cfg, look, l->name, l->dn,
 	    l->deadline_ms, l->groups)) != LDAP_SUCCESS) {
 		if (rc == LDAP_FILTER_ERROR)
 			return aldap_decide(l, AUTH_UNAVAILABLE, "ldap: group "
@@ -288,29 +371,10 @@ auth_ldap_init(void)
 		log_warnx("%s: libldap failed to initialize", __func__);
 }
 
-/* Refused before any server is asked. */
-static const char *
-aldap_refuse(const char *user, const char *password)
-{
-	size_t	 i, len = strnlen(user, HTTP_CRED_MAX + 1);
-
-	if (len == 0)
-		return "empty user";
-	/* A bind with an empty password is an anonymous bind: it succeeds. */
-	if (password[0] == '\0')
-		return "empty password";
-	if (len > HTTP_CRED_MAX)
-		return "ldap: user name too long";
-	for (i = 0; i < len; i++)
-		if ((unsigned char)user[i] < 0x20 || user[i] == 0x7f)
-			return "ldap: control character in the user name";
-	return NULL;
-}
-
 enum auth_verdict
 auth_ldap_check(const struct config *cfg, const char *user,
-    const char *password, int64_t deadline_ms, char ***groups,
-    size_t *n_groups, char *reason, size_t reasonlen)
+    const char *password, int64_t deadline_ms, char name[AUTH_USER_MAX + 1],
+    char ***groups, size_t *n_groups, char *reason, size_t reasonlen)
 {
 	/* Large, and one login at a time per process. */
 	static struct aldap_groups	 g;
@@ -322,13 +386,14 @@ auth_ldap_check(const struct config *cfg, const char *user,
 	struct aldap_pool		*p;
 	struct aldap_server		*srv;
 	enum step			 st = STEP_FAILOVER;
-	const char			*refused;
 	size_t				 i, tried = 0;
 
 	*groups = NULL;
 	*n_groups = 0;
-	if ((refused = aldap_refuse(user, password)) != NULL) {
-		(void)snprintf(reason, reasonlen, "%s", refused);
+	name[0] = '\0';
+	/* A bind with an empty password is an anonymous bind: it succeeds. */
+	if (password[0] == '\0') {
+		(void)snprintf(reason, reasonlen, "empty password");
 		return AUTH_BAD_CREDENTIALS;
 	}
 	p = aldap_pool_get(&cfg->ldap);
@@ -351,8 +416,10 @@ auth_ldap_check(const struct config *cfg, const char *user,
 		if ((*groups = auth_groups_dup(g.name, g.n)) == NULL)
 			(void)aldap_decide(&l, AUTH_UNAVAILABLE, "ldap: no "
 			    "memory for the user's groups");
-		else
+		else {
 			*n_groups = g.n;
+			memcpy(name, l.name, strlen(l.name) + 1);
+		}
 	}
 	return l.verdict;
 }

@@ -30,15 +30,17 @@
 #define AUTH_LDAP_FILTER_MAX	16384
 
 /*
- * Check user and password against cfg->ldap, finish by deadline_ms
- * (CLOCK_MONOTONIC). Returns AUTH_ALLOW with *groups (auth_groups_dup()
- * layout, free()) and *n_groups set, or AUTH_BAD_CREDENTIALS,
- * AUTH_ACCOUNT_UNUSABLE or AUTH_UNAVAILABLE with *groups NULL; reason gets
- * a short audit reason without secrets.
+ * Check user (already within auth_user_refusal()) and password against
+ * cfg->ldap, finish by deadline_ms (CLOCK_MONOTONIC). Returns AUTH_ALLOW
+ * with name (the entry's cfg->ldap.name_attribute), *groups
+ * (auth_groups_dup() layout, free()) and *n_groups set, or
+ * AUTH_BAD_CREDENTIALS, AUTH_ACCOUNT_UNUSABLE or AUTH_UNAVAILABLE with name
+ * "" and *groups NULL; reason gets a short audit reason without secrets.
  */
 enum auth_verdict auth_ldap_check(const struct config *cfg, const char *user,
-	    const char *password, int64_t deadline_ms, char ***groups,
-	    size_t *n_groups, char *reason, size_t reasonlen);
+	    const char *password, int64_t deadline_ms,
+	    char name[AUTH_USER_MAX + 1], char ***groups, size_t *n_groups,
+	    char *reason, size_t reasonlen);
 
 /*
  * Set libldap up in this process before the first login. libldap looks up
@@ -133,7 +135,10 @@ struct aldap_groups {
 /* Names from the memberOf-style attribute of entry. */
 void	 aldap_groups_memberof(LDAP *, LDAPMessage *entry, const char *attr,
 	    struct aldap_groups *);
-/* Names from a group search; returns as aldap_search(), entries consumed. */
+/*
+ * Names from a group search, %u in the filter being the account's own
+ * name; returns as aldap_search(), entries consumed.
+ */
 int	 aldap_groups_search(const struct config_ldap *, LDAP *,
 	    const char *user, const char *dn, int64_t deadline_ms,
 	    struct aldap_groups *);

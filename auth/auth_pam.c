@@ -134,67 +134,6 @@ pam_verdict(pam_handle_t *pamh, int rc, int acct_stage, char *reason,
 	return AUTH_ACCOUNT_UNUSABLE;
 }
 
-enum auth_verdict
-auth_pam_check(const struct config *cfg, const char *user,
-    const char *password, const char *rhost, char *reason, size_t reasonlen)
-{
-	struct pam_conv		 conv;
-	struct pam_call		 call = { .password = password };
-	pam_handle_t		*pamh = NULL;
-	enum auth_verdict	 v;
-	int			 rc, end_rc;
-
-	if (user[0] == '\0' || password[0] == '\0') {
-		snprintf(reason, reasonlen, "%s", user[0] == '\0' ?
-		    "empty user" : "empty password");
-		return AUTH_BAD_CREDENTIALS;
-	}
-	conv.conv = pam_conv_password;
-	conv.appdata_ptr = &call;
-
-	if (cfg->pam_confdir[0] != '\0')
-		rc = pam_start_confdir(cfg->pam_service, user, &conv,
-		    cfg->pam_confdir, &pamh);
-	else
-		rc = pam_start(cfg->pam_service, user, &conv, &pamh);
-	if (rc != PAM_SUCCESS) {
-		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
-		log_warnx("%s: pam_start service %s (confdir %s): %s", __func__,
-		    cfg->pam_service, cfg->pam_confdir[0] != '\0' ?
-		    cfg->pam_confdir : "system", pam_strerror(pamh, rc));
-		return AUTH_UNAVAILABLE;
-	}
-	if ((rhost != NULL && rhost[0] != '\0' &&
-	    (rc = pam_set_item(pamh, PAM_RHOST, rhost)) != PAM_SUCCESS) ||
-	    (rc = pam_set_item(pamh, PAM_FAIL_DELAY,
-	    (const void *)(uintptr_t)pam_fail_delay_hook)) != PAM_SUCCESS) {
-		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
-		v = AUTH_UNAVAILABLE;
-		goto out;
-	}
-	rc = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if (rc != PAM_SUCCESS) {
-		v = pam_verdict(pamh, rc, 0, reason, reasonlen);
-		goto out;
-	}
-	rc = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
-	if (rc != PAM_SUCCESS) {
-		v = pam_verdict(pamh, rc, 1, reason, reasonlen);
-		goto out;
-	}
-	snprintf(reason, reasonlen, "%s", "");
-	v = AUTH_ALLOW;
- out:
-	if (call.delay_usec > 0)
-		log_debug("%s: pam asked for a %u ms failure delay; the gate "
-		    "worker applies auth.failure_delay instead", __func__,
-		    call.delay_usec / 1000);
-	if ((end_rc = pam_end(pamh, rc)) != PAM_SUCCESS)
-		log_warnx("%s: pam_end: %s", __func__,
-		    pam_strerror(NULL, end_rc));
-	return v;
-}
-
 /*
  * Calls an NSS *_r lookup, growing its buffer on ERANGE up to NSS_BUF_MAX.
  * lookup returns the *_r function's error code and leaves its result in arg.
@@ -247,6 +186,146 @@ gr_lookup(void *arg, char *buf, size_t len)
 	struct gr_arg	*a = arg;
 
 	return getgrgid_r(a->gid, &a->gr, buf, len, &a->res);
+}
+
+/*
+ * Whether user may be named by the policy: its own name from NSS in name,
+ * refused if it is root, a system account (uid below auth.pam.min_uid) or
+ * spelled outside AUTH_USER_CHARS. Returns 0, -1 if NSS does not know
+ * user, or the verdict to refuse with (reason set).
+ */
+static int
+pam_account(const struct config *cfg, const char *user,
+    char name[AUTH_USER_MAX + 1], char *reason, size_t reasonlen)
+{
+	struct pw_arg	 pa = { .name = user };
+	char		*buf = NULL;
+	const char	*why;
+	size_t		 buflen = 0;
+	int		 e, ret = 0;
+
+	if ((e = nss_lookup(pw_lookup, &pa, &buf, &buflen)) != 0) {
+		snprintf(reason, reasonlen, "pam: account lookup: %s",
+		    strerror(e));
+		log_warnx("%s: getpwnam_r %s: %s", __func__, user, strerror(e));
+		ret = AUTH_UNAVAILABLE;
+	} else if (pa.res == NULL)
+		ret = -1;
+	else if (pa.pw.pw_uid == 0) {
+		snprintf(reason, reasonlen, "root account (uid 0)");
+		ret = AUTH_ACCOUNT_UNUSABLE;
+	} else if (pa.pw.pw_uid < cfg->pam_min_uid) {
+		snprintf(reason, reasonlen, "system account (uid %u, "
+		    "auth.pam.min_uid is %u)", (unsigned)pa.pw.pw_uid,
+		    cfg->pam_min_uid);
+		ret = AUTH_ACCOUNT_UNUSABLE;
+	} else if ((why = auth_user_refusal(pa.pw.pw_name)) != NULL) {
+		snprintf(reason, reasonlen, "account name: %s", why);
+		ret = AUTH_ACCOUNT_UNUSABLE;
+	} else
+		memcpy(name, pa.pw.pw_name, strlen(pa.pw.pw_name) + 1);
+	free(buf);
+	return ret;
+}
+
+/*
+ * After PAM said yes: the account PAM settled on (a module may have
+ * changed PAM_USER), as NSS names it.
+ */
+static enum auth_verdict
+pam_final_account(const struct config *cfg, pam_handle_t *pamh,
+    char name[AUTH_USER_MAX + 1], char *reason, size_t reasonlen)
+{
+	const void	*item = NULL;
+	int		 rc;
+
+	if ((rc = pam_get_item(pamh, PAM_USER, &item)) != PAM_SUCCESS ||
+	    item == NULL) {
+		snprintf(reason, reasonlen, "pam: no PAM_USER after login");
+		return AUTH_UNAVAILABLE;
+	}
+	switch ((rc = pam_account(cfg, item, name, reason, reasonlen))) {
+	case 0:
+		snprintf(reason, reasonlen, "%s", "");
+		return AUTH_ALLOW;
+	case -1:
+		snprintf(reason, reasonlen, "pam: the account PAM accepted is "
+		    "unknown to NSS");
+		log_warnx("%s: PAM accepted %.64s, which NSS does not know; "
+		    "check nsswitch.conf", __func__, (const char *)item);
+		return AUTH_UNAVAILABLE;
+	default:
+		return (enum auth_verdict)rc;
+	}
+}
+
+enum auth_verdict
+auth_pam_check(const struct config *cfg, const char *user,
+    const char *password, const char *rhost, char name[AUTH_USER_MAX + 1],
+    char *reason, size_t reasonlen)
+{
+	struct pam_conv		 conv;
+	struct pam_call		 call = { .password = password };
+	pam_handle_t		*pamh = NULL;
+	enum auth_verdict	 v;
+	int			 rc, end_rc;
+
+	name[0] = '\0';
+	if (password[0] == '\0') {
+		snprintf(reason, reasonlen, "empty password");
+		return AUTH_BAD_CREDENTIALS;
+	}
+	/*
+	 * Root's and system accounts' passwords are not even tried when NSS
+	 * knows the typed name; pam_final_account() catches a module that
+	 * maps a login onto one.
+	 */
+	if ((rc = pam_account(cfg, user, name, reason, reasonlen)) > 0)
+		return (enum auth_verdict)rc;
+	name[0] = '\0';
+	conv.conv = pam_conv_password;
+	conv.appdata_ptr = &call;
+
+	if (cfg->pam_confdir[0] != '\0')
+		rc = pam_start_confdir(cfg->pam_service, user, &conv,
+		    cfg->pam_confdir, &pamh);
+	else
+		rc = pam_start(cfg->pam_service, user, &conv, &pamh);
+	if (rc != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
+		log_warnx("%s: pam_start service %s (confdir %s): %s", __func__,
+		    cfg->pam_service, cfg->pam_confdir[0] != '\0' ?
+		    cfg->pam_confdir : "system", pam_strerror(pamh, rc));
+		return AUTH_UNAVAILABLE;
+	}
+	if ((rhost != NULL && rhost[0] != '\0' &&
+	    (rc = pam_set_item(pamh, PAM_RHOST, rhost)) != PAM_SUCCESS) ||
+	    (rc = pam_set_item(pamh, PAM_FAIL_DELAY,
+	    (const void *)(uintptr_t)pam_fail_delay_hook)) != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
+		v = AUTH_UNAVAILABLE;
+		goto out;
+	}
+	rc = pam_authenticate(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	if (rc != PAM_SUCCESS) {
+		v = pam_verdict(pamh, rc, 0, reason, reasonlen);
+		goto out;
+	}
+	rc = pam_acct_mgmt(pamh, PAM_SILENT | PAM_DISALLOW_NULL_AUTHTOK);
+	if (rc != PAM_SUCCESS) {
+		v = pam_verdict(pamh, rc, 1, reason, reasonlen);
+		goto out;
+	}
+	v = pam_final_account(cfg, pamh, name, reason, reasonlen);
+ out:
+	if (call.delay_usec > 0)
+		log_debug("%s: pam asked for a %u ms failure delay; the gate "
+		    "worker applies auth.failure_delay instead", __func__,
+		    call.delay_usec / 1000);
+	if ((end_rc = pam_end(pamh, rc)) != PAM_SUCCESS)
+		log_warnx("%s: pam_end: %s", __func__,
+		    pam_strerror(NULL, end_rc));
+	return v;
 }
 
 /*

@@ -63,7 +63,8 @@ reply_check(const void *p, size_t n, size_t nfds, unsigned from,
 	}
 	if (!MSG_FIELD_OK(p, struct auth_reply, rule) ||
 	    !MSG_FIELD_OK(p, struct auth_reply, resolved) ||
-	    !MSG_FIELD_OK(p, struct auth_reply, reason)) {
+	    !MSG_FIELD_OK(p, struct auth_reply, reason) ||
+	    !MSG_FIELD_OK(p, struct auth_reply, user)) {
 		*why = "reply: unterminated string field";
 		return -1;
 	}

@@ -44,6 +44,8 @@ enum auth_verdict {
 
 #define AUTH_ADDR_MAX	64	/* "[ffff:...:ffff]:65535" fits */
 #define AUTH_NAME_MAX	64
+/* A user name, as typed or as the account's own: what Basic can carry. */
+#define AUTH_USER_MAX	HTTP_CRED_MAX
 
 struct auth_msg_hdr {
 	struct msg_hdr	 h;
@@ -77,6 +79,8 @@ struct auth_reply {
 	char		 rule[AUTH_NAME_MAX];
 	char		 resolved[AUTH_ADDR_MAX];	/* address connected to */
 	char		 reason[128];			/* short, no secrets */
+	/* The account's own name once the credentials were accepted, else "". */
+	char		 user[AUTH_USER_MAX + 1];
 };
 
 extern const struct msg_proto auth_proto;

@@ -36,6 +36,8 @@ struct authenticator {
 	const struct auth_env	*env;
 	struct auth_cache	*cache;
 	char			**groups;	/* LDAP's, for auth_connect() */
+	/* The account's own name, once auth_credentials() said yes. */
+	char			 user[AUTH_USER_MAX + 1];
 	size_t			 n_groups;
 	/* One gate socket per gate slot, then ctl. */
 	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
@@ -68,9 +70,15 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 	enum auth_verdict	 v;
 	int64_t			 now = auth_now_ms();
 	char			 rhost[AUTH_ADDR_MAX], *colon;
+	const char		*refused;
 
+	/* Never ask a backend about a spelling the policy cannot name. */
+	if ((refused = auth_user_refusal(req->user)) != NULL) {
+		snprintf(reason, reasonlen, "%s", refused);
+		return AUTH_BAD_CREDENTIALS;
+	}
 	if (auth_cache_lookup(a->cache, req->user, req->password, now, &v,
-	    &a->groups, &a->n_groups)) {
+	    a->user, &a->groups, &a->n_groups)) {
 		snprintf(reason, reasonlen, "%s", v == AUTH_ALLOW ?
 		    "cached" : "cached failure");
 		return v;
@@ -83,13 +91,13 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 	/* The directory answers with the groups; they go with the verdict. */
 	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		v = auth_ldap_check(a->env->cfg, req->user, req->password,
-		    req->deadline_ms, &a->groups, &a->n_groups, reason,
-		    reasonlen);
+		    req->deadline_ms, a->user, &a->groups, &a->n_groups,
+		    reason, reasonlen);
 	else
 		v = auth_pam_check(a->env->cfg, req->user, req->password,
-		    rhost, reason, reasonlen);
+		    rhost, a->user, reason, reasonlen);
 	auth_cache_store(a->cache, req->user, req->password, auth_now_ms(), v,
-	    (const char *const *)a->groups, a->n_groups);
+	    a->user, (const char *const *)a->groups, a->n_groups);
 	return v;
 }
 
@@ -97,7 +105,7 @@ static enum auth_verdict
 auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
     struct audit_record *rec)
 {
-	struct policy_subject	 subject = { .user = req->user };
+	struct policy_subject	 subject = { .user = a->user };
 	char			**groups = NULL;
 	size_t			 n_groups = 0;
 	enum auth_verdict	 v;
@@ -106,7 +114,7 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 		groups = a->groups;
 		n_groups = a->n_groups;
 		a->groups = NULL;
-	} else if (auth_groups(req->user, &groups, &n_groups, rec->reason,
+	} else if (auth_groups(a->user, &groups, &n_groups, rec->reason,
 	    sizeof(rec->reason)) == -1)
 		return AUTH_UNAVAILABLE;
 	subject.groups = (const char *const *)groups;
@@ -146,6 +154,8 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	    "[%s]:%u" : "%s:%u", req->host, req->port);
 	AUDIT_SET(rec.tls_version, req->tls_version);
 	AUDIT_SET(rec.tls_cipher, req->tls_cipher);
+	/* Set only by credentials accepted for this request. */
+	a->user[0] = '\0';
 
 	if (auth_now_ms() >= req->deadline_ms) {
 		/* The gate worker has answered 503 already; do nothing for it. */
@@ -154,8 +164,11 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 		    "was free");
 	} else {
 		v = auth_credentials(a, req, rec.reason, sizeof(rec.reason));
-		if (v == AUTH_ALLOW)
+		if (v == AUTH_ALLOW) {
+			/* From here on the account's name, not the typed one. */
+			AUDIT_SET(rec.user, a->user);
 			v = auth_connect(a, req, &fd, &rec);
+		}
 	}
 	explicit_bzero(req->password, sizeof(req->password));
 
@@ -182,6 +195,7 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	AUDIT_SET(reply.rule, rec.rule);
 	AUDIT_SET(reply.resolved, rec.resolved);
 	AUDIT_SET(reply.reason, rec.reason);
+	AUDIT_SET(reply.user, a->user);
 	auth_send(sock, &reply, sizeof(reply), fd);
 	if (fd != -1)
 		close(fd);
@@ -229,7 +243,7 @@ auth_close_sock(struct authenticator *a, size_t slot)
 
 /*
  * A request is quick when its credentials are in the cache (or it has
- * expired): answer it now. Any other is held, to be served after everything
+ * expired, or names no user the policy could): answer it now. Any other is held, to be served after everything
  * quick that is queued behind it.
  */
 static void
@@ -239,8 +253,9 @@ auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 	enum auth_verdict	 v;
 	int64_t			 now = auth_now_ms();
 
-	if (now >= req->deadline_ms || auth_cache_lookup(a->cache, req->user,
-	    req->password, now, &v, NULL, NULL)) {
+	if (now >= req->deadline_ms || auth_user_refusal(req->user) != NULL ||
+	    auth_cache_lookup(a->cache, req->user, req->password, now, &v,
+	    NULL, NULL, NULL)) {
 		auth_answer(a, a->pfds[slot].fd, req);
 		return;
 	}

@@ -428,6 +428,14 @@ conn_auth_reply(struct worker *g, struct conn *c, const struct auth_reply *m,
 	    conn_fact_set(&c->facts, FACT_RESOLVED, m->resolved) != 0)
 		log_warnx("%s: out of memory; audit records lack the rule",
 		    c->facts.client);
+	/* The tunnel's records name the account, never the spelling typed. */
+	if (m->user[0] != '\0' &&
+	    conn_fact_set(&c->facts, FACT_USER, m->user) != 0) {
+		if (backend_fd != -1)
+			close(backend_fd);
+		conn_refuse(g, c, 503, "out of memory");
+		return;
+	}
 	if (m->verdict == AUTH_ALLOW && backend_fd != -1) {
 		conn_open_tunnel(g, c, backend_fd);
 		return;

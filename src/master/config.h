@@ -64,6 +64,8 @@ struct config_ldap {
 	enum config_ldap_scope	 user_scope;
 	char			 user_filter[CONFIG_LDAP_STR_MAX];
 	char			 dn_template[CONFIG_LDAP_STR_MAX];
+	/* The user entry's attribute naming the account (policy, audit). */
+	char			 name_attribute[CONFIG_LDAP_ATTR_MAX];
 	char			 account_filter[CONFIG_LDAP_STR_MAX]; /* "" = none */
 
 	enum config_ldap_groups	 group_mode;
@@ -102,6 +104,7 @@ struct config {
 	char			 pam_service[64];
 	char			 pam_confdir[PATH_MAX];	/* "" = system /etc/pam.d */
 	unsigned		 auth_failure_delay_ms;	/* every 407 after credentials */
+	unsigned		 pam_min_uid;	/* lower uids are system accounts */
 	struct config_ldap	 ldap;
 
 	unsigned		 cache_positive_ttl_ms;

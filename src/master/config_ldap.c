@@ -388,6 +388,7 @@ static const struct cfg_rule ldap_bind_rules[] = {
 	R_STR("scope", h_ldap_scope, L(user_scope)),
 	R_STR("filter", h_ldap_user_filter, L(user_filter)),
 	R_STR("dn_template", h_ldap_dn_template, L(dn_template)),
+	R_STR("name_attribute", h_ldap_attr, L(name_attribute)),
 	R_END
 };
 
@@ -428,6 +429,7 @@ cfg_ldap_defaults(struct config_ldap *l)
 	l->bind_mode = CONFIG_LDAP_BIND_SEARCH;
 	l->user_scope = CONFIG_LDAP_SCOPE_SUB;
 	(void)snprintf(l->user_filter, sizeof(l->user_filter), "(uid=%%u)");
+	(void)snprintf(l->name_attribute, sizeof(l->name_attribute), "uid");
 	l->group_mode = CONFIG_LDAP_GROUPS_MEMBEROF;
 	(void)snprintf(l->memberof_attribute, sizeof(l->memberof_attribute),
 	    "memberOf");

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <openssl/tls1.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -461,6 +462,7 @@ static const struct cfg_rule privsep_rules[] = {
 static const struct cfg_rule pam_rules[] = {
 	R_STR("service", h_pam_service, C(pam_service)),
 	R_STR("confdir", h_path_or_empty, C(pam_confdir)),
+	R_INT("min_uid", C(pam_min_uid), 0, INT32_MAX),
 	R_END
 };
 
@@ -557,6 +559,8 @@ cfg_defaults(struct cfg_ctx *ctx)
 	(void)snprintf(cfg->pam_service, sizeof(cfg->pam_service),
 	    "tunnelgate");
 	cfg->auth_failure_delay_ms = TG_DEFAULT_FAILURE_DELAY_MS;
+	/* Debian's UID_MIN (login.defs): below it are system accounts. */
+	cfg->pam_min_uid = 1000;
 	cfg->cache_positive_ttl_ms = 300 * 1000;
 	cfg->cache_negative_ttl_ms = 30 * 1000;
 	cfg->cache_max_entries = 10000;

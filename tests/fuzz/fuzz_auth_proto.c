@@ -53,6 +53,7 @@ check_reply(const uint8_t *data)
 	check_str(r.rule, sizeof(r.rule));
 	check_str(r.resolved, sizeof(r.resolved));
 	check_str(r.reason, sizeof(r.reason));
+	check_str(r.user, sizeof(r.user));
 	check(auth_verdict_status(r.verdict) != 503 ||
 	    r.verdict == AUTH_UNAVAILABLE);
 }

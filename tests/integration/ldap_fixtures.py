@@ -47,9 +47,12 @@ class LdapUser:
         return f"uid={dn_escape(self.uid)},{self.ou},{BASE}"
 
 
-# A name with every character special to filters or DNs that HTTP Basic
-# can carry (not ':').
-SPECIAL = "o'neil, ann (ext)+*\\dev=#"
+# A name with every punctuation character a user name may have
+# (AUTH_USER_CHARS in auth/auth.h).
+SPECIAL = "o.neil_ann-2@ext"
+# An entry named with every character special to filters or DNs that HTTP
+# Basic can carry (not ':'): no login may even ask the directory about it.
+UNNAMEABLE = "o'neil, ann (ext)+*\\dev=#"
 
 USERS = {u.uid: u for u in (
     LdapUser("alice", "Alice-Ldap-4821", "ou=staff,ou=people"),
@@ -57,11 +60,12 @@ USERS = {u.uid: u for u in (
     LdapUser("bob", "Bob-Ldap-1290", "ou=people"),
     LdapUser("carol", "Carol-Ldap-5567", "ou=people", locked=True),
     LdapUser(SPECIAL, "Special-Ldap-3308", "ou=people"),
+    LdapUser(UNNAMEABLE, "Unnameable-Ldap-4410", "ou=people"),
 )}
 
 # group -> (object class, members). memberOf is kept for groupOfNames only.
 GROUPS = {
-    "ops": ("groupOfNames", ("alice", "erin", SPECIAL)),
+    "ops": ("groupOfNames", ("alice", "erin", SPECIAL, UNNAMEABLE)),
     "staff": ("groupOfNames", ("alice", "bob")),
     "dev": ("groupOfUniqueNames", ("bob", "carol")),
     "backup": ("posixGroup", ("bob",)),

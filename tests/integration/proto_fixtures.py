@@ -24,7 +24,7 @@ from tg_attacker import steal_fd
 # auth/auth_proto.h
 AUTH_VERSION = 1
 AUTH_REQUEST, AUTH_TAKEN, AUTH_REPLY = 1, 2, 3
-AUTH_REQUEST_SIZE, AUTH_TAKEN_SIZE, AUTH_REPLY_SIZE = 952, 24, 280
+AUTH_REQUEST_SIZE, AUTH_TAKEN_SIZE, AUTH_REPLY_SIZE = 952, 24, 536
 VERDICT_POLICY_DENY = 4
 
 # src/common/ctl.h
@@ -70,6 +70,7 @@ def auth_request(req_id, user="alice", password=None, host="forbidden.test", por
 def auth_reply(req_id, verdict=1):
     body = struct.pack("<QII", req_id, verdict, 4242)
     body += _fixed("rule", 64) + _fixed("127.0.0.1:1", 64) + _fixed("", 128)
+    body += _fixed("alice", 256)
     msg = _hdr(AUTH_VERSION, AUTH_REPLY, AUTH_REPLY_SIZE) + body
     assert len(msg) == AUTH_REPLY_SIZE
     return msg

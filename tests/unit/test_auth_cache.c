@@ -23,7 +23,7 @@ hit(struct auth_cache *c, const char *user, const char *pw, int64_t now,
 {
 	enum auth_verdict	 v = (enum auth_verdict)0;
 
-	if (!auth_cache_lookup(c, user, pw, now, &v, NULL, NULL))
+	if (!auth_cache_lookup(c, user, pw, now, &v, NULL, NULL, NULL))
 		return 0;
 	assert_int_equal(v, want);
 	return 1;
@@ -50,7 +50,7 @@ test_stored_allow_hits(void **state)
 	struct auth_cache	*c = *state;
 
 	assert_false(hit(c, "alice", "pw", 0, AUTH_ALLOW));
-	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	assert_true(hit(c, "alice", "pw", 1, AUTH_ALLOW));
 	assert_true(hit(c, "alice", "pw", 1, AUTH_ALLOW));
 }
@@ -60,14 +60,14 @@ test_other_credentials_miss(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	assert_false(hit(c, "alice", "pw2", 1, AUTH_ALLOW));
 	assert_false(hit(c, "alice", "p", 1, AUTH_ALLOW));
 	assert_false(hit(c, "alice", "", 1, AUTH_ALLOW));
 	assert_false(hit(c, "bob", "pw", 1, AUTH_ALLOW));
 	assert_false(hit(c, "alicepw", "", 1, AUTH_ALLOW));
 	/* The separator keeps user "ab" + "c" apart from "a" + "bc". */
-	auth_cache_store(c, "ab", "c", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "ab", "c", 0, AUTH_ALLOW, NULL, NULL, 0);
 	assert_false(hit(c, "a", "bc", 1, AUTH_ALLOW));
 }
 
@@ -76,7 +76,7 @@ test_positive_ttl_expires(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "pw", 5000, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 5000, AUTH_ALLOW, NULL, NULL, 0);
 	assert_true(hit(c, "alice", "pw", 5000 + POS_TTL - 1, AUTH_ALLOW));
 	assert_false(hit(c, "alice", "pw", 5000 + POS_TTL, AUTH_ALLOW));
 	/* Dropped on that lookup, not only hidden. */
@@ -88,8 +88,10 @@ test_negative_ttl_expires(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS, NULL, 0);
-	auth_cache_store(c, "carol", "old", 0, AUTH_ACCOUNT_UNUSABLE, NULL, 0);
+	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
+	auth_cache_store(c, "carol", "old", 0, AUTH_ACCOUNT_UNUSABLE,
+	    NULL, NULL, 0);
 	assert_true(hit(c, "alice", "wrong", NEG_TTL - 1, AUTH_BAD_CREDENTIALS));
 	assert_true(hit(c, "carol", "old", NEG_TTL - 1, AUTH_ACCOUNT_UNUSABLE));
 	assert_false(hit(c, "alice", "wrong", NEG_TTL, AUTH_BAD_CREDENTIALS));
@@ -101,12 +103,14 @@ test_restore_replaces_verdict(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS, NULL, 0);
-	auth_cache_store(c, "alice", "pw", 10, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 10, AUTH_ALLOW, NULL, NULL, 0);
 	assert_true(hit(c, "alice", "pw", 10 + NEG_TTL, AUTH_ALLOW));
 	/* The old positive entry must not resurface once the new one expires. */
-	auth_cache_store(c, "bob", "pw", 0, AUTH_ALLOW, NULL, 0);
-	auth_cache_store(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS, NULL, 0);
+	auth_cache_store(c, "bob", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
+	auth_cache_store(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
 	assert_true(hit(c, "bob", "pw", 10, AUTH_BAD_CREDENTIALS));
 	assert_false(hit(c, "bob", "pw", 10 + NEG_TTL, AUTH_ALLOW));
 }
@@ -116,10 +120,12 @@ test_unavailable_and_backend_verdicts_not_cached(void **state)
 {
 	struct auth_cache	*c = *state;
 
-	auth_cache_store(c, "alice", "pw", 0, AUTH_UNAVAILABLE, NULL, 0);
-	auth_cache_store(c, "bob", "pw", 0, AUTH_POLICY_DENY, NULL, 0);
-	auth_cache_store(c, "carol", "pw", 0, AUTH_BACKEND_REFUSED, NULL, 0);
-	auth_cache_store(c, "dave", "pw", 0, AUTH_BACKEND_TIMEOUT, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_UNAVAILABLE, NULL, NULL, 0);
+	auth_cache_store(c, "bob", "pw", 0, AUTH_POLICY_DENY, NULL, NULL, 0);
+	auth_cache_store(c, "carol", "pw", 0, AUTH_BACKEND_REFUSED,
+	    NULL, NULL, 0);
+	auth_cache_store(c, "dave", "pw", 0, AUTH_BACKEND_TIMEOUT,
+	    NULL, NULL, 0);
 	assert_false(hit(c, "alice", "pw", 1, AUTH_UNAVAILABLE));
 	assert_false(hit(c, "bob", "pw", 1, AUTH_POLICY_DENY));
 	assert_false(hit(c, "carol", "pw", 1, AUTH_BACKEND_REFUSED));
@@ -137,17 +143,17 @@ test_oldest_evicted_at_max_entries(void **state)
 	assert_non_null(c = auth_cache_new(4, POS_TTL, NEG_TTL));
 	for (i = 0; i < 4; i++) {
 		snprintf(user, sizeof(user), "u%d", i);
-		auth_cache_store(c, user, "pw", 0, AUTH_ALLOW, NULL, 0);
+		auth_cache_store(c, user, "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	}
 	/* Re-storing u0 makes it the youngest, so u1 goes first. */
-	auth_cache_store(c, "u0", "pw", 0, AUTH_ALLOW, NULL, 0);
-	auth_cache_store(c, "u4", "pw", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "u0", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
+	auth_cache_store(c, "u4", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	assert_true(hit(c, "u0", "pw", 1, AUTH_ALLOW));
 	assert_false(hit(c, "u1", "pw", 1, AUTH_ALLOW));
 	assert_true(hit(c, "u2", "pw", 1, AUTH_ALLOW));
 	assert_true(hit(c, "u3", "pw", 1, AUTH_ALLOW));
 	assert_true(hit(c, "u4", "pw", 1, AUTH_ALLOW));
-	auth_cache_store(c, "u5", "pw", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "u5", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	assert_false(hit(c, "u2", "pw", 1, AUTH_ALLOW));
 	assert_true(hit(c, "u5", "pw", 1, AUTH_ALLOW));
 	auth_cache_free(c);
@@ -166,7 +172,7 @@ test_many_entries_stay_consistent(void **state)
 		snprintf(user, sizeof(user), "user%d", i);
 		/* Some expire early, leaving holes in the ring. */
 		auth_cache_store(c, user, "pw", i % 7 == 0 ? -POS_TTL : 0,
-		    AUTH_ALLOW, NULL, 0);
+		    AUTH_ALLOW, NULL, NULL, 0);
 		if (i % 3 == 0)
 			assert_false(hit(c, "nobody", "pw", 1, AUTH_ALLOW));
 	}
@@ -189,7 +195,7 @@ test_zero_max_entries_disables(void **state)
 
 	(void)state;
 	assert_non_null(c = auth_cache_new(0, POS_TTL, NEG_TTL));
-	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	assert_false(hit(c, "alice", "pw", 1, AUTH_ALLOW));
 	auth_cache_free(c);
 }
@@ -202,8 +208,9 @@ test_zero_ttl_disables_that_kind(void **state)
 	(void)state;
 	/* One slot: a store that is not kept must not evict either. */
 	assert_non_null(c = auth_cache_new(1, POS_TTL, 0));
-	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, 0);
-	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS, NULL, 0);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
+	auth_cache_store(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, NULL, 0);
 	assert_false(hit(c, "alice", "wrong", 0, AUTH_BAD_CREDENTIALS));
 	assert_true(hit(c, "alice", "pw", 0, AUTH_ALLOW));
 	auth_cache_free(c);
@@ -218,7 +225,8 @@ hit_groups(struct auth_cache *c, const char *user, int64_t now,
 	char			**groups = (char **)1;
 	size_t			 n = 99, i;
 
-	assert_true(auth_cache_lookup(c, user, "pw", now, &v, &groups, &n));
+	assert_true(auth_cache_lookup(c, user, "pw", now, &v, NULL, &groups,
+	    &n));
 	if (want == NULL) {
 		assert_null(groups);
 		return;
@@ -238,10 +246,10 @@ test_groups_kept_with_positive_entry(void **state)
 	char			 changed[] = "ops";
 	const char		*mutable[] = { changed };
 
-	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, ops_dev, 2);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, ops_dev, 2);
 	hit_groups(c, "alice", 1, ops_dev, 2);
 	/* Stored as a copy: the caller's strings may change or go. */
-	auth_cache_store(c, "bob", "pw", 0, AUTH_ALLOW, mutable, 1);
+	auth_cache_store(c, "bob", "pw", 0, AUTH_ALLOW, NULL, mutable, 1);
 	changed[0] = 'x';
 	hit_groups(c, "bob", 1, ops_dev, 1);
 	/* Each hit gets its own copy. */
@@ -254,9 +262,9 @@ test_no_groups_differs_from_empty_groups(void **state)
 	struct auth_cache	*c = *state;
 	const char		*none[] = { NULL };
 
-	auth_cache_store(c, "pamuser", "pw", 0, AUTH_ALLOW, NULL, 0);
+	auth_cache_store(c, "pamuser", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
 	hit_groups(c, "pamuser", 1, NULL, 0);
-	auth_cache_store(c, "loner", "pw", 0, AUTH_ALLOW, none, 0);
+	auth_cache_store(c, "loner", "pw", 0, AUTH_ALLOW, NULL, none, 0);
 	hit_groups(c, "loner", 1, none, 0);
 }
 
@@ -266,9 +274,11 @@ test_groups_not_kept_with_failures(void **state)
 	struct auth_cache	*c = *state;
 	const char		*ops[] = { "ops" };
 
-	auth_cache_store(c, "carol", "pw", 0, AUTH_ACCOUNT_UNUSABLE, ops, 1);
+	auth_cache_store(c, "carol", "pw", 0, AUTH_ACCOUNT_UNUSABLE,
+	    NULL, ops, 1);
 	hit_groups(c, "carol", 1, NULL, 0);
-	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS, ops, 1);
+	auth_cache_store(c, "alice", "pw", 0, AUTH_BAD_CREDENTIALS,
+	    NULL, ops, 1);
 	hit_groups(c, "alice", 1, NULL, 0);
 }
 
@@ -289,14 +299,15 @@ test_group_bounds(void **state)
 		list[i] = names[i];
 	}
 	/* The largest list there can be is kept whole. */
-	auth_cache_store(c, "many", "pw", 0, AUTH_ALLOW, list, AUTH_MAX_GROUPS);
+	auth_cache_store(c, "many", "pw", 0, AUTH_ALLOW,
+	    NULL, list, AUTH_MAX_GROUPS);
 	hit_groups(c, "many", 1, list, AUTH_MAX_GROUPS);
 	/* One group more, or one byte more, and nothing is cached. */
-	auth_cache_store(c, "toomany", "pw", 0, AUTH_ALLOW, list,
+	auth_cache_store(c, "toomany", "pw", 0, AUTH_ALLOW, NULL, list,
 	    AUTH_MAX_GROUPS + 1);
 	assert_false(hit(c, "toomany", "pw", 1, AUTH_ALLOW));
 	names[7][AUTH_GROUP_NAME_MAX] = 'g';
-	auth_cache_store(c, "longname", "pw", 0, AUTH_ALLOW, list, 8);
+	auth_cache_store(c, "longname", "pw", 0, AUTH_ALLOW, NULL, list, 8);
 	assert_false(hit(c, "longname", "pw", 1, AUTH_ALLOW));
 	assert_null(auth_groups_dup(list, 8));
 }
@@ -310,15 +321,45 @@ test_groups_freed_when_entries_go(void **state)
 
 	(void)state;
 	assert_non_null(c = auth_cache_new(2, POS_TTL, NEG_TTL));
-	auth_cache_store(c, "a", "pw", 0, AUTH_ALLOW, ops, 1);
-	auth_cache_store(c, "a", "pw", 1, AUTH_ALLOW, ops, 1);	/* replaced */
-	auth_cache_store(c, "b", "pw", 0, AUTH_ALLOW, ops, 1);
-	auth_cache_store(c, "c", "pw", 0, AUTH_ALLOW, ops, 1);	/* evicts a */
+	auth_cache_store(c, "a", "pw", 0, AUTH_ALLOW, NULL, ops, 1);
+	auth_cache_store(c, "a", "pw", 1, AUTH_ALLOW,
+	    NULL, ops, 1);	/* replaced */
+	auth_cache_store(c, "b", "pw", 0, AUTH_ALLOW, NULL, ops, 1);
+	auth_cache_store(c, "c", "pw", 0, AUTH_ALLOW,
+	    NULL, ops, 1);	/* evicts a */
 	assert_false(hit(c, "a", "pw", 1, AUTH_ALLOW));
 	assert_false(hit(c, "b", "pw", POS_TTL, AUTH_ALLOW));	/* expired */
-	auth_cache_store(c, "d", "pw", 0, AUTH_ALLOW, ops, 1);
+	auth_cache_store(c, "d", "pw", 0, AUTH_ALLOW, NULL, ops, 1);
 	hit_groups(c, "d", 1, ops, 1);
 	auth_cache_free(c);				/* c and d */
+}
+
+/* The key is the typed name; a hit gives the name the backend found. */
+static void
+test_a_hit_gives_the_accounts_own_name(void **state)
+{
+	struct auth_cache	*c;
+	enum auth_verdict	 v;
+	char			 name[AUTH_USER_MAX + 1];
+
+	(void)state;
+	assert_non_null(c = auth_cache_new(8, POS_TTL, NEG_TTL));
+	auth_cache_store(c, "BOB", "pw", 0, AUTH_ALLOW, "bob", NULL, 0);
+	auth_cache_store(c, "Bob", "wrong", 0, AUTH_BAD_CREDENTIALS, "bob",
+	    NULL, 0);
+	memset(name, 'x', sizeof(name));
+	assert_true(auth_cache_lookup(c, "BOB", "pw", 1, &v, name, NULL, NULL));
+	assert_int_equal(v, AUTH_ALLOW);
+	assert_string_equal(name, "bob");
+	/* A refusal names no account. */
+	assert_true(auth_cache_lookup(c, "Bob", "wrong", 1, &v, name, NULL,
+	    NULL));
+	assert_int_equal(v, AUTH_BAD_CREDENTIALS);
+	assert_string_equal(name, "");
+	/* Another spelling is another key: the backend is asked again. */
+	assert_false(auth_cache_lookup(c, "bob", "pw", 1, &v, name, NULL,
+	    NULL));
+	auth_cache_free(c);
 }
 
 static void
@@ -332,6 +373,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_a_hit_gives_the_accounts_own_name),
 		cmocka_unit_test_setup_teardown(test_stored_allow_hits,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_credentials_miss,

@@ -41,6 +41,7 @@ make_reply(struct auth_reply *r)
 	strcpy(r->rule, "admins-ssh");
 	strcpy(r->resolved, "[2001:db8::1]:22");
 	strcpy(r->reason, "");
+	strcpy(r->user, "alice");
 }
 
 static void
@@ -284,6 +285,9 @@ test_unterminated_reply_fields_fail(void **state)
 	assert_int_equal(validate(&rep, sizeof(rep)), -1);
 	make_reply(&rep);
 	memset(rep.reason, 'A', sizeof(rep.reason));
+	assert_int_equal(validate(&rep, sizeof(rep)), -1);
+	make_reply(&rep);
+	memset(rep.user, 'A', sizeof(rep.user));
 	assert_int_equal(validate(&rep, sizeof(rep)), -1);
 }
 

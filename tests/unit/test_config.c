@@ -42,12 +42,14 @@ check_documented_values(const struct config *c)
 	assert_int_equal(c->auth_backend, AUTH_BACKEND_PAM);
 	assert_string_equal(c->auth_realm, "tunnelgate");
 	assert_int_equal(c->auth_failure_delay_ms, 2000);
+	assert_int_equal(c->pam_min_uid, 1000);
 	assert_int_equal(c->ldap.n_uris, 0);
 	assert_true(c->ldap.starttls);
 	assert_true(c->ldap.tls_verify);
 	assert_int_equal(c->ldap.bind_mode, CONFIG_LDAP_BIND_SEARCH);
 	assert_int_equal(c->ldap.user_scope, CONFIG_LDAP_SCOPE_SUB);
 	assert_string_equal(c->ldap.user_filter, "(uid=%u)");
+	assert_string_equal(c->ldap.name_attribute, "uid");
 	assert_string_equal(c->ldap.account_filter, "");
 	assert_int_equal(c->ldap.group_mode, CONFIG_LDAP_GROUPS_MEMBEROF);
 	assert_string_equal(c->ldap.memberof_attribute, "memberOf");

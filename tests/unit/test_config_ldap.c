@@ -261,7 +261,7 @@ test_search_mode_settings_are_stored(void **state)
 	    "    bind = { mode = \"search\"; dn = \"cn=tg,ou=svc,dc=t\";\n"
 	    "      password_file = \"bind.secret\"; base = \"ou=people,dc=t\";\n"
 	    "      scope = \"one\"; filter = \"(&(objectClass=person)(uid=%u))\";"
-	    " };\n"
+	    "      name_attribute = \"sAMAccountName\"; };\n"
 	    "    account_filter = \"(!(pwdAccountLockedTime=*))\";\n"
 	    "    groups = { mode = \"search\"; base = \"ou=groups,dc=t\";\n"
 	    "      scope = \"base\"; filter = \"(member=%d)\";\n"
@@ -284,6 +284,7 @@ test_search_mode_settings_are_stored(void **state)
 	assert_int_equal(fx->cfg->ldap.user_scope, CONFIG_LDAP_SCOPE_ONE);
 	assert_string_equal(fx->cfg->ldap.user_filter,
 	    "(&(objectClass=person)(uid=%u))");
+	assert_string_equal(fx->cfg->ldap.name_attribute, "sAMAccountName");
 	assert_string_equal(fx->cfg->ldap.account_filter,
 	    "(!(pwdAccountLockedTime=*))");
 	assert_int_equal(fx->cfg->ldap.group_mode, CONFIG_LDAP_GROUPS_SEARCH);
