@@ -253,6 +253,12 @@ auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 	enum auth_verdict	 v;
 	int64_t			 now = auth_now_ms();
 
+	/*
+	 * The deadline is the gate worker's word: one far off would let a
+	 * compromised gate worker keep the pool busy past timeouts.auth.
+	 */
+	if (req->deadline_ms > now + a->env->cfg->timeout_auth_ms)
+		req->deadline_ms = now + a->env->cfg->timeout_auth_ms;
 	if (now >= req->deadline_ms || auth_user_refusal(req->user) != NULL ||
 	    auth_cache_lookup(a->cache, req->user, req->password, now, &v,
 	    NULL, NULL, NULL)) {
