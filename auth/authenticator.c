@@ -44,6 +44,7 @@ struct authenticator {
 	uint32_t		 serials[TG_MAX_GATE_WORKERS];
 	size_t			 n_open;	/* gate sockets not at EOF */
 	bool			 retired;	/* the master said: no new work */
+	int64_t			 retire_by;	/* no logins taken after this */
 	struct auth_held	 held[AUTH_HELD_MAX];	/* a ring, oldest first */
 	size_t			 held_first, n_held;
 };
@@ -162,6 +163,14 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 		v = AUTH_UNAVAILABLE;
 		AUDIT_SET(rec.reason, "request expired before an authenticator "
 		    "was free");
+	} else if (a->retired && auth_now_ms() > a->retire_by) {
+		/*
+		 * A retired gate worker accepts nothing new, so a request this
+		 * late comes from one that ignored retire: the policy it would
+		 * be judged by has been replaced.
+		 */
+		v = AUTH_UNAVAILABLE;
+		AUDIT_SET(rec.reason, "generation retired by a reload");
 	} else {
 		v = auth_credentials(a, req, rec.reason, sizeof(rec.reason));
 		if (v == AUTH_ALLOW) {
@@ -396,8 +405,13 @@ auth_dispatch_master(struct authenticator *a)
 		case MSG_OK:
 			break;
 		}
-		if (in.t->type == CTL_RETIRE)
+		if (in.t->type == CTL_RETIRE) {
+			/* Connections accepted before it may still ask. */
 			a->retired = true;
+			a->retire_by = auth_now_ms() +
+			    a->env->cfg->timeout_handshake_ms +
+			    a->env->cfg->timeout_request_ms;
+		}
 		else
 			auth_replace_sock(a, &m.sock, in.fds[0]);
 	}

@@ -6,7 +6,9 @@ a gate worker that shuts its authenticator socket down while it runs is
 killed and replaced, with the authenticators waiting for the new pair even
 when it was the only gate worker."""
 
+import signal
 import socket
+import time
 
 import harness as h
 import handoff_fixtures as hf
@@ -65,3 +67,32 @@ def test_an_empty_control_message_kills_its_sender(make_gateway, backends):
     lines = pf.violations_about(gw, victim)
     assert len(lines) == 1, lines
     assert gw.status_of(f"backend.test:{backends.echo.port}") == 200
+
+
+def test_a_retired_gate_worker_that_keeps_asking_gets_no_logins(make_gateway):
+    """A reload retires the old generation; a gate worker that ignores that
+    and keeps sending requests is refused (503) once the connections it had
+    accepted before could no longer be asking: the policy it would be judged
+    by has been replaced."""
+    gw = make_gateway("retired-asks", handshake=1.0, request=1.0)
+    old = gw.wait_children("tg-gate", 2)
+    victim = old[0]
+    held = pf.Held(victim)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
+    try:
+        assert pf.send(sock, pf.auth_request(req_id=1, tunnel_id=0x1001))
+        pf.recv_msg(sock)
+        reply = pf.recv_msg(sock)
+        assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_POLICY_DENY
+        gw.signal(signal.SIGHUP)
+        gw.wait_children("tg-gate", 2, 20, exclude=tuple(old))
+        time.sleep(h.scaled(2.5))
+        assert pf.send(sock, pf.auth_request(req_id=2, tunnel_id=0x1002))
+        pf.recv_msg(sock)
+        reply = pf.recv_msg(sock)
+    finally:
+        sock.close()
+        held.release()
+    assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_UNAVAILABLE
+    ev = gw.wait_audit(event="error", tunnel=pf.tunnel_hex(0x1002))
+    assert ev["reason"] == "generation retired by a reload", ev
