@@ -73,7 +73,7 @@ def test_daemon_at_every_maximum_starts_and_carries_tunnels(make_gateway, backen
     slot."""
     gw = make_gateway("maxima", start=False, gate=MAX_GATE, authenticator=MAX_AUTH,
                       relay=MAX_RELAY)
-    ports = [gw.port] + [h.free_port() for _ in range(MAX_LISTENERS - 1)]
+    ports = [gw.port] + h.free_ports(MAX_LISTENERS - 1, exclude=(gw.port,))
     gw.conf.write_text(_with_listeners(gw.config_text(), ports))
     gw.start(timeout=90)
     _children_stay(gw, {"tg-gate": MAX_GATE, "tg-auth": MAX_AUTH, "tg-relay": MAX_RELAY})
@@ -92,7 +92,7 @@ def test_daemon_at_every_maximum_starts_and_carries_tunnels(make_gateway, backen
 
 def test_one_listener_over_the_maximum_is_refused_naming_the_limit(make_gateway):
     gw = make_gateway("max-listen-over", start=False)
-    ports = [gw.port] + [h.free_port() for _ in range(MAX_LISTENERS)]
+    ports = [gw.port] + h.free_ports(MAX_LISTENERS, exclude=(gw.port,))
     bad = gw.dir / "too-many.conf"
     bad.write_text(_with_listeners(gw.config_text(), ports))
     r = gw.check_config(bad)

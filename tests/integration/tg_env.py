@@ -104,6 +104,23 @@ def free_port():
     return port
 
 
+def free_ports(n, exclude=()):
+    """n distinct free ports, none in exclude: all are held open until every
+    one is chosen, so the kernel cannot hand the same one out twice."""
+    socks, ports = [], []
+    try:
+        while len(ports) < n:
+            s = socket.socket()
+            socks.append(s)
+            s.bind(("127.0.0.1", 0))
+            if s.getsockname()[1] not in exclude:
+                ports.append(s.getsockname()[1])
+    finally:
+        for s in socks:
+            s.close()
+    return ports
+
+
 # ---------------------------------------------------------------------------
 # Namespace guard
 
