@@ -5,7 +5,7 @@ PREFIX	?= /usr/local
 DESTDIR	?=
 SAN	?= 0
 CC	?= cc
-PKGS	 = openssl libconfig libseccomp pam ldap
+PKGS	 = openssl libconfig libseccomp pam ldap zlib
 
 ifeq ($(SAN),1)
 BUILD	?= build-asan
@@ -25,10 +25,10 @@ CFLAGS	+= -std=c17 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wconversion \
 LDFLAGS	+= -pie -Wl,-z,relro,-z,now $(SANFLAGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-# src/ has one folder per process role (master, gate, relay), one for the
+# src/ has one folder per process role (master, gate, relay, key), one for the
 # event loop both unprivileged workers run (worker) and one for code linked
 # into several roles (common); headers are found by name from any of them.
-SRC_DIRS := src/master src/gate src/relay src/worker src/common
+SRC_DIRS := src/master src/gate src/relay src/worker src/key src/metrics src/common
 SRC_INC  := $(SRC_DIRS:%=-I%)
 CPPFLAGS += $(SRC_INC) -Iauth -Ipolicy $(PKG_CFLAGS) \
 	    -DTG_DEFAULT_CONFIG=\"$(PREFIX)/etc/tunnelgate/tunnelgated.conf\"
@@ -44,7 +44,7 @@ BENCH_BINS  := $(BUILD)/tunnelgate-bench
 .PHONY: all deps test unit-test integration-test fuzz fuzz-smoke run install clean asan bench \
 	users
 
-all: $(BUILD)/tunnelgated $(UNIT_BINS) $(BENCH_BINS)
+all: $(BUILD)/tunnelgated $(BUILD)/tunnelgatectl $(UNIT_BINS) $(BENCH_BINS)
 
 deps:
 	@sh etc/install-deps.sh
@@ -58,6 +58,16 @@ $(BUILD)/libtgd.a: $(DAEMON_OBJS)
 	$(AR) rcs $@ $^
 
 $(BUILD)/tunnelgated: $(BUILD)/src/master/main.o $(BUILD)/libtgd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SANLIBS)
+
+# tunnelgatectl, the admin's tool: runs as the admin, reuses the daemon's
+# config and policy parsers from libtgd.a.
+CTL_SRCS := $(wildcard src/tunnelgatectl/*.c)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/%.o)
+$(CTL_OBJS): CPPFLAGS += -Isrc/tunnelgatectl
+$(BUILD)/src/tunnelgatectl/tunnelgatectl.o $(BUILD)/src/master/main.o: CPPFLAGS += \
+	-DTG_VERSION_STRING=\"$(shell awk -F'"' '/define TG_VERSION/ { print $$2 }' src/client/include/tunnelgate.h)\"
+$(BUILD)/tunnelgatectl: $(CTL_OBJS) $(BUILD)/libtgd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(SANLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
@@ -84,17 +94,25 @@ integration-test: all
 	ASAN_OPTIONS=detect_leaks=0 TG_BUILD=$(abspath $(BUILD)) unshare --mount --net --propagation private \
 	    /usr/bin/python3 -m pytest -q tests/integration
 
-# Everything CI runs: the normal build, then the whole suite again under
-# ASan+UBSan, then a short run of every fuzz target.
+# Everything CI runs: the unit tests of the normal and the ASan+UBSan
+# build, the integration suite of both side by side, then a short run of
+# every fuzz target.
 test: deps
-	$(MAKE) unit-test integration-test
-	$(MAKE) SAN=1 unit-test integration-test
-	$(MAKE) fuzz-smoke
+	$(MAKE) -j2 all
+	$(MAKE) -j2 SAN=1 all
+	$(MAKE) unit-test
+	$(MAKE) SAN=1 unit-test
+	sh tests/integration/run-pair.sh "$(MAKE)"
+	$(MAKE) -j2 fuzz-smoke
 
 FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=build-fuzz/%)
-FUZZ_LIB_SRCS := src/common/buf.c src/gate/http_request.c src/common/log.c $(wildcard policy/*.c) \
-		 auth/auth_proto.c src/common/msg.c src/common/ipc.c
+FUZZ_LIB_SRCS := src/common/buf.c src/common/netaddr.c src/gate/http_request.c src/gate/proxy_proto.c src/common/log.c $(wildcard policy/*.c) \
+		 auth/auth_proto.c src/common/msg.c src/common/ipc.c \
+		 auth/auth_cert_chain.c src/key/key_proto.c src/key/key_sign.c \
+		 src/common/tls_error.c \
+		 src/master/audit_chain.c src/common/audit_read.c src/common/audit_parse.c \
+		 src/metrics/metrics_http.c
 
 build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h)) $(wildcard policy/*.h auth/*.h src/client/*.h)
 	@mkdir -p $(@D)
@@ -104,19 +122,24 @@ build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(foreach d,$(SRC_DIRS),$(wildcard
 
 fuzz: $(FUZZ_BINS)
 
-# A crash fails the target; its log stays in build-fuzz/ for reading.
-fuzz-smoke: fuzz
-	@set -e; for f in $(FUZZ_BINS); do \
-	    n=$$(basename $$f); mkdir -p build-fuzz/corpus-$$n; \
-	    echo "== $$n (20 s)"; \
-	    if ! $$f -max_total_time=20 -max_len=16384 -artifact_prefix=build-fuzz/ \
-	        build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
-	        tail -n 40 build-fuzz/$$n.log; exit 1; fi; \
-	    tail -n 1 build-fuzz/$$n.log; \
-	done
+# A crash fails the target; its log stays in build-fuzz/ for reading. One
+# make target per fuzzer, so `make -j2 fuzz-smoke` runs two at a time.
+FUZZ_SMOKES := $(FUZZ_BINS:%=%.smoke)
+.PHONY: $(FUZZ_SMOKES)
+fuzz-smoke: $(FUZZ_SMOKES)
+$(FUZZ_SMOKES): %.smoke: %
+	@n=$$(basename $<); mkdir -p build-fuzz/corpus-$$n; \
+	if ! $< -max_total_time=20 -max_len=16384 -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus-$$n tests/fuzz/corpus/$$n >build-fuzz/$$n.log 2>&1; then \
+	    echo "== $$n: FAILED"; tail -n 40 build-fuzz/$$n.log; exit 1; fi; \
+	echo "== $$n (20 s): $$(grep -a "^Done" build-fuzz/$$n.log | tail -n 1)"
 
 bench: all
 	sh tests/bench/run.sh $(abspath $(BUILD))
+
+# tunnelgated against Squid, one table (docs/performance.md).
+bench-compare: all
+	/usr/bin/python3 tests/bench/compare.py $(abspath $(BUILD))
 
 # The system users of the two unprivileged roles; their names are the
 # defaults of privsep.gate_user and privsep.relay_user (src/master/config.h).
@@ -133,13 +156,13 @@ run: deps all users
 # The worker users are created on this machine unless DESTDIR stages the
 # files for a package, whose installation then creates them.
 ETCDIR	 = $(DESTDIR)$(PREFIX)/etc/tunnelgate
-install: $(BUILD)/tunnelgated
+install: $(BUILD)/tunnelgated $(BUILD)/tunnelgatectl
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man5 \
 	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/tunnelgate \
 	    $(ETCDIR)/pam.d
-	install -m 755 $(BUILD)/tunnelgated $(DESTDIR)$(PREFIX)/sbin/
+	install -m 755 $(BUILD)/tunnelgated $(BUILD)/tunnelgatectl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 644 docs/tunnelgated.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
-	install -m 644 docs/tunnelgated.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 docs/tunnelgated.8 docs/tunnelgatectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 docs/*.md etc/tunnelgated.service etc/tunnelgated.logrotate \
 	    $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
 	for f in tunnelgated.conf policy.conf pam.d/tunnelgate; do \
@@ -199,7 +222,7 @@ $(BUILD)/tests/test_client_%: $(BUILD)/tests/unit/test_client_%.o \
 bench-client: $(BUILD)/tunnelgated $(BUILD)/tunnelgate
 	/usr/bin/python3 tests/bench/client_latency.py $(abspath $(BUILD))
 
-.PHONY: install-client bench-client
+.PHONY: install-client bench-client bench-compare
 install: install-client
 install-client: $(CLIENT_BINS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib/pkgconfig \
@@ -219,5 +242,5 @@ install-client: $(CLIENT_BINS)
 clean:
 	rm -rf build build-asan build-fuzz
 
--include $(DAEMON_OBJS:.o=.d) $(BUILD)/src/master/main.d $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
+-include $(DAEMON_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(BUILD)/src/master/main.d $(UNIT_SRCS:%.c=$(BUILD)/%.d) \
 	 $(BENCH_OBJS:.o=.d)

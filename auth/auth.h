@@ -51,6 +51,24 @@ enum auth_verdict auth_pam_check(const struct config *cfg, const char *user,
 	    char name[AUTH_USER_MAX + 1], char *reason, size_t reasonlen);
 
 /*
+ * The same for a user a verified client certificate names: no password is
+ * asked, only the account (pam_acct_mgmt: expired or refused accounts are
+ * refused; a locked password is not checked, as no password is used).
+ */
+enum auth_verdict auth_pam_account_check(const struct config *cfg,
+	    const char *user, const char *rhost, char name[AUTH_USER_MAX + 1],
+	    char *reason, size_t reasonlen);
+
+/*
+ * cfg's PAM service runs: pam_start and pam_authenticate of
+ * AUTH_PAM_PROBE_USER with no password to give. 0, or -1 with why saying
+ * what failed and which file to look at.
+ */
+#define AUTH_PAM_PROBE_USER	"tunnelgate-probe"
+
+int	 auth_pam_probe(const struct config *cfg, char *why, size_t whylen);
+
+/*
  * Supplementary and primary groups of user from NSS, as names, however
  * many there are (up to NGROUPS_MAX). *groups is an array of n strings in
  * one allocation, freed with free(*groups). Returns 0, or -1 with an audit

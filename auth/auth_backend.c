@@ -161,6 +161,24 @@ backend_addrs(const struct config *cfg, const struct policy *pol,
 	    cfg->timeout_dns_ms), res, reason, reasonlen);
 }
 
+/* Why the policy denied; an allow rule outside its window says which. */
+static void
+window_reason(const struct policy *pol, const char *rule, bool outside,
+    char *reason, size_t reasonlen)
+{
+	struct policy_rule_limits	 lim;
+	size_t				 idx;
+	unsigned			 line;
+
+	if (!outside || policy_rule_where(pol, rule, &idx, &line) == -1) {
+		snprintf(reason, reasonlen, "denied by policy");
+		return;
+	}
+	policy_rule_time(pol, idx, &lim);
+	snprintf(reason, reasonlen, "denied by policy: outside the window "
+	    "of rule %s (%s)", rule, lim.window);
+}
+
 enum auth_verdict
 auth_backend_connect(const struct config *cfg, const struct policy *pol,
     const struct policy_subject *subject, const char *host, uint16_t port,
@@ -198,7 +216,7 @@ auth_backend_connect(const struct config *cfg, const struct policy *pol,
 			if (!denied && !allowed) {
 				snprintf(rule, AUTH_NAME_MAX, "%s", pv.rule);
 				addr_format(ai->ai_addr, resolved);
-				denied = 1;
+				denied = pv.outside_window ? 2 : 1;
 			}
 			continue;
 		}
@@ -211,7 +229,7 @@ auth_backend_connect(const struct config *cfg, const struct policy *pol,
 			v = AUTH_ALLOW;
 			goto out;
 		}
-		log_debug("%s: %s (%s): %s", __func__, resolved, host,
+		log_debug("backend: %s (%s): %s", resolved, host,
 		    strerror(err));
 		if (auth_now_ms() >= deadline_ms)
 			break;
@@ -219,7 +237,7 @@ auth_backend_connect(const struct config *cfg, const struct policy *pol,
 	if (allowed)
 		v = connect_error(err, reason, reasonlen);
 	else if (denied) {
-		snprintf(reason, reasonlen, "denied by policy");
+		window_reason(pol, rule, denied == 2, reason, reasonlen);
 		v = AUTH_POLICY_DENY;
 	} else {
 		snprintf(reason, reasonlen, "no usable address");

@@ -206,14 +206,14 @@ auth_dns_resolve(const char *name, uint16_t port, int64_t end_ms,
 	stuck = dns_abandoned;
 	pthread_mutex_unlock(&dns_lock);
 	if (stuck >= DNS_MAX_ABANDONED) {
-		log_warnx("%s: %u lookups still stuck in the resolver; check "
-		    "the name servers", __func__, stuck);
+		log_warnx("dns: %u lookups still stuck in the resolver; check "
+		    "the name servers", stuck);
 		goto timeout;
 	}
 	if ((l = dns_lookup_new(name, port)) == NULL)
 		return dns_error(EAI_MEMORY, reason, reasonlen);
 	if ((e = dns_start(l)) != 0) {
-		log_warnx("%s: pthread_create: %s", __func__, strerror(e));
+		log_warnx("dns: pthread_create: %s", strerror(e));
 		dns_lookup_free(l);
 		return dns_error(EAI_SYSTEM, reason, reasonlen);
 	}

@@ -9,6 +9,10 @@
  * The account state is checked only after the password has been accepted,
  * so that guessing passwords tells nothing about the account.
  *
+ * A certificate login (auth_ldap_lookup(), no password) only finds the
+ * entry as the service account and reads the rest as for a login; there
+ * is no bind, so account_filter is what refuses a disabled account.
+ *
  * The account's name is the entry's auth.ldap.bind.name_attribute, never
  * the name typed: directories match names case- and space-insensitively,
  * so "BOB" finds bob's entry. It must have exactly one value, within
@@ -83,7 +87,7 @@ aldap_trouble(struct aldap_pool *p, struct aldap_server *srv,
 		aldap_server_failed(p, srv, l->fault);
 		return STEP_FAILOVER;
 	}
-	log_warnx("%s: %s", __func__, l->fault);
+	log_warnx("ldap: %s", l->fault);
 	return aldap_decide(l, AUTH_UNAVAILABLE, "ldap: %s failed: %s", what,
 	    ldap_err2string(rc));
 }
@@ -119,8 +123,8 @@ aldap_check_name(struct aldap_login *l)
 	const char	*attr = l->cfg->name_attribute, *why;
 
 	if (l->name_values != 1) {
-		log_warnx("%s: %s has %zu values of %s; one must name the "
-		    "account (auth.ldap.bind.name_attribute)", __func__, l->dn,
+		log_warnx("ldap: %s has %zu values of %s; one must name the "
+		    "account (auth.ldap.bind.name_attribute)", l->dn,
 		    l->name_values, attr);
 		return aldap_decide(l, AUTH_ACCOUNT_UNUSABLE, "ldap: the user "
 		    "entry has %zu values of %.32s, not one", l->name_values,
@@ -180,8 +184,9 @@ aldap_find_user(struct aldap_pool *p, struct aldap_server *srv, LDAP *ld,
 		st = aldap_decide(l, AUTH_BAD_CREDENTIALS,
 		    "ldap: unknown user");
 	else if (n > 1 || rc == LDAP_SIZELIMIT_EXCEEDED) {
-		log_warnx("%s: auth.ldap.bind.filter finds more than one entry "
-		    "for one user; make it match one at most", __func__);
+		log_warnx("ldap: auth.ldap.bind.filter finds more than one "
+		    "entry "
+		    "for one user; make it match one at most");
 		st = aldap_decide(l, AUTH_BAD_CREDENTIALS, "ldap: user filter "
 		    "matches more than one entry");
 	} else if ((e = ldap_first_entry(ld, res)) == NULL ||
@@ -334,13 +339,21 @@ aldap_login_on(struct aldap_pool *p, struct aldap_server *srv,
 	    NULL, l->dn, sizeof(l->dn)) == -1)
 		return aldap_decide(l, AUTH_BAD_CREDENTIALS, "ldap: user name "
 		    "too long for the DN template");
-	if ((rc = aldap_conn(p, srv, false, l->deadline_ms, &usr, why,
-	    sizeof(why))) != LDAP_SUCCESS)
-		return aldap_trouble(p, srv, l, rc, "user connection", why);
-	if ((st = aldap_bind_user(p, srv, usr, l)) != STEP_ON)
-		return st;
-	/* Without a service account the user reads its own entries. */
-	look = svc != NULL ? svc : usr;
+	if (l->password == NULL)
+		look = svc;	/* configuration: search mode, a service account */
+	else {
+		if ((rc = aldap_conn(p, srv, false, l->deadline_ms, &usr, why,
+		    sizeof(why))) != LDAP_SUCCESS)
+			return aldap_trouble(p, srv, l, rc, "user connection",
+			    why);
+		if ((st = aldap_bind_user(p, srv, usr, l)) != STEP_ON)
+			return st;
+		/* Without a service account the user reads its own entries. */
+		look = svc != NULL ? svc : usr;
+	}
+	if (look == NULL)
+		return aldap_decide(l, AUTH_UNAVAILABLE, "ldap: a certificate "
+		    "login needs auth.ldap.bind.dn");
 	if ((cfg->account_filter[0] != '\0' || !search) &&
 	    (st = aldap_check_entry(p, srv, look, l, memberof && !search,
 	    !search)) != STEP_ON)
@@ -368,13 +381,47 @@ auth_ldap_init(void)
 
 	if (ldap_get_option(NULL, LDAP_OPT_PROTOCOL_VERSION, &version) !=
 	    LDAP_OPT_SUCCESS)
-		log_warnx("%s: libldap failed to initialize", __func__);
+		log_warnx("ldap: libldap failed to initialize");
 }
+
+static enum auth_verdict aldap_run(const struct config *, const char *,
+    const char *, int64_t, char [AUTH_USER_MAX + 1], char ***, size_t *,
+    char *, size_t);
 
 enum auth_verdict
 auth_ldap_check(const struct config *cfg, const char *user,
     const char *password, int64_t deadline_ms, char name[AUTH_USER_MAX + 1],
     char ***groups, size_t *n_groups, char *reason, size_t reasonlen)
+{
+	*groups = NULL;
+	*n_groups = 0;
+	name[0] = '\0';
+	/* A bind with an empty password is an anonymous bind: it succeeds. */
+	if (password[0] == '\0') {
+		(void)snprintf(reason, reasonlen, "empty password");
+		return AUTH_BAD_CREDENTIALS;
+	}
+	return aldap_run(cfg, user, password, deadline_ms, name, groups,
+	    n_groups, reason, reasonlen);
+}
+
+enum auth_verdict
+auth_ldap_lookup(const struct config *cfg, const char *user,
+    int64_t deadline_ms, char name[AUTH_USER_MAX + 1], char ***groups,
+    size_t *n_groups, char *reason, size_t reasonlen)
+{
+	*groups = NULL;
+	*n_groups = 0;
+	name[0] = '\0';
+	return aldap_run(cfg, user, NULL, deadline_ms, name, groups, n_groups,
+	    reason, reasonlen);
+}
+
+/* One login (password NULL: a certificate's), server after server. */
+static enum auth_verdict
+aldap_run(const struct config *cfg, const char *user, const char *password,
+    int64_t deadline_ms, char name[AUTH_USER_MAX + 1], char ***groups,
+    size_t *n_groups, char *reason, size_t reasonlen)
 {
 	/* Large, and one login at a time per process. */
 	static struct aldap_groups	 g;
@@ -388,14 +435,6 @@ auth_ldap_check(const struct config *cfg, const char *user,
 	enum step			 st = STEP_FAILOVER;
 	size_t				 i, tried = 0;
 
-	*groups = NULL;
-	*n_groups = 0;
-	name[0] = '\0';
-	/* A bind with an empty password is an anonymous bind: it succeeds. */
-	if (password[0] == '\0') {
-		(void)snprintf(reason, reasonlen, "empty password");
-		return AUTH_BAD_CREDENTIALS;
-	}
 	p = aldap_pool_get(&cfg->ldap);
 	for (i = 0; i < p->n && st != STEP_DONE; i++) {
 		srv = &p->srv[i];

@@ -41,6 +41,15 @@ enum auth_verdict auth_ldap_check(const struct config *cfg, const char *user,
 	    const char *password, int64_t deadline_ms,
 	    char name[AUTH_USER_MAX + 1], char ***groups, size_t *n_groups,
 	    char *reason, size_t reasonlen);
+/*
+ * The same for a user a verified client certificate names, without a
+ * password: the service account finds the entry (bind mode "search"),
+ * account_filter, name and groups as above; no bind as the user.
+ */
+enum auth_verdict auth_ldap_lookup(const struct config *cfg,
+	    const char *user, int64_t deadline_ms,
+	    char name[AUTH_USER_MAX + 1], char ***groups, size_t *n_groups,
+	    char *reason, size_t reasonlen);
 
 /*
  * Set libldap up in this process before the first login. libldap looks up
@@ -65,6 +74,22 @@ int	 auth_ldap_escape(enum auth_ldap_syntax, const char *in, char *out,
  */
 int	 auth_ldap_expand(enum auth_ldap_syntax, const char *tmpl,
 	    const char *user, const char *dn, char *out, size_t outlen);
+
+/*
+ * One server as a login would find it: connect (with TLS as configured),
+ * then for search binds the service bind and a search of the user base.
+ * 0, or -1 with why saying what failed and which setting to look at.
+ */
+int	 aldap_probe(const struct config_ldap *, const char *uri,
+	    int64_t deadline_ms, char *why, size_t whylen);
+
+/*
+ * Whether a group called name exists for group mode "search": an entry
+ * under auth.ldap.groups.base whose name_attribute is name, searched as
+ * the service account. 1 or 0, or -1 with why if no server answered.
+ */
+int	 auth_ldap_group_known(const struct config *cfg, const char *name,
+	    int64_t deadline_ms, char *why, size_t whylen);
 
 /* Internal to auth_ldap*.c from here on. */
 

@@ -11,6 +11,7 @@
  * instead (overflow).
  */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -87,8 +88,8 @@ aldap_groups_memberof(LDAP *ld, LDAPMessage *entry, const char *attr,
 		    LDAP_SUCCESS || dn == NULL || dn[0] == NULL ||
 		    (ava = dn[0][0]) == NULL ||
 		    (ava->la_flags & LDAP_AVA_BINARY) != 0) {
-			log_debug("%s: %s value %zu is not a usable DN",
-			    __func__, attr, i);
+			log_debug("ldap: %s value %zu is not a usable DN",
+			    attr, i);
 		} else
 			aldap_groups_add(g, ava->la_value.bv_val,
 			    ava->la_value.bv_len);
@@ -135,4 +136,45 @@ aldap_groups_search(const struct config_ldap *cfg, LDAP *ld,
 	}
 	ldap_msgfree(res);
 	return rc;
+}
+
+int
+auth_ldap_group_known(const struct config *cfg, const char *name,
+    int64_t deadline_ms, char *why, size_t whylen)
+{
+	const struct config_ldap *l = &cfg->ldap;
+	struct aldap_pool	*p = aldap_pool_get(l);
+	char			 value[AUTH_LDAP_FILTER_MAX / 2];
+	char			 filter[AUTH_LDAP_FILTER_MAX];
+	char			*attrs[] = { LDAP_NO_ATTRS, NULL };
+	LDAPMessage		*res;
+	LDAP			*ld;
+	size_t			 i;
+	int			 rc = LDAP_SERVER_DOWN, n;
+
+	why[0] = '\0';
+
+	if (auth_ldap_escape(AUTH_LDAP_FILTER, name, value,
+	    sizeof(value)) == -1 || snprintf(filter, sizeof(filter),
+	    "(%s=%s)", l->group_name_attribute, value) >= (int)sizeof(filter))
+		return 0;
+	for (i = 0; i < p->n; i++) {
+		if ((rc = aldap_conn(p, &p->srv[i], true, deadline_ms, &ld, why,
+		    whylen)) != LDAP_SUCCESS)
+			continue;
+		rc = aldap_search(l, ld, l->group_base, l->group_scope, filter,
+		    attrs, 1, deadline_ms, &res);
+		if (res == NULL)
+			continue;
+		n = ldap_count_entries(ld, res);
+		ldap_msgfree(res);
+		if (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED)
+			return n > 0 ? 1 : 0;
+		if (rc == LDAP_NO_SUCH_OBJECT)
+			return 0;
+	}
+	if (why[0] == '\0')
+		(void)snprintf(why, whylen, "group search: %s",
+		    ldap_err2string(rc));
+	return -1;
 }

@@ -108,8 +108,7 @@ aldap_watch_init(void)
 	sev.sigev_signo = SIGALRM;
 	if (sigaction(SIGALRM, &sa, NULL) == -1 ||
 	    timer_create(CLOCK_MONOTONIC, &sev, &watch_timer) == -1) {
-		log_warn("%s: cannot set up the TLS handshake watchdog",
-		    __func__);
+		log_warn("ldap: cannot set up the TLS handshake watchdog");
 		return -1;
 	}
 	watch_ready = true;
@@ -126,7 +125,7 @@ aldap_watch_arm(int64_t ms)
 	watch_expired = 0;
 	watch_connected = 0;
 	if (timer_settime(watch_timer, 0, &its, NULL) == -1)
-		fatal("%s: timer_settime", __func__);
+		fatal("ldap: timer_settime");
 }
 
 static void
@@ -136,7 +135,7 @@ aldap_watch_disarm(void)
 
 	memset(&its, 0, sizeof(its));
 	if (timer_settime(watch_timer, 0, &its, NULL) == -1)
-		fatal("%s: timer_settime", __func__);
+		fatal("ldap: timer_settime");
 	watch_fd = -1;
 }
 
@@ -179,8 +178,8 @@ aldap_server_failed(struct aldap_pool *p, struct aldap_server *srv,
 	aldap_server_drop(srv);
 	srv->resting_until_ms = auth_now_ms() + p->cfg->backoff_ms;
 	srv->down = true;
-	log_warnx("%s: %s; not asked again for %u ms (auth.ldap.backoff)",
-	    __func__, why, p->cfg->backoff_ms);
+	log_warnx("ldap: %s; not asked again for %u ms (auth.ldap.backoff)",
+	    why, p->cfg->backoff_ms);
 }
 
 void
@@ -189,7 +188,7 @@ aldap_server_answered(struct aldap_server *srv)
 	if (!srv->down)
 		return;
 	srv->down = false;
-	log_info("%s: %s answers again", __func__, srv->uri);
+	log_info("ldap: %s answers again", srv->uri);
 }
 
 bool
@@ -391,6 +390,24 @@ aldap_starttls(const struct config_ldap *cfg, LDAP *ld, int64_t deadline_ms,
 	return rc;
 }
 
+/* What the admin can change, for a failure at stage. */
+static const char *
+aldap_open_hint(const char *stage, int rc)
+{
+	if (strcmp(stage, "TLS handshake") == 0)
+		return " (is the certificate from auth.ldap.tls.ca_file, naming "
+		    "the URI's host?)";
+	if (strcmp(stage, "StartTLS") == 0)
+		return " (auth.ldap.starttls = true, but the server does not "
+		    "start TLS on this ldap:// URI; enable TLS on the server, "
+		    "use its ldaps:// URI, or set auth.ldap.starttls = false)";
+	if (strcmp(stage, "connect") == 0 && (rc == LDAP_SERVER_DOWN ||
+	    rc == LDAP_CONNECT_ERROR))
+		return " (is the server running at this address and port? "
+		    "check auth.ldap.uris)";
+	return "";
+}
+
 static int
 aldap_open(const struct config_ldap *cfg, const char *uri, int64_t deadline_ms,
     LDAP **out, char *why, size_t whylen)
@@ -436,8 +453,7 @@ aldap_open(const struct config_ldap *cfg, const char *uri, int64_t deadline_ms,
 	aldap_diag(ld, diag, sizeof(diag));
 	snprintf(why, whylen, "%s: %s: %s%s%s%s", uri, stage,
 	    ldap_err2string(rc), diag[0] != '\0' ? ": " : "", diag,
-	    strcmp(stage, "TLS handshake") == 0 ? " (is the certificate from "
-	    "auth.ldap.tls.ca_file, naming the URI's host?)" : "");
+	    aldap_open_hint(stage, rc));
 	if (capped && auth_now_ms() >= deadline_ms)
 		rc = ALDAP_DEADLINE;
 	else if (rc == LDAP_LOCAL_ERROR || rc == LDAP_OTHER)
@@ -514,9 +530,11 @@ aldap_service_bind(const struct config_ldap *cfg, const char *uri, LDAP *ld,
 	    sizeof(diag));
 	explicit_bzero(secret, sizeof(secret));
 	if (rc != LDAP_SUCCESS)
-		snprintf(why, whylen, "%s: service bind as %.64s: %s%s%s",
+		snprintf(why, whylen, "%s: service bind as %.64s: %s%s%s%s",
 		    uri, cfg->bind_dn, ldap_err2string(rc),
-		    diag[0] != '\0' ? ": " : "", diag);
+		    diag[0] != '\0' ? ": " : "", diag,
+		    rc == LDAP_INVALID_CREDENTIALS ? " (check auth.ldap.bind.dn "
+		    "and the password in auth.ldap.bind.password_file)" : "");
 	return rc;
 }
 
@@ -529,8 +547,8 @@ aldap_conn(struct aldap_pool *p, struct aldap_server *srv, bool service,
 
 	*ld = NULL;
 	if (*slot != NULL && aldap_stale(*slot)) {
-		log_debug("%s: %s closed a pooled connection; reconnecting",
-		    __func__, srv->uri);
+		log_debug("ldap: %s closed a pooled connection; reconnecting",
+		    srv->uri);
 		aldap_close(slot);
 	}
 	if (*slot == NULL) {
@@ -545,4 +563,39 @@ aldap_conn(struct aldap_pool *p, struct aldap_server *srv, bool service,
 	}
 	*ld = *slot;
 	return LDAP_SUCCESS;
+}
+
+int
+aldap_probe(const struct config_ldap *cfg, const char *uri,
+    int64_t deadline_ms, char *why, size_t whylen)
+{
+	LDAPMessage	*res = NULL;
+	LDAP		*ld = NULL;
+	char		*attrs[] = { LDAP_NO_ATTRS, NULL };
+	int		 rc;
+
+	why[0] = '\0';
+	if ((rc = aldap_open(cfg, uri, deadline_ms, &ld, why, whylen)) !=
+	    LDAP_SUCCESS)
+		goto out;
+	/* Template binds have no service account and nothing to search. */
+	if (cfg->bind_mode != CONFIG_LDAP_BIND_SEARCH)
+		goto out;
+	if ((rc = aldap_service_bind(cfg, uri, ld, deadline_ms, why,
+	    whylen)) != LDAP_SUCCESS)
+		goto out;
+	rc = aldap_search(cfg, ld, cfg->user_base, CONFIG_LDAP_SCOPE_BASE,
+	    "(objectClass=*)", attrs, 1, deadline_ms, &res);
+	if (rc != LDAP_SUCCESS)
+		snprintf(why, whylen, "%s: search of %.64s: %s%s", uri,
+		    cfg->user_base, ldap_err2string(rc),
+		    rc == LDAP_NO_SUCH_OBJECT ? " (check auth.ldap.bind.base)" :
+		    "");
+ out:
+	if (rc == ALDAP_DEADLINE && why[0] == '\0')
+		snprintf(why, whylen, "%s: no answer in time (timeouts.auth)",
+		    uri);
+	ldap_msgfree(res);
+	aldap_close(&ld);
+	return rc == LDAP_SUCCESS ? 0 : -1;
 }

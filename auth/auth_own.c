@@ -71,7 +71,7 @@ own_list(void)
 	size_t		 n4, n6;
 
 	if (getifaddrs(&ifa) == -1) {
-		log_warn("%s: getifaddrs", __func__);
+		log_warn("own addresses: getifaddrs");
 		return -1;
 	}
 	own_count(ifa, &n4, &n6);
@@ -81,7 +81,7 @@ own_list(void)
 	if ((v6 = reallocarray(own_v6, n6 + 1, sizeof(*v6))) != NULL)
 		own_v6 = v6;
 	if (v4 == NULL || v6 == NULL) {
-		log_warn("%s: reallocarray", __func__);
+		log_warn("own addresses: reallocarray");
 		freeifaddrs(ifa);
 		return -1;
 	}

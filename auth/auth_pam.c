@@ -66,16 +66,18 @@ pam_conv_password(int num_msg, const struct pam_message **msg,
 	for (i = 0; i < num_msg; i++) {
 		switch (msg[i]->msg_style) {
 		case PAM_PROMPT_ECHO_OFF:
-			if ((r[i].resp = strdup(password)) == NULL)
+			/* A certificate login has no password to give. */
+			if (password == NULL ||
+			    (r[i].resp = strdup(password)) == NULL)
 				goto fail;
 			break;
 		case PAM_ERROR_MSG:
 		case PAM_TEXT_INFO:
-			log_debug("%s: pam says: %.200s", __func__,
+			log_debug("pam: pam says: %.200s",
 			    msg[i]->msg != NULL ? msg[i]->msg : "");
 			break;
 		default:
-			log_debug("%s: refusing pam prompt style %d", __func__,
+			log_debug("pam: refusing pam prompt style %d",
 			    msg[i]->msg_style);
 			goto fail;
 		}
@@ -207,7 +209,7 @@ pam_account(const struct config *cfg, const char *user,
 	if ((e = nss_lookup(pw_lookup, &pa, &buf, &buflen)) != 0) {
 		snprintf(reason, reasonlen, "pam: account lookup: %s",
 		    strerror(e));
-		log_warnx("%s: getpwnam_r %s: %s", __func__, user, strerror(e));
+		log_warnx("pam: getpwnam_r %s: %s", user, strerror(e));
 		ret = AUTH_UNAVAILABLE;
 	} else if (pa.res == NULL)
 		ret = -1;
@@ -251,12 +253,83 @@ pam_final_account(const struct config *cfg, pam_handle_t *pamh,
 	case -1:
 		snprintf(reason, reasonlen, "pam: the account PAM accepted is "
 		    "unknown to NSS");
-		log_warnx("%s: PAM accepted %.64s, which NSS does not know; "
-		    "check nsswitch.conf", __func__, (const char *)item);
+		log_warnx("pam: PAM accepted %.64s, which NSS does not know; "
+		    "check nsswitch.conf", (const char *)item);
 		return AUTH_UNAVAILABLE;
 	default:
 		return (enum auth_verdict)rc;
 	}
+}
+
+/*
+ * pam_start (in cfg's confdir, if any) with PAM_RHOST and our failure-delay
+ * hook. PAM_SUCCESS, or a PAM code with reason set and *pamh NULL if
+ * pam_start itself failed.
+ */
+static int
+pam_open(const struct config *cfg, const char *user, const char *rhost,
+    const struct pam_conv *conv, pam_handle_t **pamh, char *reason,
+    size_t reasonlen)
+{
+	int	 rc;
+
+	*pamh = NULL;
+	if (cfg->pam_confdir[0] != '\0')
+		rc = pam_start_confdir(cfg->pam_service, user, conv,
+		    cfg->pam_confdir, pamh);
+	else
+		rc = pam_start(cfg->pam_service, user, conv, pamh);
+	if (rc != PAM_SUCCESS) {
+		snprintf(reason, reasonlen, "pam: %s", pam_strerror(*pamh, rc));
+		log_warnx("pam: pam_start service %s (confdir %s): %s",
+		    cfg->pam_service, cfg->pam_confdir[0] != '\0' ?
+		    cfg->pam_confdir : "system", pam_strerror(*pamh, rc));
+		*pamh = NULL;
+		return rc;
+	}
+	if ((rhost != NULL && rhost[0] != '\0' &&
+	    (rc = pam_set_item(*pamh, PAM_RHOST, rhost)) != PAM_SUCCESS) ||
+	    (rc = pam_set_item(*pamh, PAM_FAIL_DELAY,
+	    (const void *)(uintptr_t)pam_fail_delay_hook)) != PAM_SUCCESS)
+		snprintf(reason, reasonlen, "pam: %s", pam_strerror(*pamh, rc));
+	return rc;
+}
+
+enum auth_verdict
+auth_pam_account_check(const struct config *cfg, const char *user,
+    const char *rhost, char name[AUTH_USER_MAX + 1], char *reason,
+    size_t reasonlen)
+{
+	struct pam_call		 call = { .password = NULL };
+	struct pam_conv		 conv = { pam_conv_password, &call };
+	pam_handle_t		*pamh;
+	enum auth_verdict	 v;
+	int			 rc, end_rc;
+
+	name[0] = '\0';
+	if ((rc = pam_account(cfg, user, name, reason, reasonlen)) != 0) {
+		if (rc == -1)
+			snprintf(reason, reasonlen, "unknown account");
+		name[0] = '\0';
+		return rc == -1 ? AUTH_BAD_CREDENTIALS : (enum auth_verdict)rc;
+	}
+	name[0] = '\0';
+	if ((rc = pam_open(cfg, user, rhost, &conv, &pamh, reason,
+	    reasonlen)) != PAM_SUCCESS) {
+		v = AUTH_UNAVAILABLE;
+		goto out;
+	}
+	/* No pam_authenticate: the certificate was the authentication. */
+	rc = pam_acct_mgmt(pamh, PAM_SILENT);
+	if (rc != PAM_SUCCESS)
+		v = pam_verdict(pamh, rc, 1, reason, reasonlen);
+	else
+		v = pam_final_account(cfg, pamh, name, reason, reasonlen);
+ out:
+	if (pamh != NULL && (end_rc = pam_end(pamh, rc)) != PAM_SUCCESS)
+		log_warnx("pam: pam_end: %s",
+		    pam_strerror(NULL, end_rc));
+	return v;
 }
 
 enum auth_verdict
@@ -285,24 +358,10 @@ auth_pam_check(const struct config *cfg, const char *user,
 	name[0] = '\0';
 	conv.conv = pam_conv_password;
 	conv.appdata_ptr = &call;
-
-	if (cfg->pam_confdir[0] != '\0')
-		rc = pam_start_confdir(cfg->pam_service, user, &conv,
-		    cfg->pam_confdir, &pamh);
-	else
-		rc = pam_start(cfg->pam_service, user, &conv, &pamh);
-	if (rc != PAM_SUCCESS) {
-		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
-		log_warnx("%s: pam_start service %s (confdir %s): %s", __func__,
-		    cfg->pam_service, cfg->pam_confdir[0] != '\0' ?
-		    cfg->pam_confdir : "system", pam_strerror(pamh, rc));
-		return AUTH_UNAVAILABLE;
-	}
-	if ((rhost != NULL && rhost[0] != '\0' &&
-	    (rc = pam_set_item(pamh, PAM_RHOST, rhost)) != PAM_SUCCESS) ||
-	    (rc = pam_set_item(pamh, PAM_FAIL_DELAY,
-	    (const void *)(uintptr_t)pam_fail_delay_hook)) != PAM_SUCCESS) {
-		snprintf(reason, reasonlen, "pam: %s", pam_strerror(pamh, rc));
+	if ((rc = pam_open(cfg, user, rhost, &conv, &pamh, reason,
+	    reasonlen)) != PAM_SUCCESS) {
+		if (pamh == NULL)
+			return AUTH_UNAVAILABLE;
 		v = AUTH_UNAVAILABLE;
 		goto out;
 	}
@@ -319,11 +378,11 @@ auth_pam_check(const struct config *cfg, const char *user,
 	v = pam_final_account(cfg, pamh, name, reason, reasonlen);
  out:
 	if (call.delay_usec > 0)
-		log_debug("%s: pam asked for a %u ms failure delay; the gate "
-		    "worker applies auth.failure_delay instead", __func__,
+		log_debug("pam: pam asked for a %u ms failure delay; the gate "
+		    "worker applies auth.failure_delay instead",
 		    call.delay_usec / 1000);
 	if ((end_rc = pam_end(pamh, rc)) != PAM_SUCCESS)
-		log_warnx("%s: pam_end: %s", __func__,
+		log_warnx("pam: pam_end: %s",
 		    pam_strerror(NULL, end_rc));
 	return v;
 }
@@ -348,7 +407,7 @@ user_gids(const char *user, char **buf, size_t *buflen, gid_t **gids,
 	    pa.res == NULL) {
 		snprintf(reason, reasonlen, "groups: %s", e != 0 ?
 		    strerror(e) : "user unknown to NSS");
-		log_warnx("%s: getpwnam_r %s: %s", __func__, user, e != 0 ?
+		log_warnx("pam: getpwnam_r %s: %s", user, e != 0 ?
 		    strerror(e) : "unknown; check nsswitch.conf");
 		return -1;
 	}
@@ -367,7 +426,7 @@ user_gids(const char *user, char **buf, size_t *buflen, gid_t **gids,
 		if (n > NSS_MAX_GROUPS) {
 			snprintf(reason, reasonlen, "groups: user is in more "
 			    "than %d groups", NSS_MAX_GROUPS);
-			log_warnx("%s: %s is in more than %d groups", __func__,
+			log_warnx("pam: %s is in more than %d groups",
 			    user, NSS_MAX_GROUPS);
 			free(g);
 			return -1;
@@ -414,7 +473,7 @@ auth_groups(const char *user, char ***groups, size_t *n, char *reason,
 		if ((e = nss_lookup(gr_lookup, &ga, &buf, &buflen)) != 0) {
 			snprintf(reason, reasonlen, "groups: group %u: %s",
 			    (unsigned)gids[j], strerror(e));
-			log_warnx("%s: getgrgid_r %u: %s", __func__,
+			log_warnx("pam: getgrgid_r %u: %s",
 			    (unsigned)gids[j], strerror(e));
 			goto out;
 		}
@@ -440,10 +499,48 @@ auth_groups(const char *user, char ***groups, size_t *n, char *reason,
 	goto out;
  nomem:
 	snprintf(reason, reasonlen, "groups: out of memory");
-	log_warn("%s", __func__);
+	log_warn("pam");
  out:
 	free(gids);
 	free(names);
 	free(buf);
 	return ret;
+}
+
+/*
+ * pam_start reads the service file but loads no module; pam_authenticate
+ * does, and a module that cannot be loaded answers PAM_MODULE_UNKNOWN (or
+ * the stack aborts). The probe user has no password to give: any other
+ * answer means the stack ran.
+ */
+int
+auth_pam_probe(const struct config *cfg, char *why, size_t whylen)
+{
+	struct pam_call			 call = { .password = NULL };
+	struct pam_conv			 conv = { pam_conv_password, &call };
+	const char			*dir = cfg->pam_confdir[0] != '\0' ?
+					    cfg->pam_confdir : "/etc/pam.d";
+	pam_handle_t			*pamh;
+	char				 reason[128];
+	int				 rc;
+
+	rc = pam_open(cfg, AUTH_PAM_PROBE_USER, NULL, &conv, &pamh, reason,
+	    sizeof(reason));
+	if (rc != PAM_SUCCESS) {
+		if (pamh != NULL)
+			pam_end(pamh, rc);
+		snprintf(why, whylen, "PAM service %s: %s; is there a file "
+		    "%s/%s?", cfg->pam_service, reason, dir, cfg->pam_service);
+		return -1;
+	}
+	rc = pam_authenticate(pamh, PAM_SILENT);
+	snprintf(reason, sizeof(reason), "%s", pam_strerror(pamh, rc));
+	pam_end(pamh, rc);
+	if (rc != PAM_MODULE_UNKNOWN && rc != PAM_ABORT &&
+	    rc != PAM_SYMBOL_ERR && rc != PAM_SERVICE_ERR)
+		return 0;
+	snprintf(why, whylen, "PAM service %s: its modules do not load (%s); "
+	    "check the module names in %s/%s and the files it includes",
+	    cfg->pam_service, reason, dir, cfg->pam_service);
+	return -1;
 }

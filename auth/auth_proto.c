@@ -16,18 +16,32 @@ request_check(const void *p, size_t n, size_t nfds, unsigned from,
     const char **why)
 {
 	const uint8_t	*b = p;
-	uint16_t	 port;
+	uint16_t	 port, listener;
+	uint32_t	 chain_len;
 
-	(void)n;
 	(void)nfds;
 	(void)from;
 	if (!MSG_FIELD_OK(p, struct auth_request, user) ||
 	    !MSG_FIELD_OK(p, struct auth_request, password) ||
 	    !MSG_FIELD_OK(p, struct auth_request, host) ||
 	    !MSG_FIELD_OK(p, struct auth_request, client) ||
+	    !MSG_FIELD_OK(p, struct auth_request, proxy) ||
 	    !MSG_FIELD_OK(p, struct auth_request, tls_version) ||
 	    !MSG_FIELD_OK(p, struct auth_request, tls_cipher)) {
 		*why = "request: unterminated string field";
+		return -1;
+	}
+	memcpy(&chain_len, b + offsetof(struct auth_request, chain_len),
+	    sizeof(chain_len));
+	if (chain_len > TG_MAX_CLIENT_CHAIN_BYTES ||
+	    n != AUTH_REQUEST_MIN + chain_len) {
+		*why = "request: size is not that of its certificate chain";
+		return -1;
+	}
+	memcpy(&listener, b + offsetof(struct auth_request, listener),
+	    sizeof(listener));
+	if (listener >= TG_MAX_LISTENERS) {
+		*why = "request: listener out of range";
 		return -1;
 	}
 	memcpy(&port, b + offsetof(struct auth_request, port), sizeof(port));
@@ -72,8 +86,9 @@ reply_check(const void *p, size_t n, size_t nfds, unsigned from,
 }
 
 static const struct msg_type auth_types[] = {
-	MSG_FIXED(AUTH_MSG_REQUEST, "request", struct auth_request,
-	    MSG_GATE, MSG_AUTH, 0, 0, request_check),
+	{ AUTH_MSG_REQUEST, "request", AUTH_REQUEST_MIN,
+	  sizeof(struct auth_request), MSG_GATE, MSG_AUTH, 0, 0,
+	  request_check },
 	MSG_FIXED(AUTH_MSG_TAKEN, "taken", struct auth_taken,
 	    MSG_AUTH, MSG_GATE, 0, 0, NULL),
 	MSG_FIXED(AUTH_MSG_REPLY, "reply", struct auth_reply,
@@ -112,6 +127,8 @@ auth_verdict_status(enum auth_verdict v)
 		return 502;
 	case AUTH_BACKEND_TIMEOUT:
 		return 504;
+	case AUTH_THROTTLED:
+		return 429;
 	case AUTH_UNAVAILABLE:
 		break;
 	}
@@ -137,6 +154,8 @@ auth_verdict_name(enum auth_verdict v)
 		return "backend_timeout";
 	case AUTH_UNAVAILABLE:
 		return "unavailable";
+	case AUTH_THROTTLED:
+		return "throttled";
 	}
 	return "unknown";
 }
@@ -147,6 +166,6 @@ auth_now_ms(void)
 	struct timespec	 ts;
 
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		fatal("%s: clock_gettime", __func__);
+		fatal("auth proto: clock_gettime");
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

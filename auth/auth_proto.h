@@ -22,6 +22,7 @@
 
 #include "http_request.h"
 #include "msg.h"
+#include "tg_limits.h"
 
 #define AUTH_PROTO_VERSION	1
 
@@ -39,7 +40,8 @@ enum auth_verdict {
 	AUTH_BACKEND_REFUSED = 5,	/* 502: refused, unreachable, no address */
 	AUTH_BACKEND_TIMEOUT = 6,	/* 504: connect or DNS timed out */
 	AUTH_UNAVAILABLE = 7,		/* 503: PAM/LDAP down, internal error */
-	AUTH_VERDICT_MAX = 7
+	AUTH_THROTTLED = 8,		/* 429: too many failed logins */
+	AUTH_VERDICT_MAX = 8
 };
 
 #define AUTH_ADDR_MAX	64	/* "[ffff:...:ffff]:65535" fits */
@@ -52,19 +54,36 @@ struct auth_msg_hdr {
 	uint64_t	 req_id;	/* gate-chosen, echoed back */
 };
 
+/*
+ * The one message of variable size: chain_len bytes of chain are sent, and
+ * the size must be exactly AUTH_REQUEST_MIN + chain_len.
+ */
 struct auth_request {
 	struct auth_msg_hdr hdr;
 	uint64_t	 tunnel_id;
 	int64_t		 deadline_ms;	/* CLOCK_MONOTONIC; drop the work after */
 	uint16_t	 port;
-	uint16_t	 pad[3];
+	uint16_t	 listener;	/* the client's, as config listen[] */
+	uint16_t	 pad[2];
 	char		 user[HTTP_CRED_MAX + 1];
 	char		 password[HTTP_CRED_MAX + 1];
 	char		 host[HTTP_HOST_MAX + 1];
 	char		 client[AUTH_ADDR_MAX];		/* "addr:port" */
+	char		 proxy[AUTH_ADDR_MAX];		/* balancer; "" = none */
 	char		 tls_version[16];
 	char		 tls_cipher[AUTH_NAME_MAX];
+	/*
+	 * The client certificate the gate worker verified, then the ones the
+	 * client sent with it, DER one after another; the authenticator
+	 * verifies them again and believes nothing else the gate says of them.
+	 */
+	uint32_t	 chain_len;
+	uint32_t	 pad2;
+	uint8_t		 chain[TG_MAX_CLIENT_CHAIN_BYTES];
 };
+
+#define AUTH_REQUEST_MIN	offsetof(struct auth_request, chain)
+#define AUTH_REQUEST_SIZE(r)	(AUTH_REQUEST_MIN + (size_t)(r)->chain_len)
 
 struct auth_taken {
 	struct auth_msg_hdr hdr;

@@ -8,7 +8,10 @@
 
 #include "audit.h"
 #include "auth.h"
+#include "auth_cert.h"
 #include "auth_ldap.h"
+#include "auth_throttle.h"
+#include "conn_facts.h"
 #include "authenticator.h"
 #include "ctl.h"
 #include "ipc.h"
@@ -58,10 +61,22 @@ auth_send(int sock, const void *msg, size_t len, int fd)
 	while (ipc_send(sock, msg, len, fd == -1 ? NULL : &fd, fd == -1 ? 0 : 1)
 	    == -1) {
 		if (errno != EAGAIN || poll(&pfd, 1, AUTH_SEND_WAIT_MS) != 1) {
-			log_warn("%s: answer to a gate worker lost", __func__);
+			log_warn("authenticator: answer to a gate worker lost");
 			return;
 		}
 	}
+}
+
+/* PAM_RHOST is the client's address without its port. */
+static void
+auth_rhost(const struct auth_request *req, char rhost[AUTH_ADDR_MAX])
+{
+	char	*colon;
+
+	auditlog_strlcpy(rhost, req->client[0] == '[' ? req->client + 1 :
+	    req->client, AUTH_ADDR_MAX);
+	if ((colon = strrchr(rhost, req->client[0] == '[' ? ']' : ':')) != NULL)
+		*colon = '\0';
 }
 
 static enum auth_verdict
@@ -70,7 +85,7 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 {
 	enum auth_verdict	 v;
 	int64_t			 now = auth_now_ms();
-	char			 rhost[AUTH_ADDR_MAX], *colon;
+	char			 rhost[AUTH_ADDR_MAX];
 	const char		*refused;
 
 	/* Never ask a backend about a spelling the policy cannot name. */
@@ -84,11 +99,7 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 		    "cached" : "cached failure");
 		return v;
 	}
-	/* PAM_RHOST is the client's address without its port. */
-	auditlog_strlcpy(rhost, req->client[0] == '[' ? req->client + 1 :
-	    req->client, sizeof(rhost));
-	if ((colon = strrchr(rhost, req->client[0] == '[' ? ']' : ':')) != NULL)
-		*colon = '\0';
+	auth_rhost(req, rhost);
 	/* The directory answers with the groups; they go with the verdict. */
 	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		v = auth_ldap_check(a->env->cfg, req->user, req->password,
@@ -99,6 +110,68 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 		    rhost, a->user, reason, reasonlen);
 	auth_cache_store(a->cache, req->user, req->password, auth_now_ms(), v,
 	    a->user, (const char *const *)a->groups, a->n_groups);
+	return v;
+}
+
+/*
+ * The account a verified certificate names, without a password: its own
+ * name into a->user, its state checked as for a password login.
+ */
+static enum auth_verdict
+auth_cert_account(struct authenticator *a, const struct auth_request *req,
+    const char *name, char account[AUTH_USER_MAX + 1], char ***groups,
+    size_t *n_groups, char *reason, size_t reasonlen)
+{
+	char	 rhost[AUTH_ADDR_MAX];
+
+	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP)
+		return auth_ldap_lookup(a->env->cfg, name, req->deadline_ms,
+		    account, groups, n_groups, reason, reasonlen);
+	auth_rhost(req, rhost);
+	return auth_pam_account_check(a->env->cfg, name, rhost, account,
+	    reason, reasonlen);
+}
+
+/*
+ * What auth.identity asks for: the password, the certificate, or both
+ * naming one account. cert is what auth_cert_check() verified.
+ */
+static enum auth_verdict
+auth_identify(struct authenticator *a, const struct auth_request *req,
+    const struct auth_cert *cert, char *reason, size_t reasonlen)
+{
+	char			 by_cert[AUTH_USER_MAX + 1], **groups = NULL;
+	size_t			 n_groups = 0;
+	enum auth_verdict	 v;
+
+	if (a->env->cfg->auth_identity == AUTH_IDENTITY_PASSWORD)
+		return auth_credentials(a, req, reason, reasonlen);
+	if (!cert->present) {
+		snprintf(reason, reasonlen, "no client certificate");
+		return AUTH_BAD_CREDENTIALS;
+	}
+	if (a->env->cfg->auth_identity == AUTH_IDENTITY_CERT) {
+		free(a->groups);
+		a->groups = NULL;
+		return auth_cert_account(a, req, cert->name, a->user,
+		    &a->groups, &a->n_groups, reason, reasonlen);
+	}
+	if ((v = auth_credentials(a, req, reason, reasonlen)) != AUTH_ALLOW)
+		return v;
+	/* The password login's groups stay; the certificate's only name. */
+	v = auth_cert_account(a, req, cert->name, by_cert, &groups, &n_groups,
+	    reason, reasonlen);
+	free(groups);
+	if (v == AUTH_ALLOW && strcmp(by_cert, a->user) != 0) {
+		(void)snprintf(reason, reasonlen, "client certificate names "
+		    "%.40s, the password %.40s", by_cert, a->user);
+		v = AUTH_BAD_CREDENTIALS;
+	}
+	if (v != AUTH_ALLOW) {
+		a->user[0] = '\0';
+		free(a->groups);
+		a->groups = NULL;
+	}
 	return v;
 }
 
@@ -120,11 +193,72 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 		return AUTH_UNAVAILABLE;
 	subject.groups = (const char *const *)groups;
 	subject.n_groups = n_groups;
+	/* What the policy judged: the auditor sees why a user was denied. */
+	auditlog_groups(rec->groups, subject.groups, n_groups);
 	v = auth_backend_connect(a->env->cfg, a->env->policy, &subject,
 	    req->host, req->port, req->deadline_ms, fd, rec->rule, rec->resolved,
 	    rec->reason, sizeof(rec->reason));
 	free(groups);
 	return v;
+}
+
+/* The request's source as the throttle counts it; "" if none. */
+static void
+auth_source(const struct authenticator *a, const struct auth_request *req,
+    char label[TG_THROTTLE_LABEL_SIZE])
+{
+	struct source_key	 k;
+
+	label[0] = '\0';
+	if (source_key_parse(req->client, a->env->cfg->limit_ipv6_prefix, &k) == 0)
+		auditlog_strlcpy(label, k.label, TG_THROTTLE_LABEL_SIZE);
+}
+
+/* Refused before PAM or LDAP is asked: a source or name out of budget. */
+static bool
+auth_throttled(struct authenticator *a, const struct auth_request *req,
+    char *reason, size_t reasonlen)
+{
+	char		 source[TG_THROTTLE_LABEL_SIZE];
+	unsigned	 secs = 0;
+	int		 kind;
+
+	auth_source(a, req, source);
+	kind = auth_throttle_locked(a->env->cfg, source, req->user,
+	    auth_now_ms(), &secs);
+	if (kind != 0 && reason != NULL)
+		snprintf(reason, reasonlen, "throttled: too many failed logins "
+		    "%s; %u s left", kind == THROTTLE_SOURCE ?
+		    "from this source" : "for this user", secs);
+	return kind != 0;
+}
+
+/* Count a failed login; a lockout it begins is an audit event. */
+static void
+auth_count_failure(struct authenticator *a, const struct auth_request *req)
+{
+	struct throttle_event	 ev[2];
+	struct audit_record	 rec;
+	char			 source[TG_THROTTLE_LABEL_SIZE];
+	size_t			 n;
+
+	auth_source(a, req, source);
+	n = auth_throttle_failed(a->env->cfg, source, req->user, auth_now_ms(),
+	    ev);
+	for (size_t i = 0; i < n; i++) {
+		memset(&rec, 0, sizeof(rec));
+		rec.event = AUDIT_LOCKOUT;
+		rec.tunnel_id = req->tunnel_id;
+		AUDIT_SET(rec.client, req->client);
+		if (ev[i].kind == THROTTLE_USER)
+			AUDIT_SET(rec.user, ev[i].label);
+		snprintf(rec.reason, sizeof(rec.reason), "%u failed logins %s "
+		    "%s; locked out for %u s", ev[i].failures,
+		    ev[i].kind == THROTTLE_USER ? "for user" : "from source",
+		    ev[i].label, ev[i].secs);
+		log_info("%s", rec.reason);
+		ctl_send_audit(a->env->ctl_fd, &rec);
+	}
 }
 
 /* Before any slow work: a gate worker fails exactly a dead pid's requests. */
@@ -139,17 +273,53 @@ auth_take(int sock, const struct auth_request *req)
 	auth_send(sock, &taken, sizeof(taken), -1);
 }
 
+/*
+ * The credentials were right: the account's tunnel limits, then the policy
+ * and the back-end connect. A tunnel counted here and not allowed gives
+ * its place back at once; an allowed one, when the master sees it end.
+ */
+static enum auth_verdict
+auth_open(struct authenticator *a, struct auth_request *req, int *fd,
+    struct audit_record *rec, bool *too_many)
+{
+	const struct config	*cfg = a->env->cfg;
+	enum auth_verdict	 v;
+	int			 over;
+
+	/* From here on the account's name, not the typed one. */
+	AUDIT_SET(rec->user, a->user);
+	if ((over = auth_throttle_tunnel(cfg, a->user, auth_now_ms())) != 0) {
+		*too_many = true;
+		if (over == THROTTLE_TUNNELS)
+			snprintf(rec->reason, sizeof(rec->reason), "too many "
+			    "new tunnels for this user (limits.user_rate %u a "
+			    "minute)", cfg->limit_user_rate);
+		else
+			snprintf(rec->reason, sizeof(rec->reason), "too many "
+			    "tunnels open for this user (limits.user_tunnels "
+			    "%u)", cfg->limit_user_tunnels);
+		return AUTH_THROTTLED;
+	}
+	if ((v = auth_connect(a, req, fd, rec)) != AUTH_ALLOW)
+		auth_throttle_tunnel_gone(cfg, a->user, auth_now_ms());
+	return v;
+}
+
 static void
 auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 {
 	struct auth_reply	 reply;
 	struct audit_record	 rec;
+	struct auth_cert	 cert;
 	enum auth_verdict	 v;
 	int			 fd = -1;
+	bool			 too_many = false;
+	int64_t			 started_ms = auth_now_ms();
 
 	memset(&rec, 0, sizeof(rec));
 	rec.tunnel_id = req->tunnel_id;
 	AUDIT_SET(rec.client, req->client);
+	AUDIT_SET(rec.proxy, req->proxy);
 	AUDIT_SET(rec.user, req->user);
 	snprintf(rec.target, sizeof(rec.target), strchr(req->host, ':') ?
 	    "[%s]:%u" : "%s:%u", req->host, req->port);
@@ -157,6 +327,15 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	AUDIT_SET(rec.tls_cipher, req->tls_cipher);
 	/* Set only by credentials accepted for this request. */
 	a->user[0] = '\0';
+	v = auth_cert_check(a->env->cfg, a->env->client_ca, req, &cert,
+	    rec.reason, sizeof(rec.reason));
+	AUDIT_SET(rec.cert_subject, cert.subject);
+	AUDIT_SET(rec.cert_sha256, cert.sha256);
+	/* The certificate's name is the one throttled, checked and audited. */
+	if (a->env->cfg->auth_identity == AUTH_IDENTITY_CERT) {
+		AUDIT_SET(req->user, cert.name);
+		AUDIT_SET(rec.user, cert.name);
+	}
 
 	if (auth_now_ms() >= req->deadline_ms) {
 		/* The gate worker has answered 503 already; do nothing for it. */
@@ -171,13 +350,20 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 		 */
 		v = AUTH_UNAVAILABLE;
 		AUDIT_SET(rec.reason, "generation retired by a reload");
+	} else if (auth_throttled(a, req, rec.reason, sizeof(rec.reason))) {
+		/* Whatever the password: a right one must not end a lockout. */
+		v = AUTH_THROTTLED;
 	} else {
-		v = auth_credentials(a, req, rec.reason, sizeof(rec.reason));
-		if (v == AUTH_ALLOW) {
-			/* From here on the account's name, not the typed one. */
-			AUDIT_SET(rec.user, a->user);
-			v = auth_connect(a, req, &fd, &rec);
-		}
+		if (v == AUTH_ALLOW)
+			v = auth_identify(a, req, &cert, rec.reason,
+			    sizeof(rec.reason));
+		if (v == AUTH_BAD_CREDENTIALS || v == AUTH_ACCOUNT_UNUSABLE)
+			auth_count_failure(a, req);
+		else if (v == AUTH_ALLOW)
+			auth_throttle_succeeded(a->env->cfg, req->user,
+			    auth_now_ms());
+		if (v == AUTH_ALLOW)
+			v = auth_open(a, req, &fd, &rec, &too_many);
 	}
 	explicit_bzero(req->password, sizeof(req->password));
 
@@ -187,6 +373,7 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 		break;
 	case AUTH_BAD_CREDENTIALS:
 	case AUTH_ACCOUNT_UNUSABLE:
+	case AUTH_THROTTLED:
 		rec.event = AUDIT_AUTH_FAIL;
 		break;
 	case AUTH_POLICY_DENY:
@@ -195,6 +382,11 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	default:
 		rec.event = AUDIT_ERROR;
 	}
+	/* The credentials were right: the account is over a limit. */
+	if (too_many)
+		rec.event = AUDIT_ERROR;
+	/* For the master's latency histogram; decision lines do not show it. */
+	rec.duration_ms = (uint64_t)(auth_now_ms() - started_ms);
 	ctl_send_audit(a->env->ctl_fd, &rec);
 
 	memset(&reply, 0, sizeof(reply));
@@ -227,7 +419,7 @@ auth_report_gate(struct authenticator *a, size_t slot, const char *why)
 	m.serial = a->serials[slot];
 	AUDIT_SET(m.why, why);
 	if (ctl_send(a->env->ctl_fd, &m, sizeof(m), NULL, 0) == -1)
-		log_warn("%s: cannot tell the master", __func__);
+		log_warn("authenticator: cannot tell the master");
 }
 
 static void
@@ -269,7 +461,7 @@ auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 	if (req->deadline_ms > now + a->env->cfg->timeout_auth_ms)
 		req->deadline_ms = now + a->env->cfg->timeout_auth_ms;
 	if (now >= req->deadline_ms || auth_user_refusal(req->user) != NULL ||
-	    auth_cache_lookup(a->cache, req->user, req->password, now, &v,
+	    auth_throttled(a, req, NULL, 0) || auth_cache_lookup(a->cache, req->user, req->password, now, &v,
 	    NULL, NULL, NULL)) {
 		auth_answer(a, a->pfds[slot].fd, req);
 		return;
@@ -371,7 +563,7 @@ auth_replace_sock(struct authenticator *a, const struct ctl_auth_socket *s,
 	struct pollfd	*pfd;
 
 	if (s->slot >= a->env->n_socks)
-		fatalx("%s: the master named gate slot %u of %zu", __func__,
+		fatalx("authenticator: the master named gate slot %u of %zu",
 		    s->slot, a->env->n_socks);
 	pfd = &a->pfds[s->slot];
 	if (pfd->fd != -1)
@@ -400,7 +592,7 @@ auth_dispatch_master(struct authenticator *a)
 		case MSG_EOF:
 			return -1;
 		case MSG_BAD:
-			fatalx("%s: bad message from the master: %s", __func__,
+			fatalx("authenticator: bad message from the master: %s",
 			    in.why);
 		case MSG_OK:
 			break;
@@ -436,12 +628,12 @@ authenticator_main(void *arg)
 	memset(&a, 0, sizeof(a));
 	a.env = env;
 	if (n > TG_MAX_GATE_WORKERS)
-		fatalx("%s: %zu gate sockets, at most %d", __func__, n,
+		fatalx("authenticator: %zu gate sockets, at most %d", n,
 		    TG_MAX_GATE_WORKERS);
 	a.cache = auth_cache_new(cfg->cache_max_entries,
 	    cfg->cache_positive_ttl_ms, cfg->cache_negative_ttl_ms);
 	if (a.cache == NULL)
-		fatalx("%s: cannot allocate the credential cache", __func__);
+		fatalx("authenticator: cannot allocate the credential cache");
 	if (cfg->auth_backend == AUTH_BACKEND_LDAP)
 		auth_ldap_init();
 	for (i = 0; i < n; i++) {
@@ -458,7 +650,7 @@ authenticator_main(void *arg)
 		if (poll(a.pfds, n + 1, a.n_held > 0 ? 0 : -1) == -1) {
 			if (errno == EINTR)
 				continue;
-			fatal("%s: poll", __func__);
+			fatal("authenticator: poll");
 		}
 		/* First: a replaced socket's old events must not be acted on. */
 		if (a.pfds[n].revents && auth_dispatch_master(&a) == -1)

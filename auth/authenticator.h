@@ -15,10 +15,12 @@
 
 #include "config.h"
 #include "policy.h"
+#include "tls_client_ca.h"
 
 struct auth_env {
 	const struct config	*cfg;
 	const struct policy	*policy;
+	const struct tls_client_ca_set *client_ca;	/* of each listener */
 	const int		*socks;		/* one per gate worker slot */
 	const uint32_t		*serials;	/* which pair of that slot */
 	size_t			 n_socks;

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libssl-dev libconfig-dev libseccomp-dev
 libpam0g-dev libldap-dev libcmocka-dev python3-pytest openssl curl proxytunnel
 openssh-client openssh-server libpam-wrapper pamtester clang libclang-rt-14-dev
-util-linux iproute2 valgrind slapd ldap-utils"
+util-linux iproute2 valgrind slapd ldap-utils zlib1g-dev haproxy"
 
 missing=""
 for p in $PKGS; do

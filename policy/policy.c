@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libconfig.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -90,7 +91,7 @@ policy_quote(char *dst, size_t dstlen, const char *s)
 void
 policy_nomem(struct policy_load *l)
 {
-	log_warn("%s: %s", __func__, l->file);
+	log_warn("policy: %s", l->file);
 	l->errors++;
 }
 
@@ -237,7 +238,8 @@ static void
 policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 {
 	static const char *const known[] = { "name", "action", "users",
-				    "groups", "hosts", "ports", "special", NULL };
+				    "groups", "hosts", "ports", "special",
+				    "max_duration", "window", NULL };
 	struct policy		*p = l->p;
 	struct policy_rule	*r = &p->rules[p->n_rules++];
 	char			 where[POLICY_RWHERE];
@@ -252,7 +254,7 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 		return;
 	}
 	policy_unknown(l, rs, where, known, "a rule has name, action, users, "
-	    "groups, hosts, ports and special");
+	    "groups, hosts, ports, special, max_duration and window");
 	policy_rule_name(l, rs, where, r);
 	policy_rule_action(l, rs, where, r);
 
@@ -283,6 +285,7 @@ policy_rule_parse(struct policy_load *l, const config_setting_t *rs, size_t idx)
 	r->ports.n = (uint32_t)(p->n_ports - r->ports.first);
 
 	policy_rule_special(l, rs, where, r);
+	policy_rule_time_parse(l, rs, where, r);
 }
 
 static void
@@ -391,8 +394,36 @@ policy_unique_names(struct policy_load *l)
 	free(refs);
 }
 
+/*
+ * libconfig reads ports = [ 8000-8100 ] as two numbers with no comma: a
+ * bare syntax error. Line n of text holds an unquoted digits-digits?
+ */
+static bool
+policy_bare_range(const char *text, int n)
+{
+	const char	*p = text, *e;
+	bool		 quoted = false;
+
+	while (--n > 0 && (p = strchr(p, '\n')) != NULL)
+		p++;
+	if (p == NULL)
+		return false;
+	e = strchr(p, '\n');
+	for (; *p != '\0' && p != e; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (!quoted && policy_isdigit(*p)) {
+			while (policy_isdigit(p[1]))
+				p++;
+			if (p[1] == '-' && policy_isdigit(p[2]))
+				return true;
+		}
+	}
+	return false;
+}
+
 static void
-policy_syntax(struct policy_load *l, const config_t *cfg)
+policy_syntax(struct policy_load *l, const config_t *cfg, const char *src)
 {
 	const char	*text = config_error_text(cfg), *hint = "";
 
@@ -403,11 +434,33 @@ policy_syntax(struct policy_load *l, const config_t *cfg)
 		    "and strings, e.g. ports = ( 22, \"8000-8100\" )";
 	else if (strstr(text, "duplicate setting") != NULL)
 		hint = "; a setting may appear once in a rule or in the file";
+	else if (strcmp(text, "syntax error") == 0 &&
+	    policy_bare_range(src, config_error_line(cfg)))
+		hint = "; a port range is a string: write \"8000-8100\" in "
+		    "quotes, e.g. ports = ( 22, \"8000-8100\" )";
 	else if (strcmp(text, "syntax error") == 0)
 		hint = "; look for a missing ';', ',', quote or bracket on "
 		    "this line or the one before";
 	policy_err(l, (unsigned)config_error_line(cfg), "syntax", "%s%s", text,
 	    hint);
+}
+
+static void
+policy_set_hash(struct policy *p, const char *text, size_t len)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE];
+	unsigned	 n = 0;
+
+	if (EVP_Digest(text, len, md, &n, EVP_sha256(), NULL) != 1 || n != 32)
+		fatalx("policy: SHA-256 of the policy text failed (OpenSSL)");
+	for (unsigned i = 0; i < n; i++)
+		snprintf(p->sha256 + 2 * i, 3, "%02x", md[i]);
+}
+
+const char *
+policy_hash(const struct policy *p)
+{
+	return p == NULL ? "" : p->sha256;
 }
 
 static struct policy *
@@ -431,7 +484,7 @@ policy_parse(const char *text, size_t len, const char *file)
 	config_init(&cfg);
 	parsed = true;
 	if (config_read_string(&cfg, text) != CONFIG_TRUE) {
-		policy_syntax(&l, &cfg);
+		policy_syntax(&l, &cfg, text);
 		goto out;
 	}
 	policy_root(&l, config_root_setting(&cfg));
@@ -445,6 +498,7 @@ policy_parse(const char *text, size_t len, const char *file)
 	}
 	if ((pool = realloc(l.p->pool, l.p->pool_len + 1)) != NULL)
 		l.p->pool = pool;
+	policy_set_hash(l.p, text, len);
 	return l.p;
 }
 
@@ -481,7 +535,7 @@ policy_read(const char *file, size_t *lenp)
 		goto fail;
 	}
 	if ((buf = malloc((size_t)st.st_size + 1)) == NULL) {
-		log_warn("%s: %s", __func__, file);
+		log_warn("policy: %s", file);
 		goto fail;
 	}
 	while (len < (size_t)st.st_size) {
@@ -542,7 +596,7 @@ policy_load_string(const char *text, const char *name)
 	if (name == NULL)
 		name = "(policy)";
 	if (text == NULL) {
-		log_warnx("%s: %s: no policy text", __func__, name);
+		log_warnx("policy: %s: no policy text", name);
 		return NULL;
 	}
 	if ((len = strnlen(text, POLICY_MAX_BYTES + 1)) > POLICY_MAX_BYTES) {
@@ -564,6 +618,7 @@ policy_free(struct policy *p)
 	free(p->net4);
 	free(p->net6);
 	free(p->ports);
+	policy_zones_free(p);
 	free(p);
 }
 
@@ -571,4 +626,19 @@ size_t
 policy_rule_count(const struct policy *p)
 {
 	return p == NULL ? 0 : p->n_rules;
+}
+
+int
+policy_rule_where(const struct policy *p, const char *name, size_t *idx,
+    unsigned *line)
+{
+	size_t	 i;
+
+	for (i = 0; p != NULL && i < p->n_rules; i++)
+		if (strcmp(p->pool + p->rules[i].name, name) == 0) {
+			*idx = i;
+			*line = p->rules[i].line;
+			return 0;
+		}
+	return -1;
 }

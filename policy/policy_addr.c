@@ -3,6 +3,8 @@
  * special-purpose range it lies in, and the IPv4 address an IPv6 address
  * stands for. Pure functions over bytes; no allocation, no system call.
  */
+#include <sys/socket.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -153,4 +155,69 @@ policy_net6_embeds4(const uint8_t *net, unsigned prefix)
 		return i > 0 || (prefix == 128 ? low > 1 : low != 0);
 	}
 	return false;
+}
+
+/* The special ranges (POLICY_SP_*) that share an address with net/mask. */
+uint8_t
+policy_overlap4(uint32_t net, uint32_t mask)
+{
+	uint8_t		 sp = 0;
+	size_t		 i;
+
+	for (i = 0; i < POLICY_NELEM(policy_sp4); i++)
+		if (((net ^ policy_sp4[i].net) & mask & policy_sp4[i].mask) ==
+		    0)
+			sp |= policy_sp4[i].sp;
+	return sp;
+}
+
+uint8_t
+policy_overlap6(const uint8_t *net, unsigned prefix)
+{
+	uint8_t		 sp = 0;
+	size_t		 i;
+
+	for (i = 0; i < POLICY_NELEM(policy_sp6); i++)
+		if (policy_prefix6_eq(policy_sp6[i].net, net,
+		    prefix < policy_sp6[i].prefix ? prefix :
+		    policy_sp6[i].prefix))
+			sp |= policy_sp6[i].sp;
+	return sp;
+}
+
+/* net/prefix shares an address with a prefix that carries IPv4 ones. */
+bool
+policy_overlap_tunnel6(const uint8_t *net, unsigned prefix)
+{
+	size_t	 i;
+
+	for (i = 0; i < POLICY_NELEM(policy_tunnel6); i++)
+		if (policy_prefix6_eq(policy_tunnel6[i].net, net,
+		    prefix < policy_tunnel6[i].prefix ? prefix :
+		    policy_tunnel6[i].prefix))
+			return true;
+	return false;
+}
+
+/* Every special range and carrier prefix, for tools that split the space. */
+void
+policy_special_nets(void (*fn)(void *, int, const uint8_t *, unsigned),
+    void *arg)
+{
+	uint8_t		 b[4];
+	size_t		 i;
+
+	for (i = 0; i < POLICY_NELEM(policy_sp4); i++) {
+		b[0] = (uint8_t)(policy_sp4[i].net >> 24);
+		b[1] = (uint8_t)(policy_sp4[i].net >> 16);
+		b[2] = (uint8_t)(policy_sp4[i].net >> 8);
+		b[3] = (uint8_t)policy_sp4[i].net;
+		fn(arg, AF_INET, b, (unsigned)__builtin_popcount(
+		    policy_sp4[i].mask));
+	}
+	for (i = 0; i < POLICY_NELEM(policy_sp6); i++)
+		fn(arg, AF_INET6, policy_sp6[i].net, policy_sp6[i].prefix);
+	for (i = 0; i < POLICY_NELEM(policy_tunnel6); i++)
+		fn(arg, AF_INET6, policy_tunnel6[i].net,
+		    policy_tunnel6[i].prefix);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "netaddr.h"
 #include "policy.h"
 #include "policy_priv.h"
 
@@ -160,21 +161,6 @@ policy_numeric(const char *s, size_t len)
 }
 
 static void
-policy_mask(uint8_t *b, size_t nbytes, unsigned prefix)
-{
-	size_t	 i;
-
-	for (i = 0; i < nbytes; i++) {
-		if (prefix >= 8 * (i + 1))
-			continue;
-		if (prefix <= 8 * i)
-			b[i] = 0;
-		else
-			b[i] &= (uint8_t)(0xff << (8 - (prefix - 8 * i)));
-	}
-}
-
-static void
 policy_add_net(struct policy_load *l, int af, const uint8_t *b,
     unsigned prefix)
 {
@@ -251,6 +237,28 @@ policy_net_dead(struct policy_load *l, unsigned line, const char *where,
 	return false;
 }
 
+/*
+ * "127.0.0.1:19701", "db.example.com:22": one ':' (so not IPv6) before a
+ * port number, the way a URL or the CONNECT line writes a destination.
+ */
+static bool
+policy_host_port(const char *s, size_t len, unsigned *port)
+{
+	const char	*colon = memchr(s, ':', len);
+	size_t		 i;
+
+	if (colon == NULL || colon == s || memchr(colon + 1, ':',
+	    len - (size_t)(colon - s) - 1) != NULL)
+		return false;
+	*port = 0;
+	for (i = (size_t)(colon - s) + 1; i < len; i++) {
+		if (!policy_isdigit(s[i]) || *port > 65535)
+			return false;
+		*port = *port * 10 + (unsigned)(s[i] - '0');
+	}
+	return i > (size_t)(colon - s) + 1 && *port >= 1 && *port <= 65535;
+}
+
 /* An address, or a network in CIDR notation; s has len bytes. */
 static void
 policy_net(struct policy_load *l, unsigned line, const char *where,
@@ -266,6 +274,7 @@ policy_net(struct policy_load *l, unsigned line, const char *where,
 	size_t		 nb = af == AF_INET6 ? 16 : 4;
 	unsigned	 max = af == AF_INET6 ? 128 : 32, prefix = max;
 	uint8_t		 b[16], m[16];
+	unsigned	 port;
 
 	policy_quote(q, sizeof(q), s);
 	if (alen == 0 || alen >= sizeof(addr))
@@ -280,7 +289,7 @@ policy_net(struct policy_load *l, unsigned line, const char *where,
 		return;
 	}
 	memcpy(m, b, nb);
-	policy_mask(m, nb, prefix);
+	netaddr_mask(m, nb, prefix);
 	if (memcmp(b, m, nb) != 0 && inet_ntop(af, m, fix, sizeof(fix))) {
 		policy_err(l, line, where, "%s: host bits set, did you mean "
 		    "%s/%u?", q, fix, prefix);
@@ -299,7 +308,13 @@ policy_net(struct policy_load *l, unsigned line, const char *where,
 	policy_add_net(l, af, m, prefix);
 	return;
 bad:
-	if (af == AF_INET6)
+	if (policy_host_port(s, len, &port))
+		policy_err(l, line, where, "%s: hosts take no port; write the "
+		    "host alone and put %u in ports", q, port);
+	else if (s[0] == '[')
+		policy_err(l, line, where, "%s: write an IPv6 address without "
+		    "[ ] (and any port in ports), e.g. 2001:db8::1", q);
+	else if (af == AF_INET6)
 		policy_err(l, line, where, "%s: not an IPv6 address or "
 		    "network; write e.g. 2001:db8::1 or 2001:db8::/32", q);
 	else

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include "policy.h"
 #include "policy_priv.h"
@@ -286,9 +287,11 @@ policy_check(const struct policy *p, const struct policy_subject *subj,
 	enum policy_hit			 hit;
 	bool				 gated = false;
 	size_t				 i;
+	int64_t				 ends;
 
 	v->action = POLICY_DENY;
 	v->rule = POLICY_DEFAULT_RULE;
+	v->outside_window = false;
 	if (p == NULL || subj == NULL || t == NULL)
 		return;
 	policy_probe_init(&pr, subj, t);
@@ -308,6 +311,11 @@ policy_check(const struct policy *p, const struct policy_subject *subj,
 		}
 		v->action = r->action;
 		v->rule = p->pool + r->name;
+		if (r->has_window && !policy_rule_window_open(p, i, t->now != 0 ?
+		    t->now : (int64_t)time(NULL), &ends)) {
+			v->action = POLICY_DENY;
+			v->outside_window = true;
+		}
 		return;
 	}
 	if (gated)
@@ -330,6 +338,7 @@ policy_lookup_needed(const struct policy *p, const struct policy_subject *subj,
 
 	v->action = POLICY_DENY;
 	v->rule = POLICY_DEFAULT_RULE;
+	v->outside_window = false;
 	if (p == NULL || subj == NULL)
 		return false;
 	policy_probe_init(&pr, subj, &t);

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "policy.h"
+#include "policy_tz.h"
 
 #define POLICY_MAX_BYTES	(4u * 1024 * 1024)	/* policy text */
 #define POLICY_MAX_RULES	10000
@@ -74,6 +75,13 @@ struct policy_rule {
 	enum policy_action	 action;
 	bool			 any_user;
 	uint8_t			 special;	/* POLICY_SP_* opted in */
+	/* policy_window.c: 0 for none */
+	uint32_t		 max_duration;	/* seconds */
+	bool			 has_window;
+	uint8_t			 days;		/* bit n: tm_wday n */
+	uint32_t		 win_start;	/* seconds into the day */
+	uint32_t		 win_end;	/* < win_start: past midnight */
+	uint32_t		 zone;		/* in zones */
 };
 
 struct policy {
@@ -89,6 +97,9 @@ struct policy {
 	size_t			 n_net6;
 	struct policy_range	*ports;
 	size_t			 n_ports;
+	struct policy_tz	*zones;		/* each named once */
+	size_t			 n_zones;
+	char			 sha256[POLICY_HASH_SIZE];	/* of its text */
 };
 
 /* The loader's state and helpers, for the loader's files only. */
@@ -151,6 +162,11 @@ uint8_t		 policy_within4(uint32_t, uint32_t);
 uint8_t		 policy_within6(const uint8_t *, unsigned);
 enum policy_embed policy_embedded4(const uint8_t *, uint32_t *);
 bool		 policy_net6_embeds4(const uint8_t *, unsigned);
+uint8_t		 policy_overlap4(uint32_t, uint32_t);
+uint8_t		 policy_overlap6(const uint8_t *, unsigned);
+bool		 policy_overlap_tunnel6(const uint8_t *, unsigned);
+void		 policy_special_nets(void (*)(void *, int, const uint8_t *,
+		    unsigned), void *);
 
 /* policy.c */
 void		 policy_err(struct policy_load *, unsigned, const char *,
@@ -161,6 +177,12 @@ void		 policy_nomem(struct policy_load *);
 
 /* policy_prescan.c */
 bool		 policy_prescan(struct policy_load *, const char *, size_t);
+
+/* policy_window.c: a rule's max_duration and window settings. */
+void		 policy_rule_time_parse(struct policy_load *,
+		    const config_setting_t *, const char *,
+		    struct policy_rule *);
+void		 policy_zones_free(struct policy *);
 
 /* policy_entry.c */
 uint32_t	 policy_pool_add(struct policy_load *, const char *,

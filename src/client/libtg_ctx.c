@@ -118,6 +118,8 @@ ctx_tls(struct tg_ctx *c, const struct tg_options *o)
 	/* One recv per record instead of header then body: small messages
 	 * are the latency that matters. */
 	SSL_CTX_set_read_ahead(c->ssl_ctx, 1);
+	if (tg_session_init(c) != 0)
+		return ctx_fail(c, TG_ERR_SYSTEM, "TLS session cache set-up");
 	if (o->cert_file != NULL &&
 	    ((r = ctx_tls_file(c, "client certificate", o->cert_file,
 	    SSL_CTX_use_certificate_chain_file(c->ssl_ctx, o->cert_file))) != 0 ||
@@ -233,6 +235,7 @@ tg_ctx_free(struct tg_ctx *c)
 	}
 	if (c->addrs != NULL)
 		freeaddrinfo(c->addrs);
+	tg_session_free(c);
 	SSL_CTX_free(c->ssl_ctx);
 	BIO_meth_free(c->bio_method);
 	free(c);

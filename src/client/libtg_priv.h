@@ -6,6 +6,8 @@
 
 #include <stdint.h>
 
+#include <pthread.h>
+
 #include <openssl/ssl.h>
 
 #include "tunnelgate.h"
@@ -35,6 +37,10 @@ struct tg_ctx {
 	/* "Proxy-Authorization: Basic ...\r\n", wiped when freed. */
 	char		*auth_header;
 	size_t		 auth_len;
+	/* The session the next tunnel offers (libtg_session.c). */
+	pthread_mutex_t	 session_lock;
+	int		 session_lock_ok;
+	SSL_SESSION	*session;
 	char		 errmsg[TG_ERRMSG_MAX];
 };
 
@@ -103,5 +109,10 @@ int	 tg_fail(struct tg_tunnel *, int code, const char *, ...)
 void	 tg_ssl_errstr(char *, size_t);
 int	 tg_io_failed(struct tg_tunnel *, int sslerr, const char *during);
 size_t	 tg_tunnel_queue_early(struct tg_tunnel *, const void *, size_t);
+
+/* libtg_session.c: resume the context's last session. */
+int	 tg_session_init(struct tg_ctx *);
+void	 tg_session_offer(struct tg_ctx *, SSL *);
+void	 tg_session_free(struct tg_ctx *);
 
 #endif

@@ -136,6 +136,7 @@ start_tls(struct tg_tunnel *t)
 		return tg_fail(t, TG_ERR_INVALID, "server name %s: %s",
 		    t->ctx->server_name, ssl);
 	}
+	tg_session_offer(t->ctx, t->ssl);
 	SSL_set_connect_state(t->ssl);
 	t->state = TS_HANDSHAKE;
 	t->deadline = tg_now_ms() + t->ctx->handshake_ms;

@@ -159,6 +159,12 @@ get_user(struct cli *c)
 
 	if (c->opt.user == NULL)
 		c->opt.user = getenv("TUNNELGATE_USER");
+	/*
+	 * A certificate without a user name logs in by the certificate alone
+	 * (auth.identity = "certificate"): no password is asked or sent.
+	 */
+	if (c->opt.user == NULL && c->opt.cert_file != NULL)
+		return;
 	if (c->opt.user == NULL && (pw = getpwuid(getuid())) != NULL &&
 	    strlen(pw->pw_name) < sizeof(c->user)) {
 		memcpy(c->user, pw->pw_name, strlen(pw->pw_name) + 1);
@@ -209,7 +215,8 @@ main(int argc, char *argv[])
 
 	parse_args(&c, argc, argv);
 	get_user(&c);
-	get_password(&c);
+	if (c.opt.user != NULL)
+		get_password(&c);
 	c.opt.gateway = c.gateway;
 	r = tg_ctx_new(&c.opt, &ctx);
 	cli_wipe(c.password, sizeof(c.password));

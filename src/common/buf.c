@@ -35,6 +35,13 @@ buf_reset(struct buf *b)
 }
 
 void
+buf_raise_max(struct buf *b, size_t max)
+{
+	if (max > b->max)
+		b->max = max;
+}
+
+void
 buf_release_if_empty(struct buf *b)
 {
 	if (buf_len(b) == 0)

@@ -34,6 +34,8 @@ void	 buf_free(struct buf *);
 /* Drop the allocation if nothing is stored (idle tunnels keep no memory). */
 void	 buf_release_if_empty(struct buf *);
 void	 buf_reset(struct buf *);
+/* Allow the buffer to grow to max from now on (never lowers the limit). */
+void	 buf_raise_max(struct buf *, size_t max);
 
 static inline size_t
 buf_len(const struct buf *b)

@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -20,7 +21,7 @@ audit_events_of(unsigned role)
 	switch (role) {
 	case MSG_AUTH:
 		return 1u << AUDIT_AUTH_FAIL | 1u << AUDIT_DENY |
-		    1u << AUDIT_ALLOW | 1u << AUDIT_ERROR;
+		    1u << AUDIT_ALLOW | 1u << AUDIT_ERROR | 1u << AUDIT_LOCKOUT;
 	case MSG_GATE:
 		return 1u << AUDIT_AUTH_FAIL | 1u << AUDIT_ERROR |
 		    1u << AUDIT_OPEN | 1u << AUDIT_CLOSE;
@@ -105,6 +106,135 @@ gate_broke_check(const void *msg, size_t n, size_t nfds, unsigned from,
 	return 0;
 }
 
+static int
+tunnel_stats_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	uint32_t	 count;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&count, (const uint8_t *)msg + offsetof(struct ctl_tunnel_stats,
+	    n), sizeof(count));
+	if (count > CTL_STATS_PER_MSG) {
+		*why = "tunnel stats: more than CTL_STATS_PER_MSG tunnels";
+		return -1;
+	}
+	return 0;
+}
+
+static bool
+all_zero(const uint8_t *p, size_t n)
+{
+	uint8_t	 acc = 0;
+
+	for (size_t i = 0; i < n; i++)
+		acc |= p[i];
+	return acc == 0;
+}
+
+static bool
+ticket_key_whole(const struct ctl_ticket_key *k)
+{
+	return !all_zero(k->name, sizeof(k->name)) &&
+	    !all_zero(k->aes_key, sizeof(k->aes_key)) &&
+	    !all_zero(k->hmac_key, sizeof(k->hmac_key));
+}
+
+/* A key the gate would use must be whole and its name unique. */
+static int
+ticket_keys_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	struct ctl_ticket_keys	 k;
+	int			 rv = 0;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&k, msg, sizeof(k));
+	if (k.n == 0 || k.n > TG_TICKET_KEYS || k.pad != 0) {
+		*why = "ticket keys: count not in 1..TG_TICKET_KEYS";
+		rv = -1;
+	}
+	for (uint32_t i = 0; rv == 0 && i < TG_TICKET_KEYS; i++) {
+		if (i < k.n ? !ticket_key_whole(&k.key[i]) :
+		    !all_zero((const uint8_t *)&k.key[i], sizeof(k.key[i]))) {
+			*why = "ticket keys: a used slot with a zero field, or "
+			    "an unused one that is not zero";
+			rv = -1;
+		}
+		for (uint32_t j = 0; rv == 0 && i < k.n && j < i; j++)
+			if (memcmp(k.key[i].name, k.key[j].name,
+			    sizeof(k.key[i].name)) == 0) {
+				*why = "ticket keys: two keys with one name";
+				rv = -1;
+			}
+	}
+	explicit_bzero(&k, sizeof(k));
+	return rv;
+}
+
+static int
+tunnel_kill_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	uint32_t	 by;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&by, (const uint8_t *)msg + offsetof(struct ctl_tunnel_kill,
+	    closed_by), sizeof(by));
+	if ((by != AUDIT_BY_ADMIN && by != AUDIT_BY_POLICY) ||
+	    !MSG_FIELD_OK(msg, struct ctl_tunnel_kill, reason)) {
+		*why = "tunnel kill: closed_by not admin or policy, or "
+		    "unterminated reason";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The metrics child formats what this holds: named rules it can quote, and
+ * a histogram whose buckets only grow up to the count.
+ */
+static int
+metrics_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	struct ctl_metrics	 m;
+	uint64_t		 prev = 0;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&m, msg, sizeof(m));
+	if (m.n_rules > TG_METRICS_RULES || m.pad != 0) {
+		*why = "metrics: more rules than TG_METRICS_RULES";
+		return -1;
+	}
+	for (uint32_t i = 0; i < TG_METRICS_RULES; i++)
+		if (i < m.n_rules ? m.rules[i].name[0] == '\0' ||
+		    memchr(m.rules[i].name, '\0', sizeof(m.rules[i].name)) ==
+		    NULL : !all_zero((const uint8_t *)&m.rules[i],
+		    sizeof(m.rules[i]))) {
+			*why = "metrics: a rule name empty or unterminated, or "
+			    "an unused rule slot that is not zero";
+			return -1;
+		}
+	for (size_t i = 0; i < TG_METRICS_BUCKETS; i++) {
+		if (m.auth_buckets[i] < prev || m.auth_buckets[i] >
+		    m.auth_count) {
+			*why = "metrics: histogram buckets not cumulative";
+			return -1;
+		}
+		prev = m.auth_buckets[i];
+	}
+	return 0;
+}
+
 #define CHILDREN	(MSG_AUTH | MSG_GATE | MSG_RELAY)
 
 static const struct msg_type ctl_types[] = {
@@ -113,7 +243,7 @@ static const struct msg_type ctl_types[] = {
 	MSG_FIXED(CTL_AUTH_STATUS, "auth status", struct ctl_auth_status,
 	    MSG_MASTER, MSG_GATE, 0, 0, NULL),
 	MSG_FIXED(CTL_RETIRE, "retire", struct ctl_retire,
-	    MSG_MASTER, MSG_GATE | MSG_AUTH, 0, 0, NULL),
+	    MSG_MASTER, MSG_GATE | MSG_AUTH | MSG_KEY, 0, 0, NULL),
 	MSG_FIXED(CTL_RELAY_INIT, "relay init", struct ctl_relay_init,
 	    MSG_MASTER, MSG_RELAY, 0, 0, relay_init_check),
 	MSG_FIXED(CTL_RELAY_LOADS, "relay loads", struct ctl_relay_loads,
@@ -123,9 +253,21 @@ static const struct msg_type ctl_types[] = {
 	MSG_FIXED(CTL_HANDOFF_FAILED, "handoff failed", struct ctl_handoff,
 	    MSG_GATE, MSG_MASTER, 0, 0, NULL),
 	MSG_FIXED(CTL_GATE_BROKE, "gate broke", struct ctl_gate_broke,
-	    MSG_AUTH, MSG_MASTER, 0, 0, gate_broke_check),
+	    MSG_AUTH | MSG_KEY, MSG_MASTER, 0, 0, gate_broke_check),
 	MSG_FIXED(CTL_AUTH_SOCKET, "auth socket", struct ctl_auth_socket,
 	    MSG_MASTER, MSG_AUTH, 1, 1, NULL),
+	MSG_FIXED(CTL_TUNNEL_STATS, "tunnel stats", struct ctl_tunnel_stats,
+	    MSG_GATE | MSG_RELAY, MSG_MASTER, 0, 0, tunnel_stats_check),
+	MSG_FIXED(CTL_TICKET_KEYS, "ticket keys", struct ctl_ticket_keys,
+	    MSG_MASTER, MSG_GATE, 0, 0, ticket_keys_check),
+	MSG_FIXED(CTL_TUNNEL_KILL, "tunnel kill", struct ctl_tunnel_kill,
+	    MSG_MASTER, MSG_GATE | MSG_RELAY, 0, 0, tunnel_kill_check),
+	MSG_FIXED(CTL_KEY_SOCKET, "key socket", struct ctl_auth_socket,
+	    MSG_MASTER, MSG_KEY, 1, 1, NULL),
+	MSG_FIXED(CTL_METRICS_ASK, "metrics ask", struct ctl_metrics_ask,
+	    MSG_METRICS, MSG_MASTER, 0, 0, NULL),
+	MSG_FIXED(CTL_METRICS, "metrics", struct ctl_metrics,
+	    MSG_MASTER, MSG_METRICS, 0, 0, metrics_check),
 };
 
 const struct msg_proto ctl_proto = {
@@ -134,7 +276,10 @@ const struct msg_proto ctl_proto = {
 };
 
 _Static_assert(sizeof(struct ctl_relay_init) >= sizeof(struct ctl_audit) &&
-    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_relay_loads),
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_relay_loads) &&
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_tunnel_stats) &&
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_ticket_keys) &&
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_metrics),
     "CTL_MSG_BUF holds every control message");
 
 void
@@ -163,6 +308,6 @@ ctl_send_audit(int ctl_fd, const struct audit_record *rec)
 	ctl_hdr_init(&m.hdr, CTL_AUDIT);
 	m.rec = *rec;
 	if (ctl_send(ctl_fd, &m, sizeof(m), NULL, 0) == -1)
-		log_warn("%s: audit record for event %u lost", __func__,
+		log_warn("control: audit record for event %u lost",
 		    rec->event);
 }

@@ -2,10 +2,10 @@
  * Master <-> child control messages on each child's SOCK_SEQPACKET socket,
  * described by one table (ctl_proto, see msg.h) that says which role may
  * send each type: children send audit records (each role only the events it
- * produces), gate workers report handoffs, authenticators report a gate
- * worker that broke the auth protocol; the master sends gate workers the
- * pool's state and the relay loads, authenticators replacement sockets and
- * relay workers their settings. The master kills a child that sends
+ * produces), gate workers report handoffs, authenticators and key processes
+ * report a gate worker that broke their protocol; the master sends gate
+ * workers the pool's state and the relay loads, authenticators and key
+ * processes replacement sockets and relay workers their settings. The master kills a child that sends
  * anything the table refuses, or more than CTL_RATE_PER_SEC messages a
  * second beyond a burst.
  */
@@ -32,6 +32,12 @@ enum ctl_type {
 	CTL_HANDOFF_FAILED = 8,	/* gate -> master: ... but it stayed here */
 	CTL_GATE_BROKE = 9,	/* authenticator -> master: kill that gate */
 	CTL_AUTH_SOCKET = 10,	/* master -> authenticator: a fresh gate socket */
+	CTL_TUNNEL_STATS = 11,	/* gate, relay -> master: its live tunnels */
+	CTL_TICKET_KEYS = 12,	/* master -> gate: session ticket keys */
+	CTL_TUNNEL_KILL = 13,	/* master -> gate, relay: end that tunnel */
+	CTL_KEY_SOCKET = 14,	/* master -> key process: a fresh gate socket */
+	CTL_METRICS_ASK = 15,	/* metrics child -> master: a scrape came */
+	CTL_METRICS = 16,	/* master -> metrics child: the counters now */
 };
 
 /*
@@ -103,11 +109,114 @@ struct ctl_gate_broke {
 	char			 why[CTL_WHY_MAX];
 };
 
-/* The authenticator end of slot's new socket pair travels as SCM_RIGHTS. */
+/*
+ * The authenticator's (key process's) end of slot's new socket pair travels
+ * as SCM_RIGHTS; CTL_KEY_SOCKET has the same shape.
+ */
 struct ctl_auth_socket {
 	struct msg_hdr		 hdr;
 	uint32_t		 slot;
 	uint32_t		 serial;
+};
+
+/*
+ * A worker's live tunnels, CTL_STATS_PER_MSG at a time, every
+ * CTL_STATS_EVERY_MS and at once after a relay worker adopts one (the
+ * master then knows the tunnel died with that relay worker rather than
+ * waiting in its queue for a successor). Counts are the worker's word:
+ * they only ever describe tunnels the master already knows that worker
+ * holds, and serve status and the close record of a worker that died.
+ */
+#define CTL_STATS_PER_MSG	64
+#define CTL_STATS_EVERY_MS	1000
+
+struct ctl_tunnel_stat {
+	uint64_t		 tunnel_id;
+	uint64_t		 bytes_up, bytes_down;
+	uint32_t		 idle_ms;	/* since bytes last moved */
+	uint32_t		 pad;
+};
+
+struct ctl_tunnel_stats {
+	struct msg_hdr		 hdr;
+	uint32_t		 n;
+	uint32_t		 pad;
+	struct ctl_tunnel_stat	 t[CTL_STATS_PER_MSG];
+};
+
+/*
+ * Session ticket keys (RFC 5077 layout, as OpenSSL's ticket callback uses
+ * them): the name goes in clear at the start of each ticket, AES-256-CBC
+ * encrypts it and HMAC-SHA256 authenticates it.
+ */
+#define CTL_TICKET_NAME_LEN	16
+#define CTL_TICKET_KEY_LEN	32
+
+struct ctl_ticket_key {
+	uint8_t			 name[CTL_TICKET_NAME_LEN];
+	uint8_t			 aes_key[CTL_TICKET_KEY_LEN];
+	uint8_t			 hmac_key[CTL_TICKET_KEY_LEN];
+};
+
+/*
+ * key[0] makes new tickets; the others (older) still open tickets they
+ * made. Slots past n are zero.
+ */
+struct ctl_ticket_keys {
+	struct msg_hdr		 hdr;
+	uint32_t		 n;
+	uint32_t		 pad;
+	struct ctl_ticket_key	 key[TG_TICKET_KEYS];
+};
+
+/*
+ * End one tunnel now: close_notify to the client, FIN to the backend, and
+ * the close record with this closed_by (admin or policy) and reason.
+ */
+struct ctl_tunnel_kill {
+	struct msg_hdr		 hdr;
+	uint64_t		 tunnel_id;
+	uint32_t		 closed_by;
+	uint32_t		 pad;
+	char			 reason[128];
+};
+
+/*
+ * The counters the master keeps (docs/metrics.md); the metrics child only
+ * formats them. Indexes of the arrays below.
+ */
+enum ctl_login { CTL_LOGIN_SUCCESS, CTL_LOGIN_FAILURE, CTL_LOGIN_THROTTLED,
+	CTL_LOGIN_ERROR, CTL_LOGIN_RESULTS };
+enum ctl_request { CTL_REQ_OPENED, CTL_REQ_DENIED, CTL_REQ_AUTH_FAILED,
+	CTL_REQ_ERROR, CTL_REQ_RESULTS };
+enum ctl_proc { CTL_PROC_AUTH, CTL_PROC_GATE, CTL_PROC_RELAY, CTL_PROC_KEY,
+	CTL_PROC_METRICS, CTL_PROCS };
+
+struct ctl_metrics_ask {
+	struct msg_hdr		 hdr;
+};
+
+struct ctl_metrics_rule {
+	char			 name[64];	/* as audit records name it */
+	uint64_t		 open;
+};
+
+struct ctl_metrics {
+	struct msg_hdr		 hdr;
+	uint64_t		 logins[CTL_LOGIN_RESULTS];
+	uint64_t		 requests[CTL_REQ_RESULTS];
+	uint64_t		 closed[AUDIT_BY_MAX + 1];	/* by closed_by */
+	uint64_t		 bytes_up, bytes_down;
+	uint64_t		 revocations;
+	uint64_t		 lockouts_user, lockouts_source;
+	uint64_t		 restarts[CTL_PROCS];
+	/* Cumulative, as Prometheus has them: [i] counts those <= bound i. */
+	uint64_t		 auth_buckets[TG_METRICS_BUCKETS];
+	uint64_t		 auth_count, auth_sum_ms;
+	uint64_t		 open_other;	/* rules past TG_METRICS_RULES */
+	uint32_t		 n_rules;
+	uint32_t		 pad;
+	struct ctl_metrics_rule	 rules[TG_METRICS_RULES];
 };
 
 extern const struct msg_proto ctl_proto;

@@ -1,3 +1,5 @@
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,45 @@
 static const char	*log_procname = "tunnelgated";
 static bool		 log_syslog;
 static enum log_level	 log_max = LOG_LVL_INFO;
+static bool		 log_stamp;
+static bool		 log_plain;
+static char		*log_kept;
+static size_t		 log_kept_size;
+
+/*
+ * systemd sets JOURNAL_STREAM to the device and inode of the stream it
+ * connected stderr to; the journal stamps each line itself. Anywhere else
+ * (a terminal, a file, a container log) the line carries its own time.
+ */
+static bool
+log_to_journal(void)
+{
+	const char		*env = getenv("JOURNAL_STREAM");
+	struct stat		 st;
+	unsigned long long	 dev, ino;
+
+	if (env == NULL || sscanf(env, "%llu:%llu", &dev, &ino) != 2 ||
+	    fstat(STDERR_FILENO, &st) == -1)
+		return false;
+	return (unsigned long long)st.st_dev == dev &&
+	    (unsigned long long)st.st_ino == ino;
+}
+
+/* "2026-12-05T07:45:12.345Z ", or "" when the journal stamps lines. */
+static void
+log_time(char *buf, size_t len)
+{
+	struct timespec	 ts;
+	struct tm	 tm;
+
+	buf[0] = '\0';
+	if (!log_stamp || clock_gettime(CLOCK_REALTIME, &ts) == -1 ||
+	    gmtime_r(&ts.tv_sec, &tm) == NULL)
+		return;
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+}
 
 void
 log_init(const char *procname, bool use_syslog, enum log_level lvl)
@@ -18,6 +59,7 @@ log_init(const char *procname, bool use_syslog, enum log_level lvl)
 	log_procname = procname;
 	log_syslog = use_syslog;
 	log_max = lvl;
+	log_stamp = !use_syslog && !log_to_journal();
 	if (use_syslog) {
 		/*
 		 * syslog() stamps each line with local time; read the zone
@@ -27,6 +69,22 @@ log_init(const char *procname, bool use_syslog, enum log_level lvl)
 		tzset();
 		openlog("tunnelgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 	}
+}
+
+void
+log_keep_first_warning(char *buf, size_t size)
+{
+	log_kept = buf;
+	log_kept_size = size;
+	if (buf != NULL && size > 0)
+		buf[0] = '\0';
+}
+
+void
+log_init_tool(const char *name)
+{
+	log_init(name, false, LOG_LVL_WARN);
+	log_plain = true;
 }
 
 void
@@ -53,7 +111,8 @@ log_reopen(void)
 int
 log_level_parse(const char *s, enum log_level *lvl)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
+	static const char *const names[] = { "error", "warning", "info",
+	    "debug" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i]) == 0) {
@@ -67,23 +126,36 @@ static void
 log_vemit(enum log_level lvl, const char *errstr, const char *fmt, va_list ap)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
-	char		 msg[1024];
+	char		 msg[1024], stamp[64];
 	int		 saved = errno;
 
-	if (lvl > log_max)
-		return;
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (lvl <= LOG_LVL_WARN && log_kept != NULL && log_kept[0] == '\0')
+		(void)snprintf(log_kept, log_kept_size, "%s%s%s", msg,
+		    errstr ? ": " : "", errstr ? errstr : "");
+	if (lvl > log_max) {
+		errno = saved;
+		return;
+	}
 	if (log_syslog) {
 		if (errstr)
-			syslog(prio[lvl], "%s: %s: %s", log_procname, msg, errstr);
+			syslog(prio[lvl], "%s: %s: %s", log_procname, msg,
+			    errstr);
 		else
 			syslog(prio[lvl], "%s: %s", log_procname, msg);
-	} else {
+	} else if (log_plain) {
 		if (errstr)
-			fprintf(stderr, "%s[%d]: %s: %s\n", log_procname,
-			    (int)getpid(), msg, errstr);
+			fprintf(stderr, "%s: %s: %s\n", log_procname, msg,
+			    errstr);
 		else
-			fprintf(stderr, "%s[%d]: %s\n", log_procname,
+			fprintf(stderr, "%s: %s\n", log_procname, msg);
+	} else {
+		log_time(stamp, sizeof(stamp));
+		if (errstr)
+			fprintf(stderr, "%s%s[%d]: %s: %s\n", stamp,
+			    log_procname, (int)getpid(), msg, errstr);
+		else
+			fprintf(stderr, "%s%s[%d]: %s\n", stamp, log_procname,
 			    (int)getpid(), msg);
 	}
 	errno = saved;

@@ -7,11 +7,19 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
 void	 log_init(const char *procname, bool use_syslog, enum log_level);
+/* A command the admin runs: "name: message" on stderr, warnings and up. */
+void	 log_init_tool(const char *name);
 void	 log_set_procname(const char *procname);
+/*
+ * Until called again with NULL, copy the first warning or error logged
+ * into buf: what a caller reports elsewhere (a refused reload's reason).
+ */
+void	 log_keep_first_warning(char *buf, size_t size);
 /* In a forked child: a fresh syslog connection of its own (before chroot). */
 void	 log_reopen(void);
 int	 log_level_parse(const char *, enum log_level *);

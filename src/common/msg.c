@@ -27,6 +27,12 @@ msg_role_name(unsigned role)
 		return "gate";
 	case MSG_RELAY:
 		return "relay";
+	case MSG_ADMIN:
+		return "admin";
+	case MSG_KEY:
+		return "key";
+	case MSG_METRICS:
+		return "metrics";
 	}
 	return "unknown";
 }

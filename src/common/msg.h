@@ -8,8 +8,8 @@
  * a child, an authenticator stops reading a gate worker's socket and asks
  * the master to kill it). The model is OpenSSH's monitor table.
  *
- * All three protocols (auth_proto.h, ctl.h, handoff.h) start with the same
- * eight bytes, struct msg_hdr.
+ * All four protocols (auth_proto.h, ctl.h, handoff.h, key_proto.h) start
+ * with the same eight bytes, struct msg_hdr.
  */
 #ifndef TG_MSG_H
 #define TG_MSG_H
@@ -25,6 +25,9 @@ enum msg_role {
 	MSG_AUTH = 1 << 1,
 	MSG_GATE = 1 << 2,
 	MSG_RELAY = 1 << 3,
+	MSG_ADMIN = 1 << 4,	/* tunnelgatectl on the control socket */
+	MSG_KEY = 1 << 5,
+	MSG_METRICS = 1 << 6,	/* the metrics child (tg-metrics) */
 };
 
 struct msg_hdr {

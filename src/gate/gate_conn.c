@@ -13,15 +13,22 @@
 
 #include <openssl/err.h>
 
+#include "conn_limits.h"
 #include "gate_conn.h"
+#include "gate_proxy.h"
 #include "http_request.h"
 #include "http_response.h"
 #include "log.h"
+#include "netaddr.h"
 #include "proc.h"
 #include "tls.h"
+#include "tls_client.h"
 #include "tls_export.h"
+#include "tls_tickets.h"
 
 #define TLS_RECORD_HANDSHAKE	0x16
+#define TLS_RECORD_HEADER	5
+#define TLS_RECORD_MAX		16384	/* a plaintext record, RFC 8446 5.1 */
 
 void
 conn_watch(struct worker *g, struct ev *ev, int fd, enum ev_kind kind,
@@ -36,35 +43,109 @@ conn_watch(struct worker *g, struct ev *ev, int fd, enum ev_kind kind,
 	ev->fd = fd;
 	ev->conn = c;
 	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &e) == -1)
-		fatal("%s: epoll_ctl add", __func__);
+		fatal("gate: epoll_ctl add");
 }
 
 void
-conn_accept(struct worker *g, int fd, const char *client)
+conn_accept(struct worker *g, int fd, const struct sockaddr *peer,
+    const struct config_listener *l)
 {
 	const struct config	*cfg = g->env->cfg;
 	struct conn		*c;
+	char			 client[NETADDR_STR_MAX];
 
+	netaddr_format(peer, client, sizeof(client));
+	if (!gate_proxy_allowed(l, peer, client)) {
+		close(fd);
+		return;
+	}
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("%s: calloc", __func__);
+		log_warn("gate: calloc");
 		close(fd);
 		return;
 	}
 	AUDIT_SET(c->facts.client, client);
+	c->proxy_versions = l->proxy_protocol;
+	c->listener = (unsigned)(l - g->env->listener_conf);
 	if (getrandom(&c->facts.tunnel_id, sizeof(c->facts.tunnel_id), 0) !=
 	    sizeof(c->facts.tunnel_id))
-		fatal("%s: getrandom", __func__);
+		fatal("gate: getrandom");
 	pump_end_init(&c->pump.client, fd, &ssl_pump_ops, NULL);
 	pump_end_init(&c->pump.backend, -1, &pump_plain_ops, NULL);
-	/* The request and what the client pipelines after it share "up". */
-	buf_init(&c->pump.up, cfg->limit_buffer_bytes > cfg->limit_header_bytes ?
-	    cfg->limit_buffer_bytes : cfg->limit_header_bytes);
+	/*
+	 * The request and what the client pipelines after it share "up",
+	 * bounded by the header limit until the tunnel opens: what an
+	 * unauthenticated client can make us hold is limits.header_bytes.
+	 */
+	buf_init(&c->pump.up, cfg->limit_header_bytes);
 	buf_init(&c->pump.down, cfg->limit_buffer_bytes);
 	c->state = CS_HANDSHAKE;
 	c->deadline_ms = proc_now_ms() + cfg->timeout_handshake_ms;
 	TAILQ_INSERT_TAIL(&g->lists[CS_HANDSHAKE], c, timer);
 	g->n_conns++;
 	conn_watch(g, &c->client_ev, fd, EV_CLIENT, c);
+	/* Behind a balancer the source is known once its header is read. */
+	if (c->proxy_versions == 0)
+		conn_admit(g, c);
+}
+
+/*
+ * A refusal by a limit is audited, but at most GATE_REFUSED_AUDITS a second
+ * per gate worker: the rest are counted into the next record, so a flood
+ * of connections cannot flood the log.
+ */
+#define GATE_REFUSED_AUDITS	10
+
+static void
+conn_audit_refused(struct worker *g, struct conn *c, const char *why,
+    const struct source_key *k)
+{
+	int64_t	 second = proc_now_ms() / 1000;
+	char	 reason[128];
+
+	if (second != g->refused_second) {
+		g->refused_second = second;
+		g->refused_audited = 0;
+	}
+	if (g->refused_audited >= GATE_REFUSED_AUDITS) {
+		g->refused_unsaid++;
+		return;
+	}
+	g->refused_audited++;
+	if (g->refused_unsaid > 0)
+		(void)snprintf(reason, sizeof(reason), "%s (source %s); %u more "
+		    "refused by limits before this one", why, k->label,
+		    g->refused_unsaid);
+	else
+		(void)snprintf(reason, sizeof(reason), "%s (source %s)", why,
+		    k->label);
+	if (g->refused_unsaid > 0 || g->refused_audited == 1)
+		log_info("%s: refused: %s", c->facts.client, reason);
+	g->refused_unsaid = 0;
+	gate_audit(g, c, AUDIT_ERROR, AUDIT_BY_NONE, reason);
+}
+
+bool
+conn_admit(struct worker *g, struct conn *c)
+{
+	const struct config	*cfg = g->env->cfg;
+	struct source_key	 k;
+	const char		*why;
+
+	if (conn_facts_source(&c->facts, cfg->limit_ipv6_prefix, &k) != 0) {
+		log_warnx("%s: not an address; closing", c->facts.client);
+		conn_close(g, c, AUDIT_BY_NONE, NULL);
+		return false;
+	}
+	why = conn_limits_admit(cfg, &k, proc_now_ms(), &c->source_bucket);
+	if (why == NULL) {
+		c->counted = true;
+		return true;
+	}
+	/* Nothing can be said before TLS, and a handshake is what it costs. */
+	conn_audit_refused(g, c, why, &k);
+	conn_close(g, c, AUDIT_BY_NONE, NULL);
+	return false;
 }
 
 void
@@ -77,6 +158,9 @@ conn_close(struct worker *g, struct conn *c, enum audit_closed_by by,
 		gate_audit(g, c, AUDIT_CLOSE, by, reason);
 	if (c->state == CS_AUTH)
 		g->n_pending--;
+	if (c->counted)
+		conn_limits_release(c->source_bucket);
+	c->counted = false;
 	TAILQ_REMOVE(&g->lists[c->state], c, timer);
 	TAILQ_INSERT_TAIL(&g->graveyard, c, timer);
 	c->dead = true;
@@ -118,9 +202,11 @@ conn_reply(struct worker *g, struct conn *c, int status, const char *reason)
 	/*
 	 * Every 407 for a request that carried credentials goes out the same
 	 * time after it, whatever was wrong, so its timing tells nothing; the
-	 * wait costs this connection only, never an authenticator.
+	 * wait costs this connection only, never an authenticator. A 429 of a
+	 * lockout waits as long: answered at once, it would let a guesser
+	 * spend handshakes as fast as it can make them.
 	 */
-	if (status == 407 && c->asked_ms != 0) {
+	if ((status == 407 || status == 429) && c->asked_ms != 0) {
 		due = c->asked_ms + g->env->cfg->auth_failure_delay_ms;
 		if (due > proc_now_ms()) {
 			gate_hold_until(g, c, due);
@@ -174,6 +260,59 @@ conn_ack_now(struct conn *c)
 	    sizeof(one));
 }
 
+/*
+ * Whether the client's first TLS record (its ClientHello) is whole in the
+ * socket's receive buffer. Until it is, the connection holds no TLS state:
+ * a client that trickles its handshake costs the kernel's buffer, not the
+ * tens of KiB of an SSL object with a partial record in its read buffer.
+ * Edge-triggered epoll reports each arrival, so peeking loses no event.
+ */
+static bool
+conn_first_record_in(struct conn *c)
+{
+	static uint8_t	 peek[TLS_RECORD_HEADER + TLS_RECORD_MAX];
+	ssize_t		 n;
+	size_t		 len;
+
+	n = recv(c->pump.client.fd, peek, TLS_RECORD_HEADER, MSG_PEEK);
+	if (n >= 0 && n < TLS_RECORD_HEADER)
+		return n == 0;	/* a hang-up is OpenSSL's to see */
+	if (n == -1)
+		return errno != EAGAIN && errno != EINTR;
+	len = (size_t)peek[3] << 8 | peek[4];
+	/* Not a record a ClientHello fits in: let OpenSSL refuse it. */
+	if (len > TLS_RECORD_MAX)
+		return true;
+	n = recv(c->pump.client.fd, peek, TLS_RECORD_HEADER + len, MSG_PEEK);
+	if (n == -1)
+		return errno != EAGAIN && errno != EINTR;
+	return n == (ssize_t)(TLS_RECORD_HEADER + len);
+}
+
+/*
+ * A refused client certificate is worth an audit record (an expired or
+ * revoked one is someone the admin knows); other failures are scanners.
+ */
+static void
+conn_handshake_failed(struct worker *g, struct conn *c)
+{
+	struct source_key	 k;
+	const char		*cert;
+	char			 why[96];
+
+	cert = tls_client_refusal(c->ssl, ERR_peek_error());
+	log_debug("%s: TLS handshake failed: %s", c->facts.client,
+	    tls_error_string());
+	if (cert != NULL &&
+	    conn_facts_source(&c->facts, g->env->cfg->limit_ipv6_prefix,
+	    &k) == 0) {
+		(void)snprintf(why, sizeof(why), "client certificate refused: "
+		    "%s", cert);
+		conn_audit_refused(g, c, why, &k);
+	}
+	conn_close(g, c, AUDIT_BY_NONE, NULL);
+}
+
 static void
 conn_handshake(struct worker *g, struct conn *c)
 {
@@ -181,6 +320,19 @@ conn_handshake(struct worker *g, struct conn *c)
 	ssize_t	 n;
 	int	 r;
 
+	if (c->proxy_versions != 0) {
+		switch (gate_proxy_read(c)) {
+		case GATE_PROXY_WAIT:
+			return;
+		case GATE_PROXY_CLOSE:
+			conn_close(g, c, AUDIT_BY_NONE, NULL);
+			return;
+		case GATE_PROXY_DONE:
+			if (!conn_admit(g, c))
+				return;
+			break;
+		}
+	}
 	if (c->ssl == NULL) {
 		n = recv(c->pump.client.fd, &first, 1, MSG_PEEK);
 		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
@@ -198,9 +350,17 @@ conn_handshake(struct worker *g, struct conn *c)
 				conn_close(g, c, AUDIT_BY_NONE, NULL);
 			return;
 		}
+		if (!conn_first_record_in(c)) {
+			c->pump.client.readable = false;
+			return;
+		}
 		if ((c->ssl = SSL_new(g->env->ctx)) == NULL ||
-		    SSL_set_fd(c->ssl, c->pump.client.fd) != 1) {
-			log_warnx("%s: SSL_new: %s", __func__, tls_error_string());
+		    SSL_set_fd(c->ssl, c->pump.client.fd) != 1 ||
+		    tls_client_verify_setup(c->ssl,
+		    &g->env->client_ca->l[c->listener]) != 0 ||
+		    tls_tickets_conn_init(c->ssl,
+		    &g->env->listener_conf[c->listener]) != 0) {
+			log_warnx("gate: SSL_new: %s", tls_error_string());
 			conn_close(g, c, AUDIT_BY_NONE, NULL);
 			return;
 		}
@@ -228,15 +388,14 @@ conn_handshake(struct worker *g, struct conn *c)
 		c->pump.client.writable = false;
 		break;
 	default:
-		log_debug("%s: TLS handshake failed: %s", c->facts.client,
-		    tls_error_string());
-		conn_close(g, c, AUDIT_BY_NONE, NULL);
+		conn_handshake_failed(g, c);
 	}
 }
 
 static void
 conn_request(struct worker *g, struct conn *c, struct http_request *req)
 {
+	bool	 cert_only = g->env->cfg->auth_identity == AUTH_IDENTITY_CERT;
 	char	 target[HTTP_HOST_MAX + 10];
 
 	snprintf(target, sizeof(target), strchr(req->host, ':') != NULL ?
@@ -245,15 +404,18 @@ conn_request(struct worker *g, struct conn *c, struct http_request *req)
 	buf_consume(&c->pump.up, req->header_len);
 	/*
 	 * A request without credentials is how many clients start; its 407 is
-	 * the same for every user, so it goes out at once.
+	 * the same for every user, so it goes out at once. With
+	 * auth.identity "certificate" the certificate is the credential.
 	 */
-	if (!req->has_credentials) {
+	if (cert_only ? SSL_get0_peer_certificate(c->ssl) == NULL :
+	    !req->has_credentials) {
 		conn_refuse(g, c, 407, AUDIT_REASON_NO_CREDENTIALS);
 		return;
 	}
 	c->asked_ms = proc_now_ms();
 	if (conn_fact_set(&c->facts, FACT_TARGET, target) != 0 ||
-	    conn_fact_set(&c->facts, FACT_USER, req->user) != 0) {
+	    conn_fact_set(&c->facts, FACT_USER, cert_only ? "" : req->user)
+	    != 0) {
 		conn_refuse(g, c, 503, "out of memory");
 		return;
 	}
@@ -265,7 +427,13 @@ conn_request(struct worker *g, struct conn *c, struct http_request *req)
 		conn_refuse(g, c, 503, "too many pending authentications");
 		return;
 	}
-	if (gate_send_auth(g, c, req) == -1) {
+	switch (gate_send_auth(g, c, req)) {
+	case 0:
+		break;
+	case -2:
+		conn_refuse(g, c, 403, "client certificate chain too long");
+		return;
+	default:
 		conn_refuse(g, c, 503, "authenticators unreachable");
 		return;
 	}
@@ -399,7 +567,7 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	int	 one = 1;
 
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
-		log_warn("%s: fcntl", __func__);
+		log_warn("gate: fcntl");
 		close(fd);
 		conn_refuse(g, c, 503, "backend socket unusable");
 		return;
@@ -409,6 +577,8 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	setsockopt(c->pump.client.fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one));
 	pump_end_init(&c->pump.backend, fd, &pump_plain_ops, NULL);
+	/* Authorized: the up buffer becomes a relay direction. */
+	buf_raise_max(&c->pump.up, g->env->cfg->limit_buffer_bytes);
 	conn_watch(g, &c->backend_ev, fd, EV_BACKEND, c);
 	n = http_response_format(200, "", resp, sizeof(resp));
 	buf_put(&c->pump.down, resp, n);

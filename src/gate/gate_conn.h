@@ -52,7 +52,16 @@ struct conn {
 	int64_t			 asked_ms;	/* credentials arrived; 0: none */
 	int64_t			 opened_ms;
 	uint32_t		 status_bytes;	/* our 200, not tunnel data */
-	struct conn_facts	 facts;		/* what the audit records share */
+	bool			 counted;	/* in the connection limits */
+	uint32_t		 source_bucket;
+	unsigned		 proxy_versions; /* a PROXY header is due first */
+	unsigned		 listener;	/* index in env->listener_conf */
+	/*
+	 * facts.client is the client for audit, authenticators and limits:
+	 * the TCP peer, or the one a trusted balancer's PROXY header named
+	 * (gate_proxy_read(), which moves the peer to FACT_PROXY).
+	 */
+	struct conn_facts	 facts;
 };
 
 TAILQ_HEAD(conn_list, conn);
@@ -76,10 +85,17 @@ struct worker {
 	uint32_t		 relay_load[TG_MAX_RELAY_WORKERS];
 	uint32_t		 relay_capacity;
 	size_t			 relay_next;	/* handoff_pick() goes round */
+	/* Refusals by a connection limit: audited at a bounded rate. */
+	int64_t			 refused_second;
+	unsigned		 refused_audited, refused_unsaid;
+	int64_t			 stats_at;	/* next tunnel report to the master */
 };
 
 /* gate_conn.c */
-void	 conn_accept(struct worker *, int fd, const char *client);
+void	 conn_accept(struct worker *, int fd, const struct sockaddr *peer,
+	    const struct config_listener *);
+/* Count c in the connection limits, or refuse and close it: false. */
+bool	 conn_admit(struct worker *, struct conn *);
 void	 conn_client_event(struct worker *, struct conn *, uint32_t events);
 void	 conn_backend_event(struct worker *, struct conn *, uint32_t events);
 void	 conn_auth_reply(struct worker *, struct conn *, const struct auth_reply *,
@@ -101,6 +117,7 @@ void	 handoff_receive(struct worker *);
 void	 gate_set_state(struct worker *, struct conn *, enum conn_state);
 void	 gate_touch(struct worker *, struct conn *);
 void	 gate_hold_until(struct worker *, struct conn *, int64_t until_ms);
+/* 0; -1 the authenticators cannot be reached; -2 a chain over the bound. */
 int	 gate_send_auth(struct worker *, struct conn *, const struct http_request *);
 void	 gate_audit(struct worker *, struct conn *, enum audit_event,
 	    enum audit_closed_by, const char *reason);

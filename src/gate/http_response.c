@@ -12,6 +12,7 @@ static const struct {
 	{ 405, "Method Not Allowed" },
 	{ 407, "Proxy Authentication Required" },
 	{ 408, "Request Timeout" },
+	{ 429, "Too Many Requests" },
 	{ 431, "Request Header Fields Too Large" },
 	{ 502, "Bad Gateway" },
 	{ 503, "Service Unavailable" },

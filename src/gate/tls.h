@@ -11,8 +11,13 @@
 
 #include "config.h"
 
-/* Returns a ready context, or NULL after logging what is wrong and where. */
+/*
+ * Returns a ready context, or NULL after logging what is wrong and where.
+ * Its key is the key processes' stand-in: check tls.key first.
+ */
 SSL_CTX	*tls_ctx_new(const struct config *);
+/* key_check_files() in an exec'd `tunnelgated -K`: 0, or -1 after logging. */
+int	 tls_key_check_exec(const struct config *);
 void	 tls_facts(const SSL *, char *version, size_t vlen, char *cipher,
 	    size_t clen);
 /* The first error on OpenSSL's queue as text (clears the queue). */

@@ -43,9 +43,9 @@ int	 tls_export_attach(SSL *);
  * left inside libssl (SSL_pending and SSL_has_pending both 0: stop calling
  * SSL_read once the request is complete, except to drain SSL_pending into
  * the pipelined bytes), the last SSL_write complete, no KeyUpdate owed, no
- * shutdown begun, no session ticket ever sent (the project's SSL_CTX sets
- * num_tickets 0 and SSL_OP_NO_TICKET; a ticket written after the handshake
- * would shift the write sequence), and a supported version and suite.
+ * shutdown begun, and a supported version and suite. Session tickets
+ * written after the handshake are records like any other: counted in the
+ * write sequence number.
  * Returns 0, or -1 with the reason in err and *out zeroed. After success the
  * SSL must not send or receive again: SSL_set_quiet_shutdown(ssl, 1) and
  * SSL_free without SSL_shutdown, so no close_notify reaches the client.

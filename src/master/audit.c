@@ -8,26 +8,36 @@
 #include <unistd.h>
 
 #include "audit.h"
+#include "audit_chain.h"
 #include "fs_check.h"
 #include "log.h"
+#include "tg_limits.h"
+
+_Static_assert(AUDIT_LINE_MAX - 2 + AUDIT_CHAIN_SUFFIX_MAX <=
+    AUDIT_CHAINED_LINE_MAX, "a sealed audit line fits AUDIT_CHAINED_LINE_MAX");
 
 static const char *const audit_event_names[] = {
 	[AUDIT_AUTH_FAIL] = "auth_fail", [AUDIT_DENY] = "deny",
 	[AUDIT_ALLOW] = "allow", [AUDIT_ERROR] = "error",
 	[AUDIT_OPEN] = "open", [AUDIT_CLOSE] = "close",
 	[AUDIT_VIOLATION] = "violation",
+	[AUDIT_LOCKOUT] = "lockout", [AUDIT_RELEASE] = "release",
+	[AUDIT_CHAIN] = "chain", [AUDIT_PROGRESS] = "progress",
+	[AUDIT_RELOAD] = "reload",
 };
 
 static const char *const audit_closed_by_names[] = {
 	[AUDIT_BY_NONE] = "", [AUDIT_BY_CLIENT] = "client",
 	[AUDIT_BY_BACKEND] = "backend", [AUDIT_BY_IDLE] = "idle",
 	[AUDIT_BY_SHUTDOWN] = "shutdown", [AUDIT_BY_ERROR] = "error",
+	[AUDIT_BY_ADMIN] = "admin", [AUDIT_BY_POLICY] = "policy",
 };
 
 static struct {
 	char	 path[4096];
 	int	 fd;
 	bool	 use_syslog;
+	struct audit_chain chain;
 } audit = { .fd = -1 };
 
 void
@@ -54,14 +64,23 @@ auditlog_record_validate(const struct audit_record *r)
 	/* Only a close says who closed, and it always does. */
 	if ((r->event == AUDIT_CLOSE) != (r->closed_by != AUDIT_BY_NONE))
 		return -1;
+	/* Only a reload says who asked for it and how many rules it has. */
+	if (r->event != AUDIT_RELOAD && (r->by[0] != '\0' || r->rules != 0))
+		return -1;
 	if (!audit_field_ok(r->client, sizeof(r->client)) ||
+	    !audit_field_ok(r->proxy, sizeof(r->proxy)) ||
 	    !audit_field_ok(r->user, sizeof(r->user)) ||
 	    !audit_field_ok(r->target, sizeof(r->target)) ||
 	    !audit_field_ok(r->resolved, sizeof(r->resolved)) ||
 	    !audit_field_ok(r->rule, sizeof(r->rule)) ||
 	    !audit_field_ok(r->tls_version, sizeof(r->tls_version)) ||
 	    !audit_field_ok(r->tls_cipher, sizeof(r->tls_cipher)) ||
-	    !audit_field_ok(r->reason, sizeof(r->reason)))
+	    !audit_field_ok(r->reason, sizeof(r->reason)) ||
+	    !audit_field_ok(r->cert_subject, sizeof(r->cert_subject)) ||
+	    !audit_field_ok(r->cert_sha256, sizeof(r->cert_sha256)) ||
+	    !audit_field_ok(r->groups, sizeof(r->groups)) ||
+	    !audit_field_ok(r->policy, sizeof(r->policy)) ||
+	    !audit_field_ok(r->by, sizeof(r->by)))
 		return -1;
 	return 0;
 }
@@ -169,6 +188,47 @@ jb_kv_u64(struct jbuf *j, const char *key, uint64_t v)
 	jb_raw(j, num, (size_t)n);
 }
 
+/*
+ * "host:port" or "[v6]:port" as key_host (or key_addr) and key_port too, so
+ * that readers need no parsing; a value with no port (a source key) is
+ * left whole.
+ */
+static void
+jb_kv_split(struct jbuf *j, const char *key, const char *host_key,
+    const char *val)
+{
+	char		 k[32],
+	    host[sizeof(((struct audit_record *)0)->target)];
+	const char	*colon = strrchr(val, ':'), *h = val;
+	size_t		 hlen;
+	unsigned long	 port = 0;
+	const char	*p;
+
+	if (colon == NULL || colon[1] == '\0')
+		return;
+	for (p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || port > 65535)
+			return;
+		port = port * 10 + (unsigned long)(*p - '0');
+	}
+	hlen = (size_t)(colon - val);
+	if (val[0] == '[') {
+		if (hlen < 2 || val[hlen - 1] != ']')
+			return;
+		h = val + 1;
+		hlen -= 2;
+	} else if (memchr(val, ':', hlen) != NULL)
+		return;		/* a bare IPv6 address: no port */
+	if (port == 0 || port > 65535 || hlen == 0 || hlen >= sizeof(host))
+		return;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	snprintf(k, sizeof(k), "%s_%s", key, host_key);
+	jb_kv_str(j, k, host);
+	snprintf(k, sizeof(k), "%s_port", key);
+	jb_kv_u64(j, k, port);
+}
+
 /* Who sent it: set by the master from the socket the record came on. */
 static void
 jb_sender(struct jbuf *j, const struct audit_sender *s)
@@ -202,14 +262,26 @@ auditlog_format(const struct audit_record *r, const struct audit_sender *s,
 		jb_kv_str(&j, "tunnel", id);
 	}
 	jb_kv_str(&j, "client", r->client);
+	jb_kv_split(&j, "client", "addr", r->client);
+	jb_kv_str(&j, "proxy", r->proxy);
+	jb_kv_split(&j, "proxy", "addr", r->proxy);
 	jb_kv_str(&j, "user", r->user);
 	jb_kv_str(&j, "target", r->target);
+	jb_kv_split(&j, "target", "host", r->target);
 	jb_kv_str(&j, "resolved", r->resolved);
+	jb_kv_split(&j, "resolved", "addr", r->resolved);
 	jb_kv_str(&j, "rule", r->rule);
 	jb_kv_str(&j, "tls_version", r->tls_version);
 	jb_kv_str(&j, "tls_cipher", r->tls_cipher);
 	jb_kv_str(&j, "reason", r->reason);
-	if (r->event == AUDIT_CLOSE) {
+	jb_kv_str(&j, "cert_subject", r->cert_subject);
+	jb_kv_str(&j, "cert_sha256", r->cert_sha256);
+	jb_kv_str(&j, "groups", r->groups);
+	jb_kv_str(&j, "policy", r->policy);
+	jb_kv_str(&j, "by", r->by);
+	if (r->event == AUDIT_RELOAD)
+		jb_kv_u64(&j, "rules", r->rules);
+	if (r->event == AUDIT_CLOSE || r->event == AUDIT_PROGRESS) {
 		jb_kv_u64(&j, "bytes_up", r->bytes_up);
 		jb_kv_u64(&j, "bytes_down", r->bytes_down);
 		jb_kv_u64(&j, "duration_ms", r->duration_ms);
@@ -217,6 +289,29 @@ auditlog_format(const struct audit_record *r, const struct audit_sender *s,
 	}
 	jb_raw(&j, "}\n", 2);
 	return j.overflow ? 0 : j.len;
+}
+
+void
+auditlog_groups(char out[TG_AUDIT_GROUPS_SIZE], const char *const *groups,
+    size_t n)
+{
+	static const char	 more[] = ",...";
+	size_t			 len = 0, glen;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		glen = strlen(groups[i]);
+		/* Room for this name, its comma and the mark of what is left. */
+		if (len + (len > 0) + glen + sizeof(more) > TG_AUDIT_GROUPS_SIZE) {
+			memcpy(out + len, len > 0 ? more : more + 1,
+			    len > 0 ? sizeof(more) : sizeof(more) - 1);
+			return;
+		}
+		if (len > 0)
+			out[len++] = ',';
+		memcpy(out + len, groups[i], glen + 1);
+		len += glen;
+	}
 }
 
 int
@@ -227,15 +322,28 @@ auditlog_open(const char *path, bool use_syslog)
 	return auditlog_reopen();
 }
 
+/* The first line in each file opened: how the chain got there. */
+static void
+audit_chain_line(const char *why)
+{
+	struct audit_record	 rec = { .event = AUDIT_CHAIN };
+	struct audit_sender	 me = { "master", getpid(), 0 };
+
+	AUDIT_SET(rec.reason, why);
+	auditlog_write(&rec, &me);
+}
+
 int
 auditlog_reopen(void)
 {
-	int	 fd;
+	const char	*why = "reopen: continues the previous file's last line";
+	int		 fd;
 
 	/* Not a link, not a terminal: only a file in a root-only directory. */
 	if (fs_check_audit_path(audit.path) == -1)
 		return -1;
-	fd = open(audit.path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC |
+	/* Readable too: a restart continues the chain from the file's tail. */
+	fd = open(audit.path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC |
 	    O_NOFOLLOW | O_NOCTTY, 0640);
 	if (fd == -1) {
 		log_warn("audit: open %s (check the directory exists and is "
@@ -246,9 +354,17 @@ auditlog_reopen(void)
 		close(fd);
 		return -1;
 	}
+	if (!audit.chain.known) {
+		if (audit_chain_resume(&audit.chain, fd) == -1)
+			log_warn("audit: reading the end of %s to continue its "
+			    "hash chain; a new chain starts", audit.path);
+		why = audit.chain.known ? "restart: continues the file's last "
+		    "line" : "start: a new chain";
+	}
 	if (audit.fd != -1)
 		close(audit.fd);
 	audit.fd = fd;
+	audit_chain_line(why);
 	return 0;
 }
 
@@ -265,15 +381,18 @@ auditlog_write(const struct audit_record *r, const struct audit_sender *s)
 {
 	struct timespec	 ts;
 	/* Worst case: every byte of every field escaped as \ufffd. */
-	char		 line[8192];
+	char		 line[AUDIT_CHAINED_LINE_MAX];
 	size_t		 len, off = 0;
 	ssize_t		 n;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	len = auditlog_format(r, s, (int64_t)ts.tv_sec * 1000 +
-	    ts.tv_nsec / 1000000, line, sizeof(line));
+	    ts.tv_nsec / 1000000, line, AUDIT_LINE_MAX);
+	if (len != 0)
+		len = audit_chain_seal(&audit.chain, line, len, sizeof(line));
 	if (len == 0) {
-		log_warnx("audit: record too long, dropped (event %u)", r->event);
+		log_warnx("audit: record too long, dropped (event %u)",
+		    r->event);
 		return;
 	}
 	if (audit.use_syslog)

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "http_request.h"
+#include "tg_limits.h"
 
 #define AUDIT_SCHEMA_VERSION	2
 
@@ -25,7 +26,12 @@ enum audit_event {
 	AUDIT_OPEN,
 	AUDIT_CLOSE,
 	AUDIT_VIOLATION,	/* master only: it killed a child that broke a protocol */
-	AUDIT_EVENT_MAX = AUDIT_VIOLATION
+	AUDIT_LOCKOUT,		/* authenticator: a failed-login budget is spent */
+	AUDIT_RELEASE,		/* master only: that lockout ended */
+	AUDIT_CHAIN,		/* master only: the hash chain starts or goes on */
+	AUDIT_PROGRESS,		/* master only: a live tunnel's bytes so far */
+	AUDIT_RELOAD,		/* master only: a reload applied or refused */
+	AUDIT_EVENT_MAX = AUDIT_RELOAD
 };
 
 /* The only auth_fail a gate worker decides itself. */
@@ -38,7 +44,9 @@ enum audit_closed_by {
 	AUDIT_BY_IDLE,
 	AUDIT_BY_SHUTDOWN,
 	AUDIT_BY_ERROR,
-	AUDIT_BY_MAX = AUDIT_BY_ERROR
+	AUDIT_BY_ADMIN,		/* tunnelgatectl kill */
+	AUDIT_BY_POLICY,	/* revoked, lifetime, time window */
+	AUDIT_BY_MAX = AUDIT_BY_POLICY
 };
 
 /* Empty strings are fields the event does not have. */
@@ -49,7 +57,9 @@ struct audit_record {
 	uint64_t	 bytes_up;	/* client -> backend, close only */
 	uint64_t	 bytes_down;
 	uint64_t	 duration_ms;
+	uint64_t	 rules;		/* reload only: the policy's rule count */
 	char		 client[64];
+	char		 proxy[64];	/* the balancer, when a PROXY header named client */
 	char		 user[HTTP_CRED_MAX + 1];
 	char		 target[HTTP_HOST_MAX + 10];	/* [host]:port */
 	char		 resolved[64];
@@ -57,6 +67,14 @@ struct audit_record {
 	char		 tls_version[16];
 	char		 tls_cipher[64];
 	char		 reason[128];
+	/* The client certificate the authenticator verified (decisions). */
+	char		 cert_subject[TG_CERT_SUBJECT_SIZE];	/* RFC 2253 */
+	char		 cert_sha256[65];	/* lower-case hex of the DER */
+	/* The groups the backend returned for user (decisions, open, close). */
+	char		 groups[TG_AUDIT_GROUPS_SIZE];
+	/* Stamped by the master, never taken from a child: policy_hash(). */
+	char		 policy[65];
+	char		 by[32];	/* reload only: "uid N" or "signal" */
 };
 
 /* Who sent a record, as the master knows it (never as the record says). */
@@ -83,5 +101,11 @@ int	 auditlog_open(const char *path, bool use_syslog);
 int	 auditlog_reopen(void);
 void	 auditlog_write(const struct audit_record *, const struct audit_sender *);
 void	 auditlog_close(void);
+/*
+ * groups as one field: names joined by ',' in order; names that do not fit
+ * are left out and the field ends in ",..." (or is "..." alone).
+ */
+void	 auditlog_groups(char out[TG_AUDIT_GROUPS_SIZE],
+	    const char *const *groups, size_t n);
 
 #endif

@@ -33,6 +33,8 @@ static const struct {
 	    "a number of seconds (integer or decimal, no quotes)" },
 	[T_BOOL] = { TB(BOOL), "a boolean (true or false, no quotes)" },
 	[T_STRING] = { TB(STRING), "a string in double quotes" },
+	[T_STRING_OR_GROUP] = { TB(STRING) | TB(GROUP),
+	    "a string in double quotes or a group { ... }" },
 };
 
 static const char *const cfg_type_found[] = {

@@ -11,12 +11,37 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "netaddr.h"
 #include "tg_limits.h"
+
+#ifndef TG_DEFAULT_CONTROL_SOCKET
+#define TG_DEFAULT_CONTROL_SOCKET	"/run/tunnelgated.sock"
+#endif
+
+/* listen[].client_auth: whether the TLS handshake asks for a certificate. */
+enum client_auth { CLIENT_AUTH_NONE = 0, CLIENT_AUTH_OPTIONAL,
+	CLIENT_AUTH_REQUIRE };
 
 struct config_listener {
 	char		 address[64];	/* numeric IPv4 or IPv6 */
 	uint16_t	 port;
 	int		 backlog;
+	/*
+	 * PROXY protocol versions required before TLS (PROXY_V1 | PROXY_V2,
+	 * proxy_proto.h); 0: none. Then only the balancers' networks may
+	 * connect at all.
+	 */
+	unsigned	 proxy_protocol;
+	struct netaddr_net proxy_trusted[TG_MAX_PROXY_TRUSTED];
+	unsigned	 n_proxy_trusted;
+	/*
+	 * Client certificates: verified in the handshake against client_ca_file
+	 * (and client_crl_file, "" = none), again by the authenticator.
+	 */
+	enum client_auth client_auth;
+	char		 client_ca_file[PATH_MAX];
+	char		 client_crl_file[PATH_MAX];
+	unsigned	 client_verify_depth;	/* intermediates allowed */
 };
 
 /* The system users `make install` creates for the two unprivileged roles. */
@@ -35,6 +60,13 @@ struct config_user {
 };
 
 enum auth_backend { AUTH_BACKEND_PAM = 1, AUTH_BACKEND_LDAP = 2 };
+
+/* auth.identity: what names the user. */
+enum auth_identity { AUTH_IDENTITY_PASSWORD = 0, AUTH_IDENTITY_CERT,
+	AUTH_IDENTITY_CERT_PASSWORD };
+/* auth.certificate_name: the field of a verified certificate that does. */
+enum cert_name_field { CERT_NAME_SUBJECT_CN = 0, CERT_NAME_SAN_EMAIL,
+	CERT_NAME_SAN_URI };
 
 #define CONFIG_LDAP_MAX_URIS	8
 #define CONFIG_LDAP_URI_MAX	256
@@ -91,6 +123,8 @@ struct config {
 	int			 tls_min_version;	/* TLS1_2_VERSION/TLS1_3_VERSION */
 	char			 tls13_ciphersuites[512];
 	char			 tls12_ciphers[512];
+	/* Session ticket keys rotate this often; 0: no tickets. */
+	unsigned		 tls_ticket_key_lifetime_ms;
 
 	unsigned		 gate_workers;
 	unsigned		 auth_workers;
@@ -105,6 +139,10 @@ struct config {
 	char			 pam_confdir[PATH_MAX];	/* "" = system /etc/pam.d */
 	unsigned		 auth_failure_delay_ms;	/* every 407 after credentials */
 	unsigned		 pam_min_uid;	/* lower uids are system accounts */
+	enum auth_identity	 auth_identity;
+	enum cert_name_field	 auth_cert_name;
+	/* san_uri: the URI must start with it; the rest is the name. */
+	char			 auth_cert_uri_prefix[TG_CERT_URI_PREFIX_SIZE];
 	struct config_ldap	 ldap;
 
 	unsigned		 cache_positive_ttl_ms;
@@ -124,14 +162,38 @@ struct config {
 	unsigned		 limit_header_bytes;
 	unsigned		 limit_buffer_bytes;	/* per tunnel direction */
 	unsigned		 limit_pending_auth;	/* per gate worker */
+	/* Across every gate worker; 0: no limit of that kind. */
+	unsigned		 limit_total_connections;
+	unsigned		 limit_source_connections;
+	unsigned		 limit_source_rate;	/* new connections a minute */
+	unsigned		 limit_ipv6_prefix;	/* one source: this /N */
+	unsigned		 limit_user_rate;	/* new tunnels a minute */
+	unsigned		 limit_tunnel_lifetime_ms;	/* 0: none */
+	unsigned		 limit_user_tunnels;	/* open at once */
+
+	/* Failed logins before PAM or LDAP is asked; 0 failures: off. */
+	unsigned		 throttle_source_failures;
+	unsigned		 throttle_user_failures;
+	unsigned		 throttle_window_ms;	/* a budget refills over it */
+	unsigned		 throttle_lockout_ms;	/* the first; doubling */
+	unsigned		 throttle_lockout_max_ms;
 
 	char			 audit_file[PATH_MAX];
 	bool			 audit_syslog;
+	unsigned		 audit_progress_interval_ms;	/* 0: none */
+
+	/* The master's root-only socket for tunnelgatectl. */
+	char			 control_socket[TG_CONTROL_PATH_SIZE];
+
+	/* Prometheus endpoint: "ADDR:PORT" on loopback, a socket path, "": off. */
+	char			 metrics_listen[TG_CONTROL_PATH_SIZE];
 
 	bool			 log_syslog;
 	enum log_level		 log_level;
 
 	char			 policy_file[PATH_MAX];
+	/* After a reload, end live tunnels the new policy denies. */
+	bool			 policy_recheck_live;
 };
 
 /*

@@ -467,8 +467,7 @@ cfg_ldap_need(struct cfg_ctx *ctx, const config_t *lc, const char *path,
 
 	/* A setting that is present but bad has been reported already. */
 	if (value[0] == '\0' && s == NULL)
-		cfg_err_at(ctx, NULL, cfg_ldap_line(lc, path), path,
-		    "required setting is missing; %s", what);
+		cfg_missing(ctx, lc, path, what);
 }
 
 static bool

@@ -19,7 +19,7 @@ struct cfg_ctx {
 };
 
 enum cfg_type { T_GROUP, T_LIST, T_STRINGS, T_INT, T_SECONDS, T_BOOL,
-	T_STRING };
+	T_STRING, T_STRING_OR_GROUP };
 
 struct cfg_rule;
 typedef void	 cfg_handler(struct cfg_ctx *, const config_setting_t *,
@@ -52,10 +52,21 @@ int	 cfg_resolve(const struct cfg_ctx *, const char *, char *, size_t);
 extern const struct cfg_rule	 cfg_top_rules[];
 void	 cfg_defaults(struct cfg_ctx *);
 void	 cfg_check(struct cfg_ctx *, const config_t *);
+void	 cfg_missing(struct cfg_ctx *, const config_t *, const char *path,
+	    const char *what);
 const char *cfg_get_string(struct cfg_ctx *, const config_setting_t *,
 	    const struct cfg_rule *);
-cfg_handler	 h_group, h_subgroup, h_seconds, h_bool, h_string, h_path,
-		 h_path_or_empty;
+
+/* config_types.c */
+cfg_handler	 h_group, h_subgroup, h_int, h_seconds, h_bool, h_string, h_path,
+		 h_path_or_empty, h_address, h_metrics_listen;
+int	 cfg_inet_pton(const char *, int *, unsigned char *);
+
+/* config_client_cert.c */
+cfg_handler	 h_client_auth, h_identity, h_cert_name;
+void	 cfg_listener_client_cert(struct cfg_ctx *, const config_setting_t *,
+	    const struct config_listener *);
+void	 cfg_client_cert_check(struct cfg_ctx *, const config_t *);
 
 /* config_ldap.c */
 extern const struct cfg_rule	 cfg_ldap_rules[];

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "config_priv.h"
+#include "proxy_proto.h"
 
 /* The AEAD suites the relay's record layer implements. */
 static const char *const tls13_allowed[] = {
@@ -26,165 +27,70 @@ static const char *const tls12_allowed[] = {
 	"ECDHE-ECDSA-CHACHA20-POLY1305", "ECDHE-RSA-CHACHA20-POLY1305", NULL
 };
 
-void
-h_group(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
-	cfg_walk(ctx, s, r->members, base);
-}
-
-/* A group whose members are fields of the struct at r->off. */
-void
-h_subgroup(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
-	cfg_walk(ctx, s, r->members, (char *)base + r->off);
-}
-
-static int
-cfg_get_int(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, long long *v)
-{
-	*v = config_setting_get_int64(s);
-	if (*v < r->min || *v > r->max) {
-		cfg_err(ctx, s, "%lld is out of range; use a value from %lld "
-		    "to %lld", *v, r->min, r->max);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * Integer fields are uint16_t or a 32-bit unsigned or int; the range is
- * non-negative, and an int may be stored through its unsigned type.
- */
 static void
-h_int(struct cfg_ctx *ctx, const config_setting_t *s,
+h_proxy_protocol(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
-	long long	 v;
-
-	if (cfg_get_int(ctx, s, r, &v) == -1)
-		return;
-	if (r->size == sizeof(uint16_t))
-		*(uint16_t *)((char *)base + r->off) = (uint16_t)v;
-	else
-		*(unsigned *)((char *)base + r->off) = (unsigned)v;
-}
-
-/* r->min is 0 where zero is allowed (TTLs), else 1: "more than zero". */
-void
-h_seconds(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
-	double		 secs;
-	unsigned	 ms;
-
-	if (config_setting_type(s) == CONFIG_TYPE_FLOAT)
-		secs = config_setting_get_float(s);
-	else
-		secs = (double)config_setting_get_int64(s);
-	if (!isfinite(secs) || secs < 0 || (secs == 0 && r->min > 0) ||
-	    secs * 1000.0 > (double)r->max) {
-		cfg_err(ctx, s, "%g seconds is out of range; use a duration "
-		    "%s %lld seconds", secs, r->min > 0 ?
-		    "more than 0 and at most" : "from 0 to", r->max / 1000);
-		return;
-	}
-	ms = (unsigned)(secs * 1000.0 + 0.5);
-	if (ms == 0 && secs > 0)
-		ms = 1;
-	*(unsigned *)((char *)base + r->off) = ms;
-}
-
-void
-h_bool(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
-	(void)ctx;
-	*(bool *)((char *)base + r->off) = config_setting_get_bool(s) != 0;
-}
-
-/* The string, if it fits the field of r; NULL after logging otherwise. */
-const char *
-cfg_get_string(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r)
-{
-	const char	*str = config_setting_get_string(s);
-	size_t		 len = strlen(str);
-
-	if (len >= r->size) {
-		cfg_err(ctx, s, "is %zu bytes long; the limit is %zu bytes, "
-		    "shorten it", len, r->size - 1);
-		return NULL;
-	}
-	return str;
-}
-
-void
-h_string(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
-	const char	*str;
-
-	if ((str = cfg_get_string(ctx, s, r)) != NULL)
-		memcpy((char *)base + r->off, str, strlen(str) + 1);
-}
-
-void
-h_path(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
+	static const struct {
+		const char	*name;
+		unsigned	 versions;
+	} modes[] = {
+		{ "none", 0 }, { "v1", PROXY_V1 }, { "v2", PROXY_V2 },
+		{ "any", PROXY_ANY },
+	};
 	const char	*str = config_setting_get_string(s);
 
-	if (str[0] == '\0') {
-		cfg_err(ctx, s, "is empty; set a file or directory name");
-		return;
-	}
-	if (cfg_resolve(ctx, str, (char *)base + r->off, r->size) == -1)
-		cfg_err(ctx, s, "resolves to a path longer than %zu bytes; "
-		    "use a shorter path", r->size - 1);
-}
-
-void
-h_path_or_empty(struct cfg_ctx *ctx, const config_setting_t *s,
-    const struct cfg_rule *r, void *base)
-{
-	if (config_setting_get_string(s)[0] == '\0')
-		*((char *)base + r->off) = '\0';
-	else
-		h_path(ctx, s, r, base);
-}
-
-static int
-cfg_inet_pton(const char *address, int *af, unsigned char *bin)
-{
-	*af = AF_INET;
-	if (inet_pton(AF_INET, address, bin) == 1)
-		return 0;
-	*af = AF_INET6;
-	if (inet_pton(AF_INET6, address, bin) == 1)
-		return 0;
-	return -1;
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (strcmp(str, modes[i].name) == 0) {
+			*(unsigned *)((char *)base + r->off) = modes[i].versions;
+			return;
+		}
+	cfg_err(ctx, s, "\"%.16s\" is not a mode; use \"none\", \"v1\", "
+	    "\"v2\" or \"any\"", str);
 }
 
 static void
-h_address(struct cfg_ctx *ctx, const config_setting_t *s,
+h_proxy_trusted(struct cfg_ctx *ctx, const config_setting_t *s,
     const struct cfg_rule *r, void *base)
 {
-	unsigned char	 bin[16];
-	const char	*str;
-	int		 af;
+	struct config_listener	*l = base;
+	const config_setting_t	*e;
+	unsigned		 i;
 
-	if ((str = cfg_get_string(ctx, s, r)) == NULL)
-		return;
-	if (cfg_inet_pton(str, &af, bin) == -1) {
-		cfg_err(ctx, s, "\"%.64s\" is not a numeric IPv4 or IPv6 "
-		    "address; use one such as 127.0.0.1, 0.0.0.0 or ::1 (names "
-		    "are not resolved)", str);
-		return;
+	(void)r;
+	l->n_proxy_trusted = 0;
+	for (i = 0; (e = config_setting_get_elem(s, i)) != NULL; i++) {
+		if (i == TG_MAX_PROXY_TRUSTED) {
+			cfg_err(ctx, e, "too many networks; at most %d are "
+			    "supported, use wider prefixes",
+			        TG_MAX_PROXY_TRUSTED);
+			return;
+		}
+		if (config_setting_type(e) != CONFIG_TYPE_STRING ||
+		    netaddr_net_parse(config_setting_get_string(e),
+		    &l->proxy_trusted[l->n_proxy_trusted]) == -1) {
+			cfg_err(ctx, e, "is not a numeric address or network; "
+			    "write one such as \"10.0.0.5\", \"10.0.0.0/24\" or "
+			    "\"2001:db8::/64\" (names are not resolved)");
+			continue;
+		}
+		l->n_proxy_trusted++;
 	}
-	h_string(ctx, s, r, base);
+}
+
+/* A PROXY header is believed only from the networks listed with it. */
+static void
+cfg_listener_proxy(struct cfg_ctx *ctx, const config_setting_t *s,
+    const struct config_listener *l)
+{
+	if (l->proxy_protocol != 0 && l->n_proxy_trusted == 0)
+		cfg_err(ctx, s, "proxy_protocol is set but proxy_trusted lists "
+		    "no network; list the load balancers' addresses, e.g. "
+		    "proxy_trusted = [\"10.0.0.5\"]");
+	else if (l->proxy_protocol == 0 && l->n_proxy_trusted > 0)
+		cfg_err(ctx, s, "proxy_trusted is set but proxy_protocol is "
+		    "\"none\"; set proxy_protocol = \"v2\" (or \"v1\", "
+		    "\"any\") or remove proxy_trusted");
 }
 
 /* Element idx of listen has been stored; refuse a second bind of its port. */
@@ -235,10 +141,15 @@ h_listen(struct cfg_ctx *ctx, const config_setting_t *s,
 		(void)snprintf(l->address, sizeof(l->address), "127.0.0.1");
 		l->port = 8443;
 		l->backlog = 511;
+		l->client_verify_depth = TG_DEFAULT_CLIENT_VERIFY_DEPTH;
 		errors = ctx->errors;
 		cfg_walk(ctx, e, r->members, l);
 		if (ctx->errors == errors)
 			cfg_listener_unique(ctx, e, cfg->n_listeners);
+		if (ctx->errors == errors)
+			cfg_listener_proxy(ctx, e, l);
+		if (ctx->errors == errors)
+			cfg_listener_client_cert(ctx, e, l);
 		cfg->n_listeners++;
 	}
 }
@@ -425,6 +336,17 @@ static const struct cfg_rule listener_rules[] = {
 	R_STR("address", h_address, F(config_listener, address)),
 	R_INT("port", F(config_listener, port), 1, 65535),
 	R_INT("backlog", F(config_listener, backlog), 1, 65535),
+	R_STR("proxy_protocol", h_proxy_protocol,
+	    F(config_listener, proxy_protocol)),
+	{ .name = "proxy_trusted", .type = T_STRINGS,
+	  .handler = h_proxy_trusted },
+	R_STR("client_auth", h_client_auth, F(config_listener, client_auth)),
+	R_STR("client_ca_file", h_path_or_empty,
+	    F(config_listener, client_ca_file)),
+	R_STR("client_crl_file", h_path_or_empty,
+	    F(config_listener, client_crl_file)),
+	R_INT("client_verify_depth", F(config_listener, client_verify_depth),
+	    0, TG_MAX_CLIENT_VERIFY_DEPTH),
 	R_END
 };
 
@@ -436,6 +358,8 @@ static const struct cfg_rule tls_rules[] = {
 	  C(tls13_ciphersuites), .allowed = tls13_allowed },
 	{ .name = "tls12_ciphers", .type = T_STRING, .handler = h_ciphers,
 	  C(tls12_ciphers), .allowed = tls12_allowed },
+	R_SECS("ticket_key_lifetime", tls_ticket_key_lifetime_ms, 0,
+	    TG_MAX_TICKET_KEY_LIFETIME_SECS),
 	R_END
 };
 
@@ -471,6 +395,9 @@ static const struct cfg_rule auth_rules[] = {
 	R_STR("realm", h_realm, C(auth_realm)),
 	R_SECS("failure_delay", auth_failure_delay_ms, 0,
 	    TG_MAX_FAILURE_DELAY_SECS),
+	R_STR("identity", h_identity, C(auth_identity)),
+	R_STR("certificate_name", h_cert_name, C(auth_cert_name)),
+	R_STR("certificate_uri_prefix", h_string, C(auth_cert_uri_prefix)),
 	R_GROUP("pam", pam_rules),
 	{ .name = "ldap", .type = T_GROUP, .handler = h_subgroup, C(ldap),
 	  .members = cfg_ldap_rules },
@@ -506,12 +433,44 @@ static const struct cfg_rule limits_rules[] = {
 	R_INT("buffer_bytes", C(limit_buffer_bytes), TG_MIN_BUFFER_BYTES,
 	    TG_MAX_BUFFER_BYTES),
 	R_INT("pending_auth", C(limit_pending_auth), 1, 100000),
+	R_INT("total_connections", C(limit_total_connections), 0,
+	    TG_MAX_CONNECTIONS),
+	R_INT("source_connections", C(limit_source_connections), 0,
+	    TG_MAX_SOURCE_CONNECTIONS),
+	R_INT("source_rate", C(limit_source_rate), 0, TG_MAX_SOURCE_RATE),
+	R_INT("ipv6_prefix", C(limit_ipv6_prefix), 16, 128),
+	R_INT("user_rate", C(limit_user_rate), 0, TG_MAX_USER_RATE),
+	R_SECS("max_tunnel_lifetime", limit_tunnel_lifetime_ms, 0,
+	    TG_MAX_TUNNEL_LIFETIME_SECS),
+	R_INT("user_tunnels", C(limit_user_tunnels), 0, TG_MAX_USER_TUNNELS),
+	R_END
+};
+
+/* A lockout is bounded: a day at most, so no account is shut out for good. */
+static const struct cfg_rule throttle_rules[] = {
+	R_INT("source_failures", C(throttle_source_failures), 0, 100000),
+	R_INT("user_failures", C(throttle_user_failures), 0, 100000),
+	R_SECS("window", throttle_window_ms, 1, 86400),
+	R_SECS("lockout", throttle_lockout_ms, 1, 86400),
+	R_SECS("lockout_max", throttle_lockout_max_ms, 1, 86400),
 	R_END
 };
 
 static const struct cfg_rule audit_rules[] = {
 	R_STR("file", h_path, C(audit_file)),
 	R_BOOL("syslog", audit_syslog),
+	R_SECS("progress_interval", audit_progress_interval_ms, 0,
+	    TG_MAX_AUDIT_PROGRESS_SECS),
+	R_END
+};
+
+static const struct cfg_rule control_rules[] = {
+	R_STR("socket", h_path, C(control_socket)),
+	R_END
+};
+
+static const struct cfg_rule metrics_rules[] = {
+	R_STR("listen", h_metrics_listen, C(metrics_listen)),
 	R_END
 };
 
@@ -520,6 +479,24 @@ static const struct cfg_rule log_rules[] = {
 	R_STR("level", h_log_level, C(log_level)),
 	R_END
 };
+
+static const struct cfg_rule policy_rules[] = {
+	R_STR("file", h_path, C(policy_file)),
+	R_BOOL("recheck_live", policy_recheck_live),
+	R_END
+};
+
+/* policy = "FILE"; or policy = { file = "FILE"; recheck_live = ...; }; */
+static void
+h_policy(struct cfg_ctx *ctx, const config_setting_t *s,
+    const struct cfg_rule *r, void *base)
+{
+	if (config_setting_type(s) == CONFIG_TYPE_GROUP)
+		cfg_walk(ctx, s, policy_rules, base);
+	else
+		h_path(ctx, s, &policy_rules[0], base);
+	(void)r;
+}
 
 const struct cfg_rule cfg_top_rules[] = {
 	{ .name = "listen", .type = T_LIST, .handler = h_listen,
@@ -531,9 +508,12 @@ const struct cfg_rule cfg_top_rules[] = {
 	R_GROUP("cache", cache_rules),
 	R_GROUP("timeouts", timeouts_rules),
 	R_GROUP("limits", limits_rules),
+	R_GROUP("throttle", throttle_rules),
 	R_GROUP("audit", audit_rules),
+	R_GROUP("control", control_rules),
+	R_GROUP("metrics", metrics_rules),
 	R_GROUP("log", log_rules),
-	R_STR("policy", h_path, C(policy_file)),
+	{ .name = "policy", .type = T_STRING_OR_GROUP, .handler = h_policy },
 	R_END
 };
 
@@ -547,10 +527,13 @@ cfg_defaults(struct cfg_ctx *ctx)
 	    tls13_allowed, ":");
 	cfg_join(cfg->tls12_ciphers, sizeof(cfg->tls12_ciphers),
 	    tls12_allowed, ":");
+	cfg->tls_ticket_key_lifetime_ms = 3600 * 1000;
+	cfg->audit_progress_interval_ms = TG_AUDIT_PROGRESS_DEFAULT_SECS * 1000;
 	cfg->gate_workers = 2;
 	cfg->auth_workers = 4;
 	cfg->relay_workers = 2;
-	cfg_default_user(ctx, &cfg->gate_user, TG_DEFAULT_GATE_USER, "gate_user");
+	cfg_default_user(ctx, &cfg->gate_user, TG_DEFAULT_GATE_USER,
+	    "gate_user");
 	cfg_default_user(ctx, &cfg->relay_user, TG_DEFAULT_RELAY_USER,
 	    "relay_user");
 	(void)snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "/var/empty");
@@ -575,29 +558,78 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->limit_header_bytes = 8192;
 	cfg->limit_buffer_bytes = 65536;
 	cfg->limit_pending_auth = 256;
+	cfg->limit_total_connections = 4 * TG_DEFAULT_CONNECTIONS;
+	cfg->limit_source_connections = 512;
+	cfg->limit_source_rate = 3000;
+	cfg->limit_ipv6_prefix = 64;
+	cfg->limit_user_rate = 600;
+	cfg->limit_user_tunnels = TG_DEFAULT_USER_TUNNELS;
+	cfg->throttle_source_failures = 20;
+	cfg->throttle_user_failures = 5;
+	cfg->throttle_window_ms = 600 * 1000;
+	cfg->throttle_lockout_ms = 60 * 1000;
+	cfg->throttle_lockout_max_ms = 900 * 1000;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->policy_recheck_live = true;
 	cfg_ldap_defaults(&cfg->ldap);
 	if (cfg_resolve(ctx, "audit.log", cfg->audit_file,
 	    sizeof(cfg->audit_file)) == -1)
 		cfg_err_at(ctx, NULL, 0, "audit.file", "the default path is "
 		    "too long; set an absolute path");
+	(void)snprintf(cfg->control_socket, sizeof(cfg->control_socket),
+	    "%s", TG_DEFAULT_CONTROL_SOCKET);
 	if (cfg_resolve(ctx, "policy.conf", cfg->policy_file,
 	    sizeof(cfg->policy_file)) == -1)
 		cfg_err_at(ctx, NULL, 0, "policy", "the default path is too "
 		    "long; set an absolute path");
 }
 
+/*
+ * A required setting is absent: reported at the line of the closest group
+ * that is there, which the message names (the admin would read that line
+ * in vain otherwise), with what to add inside it.
+ */
+void
+cfg_missing(struct cfg_ctx *ctx, const config_t *lc, const char *path,
+    const char *what)
+{
+	const config_setting_t	*g = NULL;
+	char			 group[256], add[512];
+	const char		*rel = path, *c;
+	size_t			 len, o = 0, depth = 0;
+
+	snprintf(group, sizeof(group), "%s", path);
+	while ((c = strrchr(group, '.')) != NULL) {
+		group[c - group] = '\0';
+		if ((g = config_lookup(lc, group)) != NULL)
+			break;
+	}
+	if (g != NULL)
+		rel = path + strlen(group) + 1;
+	/* "bind.dn" inside auth.ldap is written bind = { dn = ...; } */
+	for (c = rel; (len = strcspn(c, ".")) != strlen(c) &&
+	    o < sizeof(add); c += len + 1, depth++)
+		o += (size_t)snprintf(add + o, sizeof(add) - o, "%.*s = { ",
+		    (int)len, c);
+	if (o < sizeof(add))
+		o += (size_t)snprintf(add + o, sizeof(add) - o, "%s = ...;", c);
+	while (depth-- > 0 && o < sizeof(add))
+		o += (size_t)snprintf(add + o, sizeof(add) - o, " }");
+	if (g != NULL)
+		cfg_err_at(ctx, NULL, config_setting_source_line(g), path,
+		    "required, and missing from the %s group that starts on "
+		    "this line; add %s inside it: %s", group, add, what);
+	else
+		cfg_err_at(ctx, NULL, 0, path, "required, and missing; add "
+		    "%s: %s", add, what);
+}
+
 static void
 cfg_require(struct cfg_ctx *ctx, const config_t *lc, const char *path,
-    const char *group, const char *what)
+    const char *what)
 {
-	const config_setting_t	*g;
-
-	if (config_lookup(lc, path) != NULL)
-		return;
-	g = group != NULL ? config_lookup(lc, group) : NULL;
-	cfg_err_at(ctx, NULL, g != NULL ? config_setting_source_line(g) : 0,
-	    path, "required setting is missing; %s", what);
+	if (config_lookup(lc, path) == NULL)
+		cfg_missing(ctx, lc, path, what);
 }
 
 void
@@ -605,9 +637,9 @@ cfg_check(struct cfg_ctx *ctx, const config_t *lc)
 {
 	const config_setting_t	*s;
 
-	cfg_require(ctx, lc, "tls.certificate", "tls",
+	cfg_require(ctx, lc, "tls.certificate",
 	    "set it to the PEM certificate chain file, leaf first");
-	cfg_require(ctx, lc, "tls.key", "tls",
+	cfg_require(ctx, lc, "tls.key",
 	    "set it to the PEM private key file of the certificate");
 	s = config_lookup(lc, "listen");
 	if (ctx->cfg->n_listeners == 0 &&
@@ -618,4 +650,11 @@ cfg_check(struct cfg_ctx *ctx, const config_t *lc)
 		    "\"127.0.0.1\"; port = 8443; } );");
 	if (ctx->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		cfg_ldap_check(ctx, lc);
+	cfg_client_cert_check(ctx, lc);
+	s = config_lookup(lc, "throttle.lockout_max");
+	if (ctx->cfg->throttle_lockout_max_ms < ctx->cfg->throttle_lockout_ms)
+		cfg_err_at(ctx, NULL, s != NULL ?
+		    config_setting_source_line(s) : 0, "throttle.lockout_max",
+		    "is shorter than throttle.lockout; a lockout grows from "
+		    "lockout up to lockout_max: raise lockout_max");
 }

@@ -261,9 +261,12 @@ fs_join(const struct fs_ctx *x, char *out, size_t size, const char *dir,
 	return 0;
 }
 
-/* Every file but the service in confdir: PAM's include and substack. */
+/*
+ * Every file but the service in the directory PAM reads it from: PAM's
+ * include and substack (common-auth and the like) load them as well.
+ */
 static int
-fs_check_pam_others(struct config *cfg)
+fs_check_pam_others(struct config *cfg, const char *pamdir)
 {
 	struct fs_ctx	 x = { cfg->path, "auth.pam.confdir" };
 	char		 file[PATH_MAX];
@@ -271,8 +274,8 @@ fs_check_pam_others(struct config *cfg)
 	DIR		*dir;
 	int		 rc = 0;
 
-	if ((dir = opendir(cfg->pam_confdir)) == NULL) {
-		fs_complain(&x, "%s: %s", cfg->pam_confdir, strerror(errno));
+	if ((dir = opendir(pamdir)) == NULL) {
+		fs_complain(&x, "%s: %s", pamdir, strerror(errno));
 		return -1;
 	}
 	while ((d = readdir(dir)) != NULL) {
@@ -280,8 +283,7 @@ fs_check_pam_others(struct config *cfg)
 		    strcmp(d->d_name, cfg->pam_service) == 0 ||
 		    (d->d_type != DT_REG && d->d_type != DT_LNK))
 			continue;
-		if (fs_join(&x, file, sizeof(file), cfg->pam_confdir,
-		    d->d_name) == -1 ||
+		if (fs_join(&x, file, sizeof(file), pamdir, d->d_name) == -1 ||
 		    fs_check_object(&x, file, sizeof(file), FS_FILE) == -1)
 			rc = -1;
 	}
@@ -305,7 +307,10 @@ fs_check_pam(struct config *cfg)
 			return -1;
 		if (access(file, F_OK) == -1)
 			return 0;
-		return fs_check_object(&service, file, sizeof(file), FS_FILE);
+		if (fs_check_object(&service, file, sizeof(file),
+		    FS_FILE) == -1)
+			return -1;
+		return fs_check_pam_others(cfg, "/etc/pam.d");
 	}
 	if (fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
 	    FS_HOLDER) == -1)
@@ -314,7 +319,7 @@ fs_check_pam(struct config *cfg)
 	    cfg->pam_service) == -1 ||
 	    fs_check_object(&service, file, sizeof(file), FS_FILE) == -1)
 		return -1;
-	return fs_check_pam_others(cfg);
+	return fs_check_pam_others(cfg, cfg->pam_confdir);
 }
 
 static int
@@ -345,6 +350,26 @@ fs_check_ldap(struct config *cfg)
 	rc |= FS_SETTING(cfg, "auth.ldap.tls.key", l->tls_key, FS_SECRET);
 	rc |= FS_SETTING(cfg, "auth.ldap.bind.password_file",
 	    l->bind_password_file, FS_SECRET);
+	return rc;
+}
+
+/* Each listener's client CA and CRL files. */
+static int
+fs_check_client_ca(struct config *cfg)
+{
+	struct config_listener	*l;
+	char			 setting[64];
+	int			 rc = 0;
+
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		l = &cfg->listeners[i];
+		(void)snprintf(setting, sizeof(setting),
+		    "listen[%u].client_ca_file", i);
+		rc |= FS_SETTING(cfg, setting, l->client_ca_file, FS_FILE);
+		(void)snprintf(setting, sizeof(setting),
+		    "listen[%u].client_crl_file", i);
+		rc |= FS_SETTING(cfg, setting, l->client_crl_file, FS_FILE);
+	}
 	return rc;
 }
 
@@ -477,6 +502,7 @@ fs_check_config(struct config *cfg)
 	rc |= FS_SETTING(cfg, "tls.certificate", cfg->tls_certificate, FS_FILE);
 	rc |= FS_SETTING(cfg, "tls.key", cfg->tls_key, FS_SECRET);
 	rc |= fs_check_ldap(cfg);
+	rc |= fs_check_client_ca(cfg);
 	rc |= fs_check_audit(&audit, cfg->audit_file, sizeof(cfg->audit_file));
 	rc |= fs_check_chroot(cfg, false);
 	return rc;

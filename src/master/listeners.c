@@ -8,6 +8,34 @@
 #include "listeners.h"
 #include "log.h"
 
+
+/* What the admin can do about a listener that cannot be had; errno set. */
+static void
+listener_bind_error(const struct config *cfg, const struct config_listener *l)
+{
+	const char	*hint;
+
+	switch (errno) {
+	case EADDRINUSE:
+		hint = "another process is listening there (ss -ltnp shows "
+		    "which); stop it or choose another listen[].port";
+		break;
+	case EADDRNOTAVAIL:
+		hint = "no interface of this host has that address; use one "
+		    "it has (ip -brief address) or 0.0.0.0 / :: for all, in "
+		    "listen[].address";
+		break;
+	case EACCES:
+		hint = "ports below 1024 need root or CAP_NET_BIND_SERVICE";
+		break;
+	default:
+		hint = "check listen[].address and listen[].port";
+		break;
+	}
+	log_warnx("%s: listen %s port %u: %s; %s", cfg->path, l->address,
+	    l->port, strerror(errno), hint);
+}
+
 static int
 listener_open(const struct config *cfg, const struct config_listener *l)
 {
@@ -41,8 +69,7 @@ listener_open(const struct config *cfg, const struct config_listener *l)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 ||
 	    listen(fd, l->backlog) == -1) {
-		log_warn("listen %s port %u (is another process using it?)",
-		    l->address, l->port);
+		listener_bind_error(cfg, l);
 		close(fd);
 		return -1;
 	}

@@ -7,14 +7,18 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
-#include "fs_check.h"
+#include "config_check.h"
+#include "key_proc.h"
 #include "log.h"
 #include "master.h"
+#include "metrics_serve.h"
 #include "nodump.h"
 #include "policy.h"
-#include "privsep.h"
 #include "relay_worker.h"
-#include "tls.h"
+
+#ifndef TG_VERSION_STRING
+#define TG_VERSION_STRING "0"
+#endif
 
 #ifndef TG_DEFAULT_CONFIG
 #define TG_DEFAULT_CONFIG "/usr/local/etc/tunnelgate/tunnelgated.conf"
@@ -23,28 +27,57 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: tunnelgated [-t] [-c config]\n"
+	fprintf(stderr, "usage: tunnelgated [-tV] [-c config]\n"
 	    "  -c FILE  configuration (default %s)\n"
-	    "  -t       check the configuration and policy, then exit\n",
+	    "  -t       check the configuration and policy, then exit\n"
+	    "  -V       print the version, then exit\n",
 	    TG_DEFAULT_CONFIG);
 	exit(2);
+}
+
+/* What an admin reading the log first needs: which build, which backend. */
+static void
+start_log(const struct config *cfg)
+{
+	char		 uris[CONFIG_LDAP_MAX_URIS * (CONFIG_LDAP_URI_MAX + 1)];
+	size_t		 o = 0;
+	unsigned	 i;
+
+	uris[0] = '\0';
+	for (i = 0; i < cfg->ldap.n_uris && o < sizeof(uris); i++)
+		o += (size_t)snprintf(uris + o, sizeof(uris) - o, "%s%s",
+		    i > 0 ? " " : "", cfg->ldap.uris[i]);
+	if (cfg->auth_backend == AUTH_BACKEND_LDAP)
+		log_info("tunnelgated %s starting with %s: auth backend ldap, "
+		    "servers %s%s", TG_VERSION_STRING, cfg->path, uris,
+		    cfg->ldap.starttls ? " (StartTLS on ldap://)" : "");
+	else
+		log_info("tunnelgated %s starting with %s: auth backend pam, "
+		    "service %s%s%s", TG_VERSION_STRING, cfg->path,
+		    cfg->pam_service, cfg->pam_confdir[0] != '\0' ?
+		    " in " : "", cfg->pam_confdir);
 }
 
 int
 main(int argc, char *argv[])
 {
 	const char	*file = TG_DEFAULT_CONFIG;
-	char		 path[PATH_MAX];
 	struct config	*cfg;
 	struct policy	*policy;
-	int		 ch, check = 0;
+	int		 ch, check = 0, rc;
 
 	/* The master execs relay workers as "tunnelgated -R". */
 	if (argc == 2 && strcmp(argv[1], "-R") == 0)
 		relay_worker_main();
-	/* Before the key is read; forked children inherit it. */
+	/* ... the metrics child as "tunnelgated -M USER CHROOT" ... */
+	if (argc == 4 && strcmp(argv[1], METRICS_EXEC_FLAG) == 0)
+		metrics_main(argv[2], argv[3]);
+	/* ... and has "tunnelgated -K" check a key against its certificate. */
+	if (argc == 4 && strcmp(argv[1], "-K") == 0)
+		key_check_main(argv[2], argv[3]);
+	/* Forked children inherit it; they hold secrets the master does not. */
 	nodump_enforce();
-	while ((ch = getopt(argc, argv, "c:th")) != -1) {
+	while ((ch = getopt(argc, argv, "c:thV")) != -1) {
 		switch (ch) {
 		case 'c':
 			file = optarg;
@@ -52,6 +85,9 @@ main(int argc, char *argv[])
 		case 't':
 			check = 1;
 			break;
+		case 'V':
+			printf("tunnelgated %s\n", TG_VERSION_STRING);
+			return 0;
 		default:
 			usage();
 		}
@@ -59,35 +95,20 @@ main(int argc, char *argv[])
 	if (optind != argc)
 		usage();
 	log_init("tunnelgated", false, LOG_LVL_INFO);
-	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
-		fatal("calloc");
-	/* Only what root alone can change is read; -t reports the rest. */
-	if (fs_check_config_file(file, path, sizeof(path)) == -1 ||
-	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
-	    privsep_check(cfg) == -1) {
-		free(cfg);
+	if (config_check_load(file, &cfg, &policy) == -1)
 		return 1;
-	}
-	if ((policy = policy_load(cfg->policy_file)) == NULL) {
-		free(cfg);
-		return 1;
-	}
 	if (check) {
-		SSL_CTX *ctx = tls_ctx_new(cfg);
-
-		if (ctx == NULL) {
-			policy_free(policy);
-			free(cfg);
-			return 1;
-		}
-		SSL_CTX_free(ctx);
-		printf("%s: configuration OK; %s: %zu rules\n", cfg->path,
-		    cfg->policy_file, policy_rule_count(policy));
+		rc = config_check_tls(cfg);
+		if (rc == 0)
+			printf("%s: configuration OK; %s: %zu rules\n",
+			    cfg->path, cfg->policy_file,
+			    policy_rule_count(policy));
 		policy_free(policy);
 		free(cfg);
-		return 0;
+		return rc == 0 ? 0 : 1;
 	}
 	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
+	start_log(cfg);
 	OPENSSL_init_ssl(OPENSSL_INIT_LOAD_SSL_STRINGS |
 	    OPENSSL_INIT_LOAD_CRYPTO_STRINGS, NULL);
 	return master_main(cfg, policy);

@@ -16,17 +16,27 @@
 #include "audit.h"
 #include "fs_check.h"
 #include "auth_proto.h"
+#include "auth_cache.h"
+#include "auth_throttle.h"
 #include "authenticator.h"
+#include "conn_limits.h"
 #include "ctl.h"
 #include "worker.h"
 #include "ipc.h"
+#include "key_proc.h"
 #include "listeners.h"
 #include "log.h"
 #include "master.h"
+#include "allow_groups.h"
 #include "master_priv.h"
+#include "metrics.h"
 #include "privsep.h"
 #include "proc.h"
+#include "ticket_keys.h"
+#include "user_tunnels.h"
 #include "tls.h"
+#include "tunnels.h"
+#include "admin.h"
 
 #define MASTER_EVENTS		64
 #define MASTER_KILL_GRACE_MS	5000
@@ -36,64 +46,6 @@ struct master m;
 static void master_spawn(struct generation *, enum child_kind, unsigned slot);
 static void master_raise_nofile(const struct config *);
 
-static void
-gen_close_ends(struct generation *gen)
-{
-	for (unsigned i = 0; gen->gate_ends && i < gen->cfg->gate_workers; i++) {
-		if (gen->gate_ends[i] != -1)
-			close(gen->gate_ends[i]);
-		if (gen->auth_ends[i] != -1)
-			close(gen->auth_ends[i]);
-		gen->gate_ends[i] = gen->auth_ends[i] = -1;
-	}
-}
-
-static void
-gen_free(struct generation *gen)
-{
-	gen_close_ends(gen);
-	free(gen->gate_ends);
-	free(gen->auth_ends);
-	free(gen->serials);
-	free(gen->gate_slots);
-	free(gen->auth_slots);
-	SSL_CTX_free(gen->ctx);
-	policy_free(gen->policy);
-	free(gen->cfg);
-	free(gen);
-}
-
-static struct generation *
-gen_new(struct config *cfg, struct policy *policy, SSL_CTX *ctx)
-{
-	struct generation	*gen;
-	unsigned		 g = cfg->gate_workers;
-	int			 sv[2];
-
-	if ((gen = calloc(1, sizeof(*gen))) == NULL ||
-	    (gen->gate_ends = calloc(g, sizeof(int))) == NULL ||
-	    (gen->auth_ends = calloc(g, sizeof(int))) == NULL ||
-	    (gen->serials = calloc(g, sizeof(uint32_t))) == NULL ||
-	    (gen->gate_slots = calloc(g, sizeof(struct slot))) == NULL ||
-	    (gen->auth_slots = calloc(cfg->auth_workers,
-	    sizeof(struct slot))) == NULL)
-		fatal("%s: calloc", __func__);
-	gen->id = ++m.next_gen_id;
-	gen->cfg = cfg;
-	gen->policy = policy;
-	gen->ctx = ctx;
-	for (unsigned i = 0; i < g; i++)
-		gen->gate_ends[i] = gen->auth_ends[i] = -1;
-	for (unsigned i = 0; i < g; i++) {
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, 0, sv) == -1)
-			fatal("%s: socketpair", __func__);
-		gen->gate_ends[i] = sv[0];
-		gen->auth_ends[i] = sv[1];
-	}
-	return gen;
-}
-
 struct child *
 master_add_child(pid_t pid, enum child_kind kind, unsigned slot,
     struct generation *gen, int ctl_fd)
@@ -101,9 +53,9 @@ master_add_child(pid_t pid, enum child_kind kind, unsigned slot,
 	struct child	*c;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
-		fatal("%s: calloc", __func__);
+		fatal("master: calloc");
 	*c = (struct child){ .pid = pid, .kind = kind, .slot = slot, .gen = gen,
-	    .ctl_fd = ctl_fd };
+	    .ctl_fd = ctl_fd, .limits_row = -1 };
 	TAILQ_INSERT_TAIL(&m.children, c, entry);
 	master_watch(c->ctl_fd, c);
 	if (gen != NULL)
@@ -129,7 +81,7 @@ master_watch(int fd, void *ptr)
 	struct epoll_event	 e = { .events = EPOLLIN, .data.ptr = ptr };
 
 	if (epoll_ctl(m.epfd, EPOLL_CTL_ADD, fd, &e) == -1)
-		fatal("%s: epoll_ctl", __func__);
+		fatal("master: epoll_ctl");
 }
 
 static void
@@ -147,7 +99,7 @@ master_send_status(struct generation *gen, pid_t dead)
 	TAILQ_FOREACH(c, &m.children, entry)
 		if (c->gen == gen && c->kind == CHILD_GATE &&
 		    ipc_send(c->ctl_fd, &st, sizeof(st), NULL, 0) == -1)
-			log_warn("%s: to gate worker %d", __func__, (int)c->pid);
+			log_warn("master: to gate worker %d", (int)c->pid);
 }
 
 /*
@@ -179,6 +131,48 @@ master_discard_requests(struct generation *gen)
 	explicit_bzero(&req, sizeof(req));
 }
 
+/*
+ * What a gate worker must not hold, it drops before anything else: the
+ * authenticators' throttle table (it could lift a lockout) and credential
+ * cache (salted digests, names and groups). Nor does an authenticator need
+ * the gate workers' connection counts.
+ */
+__attribute__((noreturn)) static void
+master_gate_main(void *env)
+{
+	auth_throttle_unmap();
+	auth_cache_unmap();
+	worker_main(env);
+}
+
+__attribute__((noreturn)) static void
+master_auth_main(void *env)
+{
+	conn_limits_unmap();
+	authenticator_main(env);
+}
+
+__attribute__((noreturn)) static void
+master_key_main(void *env)
+{
+	auth_throttle_unmap();
+	auth_cache_unmap();
+	conn_limits_unmap();
+	key_main(env);
+}
+
+/* Reads the key as root, then demotes itself (key_main). */
+static pid_t
+master_spawn_key(struct generation *gen, unsigned slot, int ctl_fd)
+{
+	struct key_env	 kenv = { .cfg = gen->cfg, .gate_fd = gen->key_ends[slot],
+			    .ctl_fd = ctl_fd, .slot = slot,
+			    .serial = gen->serials[slot] };
+	int		 keep[] = { gen->key_ends[slot], ctl_fd };
+
+	return proc_spawn("tg-key", keep, 2, NULL, master_key_main, &kenv);
+}
+
 static void
 master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 {
@@ -192,12 +186,13 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 	int			 relay_fds[TG_MAX_RELAY_WORKERS], ctl[2];
 	size_t			 nkeep = 0, n_relays;
 	pid_t			 pid;
+	int			 row = -1;
 
-	s = kind == CHILD_GATE ? &gen->gate_slots[slot] : &gen->auth_slots[slot];
+	s = gen_slot(gen, kind, slot);
 	s->restart_at = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, ctl) == -1) {
-		log_warn("%s: socketpair", __func__);
+		log_warn("master: socketpair");
 		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
 		return;
 	}
@@ -205,19 +200,29 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		n_relays = relays_send_ends(relay_fds, TG_MAX_RELAY_WORKERS);
 		genv = (struct worker_env){ .cfg = cfg, .ctx = gen->ctx,
 		    .listeners = m.listeners.fds, .n_listeners = m.listeners.n,
+		    .listener_conf = m.listeners.conf,
+		    .client_ca = gen->client_ca,
 		    .role = WORKER_GATE,
 		    .auth_fd = gen->gate_ends[slot], .ctl_fd = ctl[1],
+		    .key_fd = gen->gate_key_ends[slot],
 		    .auth_alive = gen->auth_alive, .relay_fds = relay_fds,
-		    .n_relays = n_relays, .handoff_fd = -1 };
+		    .n_relays = n_relays, .handoff_fd = -1,
+		    .limits_row = row = conn_limits_row_take() };
 		for (unsigned i = 0; i < m.listeners.n; i++)
 			keep[nkeep++] = m.listeners.fds[i];
 		for (size_t i = 0; i < n_relays; i++)
 			keep[nkeep++] = relay_fds[i];
 		keep[nkeep++] = gen->gate_ends[slot];
+		keep[nkeep++] = gen->gate_key_ends[slot];
 		keep[nkeep++] = ctl[1];
-		pid = proc_spawn("tg-gate", keep, nkeep, &demote, worker_main, &genv);
-	} else {
+		ticket_keys_send(ctl[0]);
+		pid = proc_spawn("tg-gate", keep, nkeep, &demote,
+		    master_gate_main, &genv);
+	} else if (kind == CHILD_KEY)
+		pid = master_spawn_key(gen, slot, ctl[1]);
+	else {
 		aenv = (struct auth_env){ .cfg = cfg, .policy = gen->policy,
+		    .client_ca = gen->client_ca,
 		    .socks = gen->auth_ends, .serials = gen->serials,
 		    .n_socks = cfg->gate_workers, .ctl_fd = ctl[1] };
 		for (unsigned i = 0; i < cfg->gate_workers; i++)
@@ -225,22 +230,23 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 		keep[nkeep++] = ctl[1];
 		if (gen->auth_alive == 0)
 			master_discard_requests(gen);
-		pid = proc_spawn("tg-auth", keep, nkeep, NULL,
-		    authenticator_main, &aenv);
+		pid = proc_spawn("tg-auth", keep, nkeep, NULL, master_auth_main,
+		    &aenv);
 	}
 	close(ctl[1]);
 	if (pid == -1) {
+		conn_limits_row_free(row);
 		close(ctl[0]);
 		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
 		return;
 	}
-	master_add_child(pid, kind, slot, gen, ctl[0]);
+	master_add_child(pid, kind, slot, gen, ctl[0])->limits_row = row;
 	s->pid = pid;
 	s->started_ms = proc_now_ms();
 	if (kind == CHILD_AUTH) {
 		gen->auth_alive++;
 		master_send_status(gen, 0);
-	} else
+	} else if (kind == CHILD_GATE)
 		relays_send_loads(ctl[0]);
 }
 
@@ -250,8 +256,10 @@ master_start_generation(struct generation *gen)
 	/* Authenticators first, so gate workers start with a live pool. */
 	for (unsigned i = 0; i < gen->cfg->auth_workers; i++)
 		master_spawn(gen, CHILD_AUTH, i);
-	for (unsigned i = 0; i < gen->cfg->gate_workers; i++)
+	for (unsigned i = 0; i < gen->cfg->gate_workers; i++) {
+		master_spawn(gen, CHILD_KEY, i);
 		master_spawn(gen, CHILD_GATE, i);
+	}
 	log_info("generation %u: %u gate workers, %u authenticators, "
 	    "%zu policy rules", gen->id, gen->cfg->gate_workers,
 	    gen->cfg->auth_workers, policy_rule_count(gen->policy));
@@ -287,43 +295,6 @@ master_find_child(pid_t pid)
 	return NULL;
 }
 
-/*
- * A gate worker of the current generation died: its successor gets a fresh
- * socket pair, so nothing its predecessor queued (a compromised one may have
- * queued anything) reaches the authenticators as its successor's. Every
- * authenticator gets the new end before the old one hangs up.
- */
-static void
-gen_replace_pair(struct generation *gen, unsigned slot)
-{
-	struct ctl_auth_socket	 msg;
-	struct child		*c;
-	int			 sv[2];
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0, sv) == -1) {
-		log_warn("%s: socketpair; gate slot %u keeps its socket",
-		    __func__, slot);
-		return;
-	}
-	memset(&msg, 0, sizeof(msg));
-	ctl_hdr_init(&msg.hdr, CTL_AUTH_SOCKET);
-	msg.slot = slot;
-	msg.serial = ++gen->serials[slot];
-	TAILQ_FOREACH(c, &m.children, entry) {
-		if (c->gen != gen || c->kind != CHILD_AUTH || c->killed ||
-		    ipc_send(c->ctl_fd, &msg, sizeof(msg), &sv[1], 1) == 0)
-			continue;
-		log_warn("authenticator %d: cannot pass it gate socket %u; "
-		    "restarting it", (int)c->pid, slot);
-		kill(c->pid, SIGKILL);
-	}
-	close(gen->gate_ends[slot]);
-	close(gen->auth_ends[slot]);
-	gen->gate_ends[slot] = sv[0];
-	gen->auth_ends[slot] = sv[1];
-}
-
 static void
 master_child_died(struct child *c, int status)
 {
@@ -340,14 +311,23 @@ master_child_died(struct child *c, int status)
 		    WEXITSTATUS(status));
 	TAILQ_REMOVE(&m.children, c, entry);
 	close(c->ctl_fd);
+	/* Its connections died with it. */
+	conn_limits_row_free(c->limits_row);
+	tunnels_worker_died(c);
+	if (!expected)
+		metrics_restarted(c);
+	if (c->kind == CHILD_METRICS) {
+		metrics_child_died(c);
+		free(c);
+		return;
+	}
 	if (c->kind == CHILD_RELAY) {
 		relays_child_died(c);
 		free(c);
 		return;
 	}
 	gen->children--;
-	s = c->kind == CHILD_GATE ? &gen->gate_slots[c->slot] :
-	    &gen->auth_slots[c->slot];
+	s = gen_slot(gen, c->kind, c->slot);
 	s->pid = 0;
 	if (c->kind == CHILD_AUTH) {
 		gen->auth_alive--;
@@ -405,40 +385,81 @@ master_reload_users(struct config *cfg)
 	return privsep_check(cfg);
 }
 
-static void
-master_reload(void)
+/*
+ * The pre-flight's child exits holding what the reload has loaded so far;
+ * kept reachable here, a leak check of that exit (valgrind follows forks)
+ * does not count them lost.
+ */
+static struct config *volatile	 held_cfg;
+static struct policy *volatile	 held_policy;
+
+static int
+master_reload_probe(struct config *cfg, struct policy *policy)
+{
+	int	 r;
+
+	held_cfg = cfg;
+	held_policy = policy;
+	r = master_probe(cfg);
+	held_cfg = NULL;
+	held_policy = NULL;
+	return r;
+}
+
+bool
+master_reload(const char *by, char *why, size_t why_size)
 {
 	struct generation	*old = m.gen;
 	struct config		*cfg;
 	struct policy		*policy = NULL;
 	SSL_CTX			*ctx = NULL;
-	char			 path[PATH_MAX];
+	struct tls_client_ca_set *cas = NULL;
+	char			 path[PATH_MAX], first[512];
 
-	log_info("SIGHUP: reloading %s", old->cfg->path);
+	log_info("reloading %s", old->cfg->path);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
-		fatal("%s: calloc", __func__);
+		fatal("master: calloc");
+	log_keep_first_warning(first, sizeof(first));
 	if (fs_check_config_file(old->cfg->path, path, sizeof(path)) == -1 ||
 	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
 	    fs_prepare_chroot(cfg) == -1 ||
 	    master_reload_users(cfg) == -1 ||
 	    (policy = policy_load(cfg->policy_file)) == NULL ||
+	    master_reload_probe(cfg, policy) == -1 ||
+	    tls_key_check_exec(cfg) == -1 ||
 	    (ctx = tls_ctx_new(cfg)) == NULL ||
+	    (cas = tls_client_ca_load(cfg)) == NULL ||
 	    listeners_update(&m.listeners, cfg) == -1) {
+		log_keep_first_warning(NULL, 0);
+		(void)snprintf(why, why_size, "%s", first[0] != '\0' ? first :
+		    "see the daemon log");
 		log_warnx("reload failed (see above); the running configuration "
 		    "and policy stay in force");
+		tls_client_ca_free(cas);
 		SSL_CTX_free(ctx);
 		policy_free(policy);
 		free(cfg);
-		return;
+		master_audit_reload(by, false, why);
+		return false;
 	}
+	log_keep_first_warning(NULL, 0);
 	if (strcmp(cfg->audit_file, old->cfg->audit_file) != 0 ||
 	    cfg->audit_syslog != old->cfg->audit_syslog)
 		auditlog_open(cfg->audit_file, cfg->audit_syslog);
 	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
 	master_raise_nofile(cfg);
+	ticket_keys_configure(cfg);
+	/* A new size starts empty; on failure the pool keeps the old one. */
+	(void)auth_cache_setup(cfg->cache_max_entries);
 	m.gen = gen_new(cfg, policy, ctx);
+	m.gen->client_ca = cas;
 	master_start_generation(m.gen);
 	master_retire(old);
+	revoke_recheck(cfg, policy);
+	(void)snprintf(why, why_size, "generation %u: %zu policy rules",
+	    m.gen->id, policy_rule_count(policy));
+	master_audit_reload(by, true, why);
+	return true;
 }
 
 static void
@@ -462,10 +483,11 @@ master_stop(void)
 		if (c->kind == CHILD_GATE)
 			kill(c->pid, SIGTERM);
 		/* They leave once the gate workers they serve are gone. */
-		else if (c->kind == CHILD_AUTH)
+		else if (c->kind == CHILD_AUTH || c->kind == CHILD_KEY)
 			(void)ipc_send(c->ctl_fd, &r, sizeof(r), NULL, 0);
 	}
 	relays_stop();
+	metrics_stop();
 }
 
 static void
@@ -479,8 +501,13 @@ master_dispatch_signal(void)
 			master_reap();
 			break;
 		case SIGHUP:
-			if (!m.stopping)
-				master_reload();
+			if (!m.stopping) {
+				char	 why[512];
+
+				log_info("SIGHUP");
+				(void)master_reload("signal", why,
+				    sizeof(why));
+			}
 			break;
 		case SIGUSR1:
 			log_info("SIGUSR1: reopening the audit log");
@@ -514,6 +541,41 @@ master_kill_deaf(int64_t now, int64_t *next)
 	}
 }
 
+/* A lockout ended: the master says so, as nobody else is there to. */
+static void
+master_audit_release(const struct throttle_event *ev)
+{
+	struct audit_record	 rec;
+	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = AUDIT_RELEASE;
+	if (ev->kind == THROTTLE_USER)
+		AUDIT_SET(rec.user, ev->label);
+	else
+		AUDIT_SET(rec.client, ev->label);
+	snprintf(rec.reason, sizeof(rec.reason), "lockout of %s %s ended",
+	    ev->kind == THROTTLE_USER ? "user" : "source", ev->label);
+	log_info("%s", rec.reason);
+	auditlog_write(&rec, &me);
+}
+
+/* Release records are due to the second at most. */
+#define MASTER_RELEASE_EVERY_MS	1000
+
+static void
+master_releases(int64_t now, int64_t *next)
+{
+	static int64_t	 due;
+
+	if (now >= due) {
+		auth_throttle_released(now, master_audit_release);
+		due = now + MASTER_RELEASE_EVERY_MS;
+	}
+	if (*next == -1 || due < *next)
+		*next = due;
+}
+
 static int
 master_timers(void)
 {
@@ -532,20 +594,30 @@ master_timers(void)
 		return (int)(m.kill_at - now);
 	}
 	master_kill_deaf(now, &next);
-	for (unsigned k = 0; k < 2; k++) {
-		unsigned n = k ? gen->cfg->gate_workers : gen->cfg->auth_workers;
+	master_releases(now, &next);
+	admin_timers(now, &next);
+	tunnels_timers(now, &next);
+	for (unsigned k = 0; k < 3; k++) {
+		enum child_kind kind = k == 0 ? CHILD_AUTH : k == 1 ? CHILD_KEY :
+		    CHILD_GATE;
+		unsigned n = kind == CHILD_AUTH ? gen->cfg->auth_workers :
+		    gen->cfg->gate_workers;
 
 		for (unsigned i = 0; i < n; i++) {
-			s = k ? &gen->gate_slots[i] : &gen->auth_slots[i];
+			s = gen_slot(gen, kind, i);
 			if (s->restart_at == 0)
 				continue;
 			if (s->restart_at <= now)
-				master_spawn(gen, k ? CHILD_GATE : CHILD_AUTH, i);
+				master_spawn(gen, kind, i);
 			else if (next == -1 || s->restart_at < next)
 				next = s->restart_at;
 		}
 	}
 	relays_timers(now, &next);
+	metrics_timers(now, &next);
+	ticket_keys_timers(now, &next);
+	user_tunnels_timers(now, &next);
+	allow_groups_timers(now, &next);
 	return next == -1 ? -1 : (int)(next - now);
 }
 
@@ -565,7 +637,7 @@ master_setup(void)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	if ((m.sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC)) == -1 ||
 	    (m.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("%s: signalfd/epoll", __func__);
+		fatal("master: signalfd/epoll");
 	master_watch(m.sigfd, NULL);
 }
 
@@ -616,6 +688,7 @@ master_main(struct config *cfg, struct policy *policy)
 {
 	struct epoll_event	 events[MASTER_EVENTS];
 	SSL_CTX			*ctx;
+	struct tls_client_ca_set *cas;
 	int			 n, timeout;
 
 	if (getuid() != 0)
@@ -625,14 +698,27 @@ master_main(struct config *cfg, struct policy *policy)
 	if (fs_prepare_chroot(cfg) == -1)
 		return 1;
 	master_raise_nofile(cfg);
-	if ((ctx = tls_ctx_new(cfg)) == NULL)
+	/*
+	 * A directory may come up later: at start, only a warning. First,
+	 * while the master holds little a forked check could be said to leak.
+	 */
+	(void)master_probe(cfg);
+	if (tls_key_check_exec(cfg) == -1 || (ctx = tls_ctx_new(cfg)) == NULL ||
+	    (cas = tls_client_ca_load(cfg)) == NULL)
 		return 1;
 	if (auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1)
 		return 1;
+	/* Before any child: every generation's children inherit them. */
+	if (conn_limits_setup() == -1 || auth_throttle_setup() == -1 ||
+	    auth_cache_setup(cfg->cache_max_entries) == -1 ||
+	    ticket_keys_setup(cfg) == -1)
+		return 1;
 	master_setup();
-	if (listeners_update(&m.listeners, cfg) == -1 || relays_start(cfg) == -1)
+	if (listeners_update(&m.listeners, cfg) == -1 || admin_open(cfg) == -1 ||
+	    relays_start(cfg) == -1 || metrics_start(cfg) == -1)
 		return 1;
 	m.gen = gen_new(cfg, policy, ctx);
+	m.gen->client_ca = cas;
 	master_start_generation(m.gen);
 	for (unsigned i = 0; i < m.listeners.n; i++)
 		log_info("listening on %s port %u", m.listeners.conf[i].address,
@@ -641,16 +727,18 @@ master_main(struct config *cfg, struct policy *policy)
 		timeout = master_timers();
 		n = epoll_wait(m.epfd, events, MASTER_EVENTS, timeout);
 		if (n == -1 && errno != EINTR)
-			fatal("%s: epoll_wait", __func__);
+			fatal("master: epoll_wait");
 		/* Signals last: reaping frees children this batch may name. */
 		for (int i = 0; i < n; i++)
-			if (events[i].data.ptr != NULL)
+			if (events[i].data.ptr != NULL &&
+			    !admin_event(events[i].data.ptr, events[i].events))
 				master_dispatch_child(events[i].data.ptr);
 		for (int i = 0; i < n; i++)
 			if (events[i].data.ptr == NULL)
 				master_dispatch_signal();
 	}
 	log_info("all workers finished; exiting");
+	admin_close();
 	gen_free(m.gen);
 	auditlog_close();
 	close(m.epfd);

@@ -13,11 +13,16 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
+#include "allow_groups.h"
 #include "audit.h"
+#include "auth_throttle.h"
 #include "ctl.h"
 #include "log.h"
 #include "master_priv.h"
+#include "metrics.h"
 #include "proc.h"
+#include "tunnels.h"
+#include "user_tunnels.h"
 
 const char *
 master_child_name(enum child_kind kind)
@@ -29,6 +34,10 @@ master_child_name(enum child_kind kind)
 		return "gate worker";
 	case CHILD_RELAY:
 		return "relay worker";
+	case CHILD_KEY:
+		return "key process";
+	case CHILD_METRICS:
+		return "metrics child";
 	}
 	return "child";
 }
@@ -43,6 +52,10 @@ child_role(const struct child *c)
 		return MSG_GATE;
 	case CHILD_RELAY:
 		return MSG_RELAY;
+	case CHILD_KEY:
+		return MSG_KEY;
+	case CHILD_METRICS:
+		return MSG_METRICS;
 	}
 	return 0;
 }
@@ -57,6 +70,55 @@ master_audit_own(const char *reason)
 	rec.event = AUDIT_VIOLATION;
 	AUDIT_SET(rec.reason, reason);
 	auditlog_write(&rec, &me);
+}
+
+void
+master_audit_reload(const char *by, bool applied, const char *why)
+{
+	struct audit_record	 rec;
+	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
+	char			 reason[sizeof(rec.reason)];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = AUDIT_RELOAD;
+	(void)snprintf(reason, sizeof(reason), "%s: %s",
+	    applied ? "applied" : "refused", why);
+	AUDIT_SET(rec.reason, reason);
+	AUDIT_SET(rec.by, by);
+	/* After a refusal, the policy that stays in force. */
+	AUDIT_SET(rec.policy, policy_hash(m.gen->policy));
+	rec.rules = policy_rule_count(m.gen->policy);
+	auditlog_write(&rec, &me);
+}
+
+/*
+ * What the master adds to a child's record: the version of the policy
+ * that decided, from the sender's generation or, for a close, from the
+ * tunnel table; groups only as an authenticator or the table says.
+ */
+static void
+master_audit_stamp(const struct child *c, struct audit_record *r)
+{
+	const struct tunnel	*t;
+
+	r->policy[0] = '\0';
+	if (c->kind != CHILD_AUTH)
+		r->groups[0] = '\0';
+	else if (r->event == AUDIT_ALLOW)
+		allow_groups_put(r->tunnel_id, r->groups, proc_now_ms());
+	/* The allow record was sent first, but on another socket. */
+	if (c->kind == CHILD_GATE && r->event == AUDIT_OPEN &&
+	    !allow_groups_take(r->tunnel_id, r->groups)) {
+		master_drain(CHILD_AUTH);
+		(void)allow_groups_take(r->tunnel_id, r->groups);
+	}
+	if (r->event == AUDIT_CLOSE) {
+		if ((t = tunnels_find(r->tunnel_id)) != NULL) {
+			AUDIT_SET(r->policy, t->facts.policy);
+			AUDIT_SET(r->groups, t->facts.groups);
+		}
+	} else if (c->gen != NULL && r->event != AUDIT_LOCKOUT)
+		AUDIT_SET(r->policy, policy_hash(c->gen->policy));
 }
 
 void
@@ -103,11 +165,31 @@ master_rate_ok(struct child *c)
 	return true;
 }
 
+/* What a record means for limits.user_tunnels (user_tunnels.h). */
 static void
-master_audit_child(struct child *c, const struct audit_record *rec)
+master_count_user_tunnels(struct child *c, const struct audit_record *rec)
 {
+	if (c->kind == CHILD_AUTH && rec->event == AUDIT_ALLOW) {
+		if (auth_throttle_counts_tunnels(c->gen->cfg))
+			user_tunnels_granted(rec->tunnel_id, rec->user,
+			    proc_now_ms());
+	} else if (c->kind == CHILD_GATE && rec->event == AUDIT_OPEN) {
+		/* The allow record was sent first, but on another socket. */
+		if (!user_tunnels_opened(rec->tunnel_id)) {
+			master_drain(CHILD_AUTH);
+			user_tunnels_opened(rec->tunnel_id);
+		}
+	} else if (c->kind == CHILD_GATE && rec->event == AUDIT_ERROR)
+		user_tunnels_failed(rec->tunnel_id);
+}
+
+static void
+master_audit_child(struct child *c, const struct audit_record *sent)
+{
+	struct audit_record	 stamped = *sent, *rec = &stamped;
 	struct audit_sender	 s = { msg_role_name(child_role(c)), c->pid,
 				    c->gen != NULL ? c->gen->id : 0 };
+	const char		*why;
 
 	/*
 	 * Not killed: a compromised gate worker could hand a relay worker a
@@ -121,7 +203,16 @@ master_audit_child(struct child *c, const struct audit_record *rec)
 		    (unsigned long long)rec->tunnel_id);
 		return;
 	}
+	master_audit_stamp(c, rec);
+	if (rec->event == AUDIT_OPEN && (why = tunnels_open(c, rec)) != NULL) {
+		master_kill_child(c, why);
+		return;
+	}
 	auditlog_write(rec, &s);
+	metrics_audit(rec, c->kind == CHILD_AUTH);
+	if (rec->event == AUDIT_CLOSE)
+		tunnels_close(c, rec->tunnel_id);
+	master_count_user_tunnels(c, rec);
 }
 
 static struct child *
@@ -135,13 +226,16 @@ master_find_gate(const struct generation *gen, unsigned slot)
 	return NULL;
 }
 
-/* An authenticator names the gate socket; the master knows who holds it. */
+/*
+ * An authenticator or key process names the gate socket; the master knows
+ * who holds it.
+ */
 static const char *
-master_gate_broke(struct child *auth, const struct ctl_gate_broke *b)
+master_gate_broke(struct child *from, const struct ctl_gate_broke *b)
 {
-	struct generation	*gen = auth->gen;
+	struct generation	*gen = from->gen;
 	struct child		*gate;
-	char			 what[160];
+	char			 what[192];
 
 	if (b->slot >= gen->cfg->gate_workers)
 		return "names a gate socket that does not exist";
@@ -152,10 +246,20 @@ master_gate_broke(struct child *auth, const struct ctl_gate_broke *b)
 	if (gen->retired || m.stopping || b->serial != gen->serials[b->slot] ||
 	    (gate = master_find_gate(gen, b->slot)) == NULL)
 		return NULL;
-	snprintf(what, sizeof(what), "%s, says authenticator %d", b->why,
-	    (int)auth->pid);
+	snprintf(what, sizeof(what), "%s, says %s %d", b->why,
+	    master_child_name(from->kind), (int)from->pid);
 	master_kill_child(gate, what);
 	return NULL;
+}
+
+static const char *
+master_handoff(struct child *gate, const struct ctl_handoff *h, bool sent)
+{
+	const char	*why;
+
+	if ((why = relays_handoff(h, sent)) == NULL)
+		tunnels_handoff(gate, h->relay, h->tunnel_id, sent);
+	return why;
 }
 
 static const char *
@@ -167,9 +271,15 @@ master_handle(struct child *c, const struct msg_type *t, const void *msg)
 		return NULL;
 	case CTL_HANDOFF:
 	case CTL_HANDOFF_FAILED:
-		return relays_handoff(msg, t->type == CTL_HANDOFF);
+		return master_handoff(c, msg, t->type == CTL_HANDOFF);
+	case CTL_TUNNEL_STATS:
+		tunnels_stats(c, msg);
+		return NULL;
 	case CTL_GATE_BROKE:
 		return master_gate_broke(c, msg);
+	case CTL_METRICS_ASK:
+		metrics_send(c->ctl_fd);
+		return NULL;
 	}
 	return "a message the master does not take";
 }
@@ -181,6 +291,7 @@ master_dispatch_child(struct child *c)
 		struct ctl_audit	audit;
 		struct ctl_handoff	handoff;
 		struct ctl_gate_broke	broke;
+		struct ctl_tunnel_stats	stats;
 		uint8_t			raw[CTL_MSG_BUF];
 	} msg;
 	struct msg_in	 in;
@@ -217,11 +328,11 @@ master_dispatch_child(struct child *c)
 }
 
 void
-master_drain_gates(void)
+master_drain(enum child_kind kind)
 {
 	struct child	*c;
 
 	TAILQ_FOREACH(c, &m.children, entry)
-		if (c->kind == CHILD_GATE)
+		if (c->kind == kind)
 			master_dispatch_child(c);
 }

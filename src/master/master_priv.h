@@ -11,9 +11,11 @@
 #include "ctl.h"
 #include "listeners.h"
 #include "policy.h"
+#include "tls_client_ca.h"
 #include "tunnelset.h"
 
-enum child_kind { CHILD_AUTH, CHILD_GATE, CHILD_RELAY };
+enum child_kind { CHILD_AUTH, CHILD_GATE, CHILD_RELAY, CHILD_KEY,
+	CHILD_METRICS };
 
 struct slot {
 	pid_t		 pid;		/* 0 while not running */
@@ -28,10 +30,13 @@ struct generation {
 	struct config		*cfg;
 	struct policy		*policy;
 	SSL_CTX			*ctx;
+	struct tls_client_ca_set *client_ca;	/* per listener */
 	int			*gate_ends;	/* per gate slot */
 	int			*auth_ends;	/* shared by all authenticators */
-	uint32_t		*serials;	/* per gate slot: which pair */
-	struct slot		*gate_slots, *auth_slots;
+	/* Per gate slot: the gate worker's and the key process's ends. */
+	int			*gate_key_ends, *key_ends;
+	uint32_t		*serials;	/* per gate slot: which pairs */
+	struct slot		*gate_slots, *auth_slots, *key_slots;
 	unsigned		 auth_alive;
 	unsigned		 children;
 	bool			 retired;
@@ -54,6 +59,8 @@ struct child {
 	int64_t			 hung_up_at;	/* its control socket ended */
 	int64_t			 tokens;	/* rate bucket, in 1/1000 message */
 	int64_t			 tokens_at;
+	int			 limits_row;	/* gate worker: conn_limits row */
+	unsigned		 tunnels;	/* gate worker: open, not handed off */
 };
 
 /*
@@ -92,12 +99,33 @@ struct child *master_add_child(pid_t, enum child_kind, unsigned slot,
 /* Record a death in s and schedule the restart; returns the delay. */
 int64_t	 master_schedule_restart(struct slot *s);
 
+/*
+ * Load the config and policy again and start a generation from them. true
+ * if applied; why gets what was applied, or the first error that refused it.
+ * by says who asked ("signal", "uid N") in the reload audit record.
+ */
+bool	 master_reload(const char *by, char *why, size_t why_size);
+/* The reload audit record: who asked, the outcome, the policy in force. */
+void	 master_audit_reload(const char *by, bool applied, const char *why);
+
+/* revoke.c: end live tunnels the new policy denies (policy.recheck_live). */
+void	 revoke_recheck(const struct config *, const struct policy *);
+
+/* generation.c */
+struct generation *gen_new(struct config *, struct policy *, SSL_CTX *);
+void	 gen_free(struct generation *);
+/* Close the master's copies of the slots' sockets (a retired generation). */
+void	 gen_close_ends(struct generation *);
+struct slot *gen_slot(struct generation *, enum child_kind, unsigned slot);
+/* Fresh socket pairs for a gate slot whose worker died. */
+void	 gen_replace_pair(struct generation *, unsigned slot);
+
 /* master_ctl.c */
 void	 master_dispatch_child(struct child *);
 /* Log, audit a violation, SIGKILL; the restart follows its death. */
 void	 master_kill_child(struct child *, const char *what);
-/* Read what every gate worker has sent so far. */
-void	 master_drain_gates(void);
+/* Read what every child of that kind has sent so far. */
+void	 master_drain(enum child_kind);
 void	 master_audit_own(const char *reason);
 const char *master_child_name(enum child_kind);
 
@@ -109,10 +137,18 @@ void	 relays_child_died(struct child *);
 const char *relays_handoff(const struct ctl_handoff *, bool sent);
 /* A relay worker's close record; false if it names no tunnel it holds. */
 bool	 relays_closed(struct child *, uint64_t tunnel_id);
+/* That slot's tunnel died with its process: count it no more. */
+void	 relays_forget(unsigned slot, uint64_t tunnel_id);
 void	 relays_send_loads(int gate_ctl_fd);
 void	 relays_timers(int64_t now, int64_t *next);
 void	 relays_stop(void);
 /* The gate workers' sending ends, for their keep list and env. */
 size_t	 relays_send_ends(int *fds, size_t max);
+
+/*
+ * master_probe.c: what the auth backend needs, tried in a child. 0 if some
+ * of it works (or it could not be tried), -1 if nothing does.
+ */
+int	 master_probe(const struct config *);
 
 #endif

@@ -50,7 +50,7 @@ proc_close_others(const int *keep, size_t nkeep)
 	unsigned lo = 3;
 
 	if (nkeep > TG_MAX_KEEP_FDS)
-		fatalx("%s: too many descriptors to keep (%zu)", __func__, nkeep);
+		fatalx("process: too many descriptors to keep (%zu)", nkeep);
 	memcpy(sorted, keep, nkeep * sizeof(int));
 	qsort(sorted, nkeep, sizeof(int), cmp_int);
 	for (size_t i = 0; i < nkeep; i++) {
@@ -130,7 +130,7 @@ proc_spawn(const char *name, const int *keep, size_t nkeep,
 
 	switch ((pid = fork())) {
 	case -1:
-		log_warn("%s: fork %s", __func__, name);
+		log_warn("process: fork %s", name);
 		return -1;
 	case 0:
 		break;
@@ -161,7 +161,7 @@ proc_spawn_exec(int exe_fd, const int *fds, size_t nfds, char *const argv[])
 
 	switch ((pid = fork())) {
 	case -1:
-		log_warn("%s: fork", __func__);
+		log_warn("process: fork");
 		return -1;
 	case 0:
 		break;

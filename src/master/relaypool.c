@@ -76,7 +76,7 @@ relays_spawn(unsigned slot)
 
 	r->s.restart_at = 0;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ctl) == -1) {
-		log_warn("%s: socketpair", __func__);
+		log_warn("relay pool: socketpair");
 		master_schedule_restart(&r->s);
 		return;
 	}
@@ -91,7 +91,7 @@ relays_spawn(unsigned slot)
 	}
 	m.relay_init.slot = slot;
 	if (ipc_send(ctl[0], &m.relay_init, sizeof(m.relay_init), NULL, 0) == -1)
-		log_warn("%s: settings for relay worker %d", __func__, (int)pid);
+		log_warn("relay pool: settings for relay worker %d", (int)pid);
 	fcntl(ctl[0], F_SETFL, O_NONBLOCK);
 	master_add_child(pid, CHILD_RELAY, slot, NULL, ctl[0]);
 	r->s.pid = pid;
@@ -145,12 +145,22 @@ relays_closed(struct child *c, uint64_t tunnel_id)
 	/* The gate worker reported the handoff before sending it. */
 	if (tunnelset_remove(&r->live, tunnel_id) != 0 &&
 	    tunnelset_remove(&r->orphans, tunnel_id) != 0) {
-		master_drain_gates();
+		master_drain(CHILD_GATE);
 		if (tunnelset_remove(&r->live, tunnel_id) != 0)
 			return false;
 	}
 	m.loads_dirty = true;
 	return true;
+}
+
+void
+relays_forget(unsigned slot, uint64_t tunnel_id)
+{
+	struct relay_slot	*r = &m.relays[slot];
+
+	if (tunnelset_remove(&r->live, tunnel_id) == 0 ||
+	    tunnelset_remove(&r->orphans, tunnel_id) == 0)
+		m.loads_dirty = true;
 }
 
 /* To one gate worker's control socket, or to every gate worker (-1). */

@@ -1,14 +1,73 @@
 /*
  * The TLS server context, built by the master (root) from the config before
- * any child is forked, so the key file is read only by root; gate workers
- * inherit the context at fork.
+ * any child is forked; gate workers inherit it at fork. Its private key is
+ * the key process's stand-in (key_client.h): the master reads only the
+ * certificate. Whether the key matches it is checked before, by the
+ * caller (tls_key_check_exec, key_check_files).
  */
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
+#include "key_client.h"
 #include "log.h"
+#include "proc.h"
 #include "tls.h"
 #include "tls_export.h"
+#include "tls_tickets.h"
+
+int
+tls_key_check_exec(const struct config *cfg)
+{
+	char	*argv[] = { "tunnelgated", "-K", (char *)cfg->tls_certificate,
+		    (char *)cfg->tls_key, NULL };
+	pid_t	 pid;
+	int	 exe, status;
+
+	if ((exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC)) == -1) {
+		log_warn("tls ctx: open /proc/self/exe");
+		return -1;
+	}
+	pid = proc_spawn_exec(exe, NULL, 0, argv);
+	close(exe);
+	if (pid == -1)
+		return -1;
+	while (waitpid(pid, &status, 0) == -1)
+		if (errno != EINTR) {
+			log_warn("tls ctx: waitpid");
+			return -1;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	log_warnx("%s: tls.key %s: unusable with tls.certificate %s (see "
+	    "above)", cfg->path, cfg->tls_key, cfg->tls_certificate);
+	return -1;
+}
+
+/* The certificate's key, standing in for the private key (key_client.h). */
+static int
+tls_use_key_process(SSL_CTX *ctx, const struct config *cfg)
+{
+	EVP_PKEY	*pk;
+	int		 r;
+
+	if ((pk = key_client_pkey(SSL_CTX_get0_certificate(ctx))) == NULL) {
+		log_warnx("%s: tls.certificate %s: cannot make the key "
+		    "process's stand-in for its key: %s", cfg->path,
+		    cfg->tls_certificate, tls_error_string());
+		return -1;
+	}
+	if ((r = SSL_CTX_use_PrivateKey(ctx, pk)) != 1)
+		log_warnx("%s: tls.certificate %s: OpenSSL refuses the key "
+		    "process's stand-in for its key: %s", cfg->path,
+		    cfg->tls_certificate, tls_error_string());
+	EVP_PKEY_free(pk);
+	return r == 1 ? 0 : -1;
+}
 
 SSL_CTX *
 tls_ctx_new(const struct config *cfg)
@@ -31,30 +90,22 @@ tls_ctx_new(const struct config *cfg)
 		    cfg->tls_certificate, tls_error_string());
 		goto fail;
 	}
-	if (SSL_CTX_use_PrivateKey_file(ctx, cfg->tls_key, SSL_FILETYPE_PEM) != 1) {
-		log_warnx("%s: tls.key: cannot load %s: %s", cfg->path,
-		    cfg->tls_key, tls_error_string());
+	if (tls_use_key_process(ctx, cfg) != 0)
 		goto fail;
-	}
-	if (SSL_CTX_check_private_key(ctx) != 1) {
-		log_warnx("%s: tls.key: %s does not match tls.certificate %s",
-		    cfg->path, cfg->tls_key, cfg->tls_certificate);
-		goto fail;
-	}
 	/*
-	 * No tickets and no session cache: prefork workers share no cache, and
-	 * tunnels handed to relay workers must not carry records that libssl
-	 * would send after the handshake.
+	 * No session cache (prefork workers share none): resumption is by
+	 * tickets sealed with the master's keys, or off.
 	 */
-	SSL_CTX_set_num_tickets(ctx, 0);
-	SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+	if (tls_tickets_ctx_init(ctx, cfg->tls_ticket_key_lifetime_ms,
+	    "tunnelgate") != 0)
+		goto fail;
 	/*
 	 * CLEANSE_PLAINTEXT: libssl decrypts records in place and would keep
 	 * the plaintext (the CONNECT request with its credentials) in its
 	 * read buffer, freed or not, until overwritten.
 	 */
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
-	    SSL_OP_CIPHER_SERVER_PREFERENCE | SSL_OP_NO_TICKET |
+	    SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CLEANSE_PLAINTEXT);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);

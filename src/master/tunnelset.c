@@ -24,7 +24,7 @@ tunnelset_add(struct tunnelset *s, uint64_t id)
 	if (tfind(key, &s->root, tunnelset_cmp) != NULL)
 		return -1;
 	if (tsearch(key, &s->root, tunnelset_cmp) == NULL)
-		fatal("%s: tsearch", __func__);
+		fatal("tunnelset: tsearch");
 	s->n++;
 	return 0;
 }

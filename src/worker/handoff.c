@@ -18,6 +18,7 @@
 #include "proc.h"
 #include "record_pump.h"
 #include "tls_export.h"
+#include "worker_tunnels.h"
 
 /*
  * The next relay worker in turn that has room, or -1. In turn, not the least
@@ -98,7 +99,8 @@ handoff_try(struct worker *g, struct conn *c)
 	if ((h = calloc(1, size)) == NULL)
 		return;
 	if (tls_export(c->ssl, &h->tls, err, sizeof(err)) != 0) {
-		log_debug("%s: stays in the gate worker: %s", c->facts.client, err);
+		log_debug("%s: stays in the gate worker: %s", c->facts.client,
+		    err);
 		free(h);
 		return;
 	}
@@ -146,7 +148,7 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 	char			 err[128], reason[160];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		log_warn("%s: calloc", __func__);
+		log_warn("handoff: calloc");
 		close(cfd);
 		close(bfd);
 		return;
@@ -170,10 +172,13 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 		if (buf_put(&c->pump.up, h->data, h->data_len) == 0) {
 			conn_watch(g, &c->client_ev, cfd, EV_CLIENT, c);
 			conn_watch(g, &c->backend_ev, bfd, EV_BACKEND, c);
+			/* The master learns it is here, not still queued. */
+			worker_report_tunnel(g, c);
 			conn_pump(g, c);
 			return;
 		}
-		snprintf(err, sizeof(err), "pipelined bytes over limits.buffer_bytes");
+		snprintf(err, sizeof(err),
+		    "pipelined bytes over limits.buffer_bytes");
 	}
 	snprintf(reason, sizeof(reason), "handoff: %s", err);
 	conn_close(g, c, AUDIT_BY_ERROR, reason);
@@ -193,7 +198,7 @@ handoff_receive(struct worker *g)
 		case MSG_EOF:
 			return;
 		case MSG_BAD:
-			log_warnx("%s: dropped a handoff: %s", __func__, in.why);
+			log_warnx("handoff: dropped a handoff: %s", in.why);
 			break;
 		case MSG_OK:
 			handoff_adopt(g, (struct handoff_msg *)msg, in.fds[0],

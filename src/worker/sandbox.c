@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <seccomp.h>
@@ -31,7 +32,8 @@ struct sandbox_rule {
 #define NITEMS(a)		(sizeof(a) / sizeof((a)[0]))
 
 /*
- * Both roles. sendto only without an address: that is send() on a
+ * Every role; a key process needs nothing more (it reads requests, sends
+ * signatures and control messages, and waits in poll). sendto only without an address: that is send() on a
  * connected socket, which is all a worker's sockets are. fcntl only reads
  * the flags, sets O_NONBLOCK and close-on-exec: F_SETOWN, F_SETSIG and
  * O_ASYNC would make the kernel signal a process of the worker's choosing.
@@ -82,6 +84,11 @@ static const struct sandbox_rule sandbox_gate[] = {
 	    ARG_EQ(2, TCP_QUICKACK) } },
 };
 
+/* The metrics child accepts scrapers on its one listener; nothing else. */
+static const struct sandbox_rule sandbox_metrics[] = {
+	ALLOW(accept4),
+};
+
 static int
 sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *rules, size_t n)
 {
@@ -90,8 +97,8 @@ sandbox_add(scmp_filter_ctx ctx, const struct sandbox_rule *rules, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if ((e = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rules[i].nr,
 		    rules[i].ncmp, rules[i].cmp)) != 0) {
-			log_warnx("%s: seccomp_rule_add for system call %d: %s",
-			    __func__, rules[i].nr, strerror(-e));
+			log_warnx("sandbox: seccomp_rule_add for system call "
+			    "%d: %s", rules[i].nr, strerror(-e));
 			return -1;
 		}
 	}
@@ -109,26 +116,34 @@ sandbox_enter(enum worker_role role)
 	 * its own calls anyway. A native process never sees this as true.
 	 */
 	if (RUNNING_ON_VALGRIND) {
-		log_warnx("%s: running under valgrind, which cannot load "
-		    "seccomp filters: this worker has none", __func__);
+		log_warnx("sandbox: running under valgrind, which cannot load "
+		    "seccomp filters: this worker has none");
 		return 0;
 	}
+	/*
+	 * glibc reads the time zone on the first gmtime_r(), which OpenSSL
+	 * calls to check a client certificate's dates: do it now, while
+	 * open() is allowed (in the chroot there is none: UTC).
+	 */
+	tzset();
 	if ((ctx = seccomp_init(SCMP_ACT_KILL_PROCESS)) == NULL) {
-		log_warnx("%s: seccomp_init failed", __func__);
+		log_warnx("sandbox: seccomp_init failed");
 		return -1;
 	}
 	/* The i386 and x32 call numbers differ: any such call kills too. */
 	if ((e = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH,
 	    SCMP_ACT_KILL_PROCESS)) != 0) {
-		log_warnx("%s: seccomp_attr_set: %s", __func__, strerror(-e));
+		log_warnx("sandbox: seccomp_attr_set: %s", strerror(-e));
 		goto out;
 	}
 	if (sandbox_add(ctx, sandbox_common, NITEMS(sandbox_common)) != 0 ||
 	    (role == WORKER_GATE &&
-	    sandbox_add(ctx, sandbox_gate, NITEMS(sandbox_gate)) != 0))
+	    sandbox_add(ctx, sandbox_gate, NITEMS(sandbox_gate)) != 0) ||
+	    (role == WORKER_METRICS &&
+	    sandbox_add(ctx, sandbox_metrics, NITEMS(sandbox_metrics)) != 0))
 		goto out;
 	if ((e = seccomp_load(ctx)) != 0) {
-		log_warnx("%s: seccomp_load: %s", __func__, strerror(-e));
+		log_warnx("sandbox: seccomp_load: %s", strerror(-e));
 		goto out;
 	}
 	r = 0;

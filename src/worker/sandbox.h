@@ -1,6 +1,7 @@
 /*
- * The seccomp allow-lists of the two unprivileged worker roles, built the
- * same way from one shared list plus each role's own calls. Everything not
+ * The seccomp allow-lists of the unprivileged roles (gate and relay workers,
+ * key processes, the metrics child), built the same way from one shared list plus each role's
+ * own calls. Everything not
  * listed kills the process with SIGSYS, and the master logs that. A worker
  * enters its sandbox once its set-up is done: what remains is I/O on
  * descriptors it already holds or receives, its event loop, memory and time.

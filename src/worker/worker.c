@@ -1,6 +1,4 @@
 #include <errno.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,12 +8,17 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "conn_limits.h"
 #include "ctl.h"
 #include "gate_conn.h"
 #include "ipc.h"
+#include "key_client.h"
 #include "log.h"
 #include "proc.h"
 #include "sandbox.h"
+#include "tls_client.h"
+#include "tls_tickets.h"
+#include "worker_tunnels.h"
 
 #define GATE_EVENTS		256
 #define GATE_ACCEPT_BATCH	64
@@ -108,26 +111,38 @@ gate_audit(struct worker *g, struct conn *c, enum audit_event ev,
 int
 gate_send_auth(struct worker *g, struct conn *c, const struct http_request *req)
 {
-	struct auth_request	 m;
-	int			 r;
+	static struct auth_request	 m;
+	int				 r;
 
 	if (g->env->auth_fd == -1)
 		return -1;
-	memset(&m, 0, sizeof(m));
+	memset(&m, 0, AUTH_REQUEST_MIN);
+	if (tls_client_chain(c->ssl, m.chain, sizeof(m.chain), &m.chain_len)
+	    == -1) {
+		log_info("%s: client certificate chain over %u bytes",
+		    c->facts.client, TG_MAX_CLIENT_CHAIN_BYTES);
+		return -2;
+	}
 	auth_msg_init(&m.hdr, AUTH_MSG_REQUEST, ++g->next_req_id);
+	m.hdr.h.size = (uint32_t)AUTH_REQUEST_SIZE(&m);
 	m.tunnel_id = c->facts.tunnel_id;
 	m.deadline_ms = proc_now_ms() + g->env->cfg->timeout_auth_ms;
 	m.port = req->port;
-	memcpy(m.user, req->user, sizeof(m.user));
-	memcpy(m.password, req->password, sizeof(m.password));
+	m.listener = (uint16_t)c->listener;
+	/* The certificate alone names the user: a password is not passed on. */
+	if (g->env->cfg->auth_identity != AUTH_IDENTITY_CERT) {
+		memcpy(m.user, req->user, sizeof(m.user));
+		memcpy(m.password, req->password, sizeof(m.password));
+	}
 	memcpy(m.host, req->host, sizeof(m.host));
 	AUDIT_SET(m.client, c->facts.client);
+	AUDIT_SET(m.proxy, conn_fact(&c->facts, FACT_PROXY));
 	AUDIT_SET(m.tls_version, c->facts.tls_version);
 	AUDIT_SET(m.tls_cipher, c->facts.tls_cipher);
-	r = ipc_send(g->env->auth_fd, &m, sizeof(m), NULL, 0);
+	r = ipc_send(g->env->auth_fd, &m, AUTH_REQUEST_SIZE(&m), NULL, 0);
 	explicit_bzero(m.password, sizeof(m.password));
 	if (r == -1) {
-		log_warn("%s: request to the authenticators", __func__);
+		log_warn("worker: request to the authenticators");
 		return -1;
 	}
 	c->req_id = m.hdr.req_id;
@@ -142,7 +157,7 @@ gate_add_fd(struct worker *g, int fd, struct ev *ev, uint32_t events)
 
 	ev->fd = fd;
 	if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, fd, &e) == -1)
-		fatal("%s: epoll_ctl add fd %d", __func__, fd);
+		fatal("worker: epoll_ctl add fd %d", fd);
 }
 
 /*
@@ -174,7 +189,7 @@ gate_resume_accepting(struct worker *g)
 		e.events = EPOLLIN | EPOLLEXCLUSIVE;
 		e.data.ptr = &g->listener_evs[i];
 		if (epoll_ctl(g->epfd, EPOLL_CTL_ADD, g->env->listeners[i], &e) == -1)
-			fatal("%s: epoll_ctl", __func__);
+			fatal("worker: epoll_ctl");
 	}
 }
 
@@ -198,23 +213,22 @@ gate_stop_accepting(struct worker *g)
 }
 
 static void
-gate_accept(struct worker *g, int lfd)
+gate_accept(struct worker *g, size_t li)
 {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sl;
-	char			 host[INET6_ADDRSTRLEN], client[64];
 	int			 fd;
 
 	for (int i = 0; i < GATE_ACCEPT_BATCH && g->accepting; i++) {
 		sl = sizeof(ss);
-		fd = accept4(lfd, (struct sockaddr *)&ss, &sl,
+		fd = accept4(g->env->listeners[li], (struct sockaddr *)&ss, &sl,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EMFILE || errno == ENFILE)
 				gate_pause_accepting(g);
 			else if (errno != EAGAIN && errno != EINTR &&
 			    errno != ECONNABORTED)
-				log_warn("%s: accept", __func__);
+				log_warn("worker: accept");
 			return;
 		}
 		if (g->n_conns >= g->env->cfg->limit_connections) {
@@ -222,20 +236,8 @@ gate_accept(struct worker *g, int lfd)
 			close(fd);
 			continue;
 		}
-		if (ss.ss_family == AF_INET6) {
-			struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-
-			inet_ntop(AF_INET6, &s6->sin6_addr, host, sizeof(host));
-			snprintf(client, sizeof(client), "[%s]:%u", host,
-			    ntohs(s6->sin6_port));
-		} else {
-			struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-
-			inet_ntop(AF_INET, &s4->sin_addr, host, sizeof(host));
-			snprintf(client, sizeof(client), "%s:%u", host,
-			    ntohs(s4->sin_port));
-		}
-		conn_accept(g, fd, client);
+		conn_accept(g, fd, (struct sockaddr *)&ss,
+		    &g->env->listener_conf[li]);
 	}
 }
 
@@ -280,11 +282,11 @@ gate_dispatch_auth(struct worker *g)
 		case MSG_AGAIN:
 			return;
 		case MSG_EOF:
-			fatalx("%s: the authenticators' end is gone", __func__);
+			fatalx("worker: the authenticators' end is gone");
 		case MSG_BAD:
 			/* The more privileged side broke the protocol. */
-			fatalx("%s: bad message from an authenticator: %s",
-			    __func__, in.why);
+			fatalx("worker: bad message from an authenticator: %s",
+			    in.why);
 		case MSG_OK:
 			break;
 		}
@@ -330,6 +332,7 @@ gate_master_gone(struct worker *g)
 	g->drain_at = proc_now_ms() + g->env->cfg->timeout_drain_ms;
 	gate_stop_accepting(g);
 	epoll_ctl(g->epfd, EPOLL_CTL_DEL, g->env->ctl_fd, NULL);
+	g->stats_at = INT64_MAX;
 }
 
 static void
@@ -338,6 +341,8 @@ gate_dispatch_ctl(struct worker *g)
 	union {
 		struct ctl_auth_status	status;
 		struct ctl_relay_loads	loads;
+		struct ctl_ticket_keys	keys;
+		struct ctl_tunnel_kill	kill;
 		uint8_t			raw[CTL_MSG_BUF];
 	} m;
 	struct msg_in	 in;
@@ -352,7 +357,7 @@ gate_dispatch_ctl(struct worker *g)
 			gate_master_gone(g);
 			return;
 		case MSG_BAD:
-			fatalx("%s: bad message from the master: %s", __func__,
+			fatalx("worker: bad message from the master: %s",
 			    in.why);
 		case MSG_OK:
 			break;
@@ -370,15 +375,22 @@ gate_dispatch_ctl(struct worker *g)
 			break;
 		case CTL_RELAY_LOADS:
 			if (m.loads.n != g->env->n_relays)
-				fatalx("%s: %u relay workers, expected %zu",
-				    __func__, m.loads.n, g->env->n_relays);
+				fatalx("worker: %u relay workers, expected "
+				    "%zu", m.loads.n, g->env->n_relays);
 			memcpy(g->relay_load, m.loads.tunnels,
 			    sizeof(g->relay_load));
 			g->relay_capacity = m.loads.capacity;
 			break;
+		case CTL_TICKET_KEYS:
+			tls_tickets_take(&m.keys);
+			explicit_bzero(&m, sizeof(m));
+			break;
+		case CTL_TUNNEL_KILL:
+			worker_kill_tunnel(g, &m.kill);
+			break;
 		default:
-			fatalx("%s: unexpected %s message from the master",
-			    __func__, in.t->name);
+			fatalx("worker: unexpected %s message from the master",
+			    in.t->name);
 		}
 	}
 }
@@ -416,6 +428,7 @@ gate_timers(struct worker *g)
 	}
 	if (g->draining && (next == -1 || g->drain_at < next))
 		next = g->drain_at;
+	worker_tunnel_timers(g, now, &next);
 	if (g->accept_paused_until != 0) {
 		if (now >= g->accept_paused_until)
 			gate_resume_accepting(g);
@@ -445,7 +458,7 @@ gate_dispatch(struct worker *g, struct ev *ev, uint32_t events)
 	switch (ev->kind) {
 	case EV_LISTENER:
 		if (g->accepting)
-			gate_accept(g, ev->fd);
+			gate_accept(g, (size_t)(ev - g->listener_evs));
 		break;
 	case EV_AUTH:
 		gate_dispatch_auth(g);
@@ -485,10 +498,10 @@ gate_setup(struct worker *g, struct worker_env *env)
 		TAILQ_INIT(&g->lists[s]);
 	TAILQ_INIT(&g->graveyard);
 	if (getrandom(&seed, sizeof(seed), 0) != sizeof(seed))
-		fatal("%s: getrandom", __func__);
+		fatal("worker: getrandom");
 	g->next_req_id = seed;
 	if ((g->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
-		fatal("%s: epoll_create1", __func__);
+		fatal("worker: epoll_create1");
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
@@ -496,12 +509,12 @@ gate_setup(struct worker *g, struct worker_env *env)
 	g->sig_ev.kind = EV_SIGNAL;
 	g->sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (g->sig_ev.fd == -1)
-		fatal("%s: signalfd", __func__);
+		fatal("worker: signalfd");
 	gate_add_fd(g, g->sig_ev.fd, &g->sig_ev, EPOLLIN);
 	g->ctl_ev.kind = EV_CTL;
 	gate_add_fd(g, env->ctl_fd, &g->ctl_ev, EPOLLIN);
 	if ((g->listener_evs = calloc(env->n_listeners, sizeof(struct ev))) == NULL)
-		fatal("%s: calloc", __func__);
+		fatal("worker: calloc");
 	for (size_t i = 0; i < env->n_listeners; i++) {
 		g->listener_evs[i].kind = EV_LISTENER;
 		/* EPOLLEXCLUSIVE: one worker wakes per connection, not all. */
@@ -513,8 +526,12 @@ gate_setup(struct worker *g, struct worker_env *env)
 		gate_add_fd(g, env->handoff_fd, &g->handoff_ev, EPOLLIN);
 	}
 	if (env->role == WORKER_GATE) {
+		conn_limits_use_row(env->limits_row);
+		key_client_use(env->key_fd);
 		g->auth_ev.kind = EV_AUTH;
 		gate_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
+		/* The master queued the ticket keys before the fork. */
+		gate_dispatch_ctl(g);
 	}
 }
 
@@ -538,7 +555,7 @@ worker_main(void *arg)
 			break;
 		n = epoll_wait(g.epfd, events, GATE_EVENTS, timeout);
 		if (n == -1 && errno != EINTR)
-			fatal("%s: epoll_wait", __func__);
+			fatal("worker: epoll_wait");
 		for (int i = 0; i < n; i++)
 			gate_dispatch(&g, events[i].data.ptr, events[i].events);
 		gate_reap(&g);

@@ -9,7 +9,11 @@ wait for the 407, again). Real pam_unix, the shipped PAM stack, the default
 4 authenticators and auth.failure_delay 2 s. Printed: p50/p99 of alice's
 CONNECT -> 200 time (from the request's write to the status line) in each
 phase, how many of her logins did not get 200, and how many wrong passwords
-the gateway answered per second during the spraying phase.
+the gateway answered per second during the spraying phase. A third phase
+runs a gateway with the shipped throttle settings (tunnelgated.conf(5),
+throttle) while each spraying client, from an address of its own, guesses
+bob's and unknown users' passwords: they are locked out and answered 429
+without PAM, and alice, from her own address, logs in beside them.
 
 usage: /usr/bin/python3 tests/bench/spray_latency.py BUILD_DIR
 env:   SPRAY_SAMPLES (alice's logins per phase, default 300),
@@ -46,9 +50,10 @@ rules = (
 """
 
 
-def connect(port, ctx, target, user, password):
+def connect(port, ctx, target, user, password, source=None):
     """The status line of one CONNECT and the time from its write to it."""
-    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30,
+                                   source_address=(source, 0) if source else None)
     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
     try:
@@ -65,12 +70,13 @@ def connect(port, ctx, target, user, password):
         s.close()
 
 
-def spray(port, ctx, target, stop, answered):
-    users = ["alice", "bob", h.UNKNOWN_USER.name]
+def spray(port, ctx, target, stop, answered, users=("alice", "bob", h.UNKNOWN_USER.name),
+          source=None):
     i = 0
     while not stop.is_set():
         try:
-            status, _ = connect(port, ctx, target, users[i % 3], h.wrong_password())
+            status, _ = connect(port, ctx, target, users[i % len(users)],
+                                h.wrong_password(), source)
             answered.append(status)
         except OSError:
             answered.append("error")
@@ -97,6 +103,31 @@ def row(name, times, bad, extra=""):
     print(f"{name:<26}{p50:9.2f}{p99:9.2f}{bad:>8}  {extra}")
 
 
+# tunnelgated.conf(5) defaults; the harness turns throttling off.
+SHIPPED_THROTTLE = {"source_failures": 20, "user_failures": 5, "throttle_window": 600.0,
+                    "lockout": 60.0, "lockout_max": 900.0}
+
+
+def sprayed(gw, ctx, target, name, kw, own_sources=False):
+    """alice's logins while CLIENTS clients spray; one row."""
+    stop, answered = threading.Event(), []
+    sprayers = [threading.Thread(target=spray, args=(gw.port, ctx, target, stop, answered),
+                                 kwargs=dict(kw, source=f"127.0.2.{i + 1}"
+                                             if own_sources else None))
+                for i in range(CLIENTS)]
+    for t in sprayers:
+        t.start()
+    t0 = time.monotonic()
+    time.sleep(FAILURE_DELAY + 1)
+    times, bad = logins(gw.port, ctx, target)
+    stop.set()
+    for t in sprayers:
+        t.join(60)
+    rate = len(answered) / (time.monotonic() - t0)
+    statuses = {s: answered.count(s) for s in set(answered)}
+    row(name, times, bad, f"{rate:.0f} wrong passwords answered/s; answers: {statuses}")
+
+
 def main():
     if h.namespace_problem():
         os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
@@ -116,22 +147,14 @@ def main():
         print(f"{'phase':<26}{'p50 ms':>9}{'p99 ms':>9}{'not 200':>8}")
         times, bad = logins(gw.port, ctx, target, WARM_UP)
         row("idle", times, bad)
-        stop, answered = threading.Event(), []
-        sprayers = [threading.Thread(target=spray, args=(gw.port, ctx, target, stop,
-                                                         answered))
-                    for _ in range(CLIENTS)]
-        for t in sprayers:
-            t.start()
-        t0 = time.monotonic()
-        time.sleep(FAILURE_DELAY + 1)
-        times, bad = logins(gw.port, ctx, target)
-        stop.set()
-        for t in sprayers:
-            t.join(60)
-        rate = len(answered) / (time.monotonic() - t0)
-        statuses = {s: answered.count(s) for s in set(answered)}
-        row(f"{CLIENTS} spraying clients", times, bad,
-            f"{rate:.0f} wrong passwords answered/s; answers: {statuses}")
+        sprayed(gw, ctx, target, f"{CLIENTS} spraying clients", {})
+        gw.stop()
+        gw = h.Gateway(env, "spray-throttled", policy=POLICY, gate=2, authenticator=4,
+                       failure_delay=FAILURE_DELAY, auth=15.0, **SHIPPED_THROTTLE)
+        gw.start()
+        logins(gw.port, ctx, target, WARM_UP)
+        sprayed(gw, ctx, target, f"{CLIENTS} sprayers, throttled",
+                {"users": ("bob", h.UNKNOWN_USER.name)}, own_sources=True)
     finally:
         if backend:
             backend.close()

@@ -29,11 +29,16 @@ check_str(const char *s, size_t size)
 }
 
 static void
-check_request(const uint8_t *data)
+check_request(const uint8_t *data, size_t size)
 {
-	struct auth_request	 r;
+	static struct auth_request	 r;
 
-	memcpy(&r, data, sizeof(r));
+	check(size >= AUTH_REQUEST_MIN && size <= sizeof(r));
+	memset(&r, 0, sizeof(r));
+	memcpy(&r, data, size);
+	check(r.chain_len <= TG_MAX_CLIENT_CHAIN_BYTES &&
+	    size == AUTH_REQUEST_SIZE(&r));
+	check(r.listener < TG_MAX_LISTENERS);
 	check_str(r.user, sizeof(r.user));
 	check_str(r.password, sizeof(r.password));
 	check_str(r.host, sizeof(r.host));
@@ -79,8 +84,7 @@ check_one(const uint8_t *data, size_t size, size_t nfds, unsigned from,
 	switch (t->type) {
 	case AUTH_MSG_REQUEST:
 		check(from == MSG_GATE && to == MSG_AUTH && nfds == 0);
-		check(size == sizeof(struct auth_request));
-		check_request(data);
+		check_request(data, size);
 		break;
 	case AUTH_MSG_TAKEN:
 		check(from == MSG_AUTH && to == MSG_GATE && nfds == 0);

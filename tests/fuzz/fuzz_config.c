@@ -13,7 +13,9 @@
  */
 #include "../../src/master/config.c"
 #include "../../src/master/config_schema.c"
+#include "../../src/master/config_types.c"
 #include "../../src/master/config_ldap.c"
+#include "../../src/master/config_client_cert.c"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,9 @@
  * it produces, and every accepted record becomes exactly one line of JSON
  * that says what the record said: the schema's keys in order, each present
  * exactly when the record has it, valid UTF-8, every string escaped, and
- * every valid-UTF-8 field readable back byte for byte.
+ * every valid-UTF-8 field readable back byte for byte. A metrics snapshot
+ * the table accepts (whole, or the input laid over its body) must format
+ * within TG_METRICS_RESPONSE_MAX as one sample per line.
  *
  * The Makefile's fuzz rule links only the parsers' sources (the message
  * table code among them), so the other units under test are compiled into
@@ -20,6 +22,7 @@
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
 #include "../../src/common/ctl.c"
+#include "../../src/metrics/metrics_text.c"
 
 #include <stdlib.h>
 
@@ -28,13 +31,16 @@ int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 #define FUZZ_TIME_MS	1700000000123LL
 #define FUZZ_TIME	"2023-11-14T22:13:20.123Z"
-/* docs/audit-log.md: a line is at most 8192 bytes, whatever it holds. */
-#define FUZZ_LINE_MAX	8192
+/* docs/audit-log.md: a line is at most AUDIT_LINE_MAX bytes, whatever it holds. */
+#define FUZZ_LINE_MAX	AUDIT_LINE_MAX
 
 enum fkey {
-	K_V, K_TIME, K_EVENT, K_ROLE, K_PID, K_GEN, K_TUNNEL, K_CLIENT, K_USER,
-	K_TARGET,
-	K_RESOLVED, K_RULE, K_TLS_VERSION, K_TLS_CIPHER, K_REASON,
+	K_V, K_TIME, K_EVENT, K_ROLE, K_PID, K_GEN, K_TUNNEL,
+	K_CLIENT, K_CLIENT_ADDR, K_CLIENT_PORT,
+	K_PROXY, K_PROXY_ADDR, K_PROXY_PORT,
+	K_USER, K_TARGET, K_TARGET_HOST, K_TARGET_PORT,
+	K_RESOLVED, K_RESOLVED_ADDR, K_RESOLVED_PORT, K_RULE, K_TLS_VERSION, K_TLS_CIPHER, K_REASON,
+	K_CERT_SUBJECT, K_CERT_SHA256, K_GROUPS, K_POLICY, K_BY, K_RULES,
 	K_BYTES_UP, K_BYTES_DOWN, K_DURATION, K_CLOSED_BY, K_MAX
 };
 
@@ -42,35 +48,50 @@ enum fkey {
 static const struct {
 	const char	*name;
 	size_t		 off, size;
+	int		 split;		/* 1: host part, 2: port of off's field */
 } fkeys[K_MAX] = {
 #define S(k, f)	[k] = { #f, offsetof(struct audit_record, f), \
 		    sizeof(((struct audit_record *)0)->f) }
+/* A "host:port" field is also given split, as f_h and f_port. */
+#define SPLIT(k, f, H, h) \
+	[k##_##H] = { #f "_" #h, offsetof(struct audit_record, f), 0, 1 }, \
+	[k##_PORT] = { #f "_port", offsetof(struct audit_record, f), 0, 2 }
 	[K_V] = { "v", 0, 0 }, [K_TIME] = { "time", 0, 0 },
 	[K_EVENT] = { "event", 0, 0 }, [K_ROLE] = { "role", 0, 0 },
 	[K_PID] = { "pid", 0, 0 }, [K_GEN] = { "gen", 0, 0 },
 	[K_TUNNEL] = { "tunnel", 0, 0 },
-	S(K_CLIENT, client), S(K_USER, user), S(K_TARGET, target),
-	S(K_RESOLVED, resolved), S(K_RULE, rule),
+	S(K_CLIENT, client), SPLIT(K_CLIENT, client, ADDR, addr),
+	S(K_PROXY, proxy), SPLIT(K_PROXY, proxy, ADDR, addr),
+	S(K_USER, user),
+	S(K_TARGET, target), SPLIT(K_TARGET, target, HOST, host),
+	S(K_RESOLVED, resolved), SPLIT(K_RESOLVED, resolved, ADDR, addr),
+	S(K_RULE, rule),
 	S(K_TLS_VERSION, tls_version), S(K_TLS_CIPHER, tls_cipher),
 	S(K_REASON, reason),
+	S(K_CERT_SUBJECT, cert_subject), S(K_CERT_SHA256, cert_sha256),
+	S(K_GROUPS, groups), S(K_POLICY, policy), S(K_BY, by),
+	[K_RULES] = { "rules", 0, 0 },
 	[K_BYTES_UP] = { "bytes_up", 0, 0 },
 	[K_BYTES_DOWN] = { "bytes_down", 0, 0 },
 	[K_DURATION] = { "duration_ms", 0, 0 },
 	[K_CLOSED_BY] = { "closed_by", 0, 0 },
 #undef S
+#undef SPLIT
 };
 
 static const char *const fevents[] = {
-	"", "auth_fail", "deny", "allow", "error", "open", "close", "violation"
+	"", "auth_fail", "deny", "allow", "error", "open", "close", "violation",
+	"lockout", "release", "chain", "progress", "reload"
 };
 
 /* Who the master says sent each record: one role, and the child's facts. */
 static const struct audit_sender fsender = { "gate", 4242, 3 };
 
-static const unsigned froles[] = { MSG_MASTER, MSG_AUTH, MSG_GATE, MSG_RELAY };
+static const unsigned froles[] = { MSG_MASTER, MSG_AUTH, MSG_GATE, MSG_RELAY,
+    MSG_KEY, MSG_METRICS };
 #define NROLES	(sizeof(froles) / sizeof(froles[0]))
 static const char *const fclosers[] = {
-	"", "client", "backend", "idle", "shutdown", "error"
+	"", "client", "backend", "idle", "shutdown", "error", "admin", "policy"
 };
 
 static void
@@ -246,6 +267,39 @@ fz_expect_field(struct jp *j, const char *field)
 		check(memmem(val, len, "\xef\xbf\xbd", 3) != NULL);
 }
 
+/*
+ * The host and port of a "host:port" or "[host]:port" field, as a reader
+ * is promised them (docs/audit-log.md); false for anything else.
+ */
+static bool
+fz_split(const char *val, char *host, size_t cap, uint64_t *port)
+{
+	const char	*colon = strrchr(val, ':'), *h = val;
+	size_t		 hlen;
+
+	if (colon == NULL || colon[1] == '\0')
+		return false;
+	*port = 0;
+	for (const char *p = colon + 1; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || *port > 65535)
+			return false;
+		*port = *port * 10 + (uint64_t)(*p - '0');
+	}
+	hlen = (size_t)(colon - val);
+	if (val[0] == '[') {
+		if (hlen < 2 || val[hlen - 1] != ']')
+			return false;
+		h++;
+		hlen -= 2;
+	} else if (memchr(val, ':', hlen) != NULL)
+		return false;
+	if (*port == 0 || *port > 65535 || hlen == 0 || hlen >= cap)
+		return false;
+	memcpy(host, h, hlen);
+	host[hlen] = '\0';
+	return true;
+}
+
 static enum fkey
 fz_key(struct jp *j)
 {
@@ -259,6 +313,24 @@ fz_key(struct jp *j)
 		    memcmp(fkeys[k].name, key, len) == 0)
 			return (enum fkey)k;
 	abort();
+}
+
+static void
+fz_value_field(struct jp *j, enum fkey k, const struct audit_record *r)
+{
+	const char	*field = (const char *)r + fkeys[k].off;
+	char		 host[sizeof(r->target)];
+	uint64_t	 port;
+
+	if (fkeys[k].split == 0) {
+		fz_expect_field(j, field);
+		return;
+	}
+	check(fz_split(field, host, sizeof(host), &port));
+	if (fkeys[k].split == 1)
+		fz_expect_field(j, host);
+	else
+		check(fz_number(j) == port);
 }
 
 static void
@@ -298,31 +370,45 @@ fz_value(struct jp *j, enum fkey k, const struct audit_record *r)
 	case K_DURATION:
 		check(fz_number(j) == r->duration_ms);
 		break;
+	case K_RULES:
+		check(fz_number(j) == r->rules);
+		break;
 	case K_CLOSED_BY:
 		fz_expect_str(j, fclosers[r->closed_by]);
 		break;
 	default:
-		fz_expect_field(j, (const char *)r + fkeys[k].off);
+		fz_value_field(j, k, r);
 		break;
 	}
 }
 
 /* Which keys the line must carry for r, as a bit mask. */
-static unsigned
+#define B(k)	((uint64_t)1 << (k))
+static uint64_t
 fz_expected(const struct audit_record *r)
 {
-	unsigned	 want = 1u << K_V | 1u << K_TIME | 1u << K_EVENT |
-			    1u << K_ROLE | 1u << K_PID | 1u << K_GEN;
+	uint64_t	 want = B(K_V) | B(K_TIME) | B(K_EVENT) | B(K_ROLE) |
+			    B(K_PID) | B(K_GEN), port;
+	char		 host[sizeof(r->target)];
 
 	if (r->tunnel_id != 0)
-		want |= 1u << K_TUNNEL;
-	for (int k = K_CLIENT; k <= K_REASON; k++)
-		if (((const char *)r + fkeys[k].off)[0] != '\0')
-			want |= 1u << k;
-	if (r->event == AUDIT_CLOSE) {
-		want |= 1u << K_BYTES_UP | 1u << K_BYTES_DOWN | 1u << K_DURATION;
+		want |= B(K_TUNNEL);
+
+	for (int k = K_CLIENT; k <= K_BY; k++) {
+		const char *field = (const char *)r + fkeys[k].off;
+
+		if (field[0] == '\0')
+			continue;
+		if (fkeys[k].split == 0 ||
+		    fz_split(field, host, sizeof(host), &port))
+			want |= B(k);
+	}
+	if (r->event == AUDIT_RELOAD)
+		want |= B(K_RULES);
+	if (r->event == AUDIT_CLOSE || r->event == AUDIT_PROGRESS) {
+		want |= B(K_BYTES_UP) | B(K_BYTES_DOWN) | B(K_DURATION);
 		if (r->closed_by != AUDIT_BY_NONE)
-			want |= 1u << K_CLOSED_BY;
+			want |= B(K_CLOSED_BY);
 	}
 	return want;
 }
@@ -331,7 +417,7 @@ static void
 check_line(const struct audit_record *r, const uint8_t *line, size_t len)
 {
 	struct jp	 j = { line, line + len - 1 };
-	unsigned	 seen = 0;
+	uint64_t	 seen = 0;
 	int		 last = -1;
 	enum fkey	 k;
 
@@ -346,7 +432,7 @@ check_line(const struct audit_record *r, const uint8_t *line, size_t len)
 		k = fz_key(&j);
 		check((int)k > last);
 		last = (int)k;
-		seen |= 1u << k;
+		seen |= B(k);
 		check(j.p < j.end && *j.p++ == ':');
 		fz_value(&j, k, r);
 		check(j.p < j.end);
@@ -383,7 +469,8 @@ fz_event_ok(unsigned from, const struct audit_record *r)
 {
 	switch (from) {
 	case MSG_AUTH:
-		return r->event >= AUDIT_AUTH_FAIL && r->event <= AUDIT_ERROR;
+		return (r->event >= AUDIT_AUTH_FAIL && r->event <= AUDIT_ERROR) ||
+		    r->event == AUDIT_LOCKOUT;
 	case MSG_GATE:
 		return r->event == AUDIT_OPEN || r->event == AUDIT_CLOSE ||
 		    r->event == AUDIT_ERROR || (r->event == AUDIT_AUTH_FAIL &&
@@ -393,6 +480,91 @@ fz_event_ok(unsigned from, const struct audit_record *r)
 		return r->event == AUDIT_CLOSE;
 	}
 	return 0;
+}
+
+/*
+ * An accepted snapshot formats completely; every line is a comment or a
+ * sample whose label values hold no raw quote or newline.
+ */
+static void
+check_metrics(const void *msg)
+{
+	struct ctl_metrics	 m;
+	struct buf		 out;
+	const char		*p, *end, *nl;
+
+	memcpy(&m, msg, sizeof(m));
+	check(m.n_rules <= TG_METRICS_RULES);
+	buf_init(&out, TG_METRICS_RESPONSE_MAX);
+	check(metrics_text(&m, &out) == 0);
+	p = (const char *)buf_rptr(&out);
+	end = p + buf_len(&out);
+	check(buf_len(&out) > 0 && end[-1] == '\n');
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		check(nl != NULL && nl > p);
+		check(p[0] == '#' || (p[0] >= 'a' && p[0] <= 'z'));
+		check(memchr(p, '\0', (size_t)(nl - p)) == NULL);
+	}
+	buf_free(&out);
+}
+
+static int	 check_one(const void *, size_t, size_t, unsigned, unsigned);
+static uint64_t	 take_u64(const uint8_t **, const uint8_t *);
+
+/* The input laid over a snapshot's body, as the master would send it. */
+static void
+check_metrics_body(const uint8_t *data, size_t size)
+{
+	struct ctl_metrics	 m;
+	size_t			 body = sizeof(m) - sizeof(m.hdr);
+
+	memset(&m, 0, sizeof(m));
+	memcpy((uint8_t *)&m + sizeof(m.hdr), data, size < body ? size : body);
+	ctl_hdr_init(&m.hdr, CTL_METRICS);
+	check_one(&m, sizeof(m), 0, MSG_MASTER, MSG_METRICS);
+}
+
+/*
+ * A snapshot valid by construction: the first byte picks the rule count,
+ * the next 64 bytes the counters' values, the rest the rule names (cut at
+ * NULs), so every name the formatter escapes comes from the input.
+ */
+static void
+check_metrics_built(const uint8_t *data, size_t size)
+{
+	struct ctl_metrics	 m;
+	const uint8_t		*p = data, *end = data + size;
+	uint64_t		 v;
+
+	if (size < 1)
+		return;
+	memset(&m, 0, sizeof(m));
+	m.n_rules = *p++ % (TG_METRICS_RULES + 1);
+	for (size_t i = 0; i < 8; i++) {
+		v = take_u64(&p, end);
+		m.logins[i % CTL_LOGIN_RESULTS] = v;
+		m.closed[i % (AUDIT_BY_MAX + 1)] = v;
+		m.restarts[i % CTL_PROCS] = v;
+		m.auth_sum_ms = v;
+	}
+	m.auth_count = UINT64_MAX;
+	for (size_t i = 0; i < TG_METRICS_BUCKETS; i++)
+		m.auth_buckets[i] = i;
+	for (uint32_t i = 0; i < m.n_rules; i++) {
+		size_t	 n = 0;
+
+		while (p < end && *p != '\0' && n < sizeof(m.rules[i].name) - 1)
+			m.rules[i].name[n++] = (char)*p++;
+		if (p < end)
+			p++;
+		if (n == 0)
+			m.rules[i].name[0] = 'r';
+		m.rules[i].open = UINT64_MAX - i;
+	}
+	ctl_hdr_init(&m.hdr, CTL_METRICS);
+	check(check_one(&m, sizeof(m), 0, MSG_MASTER, MSG_METRICS) ==
+	    CTL_METRICS);
 }
 
 /* One message as one sender would put it to one receiver. */
@@ -414,8 +586,12 @@ check_one(const void *msg, size_t n, size_t nfds, unsigned from, unsigned to)
 	check(n >= t->size && n <= t->size_max && n < CTL_MSG_BUF);
 	check((t->from & from) && (t->to & to));
 	check(nfds >= t->fds_min && nfds <= t->fds_max);
-	/* Only the master sends descriptors, and only to authenticators. */
-	check(nfds == 0 || (from == MSG_MASTER && to == MSG_AUTH));
+	/*
+	 * Only the master sends descriptors, and only to authenticators and
+	 * key processes.
+	 */
+	check(nfds == 0 || (from == MSG_MASTER && (to == MSG_AUTH ||
+	    to == MSG_KEY)));
 	/* Children talk to the master only, never to each other. */
 	check((from == MSG_MASTER) != (to == MSG_MASTER));
 	switch (t->type) {
@@ -441,14 +617,45 @@ check_one(const void *msg, size_t n, size_t nfds, unsigned from, unsigned to)
 		check(from == MSG_GATE);
 		break;
 	case CTL_GATE_BROKE:
-		check(from == MSG_AUTH);
+		check(from == MSG_AUTH || from == MSG_KEY);
 		check(memchr(((const struct ctl_gate_broke *)msg)->why, '\0',
 		    sizeof(((const struct ctl_gate_broke *)msg)->why)) != NULL);
+		break;
+	case CTL_TUNNEL_STATS:
+		check(from == MSG_GATE || from == MSG_RELAY);
+		check(((const struct ctl_tunnel_stats *)msg)->n <=
+		    CTL_STATS_PER_MSG);
+		break;
+	case CTL_TUNNEL_KILL:
+		check(from == MSG_MASTER && to != MSG_AUTH);
+		check(memchr(((const struct ctl_tunnel_kill *)msg)->reason, '\0',
+		    sizeof(((const struct ctl_tunnel_kill *)msg)->reason)) != NULL);
 		break;
 	case CTL_AUTH_STATUS:
 	case CTL_RETIRE:
 	case CTL_AUTH_SOCKET:
 		check(from == MSG_MASTER);
+		break;
+	case CTL_TICKET_KEYS: {
+		const struct ctl_ticket_keys *k = msg;
+
+		check(from == MSG_MASTER && to == MSG_GATE);
+		check(k->n >= 1 && k->n <= TG_TICKET_KEYS);
+		for (uint32_t i = 0; i < k->n; i++)
+			for (uint32_t j = 0; j < i; j++)
+				check(memcmp(k->key[i].name, k->key[j].name,
+				    CTL_TICKET_NAME_LEN) != 0);
+		break;
+	}
+	case CTL_KEY_SOCKET:
+		check(from == MSG_MASTER && to == MSG_KEY && nfds == 1);
+		break;
+	case CTL_METRICS_ASK:
+		check(from == MSG_METRICS);
+		break;
+	case CTL_METRICS:
+		check(from == MSG_MASTER && to == MSG_METRICS);
+		check_metrics(msg);
 		break;
 	default:
 		abort();
@@ -506,7 +713,14 @@ fields_from_bytes(const uint8_t *data, size_t size, struct ctl_audit *m)
 	m->rec.bytes_up = take_u64(&p, end);
 	m->rec.bytes_down = take_u64(&p, end);
 	m->rec.duration_ms = take_u64(&p, end);
-	for (int k = K_CLIENT; k <= K_REASON && p < end; k++) {
+	if (m->rec.event == AUDIT_RELOAD)
+		m->rec.rules = m->rec.duration_ms;
+	for (int k = K_CLIENT; k <= K_BY && p < end; k++) {
+		if (fkeys[k].split != 0)
+			continue;
+		/* Valid records: only a reload says who asked for it. */
+		if (k == K_BY && m->rec.event != AUDIT_RELOAD)
+			break;
 		nul = memchr(p, '\0', (size_t)(end - p));
 		n = (size_t)((nul != NULL ? nul : end) - p);
 		if (n >= sizeof(s))
@@ -534,6 +748,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct ctl_audit	 m;
 
 	check_msg(data, size);
+	check_metrics_body(data, size);
+	check_metrics_built(data, size);
 
 	memset(&m, 0, sizeof(m));
 	ctl_hdr_init(&m.hdr, CTL_AUDIT);
@@ -543,8 +759,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memset(&m, 0, sizeof(m));
 	ctl_hdr_init(&m.hdr, CTL_AUDIT);
 	fields_from_bytes(data, size, &m);
-	if (size >= 2)
+	if (size >= 2) {
 		check(auditlog_record_validate(&m.rec) == 0);
+		/* The master's own events too (progress, reload): every key. */
+		check_format(&m.rec);
+	}
 	check_audit_roles(&m);
 	return 0;
 }

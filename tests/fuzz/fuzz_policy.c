@@ -81,13 +81,35 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* A fixed clock, so that the two checks of one probe agree on windows. */
+#define FUZZ_NOW	1767225600	/* 2026-01-01 00:00 UTC */
+
+/* Each rule's time limits, around a day and across a year's DST dates. */
+static void
+probe_times(const struct policy *p)
+{
+	struct policy_rule_limits	 lim;
+	int64_t				 t, ends;
+	size_t				 i;
+
+	for (i = 0; i < policy_rule_count(p); i++) {
+		policy_rule_time(p, i, &lim);
+		check(strlen(lim.window) < sizeof(lim.window));
+		check(lim.has_window == (lim.window[0] != '\0'));
+		for (t = FUZZ_NOW; t < FUZZ_NOW + 366 * 86400; t += 7 * 3607)
+			if (policy_rule_window_open(p, i, t, &ends))
+				check(lim.has_window ? ends > t &&
+				    ends <= t + 2 * 86400 : ends == 0);
+	}
+}
+
 static void
 probe(const struct policy *p, const char *user, const char *host,
     const struct sockaddr *sa, uint16_t port)
 {
 	static const char *const	 groups[] = { "ops", NULL, "staff" };
 	struct policy_subject		 subj = { user, groups, 3 };
-	struct policy_target		 t = { host, sa, port, &own };
+	struct policy_target		 t = { host, sa, port, &own, FUZZ_NOW };
 	struct policy_verdict		 v, again;
 
 	policy_check(p, &subj, &t, &v);
@@ -107,7 +129,7 @@ probe_name(const struct policy *p, const char *user, const char *host,
 {
 	static const char *const	 groups[] = { "ops", NULL, "staff" };
 	struct policy_subject		 subj = { user, groups, 3 };
-	struct policy_target		 t = { host, NULL, port, &own };
+	struct policy_target		 t = { host, NULL, port, &own, FUZZ_NOW };
 	struct policy_verdict		 pre, v;
 	bool				 needed;
 	size_t				 i;
@@ -147,6 +169,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	probe_name(p, "carol", "backend.test", 65535);
 	probe(p, "carol", NULL, NULL, 65535);
 	probe(p, NULL, "x", (const struct sockaddr *)&sas[0], 1);
+	probe_times(p);
 	policy_free(p);
 	return 0;
 }

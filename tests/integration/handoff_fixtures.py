@@ -10,6 +10,7 @@ import queue
 import socket
 import subprocess
 import threading
+import time
 
 import harness as h
 
@@ -87,6 +88,13 @@ def port_holders(gw, client_port):
     """Holders of the gateway's side of the connection from client_port."""
     inode = h.tcp_inode(gw.port, client_port)
     return holders(gw, inode) if inode else []
+
+
+def settle_loads():
+    """Let the master's relay loads reach every gate worker before the next
+    tunnel: it sends them at most every 100 ms, and on a 2-core machine that
+    runs both builds' suites at once its turn can come several tenths late."""
+    time.sleep(h.scaled(1.0))
 
 
 def wait_held_by_relay(gw, client_port, backend_link=None, timeout=5):

@@ -232,7 +232,9 @@ class Slapd:
     """One slapd with its own CA, config, data and ports (kept across a
     stop and start, so a restart is the same server)."""
 
-    def __init__(self, tmp, name="slapd", extra_users=(), extra_ldif=""):
+    def __init__(self, tmp, name="slapd", extra_users=(), extra_ldif="", tls=True):
+        """tls=False: a plain server, ldap:// only, no StartTLS."""
+        self.tls = tls
         self.dir = Path(tmp) / name
         self.dir.mkdir()
         (self.dir / "db").mkdir()
@@ -245,9 +247,12 @@ class Slapd:
         self.proc = None
         self.log = self.dir / "slapd.log"
         config = self.dir / "config.ldif"
-        config.write_text(CONFIG_LDIF.format(
+        text = CONFIG_LDIF.format(
             dir=self.dir, ca=self.ca, cert=self.cert, key=self.key, base=BASE,
-            root_dn=ROOT_DN, root_pw=ssha(self.root_pw)))
+            root_dn=ROOT_DN, root_pw=ssha(self.root_pw))
+        if not tls:
+            text = re.sub(r"^olcTLS.*\n", "", text, flags=re.M)
+        config.write_text(text)
         h.run(["slapadd", "-n0", "-F", str(self.dir / "slapd.d"), "-l", str(config)])
         self.start()
         self.ldapadd(directory_ldif(self.extra_users) +
@@ -273,7 +278,8 @@ class Slapd:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [SLAPD, "-d", "0", "-F", str(self.dir / "slapd.d"), "-h",
-                 f"{self.uri}/ {self.ldaps_uri}/ {self.misnamed_uri}/"],
+                 f"{self.uri}/ {self.ldaps_uri}/ {self.misnamed_uri}/" if self.tls
+                 else f"{self.uri}/"],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log)
 
         def answers():

@@ -24,23 +24,25 @@ from tg_attacker import steal_fd
 # auth/auth_proto.h
 AUTH_VERSION = 1
 AUTH_REQUEST, AUTH_TAKEN, AUTH_REPLY = 1, 2, 3
-AUTH_REQUEST_SIZE, AUTH_TAKEN_SIZE, AUTH_REPLY_SIZE = 952, 24, 536
+# A request's size: this, plus its certificate chain (none here).
+AUTH_REQUEST_SIZE, AUTH_TAKEN_SIZE, AUTH_REPLY_SIZE = 1024, 24, 536
 VERDICT_POLICY_DENY = 4
 VERDICT_UNAVAILABLE = 7
 
 # src/common/ctl.h
 CTL_VERSION = 2
 CTL_AUDIT, CTL_RELAY_LOAD_RETIRED, CTL_HANDOFF = 1, 5, 7
-CTL_AUDIT_SIZE = 976
+CTL_AUDIT_SIZE = 1360
 CTL_RATE_PER_SEC = 20000
 CTL_RATE_BURST = 20000
 
 # src/master/audit.h
 EVENTS = {"auth_fail": 1, "deny": 2, "allow": 3, "error": 4, "open": 5, "close": 6}
 CLOSED_BY_CLIENT = 1
-RECORD_FIELDS = (("client", 64), ("user", 256), ("target", 265), ("resolved", 64),
-                 ("rule", 64), ("tls_version", 16), ("tls_cipher", 64), ("reason", 128))
-RECORD_SIZE = 968
+RECORD_FIELDS = (("client", 64), ("proxy", 64), ("user", 256), ("target", 265),
+                 ("resolved", 64), ("rule", 64), ("tls_version", 16), ("tls_cipher", 64),
+                 ("reason", 128), ("cert_subject", 256), ("cert_sha256", 65))
+RECORD_SIZE = 1352
 
 # A relay worker is exec'd with these (src/relay/relay_worker.c).
 RELAY_CTL_FD, RELAY_HANDOFF_FD = 3, 4
@@ -57,14 +59,17 @@ def _fixed(text, size):
 
 
 def auth_request(req_id, user="alice", password=None, host="forbidden.test", port=22,
-                 tunnel_id=0x5eed):
-    password = h.USERS[user].password if password is None else password
-    body = struct.pack("<QQqH6x", req_id, tunnel_id, 1 << 62, port)
+                 tunnel_id=0x5eed, chain=b"", listener=0):
+    """chain: a client certificate chain, DER back to back."""
+    password = h.USERS[user].password if password is None and user in h.USERS \
+        else password or ""
+    body = struct.pack("<QQqHH4x", req_id, tunnel_id, 1 << 62, port, listener)
     body += _fixed(user, 256) + _fixed(password, 256) + _fixed(host, 256)
-    body += _fixed("192.0.2.1:40000", 64) + _fixed("TLSv1.3", 16)
+    body += _fixed("192.0.2.1:40000", 64) + _fixed("", 64) + _fixed("TLSv1.3", 16)
     body += _fixed("TLS_AES_128_GCM_SHA256", 64)
-    msg = _hdr(AUTH_VERSION, AUTH_REQUEST, AUTH_REQUEST_SIZE) + body
-    assert len(msg) == AUTH_REQUEST_SIZE
+    body += struct.pack("<II", len(chain), 0) + chain
+    msg = _hdr(AUTH_VERSION, AUTH_REQUEST, AUTH_REQUEST_SIZE + len(chain)) + body
+    assert len(msg) == AUTH_REQUEST_SIZE + len(chain)
     return msg
 
 

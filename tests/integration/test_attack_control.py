@@ -92,7 +92,8 @@ def test_a_descriptor_on_the_control_socket_kills_the_sender(make_gateway, role)
 def test_a_flood_of_records_kills_the_sender_and_bounds_the_log(make_gateway):
     gw = make_gateway("ctl-flood")
     pid, start, sock = _ctl_of(gw, "gate")
-    msg = pf.ctl_audit("open", pf.marker_id(), user="mallory", target="x.test:1")
+    # close records: a repeated or 10001st open is refused before any rate.
+    msg = pf.ctl_audit("close", pf.marker_id(), user="mallory", target="x.test:1")
     began = time.monotonic()
     with sock:
         sent = pf.send_until_gone(sock, lambda: msg, timeout=30)
@@ -104,8 +105,28 @@ def test_a_flood_of_records_kills_the_sender_and_bounds_the_log(make_gateway):
     bound = pf.CTL_RATE_BURST + 10000 + pf.CTL_RATE_PER_SEC * elapsed
     assert len(written) <= bound, (len(written), bound, elapsed)
     assert sent > len(written), (sent, len(written))
-    assert os.path.getsize(gw.audit_path) < 64 << 20
+    # The log grows with the bound, not with the flood (each of its lines
+    # is well under 1 KiB).
+    assert os.path.getsize(gw.audit_path) < 1024 * bound, (
+        os.path.getsize(gw.audit_path), bound)
     assert "over CTL_RATE_PER_SEC" in pf.violations_about(gw, pid)[0]["reason"]
+
+
+def test_an_open_record_for_a_tunnel_already_open_kills_the_sender(make_gateway):
+    gw = make_gateway("ctl-open-twice")
+    pid, start, sock = _ctl_of(gw, "gate")
+    tunnel = pf.marker_id()
+    msg = pf.ctl_audit("open", tunnel, user="mallory", target="x.test:1")
+    with sock:
+        sock.send(msg)
+        sock.send(msg)
+    _assert_killed_and_replaced(gw, pid, start, "tg-gate")
+    assert "already open" in pf.violations_about(gw, pid)[0]["reason"]
+    # The first was written and its tunnel is in the master's table: the
+    # killed worker's tunnels are closed for it.
+    lines = [e for e in gw.audit_events() if e.get("tunnel") == pf.tunnel_hex(tunnel)]
+    assert [e["event"] for e in lines] == ["open", "close"], lines
+    assert lines[1]["reason"] == "worker_died", lines
 
 
 def test_every_audit_line_names_the_process_that_sent_it(make_gateway, backends):
@@ -125,6 +146,10 @@ def test_every_audit_line_names_the_process_that_sent_it(make_gateway, backends)
     events = gw.audit_events()
     assert {e["event"] for e in events} >= {"allow", "open", "close", "deny", "auth_fail"}
     for e in events:
+        if e["role"] == "master":
+            # The hash chain's own line, written when the log was opened.
+            assert (e["event"], e["pid"]) == ("chain", gw.proc.pid), e
+            continue
         assert comms.get(e["pid"]) == roles[e["role"]], e
         assert ("gen" in e) == (e["role"] != "relay"), e
     by_event = {e["event"]: e["role"] for e in events if e.get("client") == client}

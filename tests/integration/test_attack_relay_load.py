@@ -4,7 +4,6 @@ handoff reports and each relay worker's close records, so a relay worker
 has no message that says "I am empty". The test speaks on a real relay
 worker's control socket (a duplicate taken with pidfd_getfd)."""
 
-import time
 
 import harness as h
 import handoff_fixtures as hf
@@ -19,8 +18,7 @@ def _spread(gw, backends, count):
         opened.append(c)
         relay = hf.wait_held_by_relay(gw, c.local_port)
         per_relay[relay] = per_relay.get(relay, 0) + 1
-        # The master tells the gate workers the counts at most every 100 ms.
-        time.sleep(h.scaled(0.3))
+        hf.settle_loads()
     return per_relay, opened
 
 
@@ -47,10 +45,14 @@ def test_a_relay_worker_reporting_its_own_load_is_killed(make_gateway, backends)
 
 def test_closing_another_relay_workers_tunnel_changes_nothing(make_gateway, backends):
     """A relay worker's close record for a tunnel it was not handed is not
-    written and lowers nobody's count: the next tunnel still goes to the
-    relay worker that holds none, and the tunnel's own relay worker writes
-    its one close line."""
-    gw = make_gateway("relay-close-forged")
+    written and lowers nobody's count. With room for one tunnel per relay
+    worker, the next tunnel goes to the other relay worker and the one after
+    stays in its gate worker (a lowered count would have handed it off), and
+    the tunnel's own relay worker writes its one close line."""
+    gw = make_gateway("relay-close-forged", start=False)
+    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
+                                                "connections = 1;"))
+    gw.start()
     starts = hf.start_times(hf.relay_pids(gw, 2))
     first = gw.tunnel(f"backend.test:{backends.echo.port}")
     with first:
@@ -64,10 +66,16 @@ def test_closing_another_relay_workers_tunnel_changes_nothing(make_gateway, back
                    "the master's note about the forged close")
         assert not [e for e in pf.lines_with_tunnel(gw, int(tunnel, 16))
                     if e["event"] == "close"]
-        time.sleep(h.scaled(0.3))
+        hf.settle_loads()
         with gw.tunnel(f"backend.test:{backends.echo.port}") as second:
-            assert hf.wait_held_by_relay(gw, second.local_port) == other
             h.echo_round_trip(second)
+            assert hf.wait_held_by_relay(gw, second.local_port) == other
+            hf.settle_loads()
+            with gw.tunnel(f"backend.test:{backends.echo.port}") as third:
+                h.echo_round_trip(third)
+                hf.settle_loads()
+                held = hf.port_holders(gw, third.local_port)
+                assert [comm for _, comm in held] == ["tg-gate"], held
         h.echo_round_trip(first)
         client = first.client_address
     close = gw.wait_audit(event="close", client=client)

@@ -8,7 +8,9 @@ reload refuse anything else, naming the path and what to do.
 import os
 import pwd
 import secrets
+import shutil
 import signal
+import subprocess
 
 import pytest
 
@@ -160,3 +162,27 @@ def test_reload_with_an_unsafe_policy_keeps_the_running_one(make_gateway, backen
     assert f"{gw.policy_path} is writable by its group" in gw.stderr_text()
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
         h.echo_round_trip(c, 100)
+
+
+def test_pam_files_included_from_etc_pam_d_are_checked(make_gateway):
+    """Without auth.pam.confdir PAM reads /etc/pam.d/SERVICE, whose include
+    lines (common-auth and the like) load other files there: those are
+    checked too. A copy of /etc/pam.d is bind-mounted over it only in the
+    suite's own mount namespace."""
+    gw = prepared(make_gateway, "files-etc-pam-d")
+    copy = gw.dir / "etc-pam.d"
+    shutil.copytree("/etc/pam.d", copy, symlinks=True)
+    shutil.copy(gw.dir / "pam.d" / "tunnelgate", copy / "tunnelgate")
+    planted = copy / "common-planted"
+    planted.write_text("auth sufficient pam_permit.so\n")
+    os.chmod(planted, 0o664)
+    gw.conf.write_text(gw.conf.read_text().replace('confdir = "pam.d";', 'confdir = "";'))
+    subprocess.run(["mount", "--bind", str(copy), "/etc/pam.d"], check=True)
+    try:
+        assert_refused(gw, "/etc/pam.d/common-planted is writable by its group",
+                       "chmod go-w /etc/pam.d/common-planted")
+        os.chmod(planted, 0o644)
+        check = gw.check_config()
+        assert check.returncode == 0, check.stderr
+    finally:
+        subprocess.run(["umount", "/etc/pam.d"], check=True)

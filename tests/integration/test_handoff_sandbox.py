@@ -4,7 +4,6 @@ by load; and workers.relay = 0 keeping tunnels in the gate workers."""
 
 import os
 import ssl
-import time
 
 import pytest
 
@@ -71,8 +70,7 @@ def test_tunnels_spread_over_relay_workers_by_load(make_gateway, backends):
             c = gw.tunnel(f"backend.test:{backends.echo.port}")
             opened.append(c)
             per_relay[hf.wait_held_by_relay(gw, c.local_port)] += 1
-            # Relay workers report their load at most every 100 ms.
-            time.sleep(h.scaled(0.3))
+            hf.settle_loads()
         assert sorted(per_relay.values()) == [3, 3], per_relay
         for c in opened:
             h.echo_round_trip(c)
@@ -87,7 +85,7 @@ def test_relay_zero_keeps_tunnels_in_gate_workers(make_gateway, backends):
     assert gw.children("tg-relay") == []
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
         h.echo_round_trip(c)
-        time.sleep(h.scaled(0.3))
+        hf.settle_loads()
         held = hf.port_holders(gw, c.local_port)
         assert [comm for _, comm in held] == ["tg-gate"], held
         h.echo_round_trip(c)
@@ -111,7 +109,7 @@ def test_tunnels_stay_in_gate_workers_while_every_relay_worker_is_full(make_gate
             h.echo_round_trip(c)
             if len(opened) <= 4:
                 where.append(hf.wait_held_by_relay(gw, c.local_port))
-            time.sleep(h.scaled(0.3))
+            hf.settle_loads()
         assert sorted(where.count(p) for p in set(where)) == [2, 2], where
         for c in opened[4:]:
             assert [comm for _, comm in hf.port_holders(gw, c.local_port)] == ["tg-gate"]

@@ -220,7 +220,7 @@ def _spread_over_relays(gw, target, n):
     for _ in range(n):
         c = gw.tunnel(target)
         by_relay.setdefault(hf.wait_held_by_relay(gw, c.local_port), []).append(c)
-        time.sleep(h.scaled(0.3))
+        hf.settle_loads()
     return by_relay
 
 
@@ -241,7 +241,7 @@ def test_killed_relay_worker_is_restarted_and_takes_new_tunnels(make_gateway, ba
         assert len(fresh) == 1, fresh
         # Each gate worker hands tunnels to the relay workers in turn, so
         # of four new tunnels at least one reaches the new worker.
-        time.sleep(h.scaled(0.3))
+        hf.settle_loads()
         held = []
         for _ in range(4):
             with gw.tunnel(target) as c:
@@ -256,13 +256,34 @@ def test_killed_relay_worker_is_restarted_and_takes_new_tunnels(make_gateway, ba
                 c.close()
 
 
-@pytest.mark.xfail(strict=True, reason="the master does not know which tunnels a relay "
-                   "worker held, so their close records die with it")
 def test_tunnels_of_a_killed_relay_worker_get_audit_close_records(make_gateway, backends):
     gw = make_gateway("handoff-kill-relay-audit")
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
         h.echo_round_trip(c)
-        os.kill(hf.wait_held_by_relay(gw, c.local_port), signal.SIGKILL)
+        relay = hf.wait_held_by_relay(gw, c.local_port)
+        time.sleep(1.5)     # a report of the bytes (every second) reaches the master
+        os.kill(relay, signal.SIGKILL)
         assert c.recv(timeout=10) == b""
         close = gw.wait_audit(event="close", client=c.client_address, timeout=2)
     assert close["closed_by"] == "error", close
+    assert close["reason"] == "worker_died", close
+    assert close["role"] == "master", close
+    assert close["user"] == "alice" and close["rule"], close
+    # The relay worker's last report: the round trip's bytes.
+    assert close["bytes_up"] == close["bytes_down"] > 0, close
+
+
+def test_tunnels_of_a_killed_gate_worker_get_audit_close_records(make_gateway, backends):
+    gw = make_gateway("gate-kill-audit", relay=0)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
+        os.kill(gw.gate_pid_of(c), signal.SIGKILL)
+        assert c.recv(timeout=10) == b""
+        close = gw.wait_audit(event="close", client=c.client_address, timeout=2)
+    assert (close["closed_by"], close["reason"], close["role"]) == (
+        "error", "worker_died", "master"), close
+    opens = [e for e in gw.audit_events() if e["event"] == "open"
+             and e["tunnel"] == close["tunnel"]]
+    closes = [e for e in gw.audit_events() if e["event"] == "close"
+              and e["tunnel"] == close["tunnel"]]
+    assert len(opens) == 1 and len(closes) == 1, (opens, closes)

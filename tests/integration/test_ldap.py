@@ -307,7 +307,7 @@ def outage(env, ldap_gateways):
     s = lf.Slapd(env.tmp, "slapd-outage")
     path = env.tmp / "ldap-outage.secret"
     s.write_service_secret(path)
-    # One authenticator: the credential cache is per process.
+    # One authenticator, so the outage's back-off and timings are its own.
     gw = ldap_gateways("ldap-outage", lf.ldap_block([s.uri], s.ca, secret=path,
                                                    backoff=0.3), authenticator=1)
     yield s, gw

@@ -79,7 +79,9 @@ HUP_RULE = ('\t{ name = "hup-deny-backend"; action = "deny"; users = ["alice"]; 
 def test_sighup_keeps_live_tunnel_and_applies_new_policy(make_gateway, backends):
     gw = make_gateway("hup")
     target = f"backend.test:{backends.echo.port}"
-    with gw.tunnel(target) as live:
+    # A tunnel the new policy still allows keeps flowing; one it denies is
+    # revoked (test_revocation.py).
+    with gw.tunnel(f"other.test:{backends.echo.port}") as live:
         h.echo_round_trip(live)
         gw.write_policy(_insert_after(h.STANDARD_POLICY, "rules = (", HUP_RULE)[0])
         gw.signal(signal.SIGHUP)

@@ -116,13 +116,16 @@ def test_no_copy_of_credentials_after_client_hangs_up(lone_gate):
     assert not found, f"credentials left in gate worker {pid}:\n" + "\n".join(found)
 
 
-def test_memory_scan_finds_credentials_still_in_use(lone_gate):
+def test_memory_scan_finds_credentials_still_in_use(make_gateway):
     """The scan itself works: credentials of a request still being read are
-    found in the worker."""
+    found in the worker. The request stays pending for longer than a scan
+    of a sanitized worker takes (seconds), which timeouts.request would
+    otherwise cut short and wipe."""
+    gw = make_gateway("secrets-scan", gate=1, authenticator=1, relay=1, request=120.0)
     password, token = credential()
-    with lone_gate.client() as c:
+    with gw.client() as c:
         c.send(b"CONNECT backend.test:8080 HTTP/1.1\r\n" + auth_line(token))
-        pid = lone_gate.gate_pid_of(c)
+        pid = gw.gate_pid_of(c)
         found = h.wait_for(lambda: copies_in_memory(pid, [token]), 5,
                            "the pending request in the worker's memory")
     assert found

@@ -75,7 +75,8 @@ class Response:
 
 REASONS = {200: "Connection established", 400: "Bad Request", 403: "Forbidden",
            405: "Method Not Allowed", 407: "Proxy Authentication Required",
-           408: "Request Timeout", 431: "Request Header Fields Too Large",
+           408: "Request Timeout", 429: "Too Many Requests",
+           431: "Request Header Fields Too Large",
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
 
 
@@ -110,13 +111,16 @@ def parse_head(head, rest=b""):
 
 class TlsClient:
     def __init__(self, port, ca, host="127.0.0.1", server_hostname="127.0.0.1",
-                 max_version=None, ciphers=None, timeout=10):
+                 max_version=None, ciphers=None, timeout=10, source=None):
         ctx = ssl.create_default_context(cafile=str(ca))
         if max_version is not None:
             ctx.maximum_version = max_version
         if ciphers is not None:
             ctx.set_ciphers(ciphers)
-        self.sock = socket.create_connection((host, port), timeout=scaled(timeout))
+        # source: another loopback address (127.0.0.0/8 is all local) is
+        # another client as per-source limits and throttling count them.
+        self.sock = socket.create_connection((host, port), timeout=scaled(timeout),
+                                             source_address=(source, 0) if source else None)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.inc, self.out = ssl.MemoryBIO(), ssl.MemoryBIO()
         self.obj = ctx.wrap_bio(self.inc, self.out, server_hostname=server_hostname)

@@ -55,6 +55,13 @@ TIMEOUTS = {"handshake": 5.0, "request": 2.0, "auth": 8.0, "dns": 2.0,
 # auth.failure_delay: shorter than the daemon's 2 s default, to keep the
 # suite quick; tests about the delay set their own.
 FAILURE_DELAY = 1.0
+# Connection limits across gate workers and login throttling: off (0), as
+# the suite sends many wrong passwords and connections from 127.0.0.1;
+# tests about them set their own (test_throttle.py, test_conn_limits.py).
+LIMITS = {"total_connections": 0, "source_connections": 0, "source_rate": 0,
+          "user_rate": 0, "user_tunnels": 256,
+          "source_failures": 0, "user_failures": 0, "throttle_window": 600.0,
+          "lockout": 60.0, "lockout_max": 900.0}
 
 CONFIG_TEMPLATE = """# written by tests/integration/harness.py
 listen = (
@@ -112,11 +119,29 @@ limits = {{
 	header_bytes = 8192;
 	buffer_bytes = 65536;
 	pending_auth = 256;
+	total_connections = {total_connections};
+	source_connections = {source_connections};
+	source_rate = {source_rate};
+	ipv6_prefix = 64;
+	user_rate = {user_rate};
+	user_tunnels = {user_tunnels};
+}};
+
+throttle = {{
+	source_failures = {source_failures};
+	user_failures = {user_failures};
+	window = {throttle_window};
+	lockout = {lockout};
+	lockout_max = {lockout_max};
 }};
 
 audit = {{
 	file = "audit.log";
 	syslog = false;
+}};
+
+control = {{
+	socket = "ctl.sock";
 }};
 
 log = {{
@@ -158,8 +183,11 @@ def children_of(pid):
     """Direct children (this kernel may lack /proc/PID/task/TID/children)."""
     path = f"/proc/{pid}/task/{pid}/children"
     if os.path.exists(path):
-        with open(path) as f:
-            return [int(p) for p in f.read().split()]
+        try:
+            with open(path) as f:
+                return [int(p) for p in f.read().split()]
+        except FileNotFoundError:
+            return []   # it exited meanwhile (a retired generation's child)
     kids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit() and _parent(int(entry)) == pid:
@@ -222,12 +250,13 @@ class Gateway:
         self.conf = self.dir / "tunnelgated.conf"
         self.policy_path = self.dir / "policy.conf"
         self.audit_path = self.dir / "audit.log"
+        self.control_path = self.dir / "ctl.sock"
         self.stderr_path = self.dir / "stderr.log"
         self.cert, self.key = self.dir / "cert.pem", self.dir / "key.pem"
         shutil.copy(env.cert, self.cert)
         shutil.copy(env.key, self.key)
         self.settings = dict(TIMEOUTS, gate=gate, authenticator=authenticator,
-                             relay=relay, failure_delay=FAILURE_DELAY)
+                             relay=relay, failure_delay=FAILURE_DELAY, **LIMITS)
         self.settings.update(timeouts)
         self.conf.write_text(self.config_text())
         self.write_policy(policy)

@@ -90,8 +90,8 @@ verdict_g(const struct policy *p, const char *user, const char *const *groups,
 	static char		 out[128];
 	struct sockaddr_storage	 ss;
 	struct policy_subject	 subj = { user, groups, n_groups };
-	struct policy_target	 t = { host, NULL, port, fixture_own };
-	struct policy_verdict	 v = { POLICY_ALLOW, NULL };
+	struct policy_target	 t = { host, NULL, port, fixture_own, 0 };
+	struct policy_verdict	 v = { POLICY_ALLOW, NULL, false };
 
 	if (addr != NULL) {
 		set_addr(&ss, addr);

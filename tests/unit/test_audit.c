@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "audit.h"
+#include "audit_chain.h"
 
 #define T0		1700000000123LL	/* 2023-11-14T22:13:20.123Z */
 #define HEAD(ev)	"{\"v\":2,\"time\":\"2023-11-14T22:13:20.123Z\"," \
@@ -34,7 +35,7 @@ static const struct audit_sender sender = { "gate", 4242, 3 };
 static const char *
 fmt(const struct audit_record *r, int64_t time_ms)
 {
-	static char	 line[8192];
+	static char	 line[AUDIT_LINE_MAX];
 	size_t		 n;
 
 	n = auditlog_format(r, &sender, time_ms, line, sizeof(line) - 1);
@@ -82,6 +83,7 @@ test_all_fields_in_schema_order(void **state)
 	rec_init(&r, AUDIT_ALLOW);
 	r.tunnel_id = 0x1234abcdULL;
 	AUDIT_SET(r.client, "192.0.2.1:50000");
+	AUDIT_SET(r.proxy, "10.0.0.2:41000");
 	AUDIT_SET(r.user, "alice");
 	AUDIT_SET(r.target, "db.example.org:5432");
 	AUDIT_SET(r.resolved, "10.0.0.5:5432");
@@ -91,8 +93,12 @@ test_all_fields_in_schema_order(void **state)
 	AUDIT_SET(r.reason, "policy allows");
 	assert_string_equal(fmt(&r, T0), HEAD("allow")
 	    ",\"tunnel\":\"000000001234abcd\",\"client\":\"192.0.2.1:50000\","
-	    "\"user\":\"alice\",\"target\":\"db.example.org:5432\","
-	    "\"resolved\":\"10.0.0.5:5432\",\"rule\":\"dba-postgres\","
+	    "\"client_addr\":\"192.0.2.1\",\"client_port\":50000,"
+	    "\"proxy\":\"10.0.0.2:41000\",\"proxy_addr\":\"10.0.0.2\","
+	    "\"proxy_port\":41000,\"user\":\"alice\",\"target\":\"db.example.org:5432\","
+	    "\"target_host\":\"db.example.org\",\"target_port\":5432,"
+	    "\"resolved\":\"10.0.0.5:5432\",\"resolved_addr\":\"10.0.0.5\","
+	    "\"resolved_port\":5432,\"rule\":\"dba-postgres\","
 	    "\"tls_version\":\"TLSv1.3\","
 	    "\"tls_cipher\":\"TLS_AES_128_GCM_SHA256\","
 	    "\"reason\":\"policy allows\"}\n");
@@ -109,7 +115,8 @@ test_empty_fields_are_omitted(void **state)
 	AUDIT_SET(r.user, "mallory");
 	AUDIT_SET(r.reason, "authentication failed");
 	assert_string_equal(fmt(&r, T0), HEAD("auth_fail")
-	    ",\"client\":\"[2001:db8::7]:40000\",\"user\":\"mallory\","
+	    ",\"client\":\"[2001:db8::7]:40000\",\"client_addr\":\"2001:db8::7\","
+	    "\"client_port\":40000,\"user\":\"mallory\","
 	    "\"reason\":\"authentication failed\"}\n");
 
 	rec_init(&r, AUDIT_ERROR);
@@ -213,7 +220,8 @@ test_closed_by_names(void **state)
 	static const char *const names[] = {
 		[AUDIT_BY_CLIENT] = "client", [AUDIT_BY_BACKEND] = "backend",
 		[AUDIT_BY_IDLE] = "idle", [AUDIT_BY_SHUTDOWN] = "shutdown",
-		[AUDIT_BY_ERROR] = "error",
+		[AUDIT_BY_ERROR] = "error", [AUDIT_BY_ADMIN] = "admin",
+		[AUDIT_BY_POLICY] = "policy",
 	};
 	struct audit_record	 r;
 	char			 want[256];
@@ -483,23 +491,66 @@ worst_record(struct audit_record *r)
 	memset(r->tls_version, '\xc0', sizeof(r->tls_version) - 1);
 	memset(r->tls_cipher, '\n', sizeof(r->tls_cipher) - 1);
 	memset(r->reason, '\xfe', sizeof(r->reason) - 1);
+	memset(r->cert_subject, '\xfe', sizeof(r->cert_subject) - 1);
+	memset(r->cert_sha256, '\xfe', sizeof(r->cert_sha256) - 1);
+	memset(r->groups, '\x02', sizeof(r->groups) - 1);
+	memset(r->policy, '\xfe', sizeof(r->policy) - 1);
 }
 
 static void
 test_worst_case_record_fits_a_line(void **state)
 {
 	struct audit_record	 r;
-	char			 out[8192];
+	char			 out[AUDIT_LINE_MAX];
 	size_t			 len;
 
 	(void)state;
 	worst_record(&r);
 	assert_int_equal(auditlog_record_validate(&r), 0);
-	/* docs/audit-log.md: a line is at most 8192 bytes, whatever it holds. */
+	/* docs/audit-log.md: a line is at most 12288 bytes, whatever it holds. */
 	len = auditlog_format(&r, &(struct audit_sender){ "authenticator",
 	    INT_MAX, UINT_MAX }, T0, out, sizeof(out));
 	assert_true(len > 6 * (sizeof(r.user) - 1));
 	assert_memory_equal(out + len - 2, "}\n", 2);
+	/* A reload's line has `by` and `rules` instead of the close fields. */
+	r.event = AUDIT_RELOAD;
+	r.closed_by = AUDIT_BY_NONE;
+	r.rules = UINT64_MAX;
+	memset(r.by, '\xff', sizeof(r.by) - 1);
+	assert_int_equal(auditlog_record_validate(&r), 0);
+	assert_true(auditlog_format(&r, &(struct audit_sender){ "master",
+	    INT_MAX, UINT_MAX }, T0, out, sizeof(out)) > 0);
+}
+
+static void
+test_groups_field_is_bounded_and_says_what_is_left_out(void **state)
+{
+	static const char	*few[] = { "ops", "dev" };
+	const char		*many[64];
+	char			 name[64][16], out[TG_AUDIT_GROUPS_SIZE];
+	char			 huge[TG_AUDIT_GROUPS_SIZE + 8];
+	size_t			 len;
+
+	(void)state;
+	auditlog_groups(out, few, 2);
+	assert_string_equal(out, "ops,dev");
+	auditlog_groups(out, few, 0);
+	assert_string_equal(out, "");
+	for (int i = 0; i < 64; i++) {
+		snprintf(name[i], sizeof(name[i]), "group-number-%02d", i);
+		many[i] = name[i];
+	}
+	auditlog_groups(out, many, 64);
+	len = strlen(out);
+	assert_true(len < sizeof(out));
+	assert_string_equal(out + len - 4, ",...");
+	assert_memory_equal(out, "group-number-00,group-number-01,", 32);
+	/* A first name too long for the field: only the mark. */
+	memset(huge, 'h', sizeof(huge) - 1);
+	huge[sizeof(huge) - 1] = '\0';
+	many[0] = huge;
+	auditlog_groups(out, many, 1);
+	assert_string_equal(out, "...");
 }
 
 static void
@@ -552,7 +603,8 @@ test_validate_rejects_unterminated_fields(void **state)
 		const char	*name;
 		size_t		 off, size;
 	} fields[] = {
-		FIELD(client), FIELD(user), FIELD(target), FIELD(resolved),
+		FIELD(client), FIELD(proxy), FIELD(user), FIELD(target),
+		FIELD(resolved),
 		FIELD(rule), FIELD(tls_version), FIELD(tls_cipher),
 		FIELD(reason),
 	};
@@ -592,20 +644,55 @@ test_set_truncates_and_terminates(void **state)
 	assert_string_equal(r.rule, "");
 }
 
+/* Where the chain is as the test reads it: the last line's seq and hash. */
+struct chain_seen {
+	uint64_t	 seq;
+	char		 last[AUDIT_HASH_HEX + 1];
+};
+
+/* The next line; its chain fields follow the line before. */
+static void
+read_chained(FILE *f, struct chain_seen *c, char *got, size_t size)
+{
+	char		 prev[AUDIT_HASH_HEX + 1];
+	uint64_t	 seq;
+
+	assert_non_null(fgets(got, (int)size, f));
+	assert_int_equal(audit_chain_parse(got, strlen(got), &seq, prev), 0);
+	assert_int_equal(seq, c->seq + 1);
+	assert_string_equal(prev, c->seq == 0 ? AUDIT_CHAIN_PREV_NONE : c->last);
+	assert_int_equal(audit_chain_hash(got, strlen(got), c->last), 0);
+	c->seq = seq;
+	/* The record as auditlog_format() made it: drop seq and prev. */
+	strcpy(strstr(got, ",\"seq\":"), "}\n");
+}
+
 /* The line auditlog_write() appended, minus its wall-clock time. */
 static void
-check_line(FILE *f, const struct audit_record *r)
+check_line(FILE *f, struct chain_seen *c, const struct audit_record *r)
 {
-	char		 got[8192];
+	char		 got[AUDIT_CHAINED_LINE_MAX];
 	const char	*want = fmt(r, T0);
 	size_t		 pre = strlen("{\"v\":2,\"time\":\"");
 
-	assert_non_null(fgets(got, sizeof(got), f));
+	read_chained(f, c, got, sizeof(got));
 	assert_true(strlen(got) == strlen(want));
 	assert_memory_equal(got, want, pre);
 	assert_true(got[pre + 4] == '-' && got[pre + 10] == 'T' &&
 	    got[pre + TIME_LEN - 1] == 'Z');
 	assert_string_equal(got + pre + TIME_LEN, want + pre + TIME_LEN);
+}
+
+/* The master's line at the top of each file it opens. */
+static void
+check_chain_line(FILE *f, struct chain_seen *c, const char *why)
+{
+	char	 got[AUDIT_CHAINED_LINE_MAX], want[256];
+
+	read_chained(f, c, got, sizeof(got));
+	snprintf(want, sizeof(want), "\"event\":\"chain\",\"role\":\"master\","
+	    "\"pid\":%d,\"reason\":\"%s", (int)getpid(), why);
+	assert_non_null(strstr(got, want));
 }
 
 static void
@@ -615,6 +702,7 @@ test_write_appends_and_reopen_follows_rotation(void **state)
 	char			 rotated[PATH_MAX + 16];
 	const char		*tmp = getenv("TMPDIR");
 	struct audit_record	 a, b, worst;
+	struct chain_seen	 seen = { 0 };
 	FILE			*f;
 	struct stat		 st;
 	mode_t			 old_umask;
@@ -648,14 +736,17 @@ test_write_appends_and_reopen_follows_rotation(void **state)
 	auditlog_write(&a, &sender);
 	auditlog_close();
 
+	/* One chain from the first file's first line to the second's last. */
 	assert_non_null(f = fopen(rotated, "r"));
-	check_line(f, &a);
-	check_line(f, &b);
-	check_line(f, &worst);
+	check_chain_line(f, &seen, "start: a new chain");
+	check_line(f, &seen, &a);
+	check_line(f, &seen, &b);
+	check_line(f, &seen, &worst);
 	assert_int_equal(fgetc(f), EOF);
 	fclose(f);
 	assert_non_null(f = fopen(path, "r"));
-	check_line(f, &a);
+	check_chain_line(f, &seen, "reopen: continues the previous file's");
+	check_line(f, &seen, &a);
 	assert_int_equal(fgetc(f), EOF);
 	fclose(f);
 
@@ -686,6 +777,7 @@ main(void)
 		cmocka_unit_test(test_too_long_for_buffer_is_zero),
 		cmocka_unit_test(test_escaping_counts_against_the_limit),
 		cmocka_unit_test(test_worst_case_record_fits_a_line),
+		cmocka_unit_test(test_groups_field_is_bounded_and_says_what_is_left_out),
 		cmocka_unit_test(test_validate_accepts_well_formed),
 		cmocka_unit_test(test_validate_rejects_out_of_range),
 		cmocka_unit_test(test_validate_rejects_unterminated_fields),

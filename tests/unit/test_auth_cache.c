@@ -12,7 +12,12 @@
 
 #include <cmocka.h>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "auth.h"
+#include "auth_cache.h"
 
 #define POS_TTL	1000
 #define NEG_TTL	100
@@ -312,6 +317,85 @@ test_group_bounds(void **state)
 	assert_null(auth_groups_dup(list, 8));
 }
 
+/* What one process of the pool stores, another finds. */
+static void
+test_shared_by_the_processes_forked_after(void **state)
+{
+	struct auth_cache	*c = *state;
+	int			 st;
+	pid_t			 pid;
+
+	if ((pid = fork()) == 0) {
+		auth_cache_store(c, "alice", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
+		_exit(0);
+	}
+	assert_true(pid > 0 && waitpid(pid, &st, 0) == pid && st == 0);
+	assert_true(hit(c, "alice", "pw", 1, AUTH_ALLOW));
+}
+
+/*
+ * A process killed at any moment, holding the lock or not, neither stops
+ * the others nor leaves them a broken table.
+ */
+static void
+test_a_killed_holder_does_not_stop_the_pool(void **state)
+{
+	struct auth_cache	*c = *state;
+	static char		 name[AUTH_GROUP_NAME_MAX + 1];
+	const char		*list[AUTH_MAX_GROUPS];
+	char			 user[32];
+	pid_t			 pid;
+
+	/* The largest lists: most of a store's time is spent holding the lock. */
+	memset(name, 'g', AUTH_GROUP_NAME_MAX);
+	for (size_t i = 0; i < AUTH_MAX_GROUPS; i++)
+		list[i] = name;
+	for (int round = 0; round < 20; round++) {
+		if ((pid = fork()) == 0)
+			for (unsigned i = 0;; i++) {
+				snprintf(user, sizeof(user), "u%u", i % 64);
+				auth_cache_store(c, user, "pw", 0, AUTH_ALLOW,
+				    NULL, list, AUTH_MAX_GROUPS);
+			}
+		assert_true(pid > 0);
+		while (!hit(c, "u0", "pw", 1, AUTH_ALLOW))
+			;
+		kill(pid, SIGKILL);
+		assert_int_equal(waitpid(pid, NULL, 0), pid);
+		auth_cache_store(c, "after", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
+		assert_true(hit(c, "after", "pw", 1, AUTH_ALLOW));
+	}
+}
+
+static void
+test_flush_one_user_or_all(void **state)
+{
+	struct auth_cache	*c = *state;
+	const char		*ops[] = { "ops" };
+	unsigned		 n;
+
+	auth_cache_store(c, "Alice", "pw", 0, AUTH_ALLOW, "alice", ops, 1);
+	auth_cache_store(c, "alice", "old", 0, AUTH_BAD_CREDENTIALS, NULL,
+	    NULL, 0);
+	auth_cache_store(c, "ALICE2", "pw", 0, AUTH_ALLOW, "bob", NULL, 0);
+	auth_cache_store(c, "carol", "pw", 0, AUTH_ALLOW, NULL, NULL, 0);
+	/* By the typed name or the account's, without case. */
+	assert_int_equal(auth_cache_flush("ALICE", &n), 0);
+	assert_int_equal(n, 2);
+	assert_false(hit(c, "Alice", "pw", 1, AUTH_ALLOW));
+	assert_false(hit(c, "alice", "old", 1, AUTH_BAD_CREDENTIALS));
+	assert_int_equal(auth_cache_flush("Bob", &n), 0);
+	assert_int_equal(n, 1);
+	assert_false(hit(c, "ALICE2", "pw", 1, AUTH_ALLOW));
+	assert_true(hit(c, "carol", "pw", 1, AUTH_ALLOW));
+	assert_int_equal(auth_cache_flush(NULL, &n), 0);
+	assert_int_equal(n, 1);
+	assert_false(hit(c, "carol", "pw", 1, AUTH_ALLOW));
+	/* Still usable after. */
+	auth_cache_store(c, "carol", "pw", 2, AUTH_ALLOW, NULL, NULL, 0);
+	assert_true(hit(c, "carol", "pw", 3, AUTH_ALLOW));
+}
+
 /* Under the sanitizer build, a copy not freed here is a reported leak. */
 static void
 test_groups_freed_when_entries_go(void **state)
@@ -394,6 +478,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(
 		    test_groups_not_kept_with_failures, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_group_bounds,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_shared_by_the_processes_forked_after, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_a_killed_holder_does_not_stop_the_pool, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flush_one_user_or_all,
 		    setup, teardown),
 		cmocka_unit_test(test_groups_freed_when_entries_go),
 		cmocka_unit_test(test_oldest_evicted_at_max_entries),

@@ -94,7 +94,7 @@ test_init_sets_header(void **state)
 	auth_msg_init(&h, AUTH_MSG_REQUEST, 99);
 	assert_int_equal(h.h.version, AUTH_PROTO_VERSION);
 	assert_int_equal(h.h.type, AUTH_MSG_REQUEST);
-	assert_int_equal(h.h.size, sizeof(struct auth_request));
+	assert_int_equal(h.h.size, AUTH_REQUEST_MIN);
 	assert_int_equal(h.req_id, 99);
 	auth_msg_init(&h, AUTH_MSG_TAKEN, 1);
 	assert_int_equal(h.h.size, sizeof(struct auth_taken));
@@ -112,7 +112,7 @@ test_valid_messages_pass(void **state)
 
 	(void)state;
 	make_request(&req);
-	assert_int_equal(validate(&req, sizeof(req)), AUTH_MSG_REQUEST);
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), AUTH_MSG_REQUEST);
 	make_taken(&tk);
 	assert_int_equal(validate(&tk, sizeof(tk)), AUTH_MSG_TAKEN);
 	make_reply(&rep);
@@ -136,7 +136,7 @@ test_full_length_strings_pass(void **state)
 	memset(req.client, 'c', sizeof(req.client) - 1);
 	memset(req.tls_version, 'v', sizeof(req.tls_version) - 1);
 	memset(req.tls_cipher, 'x', sizeof(req.tls_cipher) - 1);
-	assert_int_equal(validate(&req, sizeof(req)), AUTH_MSG_REQUEST);
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), AUTH_MSG_REQUEST);
 	make_reply(&rep);
 	memset(rep.rule, 'r', sizeof(rep.rule) - 1);
 	memset(rep.resolved, 'a', sizeof(rep.resolved) - 1);
@@ -153,7 +153,7 @@ test_unaligned_buffer_passes(void **state)
 	(void)state;
 	make_request(&req);
 	memcpy(raw + 1, &req, sizeof(req));
-	assert_int_equal(validate(raw + 1, sizeof(req)), AUTH_MSG_REQUEST);
+	assert_int_equal(validate(raw + 1, AUTH_REQUEST_MIN), AUTH_MSG_REQUEST);
 }
 
 static void
@@ -168,8 +168,8 @@ test_short_messages_fail(void **state)
 	assert_int_equal(validate(&req, sizeof(struct auth_msg_hdr) - 1), -1);
 	assert_int_equal(validate(&req, sizeof(struct auth_msg_hdr)), -1);
 	/* Even when the header agrees with the short length. */
-	req.hdr.h.size = sizeof(req) - 1;
-	assert_int_equal(validate(&req, sizeof(req) - 1), -1);
+	req.hdr.h.size = AUTH_REQUEST_MIN - 1;
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN - 1), -1);
 	make_taken(&tk);
 	tk.hdr.h.size = sizeof(tk) - 1;
 	assert_int_equal(validate(&tk, sizeof(tk) - 1), -1);
@@ -205,12 +205,12 @@ test_size_field_mismatch_fails(void **state)
 
 	(void)state;
 	make_request(&req);
-	req.hdr.h.size = sizeof(req) + 1;
-	assert_int_equal(validate(&req, sizeof(req)), -1);
-	req.hdr.h.size = sizeof(req) - 1;
-	assert_int_equal(validate(&req, sizeof(req)), -1);
+	req.hdr.h.size = AUTH_REQUEST_MIN + 1;
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
+	req.hdr.h.size = AUTH_REQUEST_MIN - 1;
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
 	req.hdr.h.size = 0;
-	assert_int_equal(validate(&req, sizeof(req)), -1);
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
 }
 
 static void
@@ -267,7 +267,7 @@ test_unterminated_request_fields_fail(void **state)
 	for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
 		make_request(&req);
 		memset((uint8_t *)&req + fields[i].off, 'A', fields[i].len);
-		assert_int_equal(validate(&req, sizeof(req)), -1);
+		assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
 	}
 }
 
@@ -314,10 +314,39 @@ test_request_without_target_fails(void **state)
 	(void)state;
 	make_request(&req);
 	req.port = 0;
-	assert_int_equal(validate(&req, sizeof(req)), -1);
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
 	make_request(&req);
 	memset(req.host, 0, sizeof(req.host));
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
+}
+
+/* A request is as long as its certificate chain says, and no longer. */
+static void
+test_request_size_follows_its_chain(void **state)
+{
+	static struct auth_request	 req;
+	size_t				 n;
+
+	(void)state;
+	make_request(&req);
+	req.chain_len = 700;
+	n = AUTH_REQUEST_SIZE(&req);
+	req.hdr.h.size = (uint32_t)n;
+	assert_int_equal(validate(&req, n), AUTH_MSG_REQUEST);
+	req.hdr.h.size = (uint32_t)(n - 1);
+	assert_int_equal(validate(&req, n - 1), -1);
+	req.hdr.h.size = (uint32_t)AUTH_REQUEST_MIN;
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
+	req.chain_len = TG_MAX_CLIENT_CHAIN_BYTES;
+	req.hdr.h.size = sizeof(req);
+	assert_int_equal(validate(&req, sizeof(req)), AUTH_MSG_REQUEST);
+	req.chain_len = TG_MAX_CLIENT_CHAIN_BYTES + 1;
 	assert_int_equal(validate(&req, sizeof(req)), -1);
+	make_request(&req);
+	req.listener = TG_MAX_LISTENERS;
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), -1);
+	req.listener = TG_MAX_LISTENERS - 1;
+	assert_int_equal(validate(&req, AUTH_REQUEST_MIN), AUTH_MSG_REQUEST);
 }
 
 static void
@@ -329,8 +358,8 @@ test_each_type_goes_one_way_only(void **state)
 
 	(void)state;
 	make_request(&req);
-	assert_int_equal(validate_as(&req, sizeof(req), MSG_GATE, MSG_AUTH), 0);
-	assert_int_equal(validate_as(&req, sizeof(req), MSG_AUTH, MSG_GATE), -1);
+	assert_int_equal(validate_as(&req, AUTH_REQUEST_MIN, MSG_GATE, MSG_AUTH), 0);
+	assert_int_equal(validate_as(&req, AUTH_REQUEST_MIN, MSG_AUTH, MSG_GATE), -1);
 	/* A gate worker cannot answer its own request. */
 	make_reply(&rep);
 	assert_int_equal(validate_as(&rep, sizeof(rep), MSG_AUTH, MSG_GATE), 0);
@@ -338,8 +367,8 @@ test_each_type_goes_one_way_only(void **state)
 	make_taken(&tk);
 	assert_int_equal(validate_as(&tk, sizeof(tk), MSG_GATE, MSG_AUTH), -1);
 	/* Nobody else speaks this protocol. */
-	assert_int_equal(validate_as(&req, sizeof(req), MSG_RELAY, MSG_AUTH), -1);
-	assert_int_equal(validate_as(&req, sizeof(req), MSG_GATE, MSG_MASTER),
+	assert_int_equal(validate_as(&req, AUTH_REQUEST_MIN, MSG_RELAY, MSG_AUTH), -1);
+	assert_int_equal(validate_as(&req, AUTH_REQUEST_MIN, MSG_GATE, MSG_MASTER),
 	    -1);
 }
 
@@ -352,7 +381,7 @@ test_only_an_allow_carries_a_descriptor(void **state)
 
 	(void)state;
 	make_request(&req);
-	assert_int_equal(validate_fds(&req, sizeof(req), 1), -1);
+	assert_int_equal(validate_fds(&req, AUTH_REQUEST_MIN, 1), -1);
 	make_taken(&tk);
 	assert_int_equal(validate_fds(&tk, sizeof(tk), 1), -1);
 	make_reply(&rep);
@@ -418,6 +447,7 @@ main(void)
 		cmocka_unit_test(test_unterminated_reply_fields_fail),
 		cmocka_unit_test(test_bad_verdict_fails),
 		cmocka_unit_test(test_request_without_target_fails),
+		cmocka_unit_test(test_request_size_follows_its_chain),
 		cmocka_unit_test(test_each_type_goes_one_way_only),
 		cmocka_unit_test(test_only_an_allow_carries_a_descriptor),
 		cmocka_unit_test(test_verdict_status_and_name),

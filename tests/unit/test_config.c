@@ -27,6 +27,12 @@ check_documented_values(const struct config *c)
 	assert_string_equal(c->listeners[0].address, "127.0.0.1");
 	assert_int_equal(c->listeners[0].port, 8443);
 	assert_int_equal(c->listeners[0].backlog, 511);
+	assert_int_equal(c->listeners[0].proxy_protocol, 0);
+	assert_int_equal(c->listeners[0].n_proxy_trusted, 0);
+	assert_int_equal(c->listeners[0].client_auth, CLIENT_AUTH_NONE);
+	assert_string_equal(c->listeners[0].client_ca_file, "");
+	assert_string_equal(c->listeners[0].client_crl_file, "");
+	assert_int_equal(c->listeners[0].client_verify_depth, 2);
 	assert_int_equal(c->tls_min_version, TLS1_2_VERSION);
 	assert_string_equal(c->tls13_ciphersuites, "TLS_AES_128_GCM_SHA256:"
 	    "TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
@@ -34,6 +40,7 @@ check_documented_values(const struct config *c)
 	    "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
 	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
 	    "ECDHE-RSA-CHACHA20-POLY1305");
+	assert_int_equal(c->tls_ticket_key_lifetime_ms, 3600 * 1000);
 	assert_int_equal(c->gate_workers, 2);
 	assert_int_equal(c->auth_workers, 4);
 	assert_string_equal(c->gate_user.name, "tunnelgate-gate");
@@ -42,6 +49,20 @@ check_documented_values(const struct config *c)
 	assert_int_equal(c->auth_backend, AUTH_BACKEND_PAM);
 	assert_string_equal(c->auth_realm, "tunnelgate");
 	assert_int_equal(c->auth_failure_delay_ms, 2000);
+	assert_int_equal(c->auth_identity, AUTH_IDENTITY_PASSWORD);
+	assert_int_equal(c->auth_cert_name, CERT_NAME_SUBJECT_CN);
+	assert_string_equal(c->auth_cert_uri_prefix, "");
+	assert_int_equal(c->limit_header_bytes, 8192);
+	assert_int_equal(c->limit_total_connections, 32768);
+	assert_int_equal(c->limit_source_connections, 512);
+	assert_int_equal(c->limit_source_rate, 3000);
+	assert_int_equal(c->limit_ipv6_prefix, 64);
+	assert_int_equal(c->limit_user_rate, 600);
+	assert_int_equal(c->throttle_source_failures, 20);
+	assert_int_equal(c->throttle_user_failures, 5);
+	assert_int_equal(c->throttle_window_ms, 600000);
+	assert_int_equal(c->throttle_lockout_ms, 60000);
+	assert_int_equal(c->throttle_lockout_max_ms, 900000);
 	assert_int_equal(c->pam_min_uid, 1000);
 	assert_int_equal(c->ldap.n_uris, 0);
 	assert_true(c->ldap.starttls);
@@ -202,8 +223,82 @@ test_unknown_top_level_setting_is_an_error(void **state)
 	assert_int_equal(load(fx, MINIMAL "\nlisten_port = 8443;\n"), -1);
 	expect_msg(fx, 4, "listen_port: unknown setting; remove it or use one "
 	    "of: listen, tls, workers, privsep, auth, cache, timeouts, limits, "
-	    "audit, log, policy");
+	    "throttle, audit, control, metrics, log, policy");
 	assert_int_equal(count_lines(fx->log), 1);
+}
+
+static void
+test_control_socket_default_relative_and_too_long(void **state)
+{
+	struct fx	*fx = *state;
+	char		 want[PATH_MAX + 16], text[512], lng[120];
+
+	assert_int_equal(load(fx, MINIMAL), 0);
+	assert_string_equal(fx->cfg->control_socket, "/run/tunnelgated.sock");
+	assert_int_equal(load(fx, MINIMAL "control = { socket = \"c.sock\"; };\n"),
+	    0);
+	snprintf(want, sizeof(want), "%s/c.sock", fx->dir);
+	assert_string_equal(fx->cfg->control_socket, want);
+	memset(lng, 'x', 108);
+	lng[0] = '/';
+	lng[108] = '\0';
+	snprintf(text, sizeof(text), MINIMAL "control = { socket = \"%s\"; };\n",
+	    lng);
+	assert_int_equal(load(fx, text), -1);
+	expect_msg(fx, 3, "control.socket: resolves to a path longer than 107 "
+	    "bytes; use a shorter path");
+}
+
+static void
+test_metrics_listen_is_loopback_or_a_path(void **state)
+{
+	struct fx	*fx = *state;
+	char		 want[PATH_MAX + 16];
+	static const char *const ok[] = { "127.0.0.1:9190", "127.9.8.7:1",
+	    "[::1]:9190", "/run/m.sock" };
+
+	assert_int_equal(load(fx, MINIMAL), 0);
+	assert_string_equal(fx->cfg->metrics_listen, "");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		snprintf(want, sizeof(want), MINIMAL "metrics = { listen = "
+		    "\"%s\"; };\n", ok[i]);
+		assert_int_equal(load(fx, want), 0);
+		assert_string_equal(fx->cfg->metrics_listen, ok[i]);
+	}
+	assert_int_equal(load(fx, MINIMAL "metrics = { listen = \"m.sock\"; };\n"),
+	    0);
+	snprintf(want, sizeof(want), "%s/m.sock", fx->dir);
+	assert_string_equal(fx->cfg->metrics_listen, want);
+	assert_int_equal(load(fx, MINIMAL "metrics = { listen = "
+	    "\"0.0.0.0:9190\"; };\n"), -1);
+	expect_msg(fx, 3, "metrics.listen: \"0.0.0.0:9190\" is not a loopback "
+	    "address");
+	assert_int_equal(load(fx, MINIMAL "metrics = { listen = "
+	    "\"[::ffff:127.0.0.1]:1\"; };\n"), -1);
+	assert_int_equal(load(fx, MINIMAL "metrics = { listen = "
+	    "\"127.0.0.1:0\"; };\n"), -1);
+	expect_msg(fx, 3, "metrics.listen: \"127.0.0.1:0\" is neither "
+	    "ADDRESS:PORT");
+	assert_int_equal(load(fx, MINIMAL "metrics = { listen = "
+	    "\"localhost:9190\"; };\n"), -1);
+}
+
+static void
+test_policy_is_a_file_or_a_group(void **state)
+{
+	struct fx	*fx = *state;
+	char		 want[PATH_MAX + 16];
+
+	snprintf(want, sizeof(want), "%s/p.conf", fx->dir);
+	assert_int_equal(load(fx, MINIMAL "policy = \"p.conf\";\n"), 0);
+	assert_string_equal(fx->cfg->policy_file, want);
+	assert_true(fx->cfg->policy_recheck_live);
+	assert_int_equal(load(fx, MINIMAL "policy = { file = \"p.conf\"; "
+	    "recheck_live = false; };\n"), 0);
+	assert_string_equal(fx->cfg->policy_file, want);
+	assert_false(fx->cfg->policy_recheck_live);
+	assert_int_equal(load(fx, MINIMAL "policy = 3;\n"), -1);
+	expect_msg(fx, 3, "policy: ");
 }
 
 static void
@@ -235,9 +330,9 @@ test_required_settings_are_reported_missing(void **state)
 	struct fx	*fx = *state;
 
 	assert_int_equal(load(fx, "# nothing\n"), -1);
-	expect_msg(fx, 0, "tls.certificate: required setting is missing; set "
-	    "it to the PEM certificate chain file");
-	expect_msg(fx, 0, "tls.key: required setting is missing");
+	expect_msg(fx, 0, "tls.certificate: required, and missing; add tls = { "
+	    "certificate = ...; }: set it to the PEM certificate chain file");
+	expect_msg(fx, 0, "tls.key: required, and missing; add tls = { key");
 	expect_msg(fx, 0, "listen: at least one listener is required; add "
 	    "listen = (");
 	assert_int_equal(count_lines(fx->log), 3);
@@ -245,7 +340,8 @@ test_required_settings_are_reported_missing(void **state)
 	assert_int_equal(load(fx, "listen = ();\ntls = { key = \"k\"; };\n"),
 	    -1);
 	expect_msg(fx, 1, "listen: at least one listener is required");
-	expect_msg(fx, 2, "tls.certificate: required setting is missing");
+	expect_msg(fx, 2, "tls.certificate: required, and missing from the tls "
+	    "group that starts on this line; add certificate = ...; inside it");
 	assert_int_equal(count_lines(fx->log), 2);
 }
 
@@ -332,6 +428,9 @@ main(void)
 		T(test_include_is_relative_to_config_dir),
 		T(test_syntax_error_names_file_and_line),
 		T(test_unknown_top_level_setting_is_an_error),
+		T(test_control_socket_default_relative_and_too_long),
+		T(test_metrics_listen_is_loopback_or_a_path),
+		T(test_policy_is_a_file_or_a_group),
 		T(test_unknown_nested_settings_are_errors),
 		T(test_required_settings_are_reported_missing),
 		T(test_paths_must_fit_path_max),

@@ -4,9 +4,12 @@
  * message names the file, the line and the setting and says what to use,
  * and that the limits themselves are accepted.
  */
+#include <sys/socket.h>
+
 #include <openssl/tls1.h>
 
 #include "config_fixture.h"
+#include "proxy_proto.h"
 
 struct bad_case {
 	const char	*text;
@@ -42,8 +45,8 @@ test_wrong_types_name_the_expected_type(void **state)
 	    "quotes), found an integer");
 	expect_msg(fx, 5, "timeouts.idle: expected a number of seconds");
 	expect_msg(fx, 6, "cache: expected a group { ... }, found an integer");
-	expect_msg(fx, 7, "policy: expected a string in double quotes, found "
-	    "an array");
+	expect_msg(fx, 7, "policy: expected a string in double quotes or a "
+	    "group { ... }, found an array");
 	expect_msg(fx, 8, "limits.header_bytes: expected an integer");
 	assert_int_equal(count_lines(fx->log), 6);
 
@@ -206,6 +209,12 @@ test_duration_bounds_are_enforced(void **state)
 		{ MINIMAL "auth = { failure_delay = 60.5; };", 3,
 		    "auth.failure_delay: 60.5 seconds is out of range; use a "
 		    "duration from 0 to 60 seconds" },
+		{ MINIMAL "throttle = { lockout_max = 86401; };", 3,
+		    "throttle.lockout_max: 86401 seconds is out of range" },
+		{ MINIMAL "throttle = { lockout = 600; lockout_max = 60; };", 3,
+		    "throttle.lockout_max: is shorter than throttle.lockout" },
+		{ MINIMAL "limits = { ipv6_prefix = 8; };", 3,
+		    "limits.ipv6_prefix: 8 is out of range" },
 	};
 
 	run_bad_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
@@ -239,6 +248,116 @@ test_listener_address_must_be_numeric(void **state)
 	assert_int_equal(loadf(fx, TLS "listen = ( { address = \"%s\"; } );\n",
 	    addr), -1);
 	expect_msg(fx, 2, "listen[0].address: \"1111");
+}
+
+static void
+test_proxy_protocol_listener_is_stored(void **state)
+{
+	struct fx		*fx = *state;
+	const struct config_listener *l;
+
+	expect_ok(fx, load(fx, TLS
+	    "listen = (\n"
+	    "  { address = \"127.0.0.1\"; port = 8443; },\n"
+	    "  { address = \"0.0.0.0\"; port = 8444; proxy_protocol = \"v2\";\n"
+	    "    proxy_trusted = [\"10.1.2.3\", \"192.168.7.9/24\", "
+	    "\"2001:db8::/32\"]; },\n"
+	    "  { port = 8445; proxy_protocol = \"any\"; "
+	    "proxy_trusted = [\"::1\"]; }\n"
+	    ");\n"));
+	assert_int_equal(fx->cfg->listeners[0].proxy_protocol, 0);
+	assert_int_equal(fx->cfg->listeners[0].n_proxy_trusted, 0);
+	l = &fx->cfg->listeners[1];
+	assert_int_equal(l->proxy_protocol, PROXY_V2);
+	assert_int_equal(l->n_proxy_trusted, 3);
+	assert_int_equal(l->proxy_trusted[0].family, AF_INET);
+	assert_int_equal(l->proxy_trusted[0].prefix, 32);
+	/* Host bits are cleared, so matching compares networks. */
+	assert_memory_equal(l->proxy_trusted[1].addr, "\xc0\xa8\x07\x00", 4);
+	assert_int_equal(l->proxy_trusted[1].prefix, 24);
+	assert_int_equal(l->proxy_trusted[2].family, AF_INET6);
+	assert_int_equal(l->proxy_trusted[2].prefix, 32);
+	assert_int_equal(fx->cfg->listeners[2].proxy_protocol, PROXY_ANY);
+	assert_int_equal(fx->cfg->listeners[2].proxy_trusted[0].prefix, 128);
+}
+
+static void
+test_proxy_protocol_errors(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ TLS "listen = ( { proxy_protocol = \"v3\"; "
+		    "proxy_trusted = [\"10.0.0.1\"]; } );", 2,
+		    "listen[0].proxy_protocol: \"v3\" is not a mode; use "
+		    "\"none\", \"v1\", \"v2\" or \"any\"" },
+		{ TLS "listen = ( { proxy_protocol = \"v2\"; } );", 2,
+		    "listen[0]: proxy_protocol is set but proxy_trusted lists "
+		    "no network" },
+		{ TLS "listen = ( { proxy_protocol = \"v1\"; "
+		    "proxy_trusted = []; } );", 2,
+		    "listen[0]: proxy_protocol is set but proxy_trusted" },
+		{ TLS "listen = ( { proxy_trusted = [\"10.0.0.1\"]; } );", 2,
+		    "listen[0]: proxy_trusted is set but proxy_protocol is "
+		    "\"none\"" },
+		{ TLS "listen = ( { proxy_protocol = \"v2\"; "
+		    "proxy_trusted = [\"10.0.0.0/33\"]; } );", 2,
+		    "listen[0].proxy_trusted[0]: is not a numeric address or "
+		    "network" },
+		{ TLS "listen = ( { proxy_protocol = \"v2\"; "
+		    "proxy_trusted = [\"::1\", \"lb.example\"]; } );", 2,
+		    "listen[0].proxy_trusted[1]: is not a numeric address" },
+		{ TLS "listen = ( { proxy_protocol = \"v2\"; "
+		    "proxy_trusted = [\"10.0.0.1/\"]; } );", 2,
+		    "listen[0].proxy_trusted[0]: is not a numeric address" },
+		{ TLS "listen = ( { proxy_protocol = \"v2\"; "
+		    "proxy_trusted = [\"10.0.0.1/ 8\"]; } );", 2,
+		    "listen[0].proxy_trusted[0]: is not a numeric address" },
+	};
+	struct fx	*fx = *state;
+	char		 list[TG_MAX_PROXY_TRUSTED * 16 + 32];
+	size_t		 n = 0;
+
+	run_bad_cases(fx, cases, sizeof(cases) / sizeof(cases[0]));
+	for (int i = 0; i <= TG_MAX_PROXY_TRUSTED; i++)
+		n += (size_t)snprintf(list + n, sizeof(list) - n, "%s\"10.0.%d.1\"",
+		    i > 0 ? ", " : "", i);
+	assert_int_equal(loadf(fx, TLS "listen = ( { proxy_protocol = \"v2\"; "
+	    "proxy_trusted = [%s]; } );\n", list), -1);
+	expect_msg(fx, 2, "listen[0].proxy_trusted[32]: too many networks; at "
+	    "most 32 are supported");
+}
+
+/* Client certificates: listen[].client_* and auth.identity. */
+static void
+test_client_certificate_errors(void **state)
+{
+	static const struct bad_case cases[] = {
+		{ TLS "listen = ( { client_auth = \"require\"; } );", 2,
+		    "listen[0]: client_auth is \"require\" but client_ca_file "
+		    "is not set" },
+		{ TLS "listen = ( { client_auth = \"maybe\"; } );", 2,
+		    "listen[0].client_auth: \"maybe\" is not allowed; use one of "
+		    "\"none\", \"optional\", \"require\"" },
+		{ TLS "listen = ( { client_crl_file = \"crl.pem\"; } );", 2,
+		    "listen[0]: client_ca_file or client_crl_file is set but "
+		    "client_auth is \"none\"" },
+		{ TLS "listen = ( { client_auth = \"optional\"; "
+		    "client_ca_file = \"ca.pem\"; client_verify_depth = 9; } );",
+		    2, "listen[0].client_verify_depth: 9 is out of range" },
+		{ LISTEN TLS "auth = { identity = \"certificate\"; };", 3,
+		    "auth.identity: is \"certificate\" but listen[0] (port 8443) "
+		    "asks for no certificate" },
+		{ LISTEN TLS "auth = { identity = \"cert\"; };", 3,
+		    "auth.identity: \"cert\" is not allowed; use one of "
+		    "\"password\", \"certificate\", \"certificate+password\"" },
+		{ TLS "listen = ( { client_auth = \"require\"; "
+		    "client_ca_file = \"ca.pem\"; } );\n"
+		    "auth = { identity = \"certificate\"; "
+		    "certificate_name = \"san_uri\"; };", 3,
+		    "auth.certificate_uri_prefix: is empty but "
+		    "auth.certificate_name is \"san_uri\"" },
+	};
+
+	run_bad_cases(*state, cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void
@@ -503,6 +622,9 @@ main(void)
 		T(test_durations_are_stored_in_ms),
 		T(test_duration_bounds_are_enforced),
 		T(test_listener_address_must_be_numeric),
+		T(test_proxy_protocol_listener_is_stored),
+		T(test_proxy_protocol_errors),
+		T(test_client_certificate_errors),
 		T(test_duplicate_listener_is_an_error),
 		T(test_listener_count_is_bounded),
 		T(test_tls_min_version),

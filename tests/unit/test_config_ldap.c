@@ -321,32 +321,39 @@ test_required_settings_per_mode(void **state)
 	/* Reported at the line of the closest group that is there. */
 	assert_int_equal(load(fx, MINIMAL "auth = {\n\tbackend = \"ldap\";\n"
 	    "\tldap = { };\n};\n"), -1);
-	expect_msg(fx, 5, "auth.ldap.uris: required setting is missing; list "
-	    "the directory servers");
-	expect_msg(fx, 5, "auth.ldap.bind.dn: required setting is missing; "
-	    "bind mode \"search\" needs the service account's DN");
-	expect_msg(fx, 5, "auth.ldap.bind.password_file: required setting is "
-	    "missing");
-	expect_msg(fx, 5, "auth.ldap.bind.base: required setting is missing");
+	expect_msg(fx, 5, "auth.ldap.uris: required, and missing from the "
+	    "auth.ldap group that starts on this line; add uris = ...; inside "
+	    "it: list the directory servers");
+	expect_msg(fx, 5, "auth.ldap.bind.dn: required, and missing from the "
+	    "auth.ldap group that starts on this line; add bind = { dn = ...; "
+	    "} inside it: bind mode \"search\" needs the service account's DN");
+	expect_msg(fx, 5, "auth.ldap.bind.password_file: required, and missing "
+	    "from the auth.ldap group");
+	expect_msg(fx, 5, "auth.ldap.bind.base: required, and missing from the "
+	    "auth.ldap group");
 	assert_int_equal(count_lines(fx->log), 4);
 
 	assert_int_equal(load(fx, LDAP(URIS "bind = { mode = \"template\"; };")),
 	    -1);
-	expect_msg(fx, 3, "auth.ldap.bind.dn_template: required setting is "
-	    "missing");
+	expect_msg(fx, 3, "auth.ldap.bind.dn_template: required, and missing "
+	    "from the auth.ldap.bind group that starts on this line");
 	assert_int_equal(count_lines(fx->log), 1);
 
 	assert_int_equal(load(fx, LDAP(URIS TEMPLATE
 	    "groups = { mode = \"search\"; };")), -1);
-	expect_msg(fx, 3, "auth.ldap.groups.base: required setting is missing; "
-	    "group mode \"search\" needs the DN groups are searched under");
+	expect_msg(fx, 3, "auth.ldap.groups.base: required, and missing from "
+	    "the auth.ldap.groups group that starts on this line; add base = "
+	    "...; inside it: group mode \"search\" needs the DN groups are "
+	    "searched under");
 	assert_int_equal(count_lines(fx->log), 1);
 
 	/* A service account is optional with a template, but whole. */
 	assert_int_equal(load(fx, LDAP(URIS "bind = { mode = \"template\"; "
 	    "dn_template = \"uid=%u,dc=t\"; dn = \"cn=tg,dc=t\"; };")), -1);
-	expect_msg(fx, 3, "auth.ldap.bind.password_file: required setting is "
-	    "missing; a service account needs its password file");
+	expect_msg(fx, 3, "auth.ldap.bind.password_file: required, and missing "
+	    "from the auth.ldap.bind group that starts on this line; add "
+	    "password_file = ...; inside it: a service account needs its "
+	    "password file");
 }
 
 static void

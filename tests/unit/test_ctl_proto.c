@@ -56,17 +56,20 @@ test_each_role_sends_only_its_own_events(void **state)
 		unsigned	 role;
 		const char	*events;	/* by enum value, from 1 */
 	} cases[] = {
-		{ MSG_AUTH, "yyyynnn" },	/* auth_fail deny allow error */
-		{ MSG_GATE, "ynnyyyn" },	/* auth_fail error open close */
-		{ MSG_RELAY, "nnnnnyn" },	/* close */
-		{ MSG_MASTER, "nnnnnnn" },	/* writes its own, sends none */
+		/* auth_fail deny allow error lockout */
+		{ MSG_AUTH, "yyyynnnynnnn" },
+		{ MSG_GATE, "ynnyyynnnnnn" },	/* auth_fail error open close */
+		{ MSG_RELAY, "nnnnnynnnnnn" },	/* close */
+		{ MSG_MASTER, "nnnnnnnnnnnn" },	/* writes its own, sends none */
 	};
 
 	(void)state;
-	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(strlen(cases[i].events), AUDIT_EVENT_MAX);
 		for (unsigned ev = AUDIT_AUTH_FAIL; ev <= AUDIT_EVENT_MAX; ev++)
 			assert_int_equal(role_sends(cases[i].role, ev),
 			    cases[i].events[ev - 1] == 'y');
+	}
 }
 
 static void
@@ -167,6 +170,37 @@ test_what_the_master_sends_goes_to_its_role_only(void **state)
 	assert_false(accepts(&l, sizeof(l), 0, MSG_MASTER, MSG_GATE));
 }
 
+static void
+test_ticket_keys_go_to_gate_workers_whole(void **state)
+{
+	struct ctl_ticket_keys	 k;
+
+	(void)state;
+	memset(&k, 0, sizeof(k));
+	ctl_hdr_init(&k.hdr, CTL_TICKET_KEYS);
+	k.n = 1;
+	memset(&k.key[0], 0x11, sizeof(k.key[0]));
+	assert_true(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_RELAY));
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_AUTH));
+	assert_false(accepts(&k, sizeof(k), 0, MSG_GATE, MSG_MASTER));
+	k.n = 2;	/* the second slot is empty */
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	memset(&k.key[1], 0x11, sizeof(k.key[1]));	/* same name */
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	k.key[1].name[0] = 0x22;
+	assert_true(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	memset(k.key[1].hmac_key, 0, sizeof(k.key[1].hmac_key));
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	k.n = 1;	/* a key past n must be zero */
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	k.n = 0;
+	memset(&k.key[1], 0, sizeof(k.key[1]));
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+	k.n = TG_TICKET_KEYS + 1;
+	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
+}
+
 int
 main(void)
 {
@@ -179,6 +213,7 @@ main(void)
 		cmocka_unit_test(
 		    test_gate_reports_and_sockets_between_master_and_authenticators),
 		cmocka_unit_test(test_what_the_master_sends_goes_to_its_role_only),
+		cmocka_unit_test(test_ticket_keys_go_to_gate_workers_whole),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -397,7 +397,8 @@ test_shipped_example_policy(void **state)
 	(void)state;
 	/* make runs the tests from the top of the tree. */
 	assert_non_null(p = policy_load("etc/policy.conf"));
-	assert_int_equal(policy_rule_count(p), 5);
+	assert_int_equal(policy_rule_count(p), 6);
+	assert_true(policy_has_time_limits(p));
 	assert_string_equal(verdict_g(p, "olga", ops, 1, "web.corp.example.com",
 	    "10.3.0.9", 22), "allow:ops-ssh");
 	assert_string_equal(verdict_g(p, "olga", ops, 1, "sw.mgmt.example.com",

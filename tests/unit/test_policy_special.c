@@ -288,7 +288,7 @@ lookup(const struct policy *p, const char *user, const char *const *groups,
 {
 	static char		 out[128];
 	struct policy_subject	 subj = { user, groups, n_groups };
-	struct policy_verdict	 v = { POLICY_ALLOW, NULL };
+	struct policy_verdict	 v = { POLICY_ALLOW, NULL, false };
 
 	if (policy_lookup_needed(p, &subj, host, port, &v))
 		return "lookup";

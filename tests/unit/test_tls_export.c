@@ -3,8 +3,8 @@
  * libssl server with public APIs only, for every supported suite, including
  * a KeyUpdate libssl handled before the handoff, and every precondition it
  * refuses to export without (unattached, mid-handshake, plaintext or record
- * bytes left inside libssl, read-ahead, session tickets, unsupported
- * suites). The relay's record layer is test_tls_record.c.
+ * bytes left inside libssl, read-ahead, unsupported suites), and session
+ * tickets sent after the handshake counted in the write sequence. The relay's record layer is test_tls_record.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -49,6 +49,37 @@ test_export_after_key_update(void **state)
 	/* The captured secrets were wiped by the first export. */
 	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "traffic secret"));
+	peer_free(p);
+}
+
+/*
+ * Tickets go out at the end of the handshake, before the request is read:
+ * each is a record under the server's write key, so the relay continues
+ * after them or the client rejects its first record.
+ */
+static void
+test_export_after_tickets(void **state)
+{
+	const struct tls_suite	*s = *state;
+	struct peer		*p = peer_new(s, NULL, 2, 1);
+	char			 err[128];
+
+	peer_handshake(p);
+	client_write(p, "request", 7);
+	server_read_expect(p, "request");
+	assert_int_equal(SSL_write(p->s, "200", 3), 3);
+	client_read_expect(p, (const uint8_t *)"200", 3);
+	assert_int_equal(tls_export(p->s, &p->st, err, sizeof(err)), 0);
+	/* TLS 1.3: two tickets and the 200; TLS 1.2: Finished and the 200. */
+	assert_int_equal(p->st.write.seq, s->version == TLS_STATE_V13 ? 3 : 2);
+	assert_int_equal(tls_record_init(&p->rd, &p->st, TLS_RECORD_READ, err,
+	    sizeof(err)), 0);
+	assert_int_equal(tls_record_init(&p->wr, &p->st, TLS_RECORD_WRITE, err,
+	    sizeof(err)), 0);
+	client_write(p, "up", 2);
+	relay_expect_data(p, (const uint8_t *)"up", 2);
+	relay_send_data(p, (const uint8_t *)"down", 4);
+	client_read_expect(p, (const uint8_t *)"down", 4);
 	peer_free(p);
 }
 
@@ -101,10 +132,6 @@ test_export_refusals(void **state)
 	peer_free(p);
 	if (s->version != TLS_STATE_V13)
 		return;
-	p = peer_new(s, NULL, 1, 1);
-	peer_handshake(p);
-	expect_export_error(p, "session ticket");
-	peer_free(p);
 	p = peer_new(s, "TLS_AES_128_CCM_SHA256", 0, 1);
 	peer_handshake(p);
 	expect_export_error(p, "cannot be handed over");
@@ -122,6 +149,10 @@ main(void)
 			add("test_export_after_key_update",
 			    test_export_after_key_update, s);
 	}
+	add("test_export_after_tickets", test_export_after_tickets,
+	    tls_suite_lookup(0x1301));
+	add("test_export_after_tickets", test_export_after_tickets,
+	    tls_suite_lookup(0xC02B));
 	add("test_export_refusals", test_export_refusals,
 	    tls_suite_lookup(0x1301));
 	add("test_export_refusals", test_export_refusals,

@@ -1,0 +1,98 @@
+/*
+ * A rule's own limits on the tunnels it allowed (docs/policy.md, "Time
+ * limits"): max_duration, counted from the tunnel's open record like
+ * limits.max_tunnel_lifetime, and the window, whose end closes the tunnel
+ * (reason window_closed). The rule is the one of that name in the policy
+ * now in force. Policies with such rules are swept at least every second
+ * (and exactly when the first tunnel is due), so a tunnel opened just
+ * before a limit passes ends within a second of it; the lookups by name
+ * cost a sweep rules x tunnels comparisons, and only then.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "master_priv.h"
+#include "tunnels.h"
+
+#define SWEEP_MS	1000
+
+static int64_t
+realtime_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* When t is due (monotonic ms), or 0 if it is due now, with why. */
+static int64_t
+rule_limits_due(const struct policy *p, const struct tunnel *t, int64_t now,
+    int64_t wall, char *reason, size_t size)
+{
+	struct policy_rule_limits	 lim;
+	int64_t				 due = -1, ends;
+	size_t				 idx;
+	unsigned			 line;
+
+	if (policy_rule_where(p, t->facts.rule, &idx, &line) == -1)
+		return -1;
+	policy_rule_time(p, idx, &lim);
+	if (lim.max_duration != 0) {
+		due = t->opened_ms + (int64_t)lim.max_duration * 1000;
+		if (due <= now) {
+			(void)snprintf(reason, size, "lifetime: rule %s "
+			    "max_duration is %u s", t->facts.rule,
+			    lim.max_duration);
+			return 0;
+		}
+	}
+	if (lim.has_window) {
+		if (!policy_rule_window_open(p, idx, wall / 1000, &ends)) {
+			(void)snprintf(reason, size, "window_closed: rule %s "
+			    "window %s", t->facts.rule, lim.window);
+			return 0;
+		}
+		if (due == -1 || now + ends * 1000 - wall < due)
+			due = now + ends * 1000 - wall;
+	}
+	return due;
+}
+
+void
+rule_limits_timers(int64_t now, int64_t *next)
+{
+	static unsigned		 gen_seen;
+	static bool		 timed;
+	static int64_t		 sweep_at;
+	const struct policy	*p = m.gen->policy;
+	struct tunnel		*t, *n;
+	char			 reason[256];	/* the close record keeps 127 */
+	int64_t			 due, wall;
+
+	if (m.gen->id != gen_seen || gen_seen == 0) {
+		gen_seen = m.gen->id;
+		timed = policy_has_time_limits(p);
+		sweep_at = now;
+	}
+	if (!timed || m.stopping)
+		return;
+	if (now >= sweep_at) {
+		sweep_at = now + SWEEP_MS;
+		wall = realtime_ms();
+		for (t = TAILQ_FIRST(tunnels_list()); t != NULL; t = n) {
+			n = TAILQ_NEXT(t, entry);
+			/* Asked already (by this or an admin): its grace runs. */
+			if (t->kill_reason[0] != '\0' ||
+			    (due = rule_limits_due(p, t, now, wall, reason,
+			    sizeof(reason))) == -1)
+				continue;
+			if (due == 0)
+				(void)tunnels_kill(t, AUDIT_BY_POLICY, reason);
+			else if (due < sweep_at)
+				sweep_at = due;
+		}
+	}
+	if (*next == -1 || sweep_at < *next)
+		*next = sweep_at;
+}

@@ -1,0 +1,311 @@
+/*
+ * The master's tunnel table (tunnels.h). A balanced tree (tsearch) finds a
+ * tunnel by id in O(log n) whatever ids children send; a list keeps them in
+ * the order they opened for status.
+ */
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "master_priv.h"
+#include "metrics.h"
+#include "proc.h"
+#include "tunnels.h"
+#include "user_tunnels.h"
+
+#define REASON_WORKER_DIED	"worker_died"
+
+static void			*tree;
+static struct tunnel_list	 list = TAILQ_HEAD_INITIALIZER(list);
+static size_t			 count;
+static size_t			 killing;	/* with kill_due_ms set */
+
+static int
+tunnel_cmp(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+const struct tunnel_list *
+tunnels_list(void)
+{
+	return &list;
+}
+
+size_t
+tunnels_count(void)
+{
+	return count;
+}
+
+struct tunnel *
+tunnels_find(uint64_t id)
+{
+	void	**p = tfind(&id, &tree, tunnel_cmp);
+
+	return p == NULL ? NULL : *p;
+}
+
+static int64_t
+wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+tunnel_remove(struct tunnel *t)
+{
+	user_tunnels_ended(t->id);
+	if (t->kill_due_ms != 0)
+		killing--;
+	tdelete(&t->id, &tree, tunnel_cmp);
+	TAILQ_REMOVE(&list, t, entry);
+	count--;
+	free(t);
+}
+
+/* Does this child hold t? Relay slots outlive their processes' pids. */
+static bool
+tunnel_held_by(const struct tunnel *t, const struct child *c)
+{
+	if (t->holder == TUNNEL_IN_GATE)
+		return c->kind == CHILD_GATE && c->pid == t->gate_pid;
+	return c->kind == CHILD_RELAY && c->slot == t->relay;
+}
+
+const char *
+tunnels_open(struct child *gate, const struct audit_record *rec)
+{
+	struct tunnel	*t;
+
+	if (tunnels_find(rec->tunnel_id) != NULL)
+		return "an open record for a tunnel already open";
+	/* An honest gate worker holds no more than limits.connections. */
+	if (gate->tunnels >= gate->gen->cfg->limit_connections)
+		return "more open tunnels than limits.connections";
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		fatal("tunnels: calloc");
+	t->id = rec->tunnel_id;
+	t->facts = *rec;
+	t->gen = gate->gen->id;
+	t->holder = TUNNEL_IN_GATE;
+	t->gate_pid = gate->pid;
+	t->opened_ms = t->active_ms = proc_now_ms();
+	t->opened_wall_ms = wall_ms();
+	if (tsearch(&t->id, &tree, tunnel_cmp) == NULL)
+		fatal("tunnels: tsearch");
+	TAILQ_INSERT_TAIL(&list, t, entry);
+	count++;
+	gate->tunnels++;
+	return NULL;
+}
+
+void
+tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
+{
+	struct tunnel	*t = tunnels_find(id);
+
+	if (t == NULL)
+		return;		/* its open record was lost */
+	if (sent && tunnel_held_by(t, gate)) {
+		/* The gate worker handed it on before it read the kill. */
+		if (t->kill_due_ms != 0) {
+			killing--;
+			t->kill_due_ms = 0;
+		}
+		t->holder = TUNNEL_IN_RELAY;
+		t->relay = relay;
+		t->taken = false;
+		gate->tunnels--;
+	} else if (!sent && t->holder == TUNNEL_IN_RELAY && t->relay == relay &&
+	    !t->taken) {
+		t->holder = TUNNEL_IN_GATE;
+		t->gate_pid = gate->pid;
+		gate->tunnels++;
+	}
+}
+
+void
+tunnels_close(struct child *c, uint64_t id)
+{
+	struct tunnel	*t = tunnels_find(id);
+
+	if (t == NULL || !tunnel_held_by(t, c))
+		return;
+	if (c->kind == CHILD_GATE)
+		c->tunnels--;
+	tunnel_remove(t);
+}
+
+void
+tunnels_stats(struct child *c, const struct ctl_tunnel_stats *s)
+{
+	int64_t		 now = proc_now_ms();
+	struct tunnel	*t;
+	bool		 drained = false, adopted;
+
+	for (uint32_t i = 0; i < s->n; i++) {
+		const struct ctl_tunnel_stat *e = &s->t[i];
+
+		t = tunnels_find(e->tunnel_id);
+		/* A relay worker may adopt before we read the gate's report. */
+		if ((t == NULL || !tunnel_held_by(t, c)) &&
+		    c->kind == CHILD_RELAY && !drained) {
+			master_drain(CHILD_GATE);
+			drained = true;
+			t = tunnels_find(e->tunnel_id);
+		}
+		if (t == NULL || !tunnel_held_by(t, c))
+			continue;
+		adopted = !t->taken;
+		t->taken = true;
+		t->bytes_up = e->bytes_up;
+		t->bytes_down = e->bytes_down;
+		t->active_ms = e->idle_ms > now - t->opened_ms ? t->opened_ms :
+		    now - e->idle_ms;
+		/* Told to end while it was in flight: ask the adopter. */
+		if (adopted && t->kill_reason[0] != '\0' && t->kill_due_ms == 0)
+			(void)tunnels_kill(t, (enum audit_closed_by)t->kill_by,
+			    t->kill_reason);
+	}
+}
+
+static void
+tunnel_write_died(const struct tunnel *t, int64_t now)
+{
+	struct audit_record	 rec = t->facts;
+	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
+
+	rec.event = AUDIT_CLOSE;
+	rec.closed_by = AUDIT_BY_ERROR;
+	AUDIT_SET(rec.reason, REASON_WORKER_DIED);
+	/* Killed because it would not end this tunnel when told. */
+	if (t->kill_due_ms != 0 && t->kill_due_ms <= now) {
+		rec.closed_by = t->kill_by;
+		AUDIT_SET(rec.reason, t->kill_reason);
+	}
+	rec.bytes_up = t->bytes_up;
+	rec.bytes_down = t->bytes_down;
+	rec.duration_ms = (uint64_t)(now - t->opened_ms);
+	auditlog_write(&rec, &me);
+	metrics_audit(&rec, false);
+}
+
+void
+tunnels_worker_died(struct child *c)
+{
+	struct tunnel	*t, *next;
+	int64_t		 now = proc_now_ms();
+	unsigned	 n = 0;
+
+	if (c->kind == CHILD_AUTH || c->kind == CHILD_KEY)
+		return;
+	for (t = TAILQ_FIRST(&list); t != NULL; t = next) {
+		next = TAILQ_NEXT(t, entry);
+		/* One still queued for the relay worker waits for its successor. */
+		if (!tunnel_held_by(t, c) ||
+		    (t->holder == TUNNEL_IN_RELAY && !t->taken))
+			continue;
+		tunnel_write_died(t, now);
+		if (t->holder == TUNNEL_IN_RELAY)
+			relays_forget(t->relay, t->id);
+		tunnel_remove(t);
+		n++;
+	}
+	if (n > 0)
+		log_warnx("%s %d died holding %u tunnels; their close records "
+		    "say worker_died", master_child_name(c->kind), (int)c->pid,
+		    n);
+}
+
+pid_t
+tunnels_holder_pid(const struct tunnel *t)
+{
+	if (t->holder == TUNNEL_IN_GATE)
+		return t->gate_pid;
+	return m.relays[t->relay].s.pid;
+}
+
+static struct child *
+holder_child(const struct tunnel *t)
+{
+	pid_t		 pid = tunnels_holder_pid(t);
+	struct child	*c;
+
+	if (pid == 0)
+		return NULL;
+	TAILQ_FOREACH(c, &m.children, entry)
+		if (c->pid == pid && !c->killed)
+			return c;
+	return NULL;
+}
+
+int
+tunnels_kill(struct tunnel *t, enum audit_closed_by by, const char *reason)
+{
+	struct ctl_tunnel_kill	 k;
+	struct child		*c;
+
+	if (t->kill_reason[0] == '\0') {
+		t->kill_by = by;
+		AUDIT_SET(t->kill_reason, reason);
+	}
+	if ((c = holder_child(t)) == NULL)
+		return -1;
+	memset(&k, 0, sizeof(k));
+	ctl_hdr_init(&k.hdr, CTL_TUNNEL_KILL);
+	k.tunnel_id = t->id;
+	k.closed_by = by;
+	AUDIT_SET(k.reason, reason);
+	if (ctl_send(c->ctl_fd, &k, sizeof(k), NULL, 0) == -1) {
+		log_warn("%s %d: cannot ask it to end tunnel %016llx",
+		    master_child_name(c->kind), (int)c->pid,
+		    (unsigned long long)t->id);
+		return -1;
+	}
+	/*
+	 * Only one it has adopted: a queued one is not in its hands yet, and
+	 * is asked again when its relay worker reports it (tunnels_stats).
+	 */
+	if (t->kill_due_ms == 0 && (t->holder == TUNNEL_IN_GATE || t->taken)) {
+		killing++;
+		t->kill_due_ms = proc_now_ms() + TUNNEL_KILL_GRACE_MS;
+	}
+	return 0;
+}
+
+void
+tunnels_timers(int64_t now, int64_t *next)
+{
+	struct tunnel	*t;
+	struct child	*c;
+	char		 what[96];
+
+	lifetime_timers(now, next);
+	rule_limits_timers(now, next);
+	progress_timers(now, next);
+	if (killing == 0)
+		return;
+	TAILQ_FOREACH(t, &list, entry) {
+		if (t->kill_due_ms == 0)
+			continue;
+		if (t->kill_due_ms > now) {
+			if (*next == -1 || t->kill_due_ms < *next)
+				*next = t->kill_due_ms;
+			continue;
+		}
+		if ((c = holder_child(t)) == NULL)
+			continue;
+		(void)snprintf(what, sizeof(what), "did not end tunnel %016llx "
+		    "when told", (unsigned long long)t->id);
+		master_kill_child(c, what);
+	}
+}

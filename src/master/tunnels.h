@@ -1,0 +1,88 @@
+/*
+ * The master's table of live tunnels: every tunnel a gate worker opened and
+ * no worker has closed yet, wherever it is relayed. It is built from what
+ * the master already reads and validates: a gate worker's `open` record,
+ * the CTL_HANDOFF reports that move a tunnel to a relay worker, the close
+ * records, and the workers' CTL_TUNNEL_STATS. Children only ever change
+ * entries they hold, so a compromised worker can misreport its own tunnels'
+ * counts and nothing else. When a worker dies, the master writes the close
+ * records of the tunnels that died with it (reason `worker_died`).
+ */
+#ifndef TG_TUNNELS_H
+#define TG_TUNNELS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include "audit.h"
+#include "ctl.h"
+
+struct child;
+
+enum tunnel_holder { TUNNEL_IN_GATE, TUNNEL_IN_RELAY };
+
+struct tunnel {
+	uint64_t		 id;		/* first: the tree's key */
+	TAILQ_ENTRY(tunnel)	 entry;
+	struct audit_record	 facts;		/* the gate worker's open record */
+	unsigned		 gen;		/* of the gate worker that opened it */
+	enum tunnel_holder	 holder;
+	pid_t			 gate_pid;	/* TUNNEL_IN_GATE */
+	unsigned		 relay;		/* TUNNEL_IN_RELAY: slot */
+	bool			 taken;		/* that relay worker adopted it */
+	uint64_t		 bytes_up, bytes_down;
+	int64_t			 opened_ms;	/* monotonic */
+	int64_t			 opened_wall_ms;
+	int64_t			 active_ms;	/* monotonic: bytes last moved */
+	/* Asked to end it: by when, and what its close record says. */
+	int64_t			 kill_due_ms;
+	uint32_t		 kill_by;	/* enum audit_closed_by */
+	char			 kill_reason[128];
+};
+
+TAILQ_HEAD(tunnel_list, tunnel);
+
+/* In the order they opened. */
+const struct tunnel_list *tunnels_list(void);
+size_t	 tunnels_count(void);
+struct tunnel *tunnels_find(uint64_t id);
+
+/* A gate worker's open record; NULL, or why the gate worker lies. */
+const char *tunnels_open(struct child *gate, const struct audit_record *);
+/* A handoff report from a gate worker (sent: to relay, else back). */
+void	 tunnels_handoff(struct child *gate, unsigned relay, uint64_t id,
+	    bool sent);
+/* A close record from the worker that holds the tunnel. */
+void	 tunnels_close(struct child *, uint64_t id);
+void	 tunnels_stats(struct child *, const struct ctl_tunnel_stats *);
+/* Close records, reason worker_died, for what died with this worker. */
+void	 tunnels_worker_died(struct child *);
+/*
+ * Tell the worker holding t to end it (CTL_TUNNEL_KILL); 0, or -1 if no
+ * worker holds it now. A worker that has not closed it TUNNEL_KILL_GRACE_MS
+ * later is killed (tunnels_timers), and the close record says reason.
+ */
+#define TUNNEL_KILL_GRACE_MS	1000
+int	 tunnels_kill(struct tunnel *t, enum audit_closed_by, const char *reason);
+void	 tunnels_timers(int64_t now, int64_t *next);
+/*
+ * lifetime.c: end tunnels older than limits.max_tunnel_lifetime (reason
+ * "lifetime"); called by tunnels_timers.
+ */
+void	 lifetime_timers(int64_t now, int64_t *next);
+/*
+ * rule_limits.c: end tunnels past their rule's max_duration (reason
+ * "lifetime") or window (reason "window_closed"); called by tunnels_timers.
+ */
+void	 rule_limits_timers(int64_t now, int64_t *next);
+/*
+ * progress.c: every audit.progress_interval, a progress record for each
+ * tunnel open at least that long; called by tunnels_timers.
+ */
+void	 progress_timers(int64_t now, int64_t *next);
+/* The holder's process id, or 0 if it is not running. */
+pid_t	 tunnels_holder_pid(const struct tunnel *);
+
+#endif

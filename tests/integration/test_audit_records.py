@@ -1,0 +1,138 @@
+"""Audit completeness (issue 13, item 6): progress records of long tunnels,
+the policy version and the groups in decision and tunnel records, and the
+reload event (docs/audit-log.md)."""
+
+import grp
+import hashlib
+import os
+import pwd
+import signal
+
+import harness as h
+from harness import wait_for
+from test_tunnelgatectl import ctl, status
+
+
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _nss_groups(user):
+    gid = pwd.getpwnam(user).pw_gid
+    return {grp.getgrgid(g).gr_name for g in os.getgrouplist(user, gid)}
+
+
+def _with_progress(gw, seconds):
+    gw.conf.write_text(gw.config_text().replace(
+        'file = "audit.log";', f'file = "audit.log";\n\tprogress_interval = {seconds};'))
+
+
+def _events(gw, event, **match):
+    return [e for e in gw.audit_events() if e["event"] == event and
+            all(e.get(k) == v for k, v in match.items())]
+
+
+def test_a_long_tunnel_has_progress_records_with_its_bytes_so_far(make_gateway, backends):
+    gw = make_gateway("progress", start=False)
+    _with_progress(gw, 1)
+    gw.start()
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        tid = gw.wait_audit(event="open", client=c.client_address)["tunnel"]
+        h.echo_round_trip(c, 1000)
+        first = wait_for(lambda: [e for e in _events(gw, "progress", tunnel=tid)
+                                  if e["bytes_up"] == 1000], 15,
+                         "a progress record with the first 1000 bytes")[0]
+        h.echo_round_trip(c, 5000)
+        later = wait_for(lambda: [e for e in _events(gw, "progress", tunnel=tid)
+                                  if e["bytes_up"] == 6000], 15,
+                         "a progress record with 6000 bytes")[0]
+        c.close_notify()
+    close = gw.wait_audit(event="close", tunnel=tid)
+    assert (first["role"], first["user"], first["rule"]) == ("master", "alice", h.RULE_OPS)
+    assert (first["bytes_down"], later["bytes_down"]) == (1000, 6000), (first, later)
+    assert 1000 <= first["duration_ms"] < later["duration_ms"] <= close["duration_ms"]
+    assert "closed_by" not in first and "reason" not in first, first
+    assert first["policy"] == close["policy"] == _sha256(gw.policy_path)
+    # Every record of the tunnel: one open, progress, then one close.
+    kinds = [e["event"] for e in gw.audit_events() if e.get("tunnel") == tid]
+    assert kinds[:2] == ["allow", "open"] and kinds[-1] == "close", kinds
+    assert set(kinds[2:-1]) == {"progress"}, kinds
+    assert (kinds.count("open"), kinds.count("close")) == (1, 1), kinds
+
+
+def test_progress_interval_zero_writes_none(make_gateway, backends):
+    gw = make_gateway("progress-off", start=False)
+    _with_progress(gw, 0)
+    gw.start()
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c, 1000)
+        tid = gw.wait_audit(event="open", client=c.client_address)["tunnel"]
+        # The master's table has the worker's report of the bytes, and more
+        # than the shortest interval has passed: with 1 s there would be one.
+        wait_for(lambda: [r for r in status(gw) if r["tunnel"] == tid and
+                          r["bytes_up"] == 1000], 15, "the tunnel's bytes")
+        wait_for(lambda: [r for r in status(gw) if r["tunnel"] == tid and
+                          r["age_ms"] > 2500], 15, "the tunnel to be 2.5 s old")
+        c.close_notify()
+    gw.wait_audit(event="close", tunnel=tid)
+    assert not _events(gw, "progress"), _events(gw, "progress")
+
+
+def test_decisions_and_tunnels_carry_the_policy_hash_and_the_users_groups(
+        make_gateway, backends):
+    gw = make_gateway("policy-version")
+    old = _sha256(gw.policy_path)
+    assert gw.status_of("backend.test:25") == 403
+    deny = wait_for(lambda: _events(gw, "deny"), 10, "the deny record")[0]
+    assert deny["rule"] == h.RULE_DENY_PORT, deny
+    assert deny["policy"] == old, deny
+    assert set(deny["groups"].split(",")) == _nss_groups("alice"), deny
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c, 100)
+        client = c.client_address
+        c.close_notify()
+    close = gw.wait_audit(event="close", client=client)
+    allow = gw.wait_audit(event="allow", client=client)
+    opened = gw.wait_audit(event="open", client=client)
+    for e in (allow, opened, close):
+        assert e["policy"] == old, e
+        assert set(e["groups"].split(",")) == _nss_groups("alice"), e
+
+    # Edit the policy and reload: the new decisions name the new version.
+    gw.write_policy(h.STANDARD_POLICY + "# edited\n")
+    new = _sha256(gw.policy_path)
+    assert new != old
+    gw.signal(signal.SIGHUP)
+    reload = wait_for(lambda: _events(gw, "reload"), 15, "the reload record")[0]
+    assert (reload["role"], reload["by"], reload["policy"], reload["rules"]) == (
+        "master", "signal", new, 6), reload
+    assert reload["reason"].startswith("applied: generation 2"), reload
+    mark = gw.audit_mark()
+    assert gw.status_of("backend.test:25") == 403
+    deny2 = wait_for(lambda: _events_after(gw, mark, "deny"), 10, "the new deny")[0]
+    assert deny2["policy"] == new, deny2
+
+
+def _events_after(gw, mark, event):
+    return [e for e in gw.audit_events(after=mark) if e["event"] == event]
+
+
+def test_tunnelgatectl_reload_is_audited_applied_and_refused(make_gateway):
+    gw = make_gateway("reload-audit")
+    good = _sha256(gw.policy_path)
+    assert ctl(gw, "reload", check=0).stdout.startswith("applied:")
+    gw.write_policy("rules = ( { name = broken")
+    r = ctl(gw, "reload")
+    assert r.returncode != 0 and r.stdout.startswith("refused:"), r
+    reloads = wait_for(lambda: len(_events(gw, "reload")) == 2 and _events(gw, "reload"),
+                       10, "two reload records")
+    applied, refused = reloads
+    assert (applied["by"], refused["by"]) == ("uid 0", "uid 0"), reloads
+    assert applied["reason"].startswith("applied: "), applied
+    # The same words as tunnelgatectl printed (cut at the 127 bytes of reason).
+    assert refused["reason"].startswith("refused: ") and \
+        r.stdout.strip().startswith(refused["reason"]), (refused, r.stdout)
+    # After a refusal, the policy that stays in force.
+    assert applied["policy"] == refused["policy"] == good, reloads
+    assert applied["rules"] == refused["rules"] == 6, reloads
+    assert all(k not in refused for k in ("tunnel", "user", "bytes_up")), refused
