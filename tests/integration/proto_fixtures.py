@@ -32,7 +32,7 @@ VERDICT_UNAVAILABLE = 7
 # src/common/ctl.h
 CTL_VERSION = 2
 CTL_AUDIT, CTL_RELAY_LOAD_RETIRED, CTL_HANDOFF = 1, 5, 7
-CTL_AUDIT_SIZE = 1360
+CTL_AUDIT_SIZE = 1720
 CTL_RATE_PER_SEC = 20000
 CTL_RATE_BURST = 20000
 
@@ -41,8 +41,9 @@ EVENTS = {"auth_fail": 1, "deny": 2, "allow": 3, "error": 4, "open": 5, "close":
 CLOSED_BY_CLIENT = 1
 RECORD_FIELDS = (("client", 64), ("proxy", 64), ("user", 256), ("target", 265),
                  ("resolved", 64), ("rule", 64), ("tls_version", 16), ("tls_cipher", 64),
-                 ("reason", 128), ("cert_subject", 256), ("cert_sha256", 65))
-RECORD_SIZE = 1352
+                 ("reason", 128), ("cert_subject", 256), ("cert_sha256", 65),
+                 ("groups", 256), ("policy", 65), ("by", 32))
+RECORD_SIZE = 1712
 
 # A relay worker is exec'd with these (src/relay/relay_worker.c).
 RELAY_CTL_FD, RELAY_HANDOFF_FD = 3, 4
@@ -83,7 +84,7 @@ def auth_reply(req_id, verdict=1):
 
 
 def audit_record(event, tunnel_id, closed_by=0, **fields):
-    rec = struct.pack("<IIQQQQ", EVENTS[event], closed_by, tunnel_id, 0, 0, 0)
+    rec = struct.pack("<IIQQQQQ", EVENTS[event], closed_by, tunnel_id, 0, 0, 0, 0)
     for name, size in RECORD_FIELDS:
         rec += _fixed(fields.get(name, ""), size)
     return rec.ljust(RECORD_SIZE, b"\0")

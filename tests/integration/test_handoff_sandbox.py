@@ -61,8 +61,11 @@ def test_open_tunnel_sockets_are_held_by_a_relay_worker_not_a_gate(gateway, vers
             h.echo_round_trip(c)
 
 
-def test_tunnels_spread_over_relay_workers_by_load(make_gateway, backends):
-    gw = make_gateway("handoff-spread")
+def test_a_gate_worker_hands_tunnels_to_relay_workers_in_turn(make_gateway, backends):
+    """In turn, not by the loads relay workers' own close records move (a
+    lying relay worker would draw every tunnel); one gate worker, so which
+    worker accepts a connection cannot skew the count."""
+    gw = make_gateway("handoff-spread", gate=1)
     relays = hf.relay_pids(gw, 2)
     per_relay, opened = {p: 0 for p in relays}, []
     try:
