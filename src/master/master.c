@@ -309,6 +309,10 @@ master_child_died(struct child *c, int status)
 	else if (WEXITSTATUS(status) != 0 || !expected)
 		log_warnx("%s %d exited with status %d", name, (int)c->pid,
 		    WEXITSTATUS(status));
+	/* What it said before it died: an open, a handoff, an adoption. */
+	c->reaped = true;
+	if (!c->killed)
+		master_dispatch_child(c);
 	TAILQ_REMOVE(&m.children, c, entry);
 	close(c->ctl_fd);
 	/* Its connections died with it. */

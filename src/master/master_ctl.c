@@ -138,7 +138,8 @@ master_kill_child(struct child *c, const char *what)
 	log_warnx("%s: %s; killing it", who, what);
 	snprintf(line, sizeof(line), "%s killed: %s", who, what);
 	master_audit_own(line);
-	kill(c->pid, SIGKILL);
+	if (!c->reaped)
+		kill(c->pid, SIGKILL);
 	epoll_ctl(m.epfd, EPOLL_CTL_DEL, c->ctl_fd, NULL);
 }
 
@@ -194,13 +195,15 @@ master_audit_child(struct child *c, const struct audit_record *sent)
 	/*
 	 * Not killed: a compromised gate worker could hand a relay worker a
 	 * tunnel without telling the master, and an honest relay worker
-	 * would then be punished for closing it.
+	 * would then be punished for closing it. Nor one whose close record
+	 * the master wrote already, when a worker died with it in flight.
 	 */
-	if (c->kind == CHILD_RELAY && rec->event == AUDIT_CLOSE &&
-	    !relays_closed(c, rec->tunnel_id)) {
-		log_warnx("relay worker %d: close record for tunnel %016llx, "
-		    "which it was never handed; not written", (int)c->pid,
-		    (unsigned long long)rec->tunnel_id);
+	if (rec->event == AUDIT_CLOSE && (c->kind == CHILD_RELAY ?
+	    !relays_closed(c, rec->tunnel_id) :
+	    !tunnels_holds(c, rec->tunnel_id))) {
+		log_warnx("%s %d: close record for tunnel %016llx, which it "
+		    "does not hold; not written", master_child_name(c->kind),
+		    (int)c->pid, (unsigned long long)rec->tunnel_id);
 		return;
 	}
 	master_audit_stamp(c, rec);
@@ -257,6 +260,14 @@ master_handoff(struct child *gate, const struct ctl_handoff *h, bool sent)
 {
 	const char	*why;
 
+	/*
+	 * Its relay worker died between the report and the send, and the
+	 * master closed the tunnel then; the gate worker must not keep it.
+	 */
+	if (!sent && tunnels_find(h->tunnel_id) == NULL) {
+		tunnels_end_untracked(gate, h->tunnel_id);
+		return NULL;
+	}
 	if ((why = relays_handoff(h, sent)) == NULL)
 		tunnels_handoff(gate, h->relay, h->tunnel_id, sent);
 	return why;

@@ -56,6 +56,7 @@ struct child {
 	struct generation	*gen;		/* NULL for relay workers */
 	int			 ctl_fd;
 	bool			 killed;	/* broke a protocol; not read */
+	bool			 reaped;	/* dead: its pid may be reused */
 	int64_t			 hung_up_at;	/* its control socket ended */
 	int64_t			 tokens;	/* rate bucket, in 1/1000 message */
 	int64_t			 tokens_at;
@@ -139,6 +140,8 @@ const char *relays_handoff(const struct ctl_handoff *, bool sent);
 bool	 relays_closed(struct child *, uint64_t tunnel_id);
 /* That slot's tunnel died with its process: count it no more. */
 void	 relays_forget(unsigned slot, uint64_t tunnel_id);
+/* Adds to out the ids of the tunnels still queued on slot's socket. */
+void	 relays_queued(unsigned slot, struct tunnelset *out);
 void	 relays_send_loads(int gate_ctl_fd);
 void	 relays_timers(int64_t now, int64_t *next);
 void	 relays_stop(void);

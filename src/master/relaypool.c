@@ -10,11 +10,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include "handoff.h"
 #include "ipc.h"
 #include "log.h"
 #include "master_priv.h"
@@ -161,6 +165,47 @@ relays_forget(unsigned slot, uint64_t tunnel_id)
 	if (tunnelset_remove(&r->live, tunnel_id) == 0 ||
 	    tunnelset_remove(&r->orphans, tunnel_id) == 0)
 		m.loads_dirty = true;
+}
+
+/*
+ * Which handed-off tunnels still wait on slot's socket: the master peeks at
+ * each queued message (SO_PEEK_OFF steps past the ones already seen) and
+ * keeps only the tunnel id. Without a control buffer the kernel installs
+ * none of the attached sockets here; the copy of the TLS secrets is wiped.
+ * A relay worker reading meanwhile only makes an id look gone, never one
+ * look queued that is not.
+ */
+void
+relays_queued(unsigned slot, struct tunnelset *out)
+{
+	static _Alignas(struct handoff_msg) uint8_t msg[HANDOFF_MSG_MAX];
+	const struct handoff_msg *h = (const struct handoff_msg *)msg;
+	int		 fd = m.relays[slot].recv_end, off = 0;
+	ssize_t		 n;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) == -1) {
+		log_warn("relay worker %u: cannot look at its queue", slot);
+		return;
+	}
+	while ((n = recv(fd, msg, sizeof(msg), MSG_PEEK | MSG_DONTWAIT |
+	    MSG_TRUNC)) > 0) {
+		/* Only a lying gate worker sends more; the relay drops it. */
+		if ((size_t)n > sizeof(msg)) {
+			socklen_t len = sizeof(off);
+
+			if (getsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off,
+			    &len) == -1 || n - (ssize_t)sizeof(msg) > INT_MAX - off)
+				break;
+			off += (int)(n - (ssize_t)sizeof(msg));
+			if (setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off,
+			    sizeof(off)) == -1)
+				break;
+		} else if ((size_t)n >= sizeof(*h))
+			(void)tunnelset_add(out, h->facts.tunnel_id);
+	}
+	OPENSSL_cleanse(msg, sizeof(msg));
+	off = -1;
+	(void)setsockopt(fd, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
 }
 
 /* To one gate worker's control socket, or to every gate worker (-1). */

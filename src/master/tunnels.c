@@ -13,7 +13,9 @@
 #include "master_priv.h"
 #include "metrics.h"
 #include "proc.h"
+#include "tg_limits.h"
 #include "tunnels.h"
+#include "tunnelset.h"
 #include "user_tunnels.h"
 
 #define REASON_WORKER_DIED	"worker_died"
@@ -133,6 +135,30 @@ tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
 	}
 }
 
+bool
+tunnels_holds(const struct child *c, uint64_t id)
+{
+	const struct tunnel	*t = tunnels_find(id);
+
+	return t != NULL && tunnel_held_by(t, c);
+}
+
+void
+tunnels_end_untracked(struct child *c, uint64_t id)
+{
+	struct ctl_tunnel_kill	 k;
+
+	log_warnx("%s %d holds tunnel %016llx, which the master has closed "
+	    "or never heard of; telling it to end it",
+	    master_child_name(c->kind), (int)c->pid, (unsigned long long)id);
+	memset(&k, 0, sizeof(k));
+	ctl_hdr_init(&k.hdr, CTL_TUNNEL_KILL);
+	k.tunnel_id = id;
+	k.closed_by = AUDIT_BY_ERROR;
+	AUDIT_SET(k.reason, REASON_WORKER_DIED);
+	(void)ctl_send(c->ctl_fd, &k, sizeof(k), NULL, 0);
+}
+
 void
 tunnels_close(struct child *c, uint64_t id)
 {
@@ -163,7 +189,11 @@ tunnels_stats(struct child *c, const struct ctl_tunnel_stats *s)
 			drained = true;
 			t = tunnels_find(e->tunnel_id);
 		}
-		if (t == NULL || !tunnel_held_by(t, c))
+		if (t == NULL) {
+			tunnels_end_untracked(c, e->tunnel_id);
+			continue;
+		}
+		if (!tunnel_held_by(t, c))
 			continue;
 		adopted = !t->taken;
 		t->taken = true;
@@ -199,26 +229,70 @@ tunnel_write_died(const struct tunnel *t, int64_t now)
 	metrics_audit(&rec, false);
 }
 
+/*
+ * Is t, handed to a relay worker and not yet reported adopted, still
+ * waiting on that relay worker's socket? scanned/queued cache one look per
+ * slot. One no longer queued was read by a relay worker that died before
+ * saying so, or never sent by a gate worker that died after its report: it
+ * is gone either way. A relay worker that did read it, and that this look
+ * raced, is told to end it when it reports it (tunnels_stats).
+ */
+static bool
+tunnel_queued(const struct tunnel *t, bool *scanned, struct tunnelset *queued)
+{
+	if (!scanned[t->relay]) {
+		scanned[t->relay] = true;
+		relays_queued(t->relay, &queued[t->relay]);
+	}
+	return tunnelset_remove(&queued[t->relay], t->id) == 0;
+}
+
+/* Did t die with c? */
+static bool
+tunnel_died_with(const struct tunnel *t, const struct child *c,
+    bool *scanned, struct tunnelset *queued)
+{
+	if (t->holder == TUNNEL_IN_GATE || t->taken)
+		return tunnel_held_by(t, c);
+	/* Handed off, not yet adopted: by c, or to c's slot. */
+	if (c->kind == CHILD_GATE ? t->gate_pid != c->pid : !tunnel_held_by(t, c))
+		return false;
+	/* No successor will read the queue of a stopping daemon. */
+	if (c->kind == CHILD_RELAY && m.stopping)
+		return true;
+	return !tunnel_queued(t, scanned, queued);
+}
+
 void
 tunnels_worker_died(struct child *c)
 {
-	struct tunnel	*t, *next;
-	int64_t		 now = proc_now_ms();
-	unsigned	 n = 0;
+	static bool		 scanned[TG_MAX_RELAY_WORKERS];
+	static struct tunnelset	 queued[TG_MAX_RELAY_WORKERS];
+	struct tunnel		*t, *next;
+	int64_t			 now = proc_now_ms();
+	unsigned		 n = 0;
 
-	if (c->kind == CHILD_AUTH || c->kind == CHILD_KEY)
+	if (c->kind != CHILD_GATE && c->kind != CHILD_RELAY)
 		return;
+	/*
+	 * What the other side has said about handoffs in flight first: the
+	 * gate workers' reports of handoffs to this relay worker, or the
+	 * relay workers' adoptions of this gate worker's handoffs.
+	 */
+	master_drain(c->kind == CHILD_GATE ? CHILD_RELAY : CHILD_GATE);
 	for (t = TAILQ_FIRST(&list); t != NULL; t = next) {
 		next = TAILQ_NEXT(t, entry);
-		/* One still queued for the relay worker waits for its successor. */
-		if (!tunnel_held_by(t, c) ||
-		    (t->holder == TUNNEL_IN_RELAY && !t->taken))
+		if (!tunnel_died_with(t, c, scanned, queued))
 			continue;
 		tunnel_write_died(t, now);
 		if (t->holder == TUNNEL_IN_RELAY)
 			relays_forget(t->relay, t->id);
 		tunnel_remove(t);
 		n++;
+	}
+	for (unsigned i = 0; i < TG_MAX_RELAY_WORKERS; i++) {
+		scanned[i] = false;
+		tunnelset_clear(&queued[i]);
 	}
 	if (n > 0)
 		log_warnx("%s %d died holding %u tunnels; their close records "

@@ -6,7 +6,11 @@
  * records, and the workers' CTL_TUNNEL_STATS. Children only ever change
  * entries they hold, so a compromised worker can misreport its own tunnels'
  * counts and nothing else. When a worker dies, the master writes the close
- * records of the tunnels that died with it (reason `worker_died`).
+ * records of the tunnels that died with it (reason `worker_died`): those it
+ * held, and those handed between it and a relay worker that no live worker
+ * will adopt. Whichever way a death falls, each tunnel the table held gets
+ * exactly one close record: a worker relaying a tunnel the table no longer
+ * has is told to end it, and its close record is not written.
  */
 #ifndef TG_TUNNELS_H
 #define TG_TUNNELS_H
@@ -54,6 +58,14 @@ const char *tunnels_open(struct child *gate, const struct audit_record *);
 /* A handoff report from a gate worker (sent: to relay, else back). */
 void	 tunnels_handoff(struct child *gate, unsigned relay, uint64_t id,
 	    bool sent);
+/* Is id in the table, held by this worker? */
+bool	 tunnels_holds(const struct child *, uint64_t id);
+/*
+ * A worker relays a tunnel the table does not have: one whose close record
+ * the master wrote when a worker died, or one no open record announced.
+ * Tell it to end it; its close record is not written (the table lacks it).
+ */
+void	 tunnels_end_untracked(struct child *, uint64_t id);
 /* A close record from the worker that holds the tunnel. */
 void	 tunnels_close(struct child *, uint64_t id);
 void	 tunnels_stats(struct child *, const struct ctl_tunnel_stats *);

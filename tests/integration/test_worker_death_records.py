@@ -1,0 +1,204 @@
+"""Whenever gate or relay workers are killed (SIGKILL) — while tunnels are
+being handed from one to the other, right after an open, while several
+tunnels open at once — the audit log ends up with exactly one `close` for
+every `open` and no `close` without its `open`. The master writes the close
+of each tunnel that died with a worker (reason `worker_died`), whichever
+worker held it: the gate worker that handed it off or the relay worker that
+adopted it.
+
+The kills land wherever the daemon happens to be; the tests assert the
+pairing once everything has ended, never when a record appears."""
+
+import collections
+import json
+import os
+import random
+import signal
+import ssl
+import threading
+import time
+
+import harness as h
+import handoff_fixtures as hf
+
+KILLS = 4
+KEPT = 24
+
+
+class Load:
+    """Threads that open tunnels one after another (a round trip each);
+    every third one stays open (the last KEPT of them, until finish()), so
+    killed workers hold some. Failures are expected while workers die."""
+
+    def __init__(self, gw, target, threads=6):
+        self.gw, self.target = gw, target
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+        self.kept, self.opened = [], 0
+        self.threads = [threading.Thread(target=self._run, daemon=True)
+                        for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            try:
+                c = self.gw.tunnel(self.target, timeout=5)
+            except (OSError, ssl.SSLError, AssertionError):
+                time.sleep(0.05)
+                continue
+            try:
+                h.echo_round_trip(c, 4096, timeout=5)
+            except (OSError, ssl.SSLError, AssertionError):
+                pass
+            with self.lock:
+                self.opened += 1
+                if self.opened % 3 == 0:
+                    self.kept.append(c)
+                    c = self.kept.pop(0) if len(self.kept) > KEPT else None
+            if c is not None:
+                c.close()
+
+    def wait_opened(self, more, timeout=30):
+        with self.lock:
+            goal = self.opened + more
+        h.wait_for(lambda: self.opened >= goal, timeout,
+                   lambda: f"{more} more tunnels to open (opened {self.opened})")
+
+    def finish(self):
+        self.stop.set()
+        for t in self.threads:
+            t.join(h.scaled(30))
+        for c in self.kept:
+            c.close()
+
+
+def _unpaired(gw):
+    """Tunnel id -> (opens, closes) for every tunnel without exactly one of each."""
+    opens, closes = collections.Counter(), collections.Counter()
+    for e in gw.audit_events():
+        if e["event"] == "open":
+            opens[e["tunnel"]] += 1
+        elif e["event"] == "close":
+            closes[e["tunnel"]] += 1
+    return {t: (opens[t], closes[t]) for t in opens.keys() | closes.keys()
+            if (opens[t], closes[t]) != (1, 1)}
+
+
+def assert_one_close_per_open(gw, timeout=60):
+    """Every tunnel ends: wait until the pairing holds, then check it holds."""
+    left = {}
+
+    def paired():
+        left.clear()
+        left.update(_unpaired(gw))
+        return not left
+    h.wait_for(paired, timeout, lambda: (
+        f"one close per open; unpaired tunnels (opens, closes): {left}\n"
+        f"{gw.stderr_tail(30)}"), 0.2)
+    opens = [e for e in gw.audit_events() if e["event"] == "open"]
+    assert opens, "no tunnel opened"
+    return opens
+
+
+def _next_open(gw, after, timeout=30):
+    """The first open record past the audit_mark after, as soon as it is
+    written (polled every millisecond: the handoff follows within a few)."""
+    deadline = time.monotonic() + h.scaled(timeout)
+    while time.monotonic() < deadline:
+        with open(gw.audit_path, "rb") as f:
+            f.seek(after)
+            for line in f.read().splitlines():
+                if b'"event":"open"' in line:
+                    return json.loads(line)
+        time.sleep(0.001)
+    raise AssertionError("no tunnel opened while the test waited to kill a worker")
+
+
+def _kill(pid):
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_replaced(gw, comm, count, victims):
+    """The killed slots back (restart back-off doubles with quick deaths)."""
+    gw.wait_children(comm, count, timeout=60, exclude=victims)
+
+
+def _closes(gw, reason):
+    return [e for e in gw.audit_events() if e["event"] == "close"
+            and e.get("reason") == reason]
+
+
+def test_relay_workers_killed_while_tunnels_are_handed_over(make_gateway, backends):
+    gw = make_gateway("death-relay-handoff", gate=2, relay=2)
+    target = f"backend.test:{backends.echo.port}"
+    pinned = gw.tunnel(target)
+    address = pinned.client_address
+    h.echo_round_trip(pinned)
+    holder = hf.wait_held_by_relay(gw, pinned.local_port)
+    load = Load(gw, target)
+    killed = []
+    try:
+        load.wait_opened(6)
+        _kill(holder)           # holds an adopted tunnel and others in flight
+        killed.append(holder)
+        for _ in range(KILLS):
+            _wait_replaced(gw, "tg-relay", 2, killed)
+            load.wait_opened(3)
+            _next_open(gw, gw.audit_mark())
+            victim = random.choice(gw.children("tg-relay"))
+            _kill(victim)
+            killed.append(victim)
+        _wait_replaced(gw, "tg-relay", 2, killed)
+        load.wait_opened(3)
+    finally:
+        load.finish()
+        pinned.close()
+    assert_one_close_per_open(gw)
+    close = gw.wait_audit(event="close", client=address)
+    assert (close["reason"], close["role"]) == ("worker_died", "master"), close
+
+
+def test_gate_workers_killed_right_after_an_open(make_gateway, backends):
+    gw = make_gateway("death-gate-open", gate=2, relay=2)
+    load = Load(gw, f"backend.test:{backends.echo.port}")
+    killed = []
+    try:
+        for _ in range(KILLS):
+            load.wait_opened(3)
+            # The gate worker that wrote it is handing that tunnel over now.
+            victim = _next_open(gw, gw.audit_mark())["pid"]
+            _kill(victim)
+            killed.append(victim)
+            _wait_replaced(gw, "tg-gate", 2, killed)
+        load.wait_opened(3)
+    finally:
+        load.finish()
+    assert_one_close_per_open(gw)
+
+
+def test_gate_and_relay_workers_killed_together_under_load(make_gateway, backends):
+    # One relay worker: every handoff goes to the one killed with the gate.
+    gw = make_gateway("death-gate-relay", gate=2, relay=1)
+    load = Load(gw, f"backend.test:{backends.echo.port}", threads=6)
+    gates, relays = [], []
+    try:
+        load.wait_opened(6)
+        for _ in range(KILLS):
+            opened = _next_open(gw, gw.audit_mark())
+            relay = gw.children("tg-relay")
+            _kill(opened["pid"])
+            for pid in relay:
+                _kill(pid)
+            gates.append(opened["pid"])
+            relays.extend(relay)
+            _wait_replaced(gw, "tg-gate", 2, gates)
+            _wait_replaced(gw, "tg-relay", 1, relays)
+            load.wait_opened(3)
+    finally:
+        load.finish()
+    assert_one_close_per_open(gw)
+    assert _closes(gw, "worker_died"), "no tunnel died with a worker"
