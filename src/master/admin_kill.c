@@ -1,7 +1,8 @@
 /*
  * The control socket's commands that act: kill (tunnels chosen by id,
  * user, target pattern or client network, ended by the worker holding
- * each with close reason admin_kill and the asking uid) and reload.
+ * each with close reason admin_kill and the asking uid), reload and cache
+ * flush, each with its audit record.
  */
 #include <fnmatch.h>
 #include <stdio.h>
@@ -90,12 +91,16 @@ admin_cache_flush(struct admin_conn *a, const struct admin_request *r)
 {
 	const char	*user = r->arg[0] != '\0' ? r->arg : NULL;
 	unsigned	 n;
+	char		 by[32];
 
+	(void)snprintf(by, sizeof(by), "uid %u", (unsigned)admin_uid(a));
 	if (auth_cache_flush(user, &n) == -1) {
+		master_audit_cache_flush(by, user, false, 0);
 		admin_done(a, ADMIN_REFUSED, 0, "refused: an authenticator "
 		    "holds the credential cache; try again");
 		return;
 	}
+	master_audit_cache_flush(by, user, true, n);
 	log_info("control socket: uid %u: cache flush %s%s: %u entries "
 	    "forgotten", (unsigned)admin_uid(a), user != NULL ? "of user " :
 	    "of every user", user != NULL ? user : "", n);

@@ -23,7 +23,7 @@ static const char *const audit_event_names[] = {
 	[AUDIT_VIOLATION] = "violation",
 	[AUDIT_LOCKOUT] = "lockout", [AUDIT_RELEASE] = "release",
 	[AUDIT_CHAIN] = "chain", [AUDIT_PROGRESS] = "progress",
-	[AUDIT_RELOAD] = "reload",
+	[AUDIT_RELOAD] = "reload", [AUDIT_CACHE_FLUSH] = "cache_flush",
 };
 
 static const char *const audit_closed_by_names[] = {
@@ -64,8 +64,9 @@ auditlog_record_validate(const struct audit_record *r)
 	/* Only a close says who closed, and it always does. */
 	if ((r->event == AUDIT_CLOSE) != (r->closed_by != AUDIT_BY_NONE))
 		return -1;
-	/* Only a reload says who asked for it and how many rules it has. */
-	if (r->event != AUDIT_RELOAD && (r->by[0] != '\0' || r->rules != 0))
+	/* Only an admin's act says who asked and counts what it touched. */
+	if (r->event != AUDIT_RELOAD && r->event != AUDIT_CACHE_FLUSH &&
+	    (r->by[0] != '\0' || r->count != 0))
 		return -1;
 	if (!audit_field_ok(r->client, sizeof(r->client)) ||
 	    !audit_field_ok(r->proxy, sizeof(r->proxy)) ||
@@ -280,7 +281,9 @@ auditlog_format(const struct audit_record *r, const struct audit_sender *s,
 	jb_kv_str(&j, "policy", r->policy);
 	jb_kv_str(&j, "by", r->by);
 	if (r->event == AUDIT_RELOAD)
-		jb_kv_u64(&j, "rules", r->rules);
+		jb_kv_u64(&j, "rules", r->count);
+	else if (r->event == AUDIT_CACHE_FLUSH)
+		jb_kv_u64(&j, "entries", r->count);
 	if (r->event == AUDIT_CLOSE || r->event == AUDIT_PROGRESS) {
 		jb_kv_u64(&j, "bytes_up", r->bytes_up);
 		jb_kv_u64(&j, "bytes_down", r->bytes_down);

@@ -31,7 +31,8 @@ enum audit_event {
 	AUDIT_CHAIN,		/* master only: the hash chain starts or goes on */
 	AUDIT_PROGRESS,		/* master only: a live tunnel's bytes so far */
 	AUDIT_RELOAD,		/* master only: a reload applied or refused */
-	AUDIT_EVENT_MAX = AUDIT_RELOAD
+	AUDIT_CACHE_FLUSH,	/* master only: tunnelgatectl cache flush */
+	AUDIT_EVENT_MAX = AUDIT_CACHE_FLUSH
 };
 
 /* The only auth_fail a gate worker decides itself. */
@@ -57,7 +58,8 @@ struct audit_record {
 	uint64_t	 bytes_up;	/* client -> backend, close only */
 	uint64_t	 bytes_down;
 	uint64_t	 duration_ms;
-	uint64_t	 rules;		/* reload only: the policy's rule count */
+	/* reload: the policy's rules; cache_flush: the entries forgotten */
+	uint64_t	 count;
 	char		 client[64];
 	char		 proxy[64];	/* the balancer, when a PROXY header named client */
 	char		 user[HTTP_CRED_MAX + 1];
@@ -74,7 +76,7 @@ struct audit_record {
 	char		 groups[TG_AUDIT_GROUPS_SIZE];
 	/* Stamped by the master, never taken from a child: policy_hash(). */
 	char		 policy[65];
-	char		 by[32];	/* reload only: "uid N" or "signal" */
+	char		 by[32];	/* reload, cache_flush: "uid N", "signal" */
 };
 
 /* Who sent a record, as the master knows it (never as the record says). */

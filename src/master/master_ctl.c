@@ -87,7 +87,28 @@ master_audit_reload(const char *by, bool applied, const char *why)
 	AUDIT_SET(rec.by, by);
 	/* After a refusal, the policy that stays in force. */
 	AUDIT_SET(rec.policy, policy_hash(m.gen->policy));
-	rec.rules = policy_rule_count(m.gen->policy);
+	rec.count = policy_rule_count(m.gen->policy);
+	auditlog_write(&rec, &me);
+}
+
+void
+master_audit_cache_flush(const char *by, const char *user, bool applied,
+    unsigned entries)
+{
+	struct audit_record	 rec;
+	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
+	char			 reason[sizeof(rec.reason)];
+
+	memset(&rec, 0, sizeof(rec));
+	rec.event = AUDIT_CACHE_FLUSH;
+	(void)snprintf(reason, sizeof(reason), "%s: %s", applied ? "applied" :
+	    "refused", !applied ? "an authenticator holds the credential "
+	    "cache" : user != NULL ? "one user" : "every user");
+	AUDIT_SET(rec.reason, reason);
+	AUDIT_SET(rec.by, by);
+	if (user != NULL)
+		AUDIT_SET(rec.user, user);
+	rec.count = entries;
 	auditlog_write(&rec, &me);
 }
 

@@ -108,6 +108,9 @@ int64_t	 master_schedule_restart(struct slot *s);
 bool	 master_reload(const char *by, char *why, size_t why_size);
 /* The reload audit record: who asked, the outcome, the policy in force. */
 void	 master_audit_reload(const char *by, bool applied, const char *why);
+/* The cache_flush audit record: who asked, whose entries (NULL: all), how many. */
+void	 master_audit_cache_flush(const char *by, const char *user, bool applied,
+	    unsigned entries);
 
 /* revoke.c: end live tunnels the new policy denies (policy.recheck_live). */
 void	 revoke_recheck(const struct config *, const struct policy *);

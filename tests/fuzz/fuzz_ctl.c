@@ -41,7 +41,7 @@ enum fkey {
 	K_USER, K_TARGET, K_TARGET_HOST, K_TARGET_PORT,
 	K_RESOLVED, K_RESOLVED_ADDR, K_RESOLVED_PORT, K_RULE, K_TLS_VERSION, K_TLS_CIPHER, K_REASON,
 	K_CERT_SUBJECT, K_CERT_SHA256, K_GROUPS, K_POLICY, K_BY, K_RULES,
-	K_BYTES_UP, K_BYTES_DOWN, K_DURATION, K_CLOSED_BY, K_MAX
+	K_ENTRIES, K_BYTES_UP, K_BYTES_DOWN, K_DURATION, K_CLOSED_BY, K_MAX
 };
 
 /* The schema, in the order lines carry it; string fields name their slot. */
@@ -70,7 +70,7 @@ static const struct {
 	S(K_REASON, reason),
 	S(K_CERT_SUBJECT, cert_subject), S(K_CERT_SHA256, cert_sha256),
 	S(K_GROUPS, groups), S(K_POLICY, policy), S(K_BY, by),
-	[K_RULES] = { "rules", 0, 0 },
+	[K_RULES] = { "rules", 0, 0 }, [K_ENTRIES] = { "entries", 0, 0 },
 	[K_BYTES_UP] = { "bytes_up", 0, 0 },
 	[K_BYTES_DOWN] = { "bytes_down", 0, 0 },
 	[K_DURATION] = { "duration_ms", 0, 0 },
@@ -81,7 +81,7 @@ static const struct {
 
 static const char *const fevents[] = {
 	"", "auth_fail", "deny", "allow", "error", "open", "close", "violation",
-	"lockout", "release", "chain", "progress", "reload"
+	"lockout", "release", "chain", "progress", "reload", "cache_flush"
 };
 
 /* Who the master says sent each record: one role, and the child's facts. */
@@ -371,7 +371,8 @@ fz_value(struct jp *j, enum fkey k, const struct audit_record *r)
 		check(fz_number(j) == r->duration_ms);
 		break;
 	case K_RULES:
-		check(fz_number(j) == r->rules);
+	case K_ENTRIES:
+		check(fz_number(j) == r->count);
 		break;
 	case K_CLOSED_BY:
 		fz_expect_str(j, fclosers[r->closed_by]);
@@ -405,6 +406,8 @@ fz_expected(const struct audit_record *r)
 	}
 	if (r->event == AUDIT_RELOAD)
 		want |= B(K_RULES);
+	else if (r->event == AUDIT_CACHE_FLUSH)
+		want |= B(K_ENTRIES);
 	if (r->event == AUDIT_CLOSE || r->event == AUDIT_PROGRESS) {
 		want |= B(K_BYTES_UP) | B(K_BYTES_DOWN) | B(K_DURATION);
 		if (r->closed_by != AUDIT_BY_NONE)
@@ -701,6 +704,7 @@ fields_from_bytes(const uint8_t *data, size_t size, struct ctl_audit *m)
 	const uint8_t	*p = data, *end = data + size, *nul;
 	char		 s[512];
 	size_t		 n;
+	bool		 admin;
 
 	if (size < 2)
 		return;
@@ -713,13 +717,15 @@ fields_from_bytes(const uint8_t *data, size_t size, struct ctl_audit *m)
 	m->rec.bytes_up = take_u64(&p, end);
 	m->rec.bytes_down = take_u64(&p, end);
 	m->rec.duration_ms = take_u64(&p, end);
-	if (m->rec.event == AUDIT_RELOAD)
-		m->rec.rules = m->rec.duration_ms;
+	/* Valid records: only an admin's act says who asked and counts. */
+	admin = m->rec.event == AUDIT_RELOAD ||
+	    m->rec.event == AUDIT_CACHE_FLUSH;
+	if (admin)
+		m->rec.count = m->rec.duration_ms;
 	for (int k = K_CLIENT; k <= K_BY && p < end; k++) {
 		if (fkeys[k].split != 0)
 			continue;
-		/* Valid records: only a reload says who asked for it. */
-		if (k == K_BY && m->rec.event != AUDIT_RELOAD)
+		if (k == K_BY && !admin)
 			break;
 		nul = memchr(p, '\0', (size_t)(end - p));
 		n = (size_t)((nul != NULL ? nul : end) - p);

@@ -65,6 +65,13 @@ def ctl(gw, *args, user=None, check=None):
     return r
 
 
+def _flushes(gw, mark):
+    """The cache_flush audit records since mark, without time, pid and chain."""
+    return [{k: v for k, v in e.items() if k not in ("v", "time", "event", "pid",
+                                                     "seq", "prev")}
+            for e in gw.audit_events(after=mark) if e["event"] == "cache_flush"]
+
+
 def status(gw, user, target):
     return lf.login(gw, user.uid, user.password, target)[0]
 
@@ -106,6 +113,7 @@ def test_a_cached_user_gets_in_whichever_authenticator_answers(gw, directory, ec
         assert got == [200] * TRIES, got
 
         # Not root: refused, and nothing is forgotten.
+        mark = gw.audit_mark()
         r = ctl(gw, "cache", "flush", "--user", ALICE.uid, user=NOBODY, check=2)
         os.chmod(gw.control_path, 0o666)
         try:
@@ -114,11 +122,15 @@ def test_a_cached_user_gets_in_whichever_authenticator_answers(gw, directory, ec
             os.chmod(gw.control_path, 0o600)
         assert "serves root only (uid 65534)" in r.stderr, r.stderr
         assert status(gw, ALICE, ops) == 200
+        assert not _flushes(gw, mark), "a refused caller's flush was audited"
 
         r = ctl(gw, "cache", "flush", "--user", ALICE.uid.upper(), check=0)
         assert r.stdout.startswith("1 credential cache entries forgotten"), r.stdout
         assert (f"control socket: uid 0: cache flush of user {ALICE.uid.upper()}: "
                 "1 entries forgotten") in gw.stderr_text()
+        assert _flushes(gw, mark) == [{
+            "role": "master", "by": "uid 0", "user": ALICE.uid.upper(),
+            "reason": "applied: one user", "entries": 1}]
         resp = gw.attempt(h.connect_request(ops, ALICE.uid, ALICE.password),
                           timeout=h.TIMEOUTS["auth"] + 5)
         assert_error(resp, 503)
@@ -126,9 +138,13 @@ def test_a_cached_user_gets_in_whichever_authenticator_answers(gw, directory, ec
         assert got == [200] * (TRIES // 2), got
 
         # erin's entry and wait_ready's refused empty password.
+        mark = gw.audit_mark()
         r = ctl(gw, "cache", "flush", check=0)
         assert r.stdout.startswith("2 credential cache entries forgotten"), r.stdout
         assert "cache flush of every user" in gw.stderr_text()
+        assert _flushes(gw, mark) == [{
+            "role": "master", "by": "uid 0", "reason": "applied: every user",
+            "entries": 2}]
         assert status(gw, ERIN, ops) == 503
     finally:
         directory.start()

@@ -515,7 +515,7 @@ test_worst_case_record_fits_a_line(void **state)
 	/* A reload's line has `by` and `rules` instead of the close fields. */
 	r.event = AUDIT_RELOAD;
 	r.closed_by = AUDIT_BY_NONE;
-	r.rules = UINT64_MAX;
+	r.count = UINT64_MAX;
 	memset(r.by, '\xff', sizeof(r.by) - 1);
 	assert_int_equal(auditlog_record_validate(&r), 0);
 	assert_true(auditlog_format(&r, &(struct audit_sender){ "master",

@@ -57,10 +57,10 @@ test_each_role_sends_only_its_own_events(void **state)
 		const char	*events;	/* by enum value, from 1 */
 	} cases[] = {
 		/* auth_fail deny allow error lockout */
-		{ MSG_AUTH, "yyyynnnynnnn" },
-		{ MSG_GATE, "ynnyyynnnnnn" },	/* auth_fail error open close */
-		{ MSG_RELAY, "nnnnnynnnnnn" },	/* close */
-		{ MSG_MASTER, "nnnnnnnnnnnn" },	/* writes its own, sends none */
+		{ MSG_AUTH, "yyyynnnynnnnn" },
+		{ MSG_GATE, "ynnyyynnnnnnn" },	/* auth_fail error open close */
+		{ MSG_RELAY, "nnnnnynnnnnnn" },	/* close */
+		{ MSG_MASTER, "nnnnnnnnnnnnn" },	/* writes its own, sends none */
 	};
 
 	(void)state;
