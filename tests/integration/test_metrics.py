@@ -278,6 +278,26 @@ def _listening_ports(pid):
     return ports
 
 
+def _documented_families():
+    """{name: type} of the table in docs/metrics.md."""
+    text = (h.REPO / "docs" / "metrics.md").read_text()
+    rows = re.findall(r'^\| `(tunnelgate_[a-z_]+)` \| ([a-z]+) \|', text, re.M)
+    assert len(rows) >= 9, rows
+    return dict(rows)
+
+
+def _served_families(gw):
+    """{name: type} of the # TYPE lines of one scrape."""
+    code, body = curl(gw)
+    assert code == 200, body
+    return dict(re.findall(r'^# TYPE (\S+) (\S+)$', body, re.M))
+
+
+def test_every_documented_metric_is_served_and_none_else(make_gateway):
+    gw = _gateway(make_gateway, "metrics-documented")
+    assert _served_families(gw) == _documented_families()
+
+
 def test_off_by_default(gateway):
     """The shared gateway's config has no metrics group: no child, and the
     master listens on the gateway's port only."""
