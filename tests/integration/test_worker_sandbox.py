@@ -7,10 +7,13 @@ by SIGSYS, the master logs it and starts a replacement, and tunnels work
 again. Attacked gateways are private and named attack-*: they alone may show
 SIGSYS deaths (see the last test)."""
 
+import json
 import os
+import pwd
 import signal
 import socket
 import struct
+import subprocess
 import threading
 
 import pytest
@@ -18,8 +21,10 @@ import pytest
 import harness as h
 import handoff_fixtures as hf
 import tg_attacker as ta
+from test_metrics import _gateway as metrics_gateway, metrics_pid, scrape
 
 SIGSYS = int(signal.SIGSYS)
+PTRACE_ATTACH = 16
 
 
 def wait_sandboxed(pid):
@@ -354,6 +359,102 @@ def test_workers_log_to_syslog_from_inside_their_sandbox(make_gateway, backends)
     finally:
         gw.stop()
         sink.close()
+
+
+# ---------------------------------------------------------------------------
+# tg-metrics runs as the gate worker's user (docs/metrics.md): that uid must
+# not reach it. From inside a gate worker the filter refuses ptrace and
+# kill; any other process of that uid meets a non-dumpable process.
+
+def _metrics_gateway(make_gateway, name):
+    gw = metrics_gateway(make_gateway, f"attack-{name}", gate=1, relay=1)
+    for pid in gw.wait_children("tg-gate", 1) + [metrics_pid(gw)]:
+        wait_sandboxed(pid)
+    return gw
+
+
+@pytest.mark.parametrize("call", ["ptrace", "kill"])
+def test_ptrace_or_kill_injected_into_a_gate_worker_cannot_reach_tg_metrics(
+        make_gateway, backends, call):
+    gw = _metrics_gateway(make_gateway, f"metrics-{call}")
+    gate, = gw.children("tg-gate")
+    target = metrics_pid(gw)
+    started = hf.start_time(target)
+    args = {"ptrace": (PTRACE_ATTACH, target, 0, 0),
+            "kill": (target, signal.SIGKILL)}[call]
+    with ta.Injector(gate) as inj:
+        assert inj.call(call, *args) is None
+    assert_killed_by_sigsys(inj, call)
+    assert hf.process_alive(target, started)
+    assert hf.proc_status(target)["TracerPid"] == "0"
+    assert scrape(gw)
+    assert_replaced(gw, "tg-gate", gate, backends)
+
+
+# Run as the gate worker's uid, outside any sandbox: what it can do to pid.
+_AS_GATE_USER = r"""
+import ctypes, errno, json, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.ptrace.restype = ctypes.c_long
+libc.ptrace.argtypes = [ctypes.c_long, ctypes.c_long, ctypes.c_void_p,
+                        ctypes.c_void_p]
+
+def outcome(call):
+    try:
+        call()
+        return "ok"
+    except OSError as e:
+        return errno.errorcode[e.errno]
+
+def attach(pid):
+    if libc.ptrace(16, pid, None, None) == -1:          # PTRACE_ATTACH
+        raise OSError(ctypes.get_errno(), "ptrace")
+    os.waitpid(pid, 0)
+    libc.ptrace(17, pid, None, None)                    # PTRACE_DETACH
+
+def read(path):
+    with open(path, "rb") as f:
+        f.read(1)
+
+pid = int(sys.argv[1])
+print(json.dumps({
+    "attach": outcome(lambda: attach(pid)),
+    "mem": outcome(lambda: open(f"/proc/{pid}/mem", "rb").close()),
+    "environ": outcome(lambda: read(f"/proc/{pid}/environ")),
+    "fd": outcome(lambda: os.listdir(f"/proc/{pid}/fd")),
+}))
+"""
+
+
+def _as_gate_user(pid):
+    pw = pwd.getpwnam(h.GATE_USER)
+    out = subprocess.run(["/usr/bin/python3", "-c", _AS_GATE_USER, str(pid)],
+                         user=pw.pw_uid, group=pw.pw_gid, extra_groups=[],
+                         capture_output=True, text=True, timeout=h.scaled(30))
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_process_of_the_gate_workers_uid_cannot_ptrace_tg_metrics(make_gateway):
+    gw = metrics_gateway(make_gateway, "metrics-same-uid")
+    target = metrics_pid(gw)
+    wait_sandboxed(target)
+    pw = pwd.getpwnam(h.GATE_USER)
+    assert hf.proc_status(target)["Uid"].split()[0] == str(pw.pw_uid)
+    # The control: an ordinary process of that uid is the attacker's to trace.
+    ordinary = subprocess.Popen(["sleep", "60"], user=pw.pw_uid, group=pw.pw_gid,
+                                extra_groups=[])
+    try:
+        assert _as_gate_user(ordinary.pid) == {
+            "attach": "ok", "mem": "ok", "environ": "ok", "fd": "ok"}
+    finally:
+        ordinary.kill()
+        ordinary.wait()
+    # Non-dumpable: ptrace and /proc/PID's private entries need CAP_SYS_PTRACE.
+    assert _as_gate_user(target) == {
+        "attach": "EPERM", "mem": "EACCES", "environ": "EACCES", "fd": "EACCES"}
+    assert hf.proc_status(target)["TracerPid"] == "0"
+    assert scrape(gw)
 
 
 # ---------------------------------------------------------------------------
