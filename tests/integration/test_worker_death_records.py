@@ -20,9 +20,11 @@ import time
 
 import harness as h
 import handoff_fixtures as hf
+import tg_attacker as ta
 
 KILLS = 4
 KEPT = 24
+MSG_DONTWAIT = 0x40
 
 
 class Load:
@@ -202,3 +204,63 @@ def test_gate_and_relay_workers_killed_together_under_load(make_gateway, backend
         load.finish()
     assert_one_close_per_open(gw)
     assert _closes(gw, "worker_died"), "no tunnel died with a worker"
+
+
+def _handoff_fd(gw, relay):
+    """The relay worker's end of its handoff socket: the one socket it
+    shares with the master (which keeps it for the relay's successor)."""
+    master = set(ta.fd_links(gw.proc.pid).values())
+    for fd, what in ta.fd_links(relay).items():
+        if what.startswith("socket:") and what in master:
+            return fd
+    raise AssertionError(f"no socket relay worker {relay} shares with the master")
+
+
+def test_a_tunnel_a_relay_worker_took_but_never_reported_gets_its_close(
+        make_gateway, backends):
+    """The relay worker reads a handoff off its socket and dies before it
+    reports the tunnel adopted: no successor can adopt it, so the master
+    closes it, once. The read is run inside the stopped relay worker."""
+    gw = make_gateway("death-relay-unreported", gate=1, relay=1)
+    relay, = hf.relay_pids(gw, 1)
+    fd = _handoff_fd(gw, relay)
+    with ta.Injector(relay) as inj:
+        c = gw.tunnel(f"backend.test:{backends.echo.port}")
+        address = c.client_address
+        with c:
+            # Handed off: only the relay worker's queue holds its sockets.
+            h.wait_for(lambda: not hf.port_holders(gw, c.local_port), 10,
+                       "the tunnel to wait in the relay worker's queue")
+            # Taken off the queue (the rest of it and its sockets dropped).
+            assert inj.call("recvfrom", fd, inj.write(b"\0"), 1, MSG_DONTWAIT,
+                            0, 0) == 1
+    _kill(relay)
+    close = gw.wait_audit(event="close", client=address)
+    assert (close["reason"], close["role"]) == ("worker_died", "master"), close
+    assert_one_close_per_open(gw)
+
+
+def test_what_workers_sent_before_they_died_is_read(make_gateway, backends):
+    """With the master stopped, a tunnel opens and moves to the relay
+    worker (open record, handoff report, adoption report all wait in the
+    master's sockets), then both workers are killed: the master reads what
+    they sent before acting on their deaths, so the tunnel has its open and
+    one close."""
+    gw = make_gateway("death-unread", gate=1, relay=1)
+    hf.relay_pids(gw, 1)
+    gw.signal(signal.SIGSTOP)
+    try:
+        with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+            address = c.client_address
+            h.echo_round_trip(c)
+            relay = hf.wait_held_by_relay(gw, c.local_port)
+            h.echo_round_trip(c)
+            for pid in gw.children("tg-gate") + [relay]:
+                _kill(pid)
+    finally:
+        gw.signal(signal.SIGCONT)
+    opened = gw.wait_audit(event="open", client=address)
+    close = gw.wait_audit(event="close", client=address)
+    assert close["tunnel"] == opened["tunnel"]
+    assert (close["reason"], close["role"]) == ("worker_died", "master"), close
+    assert_one_close_per_open(gw)

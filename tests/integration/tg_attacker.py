@@ -31,7 +31,8 @@ SYS_PIDFD_GETFD = 438
 NR = {"socket": 41, "connect": 42, "bind": 49, "listen": 50, "kill": 62,
       "tgkill": 234, "tkill": 200, "fcntl": 72, "mmap": 9, "mprotect": 10,
       "munmap": 11, "openat": 257, "execve": 59, "ptrace": 101, "getpid": 39,
-      "sendmsg": 46, "sendto": 44, "setsockopt": 54, "shutdown": 48, "close": 3}
+      "sendmsg": 46, "sendto": 44, "setsockopt": 54, "shutdown": 48, "close": 3,
+      "recvfrom": 45}
 
 # fcntl commands and flags (x86_64 Linux) the tests inject.
 F_GETFL, F_SETFL, F_SETOWN, F_SETSIG, F_SETOWN_EX = 3, 4, 8, 10, 15
