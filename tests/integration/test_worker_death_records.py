@@ -264,3 +264,25 @@ def test_what_workers_sent_before_they_died_is_read(make_gateway, backends):
     assert close["tunnel"] == opened["tunnel"]
     assert (close["reason"], close["role"]) == ("worker_died", "master"), close
     assert_one_close_per_open(gw)
+
+
+def test_a_queued_handoff_outlives_the_gate_worker_that_sent_it(make_gateway, backends):
+    """The gate worker hands a tunnel to a stopped relay worker and dies
+    while it waits in the queue: the master sees it queued and leaves it;
+    the relay worker adopts it and it works, closed once, by the client."""
+    gw = make_gateway("death-gate-queued", gate=1, relay=1)
+    relay, = hf.relay_pids(gw, 1)
+    gate, = gw.children("tg-gate")
+    with ta.Injector(relay):
+        c = gw.tunnel(f"backend.test:{backends.echo.port}")
+        h.wait_for(lambda: not hf.port_holders(gw, c.local_port), 10,
+                   "the tunnel to wait in the relay worker's queue")
+        _kill(gate)
+        gw.wait_children("tg-gate", 1, timeout=30, exclude=(gate,))
+    with c:
+        address = c.client_address
+        h.echo_round_trip(c)
+        assert hf.wait_held_by_relay(gw, c.local_port) == relay
+    close = gw.wait_audit(event="close", client=address)
+    assert (close["role"], close["closed_by"]) == ("relay", "client"), close
+    assert_one_close_per_open(gw)
