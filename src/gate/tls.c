@@ -20,6 +20,20 @@ tls_facts(const SSL *ssl, char *version, size_t vlen, char *cipher, size_t clen)
 	auditlog_strlcpy(cipher, c ? c : "", clen);
 }
 
+/* Room for a few whole records in libssl's read buffer. */
+#define TLS_READ_AHEAD_BYTES	(4 * SSL3_RT_MAX_PACKET_SIZE)
+
+void
+tls_read_ahead(SSL *ssl)
+{
+	/*
+	 * Takes effect when libssl next allocates its read buffer, which it
+	 * releases while empty (SSL_MODE_RELEASE_BUFFERS).
+	 */
+	SSL_set_default_read_buffer_len(ssl, TLS_READ_AHEAD_BYTES);
+	SSL_set_read_ahead(ssl, 1);
+}
+
 /* Map an SSL_* call's result to the relay's codes. */
 static ssize_t
 tls_result(struct pump_end *e, int ret, const char *what)
@@ -93,4 +107,5 @@ const struct pump_ops ssl_pump_ops = {
 	.write = tls_write,
 	.shutdown_write = tls_shutdown_write,
 	.has_pending = tls_has_pending,
+	.record_reads = true,
 };

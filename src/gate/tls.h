@@ -23,6 +23,12 @@ void	 tls_facts(const SSL *, char *version, size_t vlen, char *cipher,
 /* The first error on OpenSSL's queue as text (clears the queue). */
 const char *tls_error_string(void);
 
+/*
+ * For a tunnel that stays in this worker: libssl reads ahead, several
+ * records per read(). Never for one that may still be handed off.
+ */
+void	 tls_read_ahead(SSL *);
+
 /* Relay endpoint ops over an SSL object (io = SSL *). */
 struct pump_ops;
 extern const struct pump_ops ssl_pump_ops;

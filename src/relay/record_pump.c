@@ -25,6 +25,7 @@ struct relay_tls {
 	uint8_t			*plain;		/* decrypted, inside rx */
 	size_t			 plain_len;
 	size_t			 rec_len;	/* rx bytes behind plain */
+	bool			 closed;	/* close_notify read */
 	bool			 close_sealed;
 };
 
@@ -168,33 +169,52 @@ rtls_open_next(struct pump_end *e)
 	return r;
 }
 
+/* Copy decrypted bytes out; a record leaves rx once all of it was taken. */
+static size_t
+rtls_take(struct relay_tls *t, uint8_t *p, size_t len)
+{
+	size_t	 k = len < t->plain_len ? len : t->plain_len;
+
+	if (k == 0)
+		return 0;
+	memcpy(p, t->plain, k);
+	t->plain += k;
+	if ((t->plain_len -= k) == 0)
+		buf_consume(&t->rx, t->rec_len);
+	return k;
+}
+
+/*
+ * Every complete record one read() brought goes out in this one call, so
+ * the pump writes them to the backend with one send. A failure or the end
+ * of stream behind good records waits until those were returned.
+ */
 static ssize_t
 rtls_read(struct pump_end *e, uint8_t *p, size_t len)
 {
 	struct relay_tls	*t = e->io;
 	uint8_t			*w;
-	size_t			 space, k;
+	size_t			 space, done = 0;
 	ssize_t			 n;
 
 	for (;;) {
-		if (t->plain_len > 0) {
-			k = len < t->plain_len ? len : t->plain_len;
-			memcpy(p, t->plain, k);
-			t->plain += k;
-			if ((t->plain_len -= k) == 0)
-				buf_consume(&t->rx, t->rec_len);
-			return (ssize_t)k;
-		}
+		done += rtls_take(t, p + done, len - done);
+		if (done == len || t->closed)
+			return done > 0 ? (ssize_t)done : PUMP_IO_EOF;
 		switch (rtls_open_next(e)) {
 		case RTLS_GOT:
 			continue;
 		case RTLS_END:
-			return PUMP_IO_EOF;
+			t->closed = true;
+			continue;
 		case RTLS_FAIL:
-			return PUMP_IO_ERROR;
+			e->failed = done > 0;
+			return done > 0 ? (ssize_t)done : PUMP_IO_ERROR;
 		case RTLS_MORE:
 			break;
 		}
+		if (done > 0)
+			return (ssize_t)done;
 		if ((w = buf_wptr(&t->rx, &space)) == NULL)
 			return rtls_fail(e, "tls: receive buffer full");
 		n = read(e->fd, w, space);
@@ -271,7 +291,7 @@ rtls_has_pending(const struct pump_end *e)
 	const uint8_t		*h = buf_rptr(&t->rx);
 	size_t			 have = buf_len(&t->rx);
 
-	if (t->plain_len > 0)
+	if (t->plain_len > 0 || t->closed)
 		return true;
 	return have >= TLS_RECORD_HEADER_LEN &&
 	    have >= TLS_RECORD_HEADER_LEN + ((size_t)h[3] << 8 | h[4]);

@@ -131,6 +131,31 @@ pump_can_write(const struct pump_end *e)
 	return e->write_wants_read ? e->readable : e->writable;
 }
 
+/* A write failed: that ends the tunnel now, unless a read failed first. */
+static int
+pump_write_failed(struct pump *r, enum audit_closed_by dst_name)
+{
+	if (r->failed_by == AUDIT_BY_NONE)
+		r->failed_by = dst_name;
+	return -1;
+}
+
+/*
+ * A failed end gets nothing more; the other one is done with once the
+ * failed end's bytes reached it and it was closed.
+ */
+static bool
+pump_failure_done(const struct pump *r)
+{
+	if (r->client.failed && !r->backend.failed &&
+	    (buf_len(&r->up) > 0 || !r->backend.shut))
+		return false;
+	if (r->backend.failed && !r->client.failed &&
+	    (buf_len(&r->down) > 0 || !r->client.shut))
+		return false;
+	return r->client.failed || r->backend.failed;
+}
+
 /*
  * One step of one direction: read from src into b, write b to dst, and pass
  * on src's end of stream once b is drained. Returns -1 on failure (*who set),
@@ -146,12 +171,10 @@ pump_step(struct pump_end *src, struct pump_end *dst, struct buf *b,
 	ssize_t	 n;
 	int	 moved = 0;
 
-	if (pump_can_read(src) && (w = buf_wptr(b, &space)) != NULL) {
+	while (pump_can_read(src) && (w = buf_wptr(b, &space)) != NULL) {
 		n = src->ops->read(src, w, space);
-		if (pump_note(src, n, true)) {
-			r->failed_by = src_name;
-			return -1;
-		}
+		if (pump_note(src, n, true))
+			src->failed = true;
 		if (n > 0) {
 			buf_commit(b, (size_t)n);
 			moved = 1;
@@ -161,20 +184,26 @@ pump_step(struct pump_end *src, struct pump_end *dst, struct buf *b,
 				r->first_eof = src_name;
 			moved = 1;
 		}
+		if (src->failed) {
+			/* Deliver what came before the failure, then close. */
+			src->eof = true;
+			if (r->failed_by == AUDIT_BY_NONE)
+				r->failed_by = src_name;
+			moved = 1;
+		}
+		/* Fill b with several records, then write them at once. */
+		if (n <= 0 || src->eof || !src->ops->record_reads)
+			break;
 	}
 	if (dst->ops->flush != NULL && pump_can_write(dst)) {
 		n = dst->ops->flush(dst);
-		if (pump_note(dst, n, false)) {
-			r->failed_by = dst_name;
-			return -1;
-		}
+		if (pump_note(dst, n, false))
+			return pump_write_failed(r, dst_name);
 	}
 	if (buf_len(b) > 0 && pump_can_write(dst)) {
 		n = dst->ops->write(dst, buf_rptr(b), buf_len(b));
-		if (pump_note(dst, n, false)) {
-			r->failed_by = dst_name;
-			return -1;
-		}
+		if (pump_note(dst, n, false))
+			return pump_write_failed(r, dst_name);
 		if (n > 0) {
 			buf_consume(b, (size_t)n);
 			*count += (uint64_t)n;
@@ -183,10 +212,8 @@ pump_step(struct pump_end *src, struct pump_end *dst, struct buf *b,
 	}
 	if (src->eof && buf_len(b) == 0 && !dst->shut && pump_can_write(dst)) {
 		n = dst->ops->shutdown_write(dst);
-		if (pump_note(dst, n, false)) {
-			r->failed_by = dst_name;
-			return -1;
-		}
+		if (pump_note(dst, n, false))
+			return pump_write_failed(r, dst_name);
 		if (n == 0) {
 			dst->shut = true;
 			moved = 1;
@@ -202,19 +229,25 @@ pump_run(struct pump *r)
 
 	r->moved = false;
 	do {
-		up = pump_step(&r->client, &r->backend, &r->up, &r->bytes_up,
-		    AUDIT_BY_CLIENT, AUDIT_BY_BACKEND, r);
+		up = down = 0;
+		if (!r->backend.failed)
+			up = pump_step(&r->client, &r->backend, &r->up,
+			    &r->bytes_up, AUDIT_BY_CLIENT, AUDIT_BY_BACKEND, r);
 		if (up < 0)
 			return PUMP_FAILED;
-		down = pump_step(&r->backend, &r->client, &r->down,
-		    &r->bytes_down, AUDIT_BY_BACKEND, AUDIT_BY_CLIENT, r);
+		if (!r->client.failed)
+			down = pump_step(&r->backend, &r->client, &r->down,
+			    &r->bytes_down, AUDIT_BY_BACKEND, AUDIT_BY_CLIENT,
+			    r);
 		if (down < 0)
 			return PUMP_FAILED;
 		if (up || down)
 			r->moved = true;
-	} while (up || down);
+	} while ((up || down) && !pump_failure_done(r));
 	buf_release_if_empty(&r->up);
 	buf_release_if_empty(&r->down);
+	if (pump_failure_done(r))
+		return PUMP_FAILED;
 	if (r->client.shut && r->backend.shut)
 		return PUMP_DONE;
 	return PUMP_RUNNING;

@@ -23,6 +23,10 @@
 struct pump_end;
 
 struct pump_ops {
+	/*
+	 * A read may return bytes and set the end's failed flag (err says
+	 * why): the bytes that arrived before the failure still count.
+	 */
 	ssize_t	 (*read)(struct pump_end *, uint8_t *, size_t);
 	ssize_t	 (*write)(struct pump_end *, const uint8_t *, size_t);
 	/* 0 when the write side is closed, or a PUMP_IO_* code. */
@@ -36,6 +40,8 @@ struct pump_ops {
 	ssize_t	 (*flush)(struct pump_end *);
 	/* Optional: free what io holds; the fd is closed by the owner. */
 	void	 (*release)(struct pump_end *);
+	/* read returns one TLS record at most: call it again to batch. */
+	bool	 record_reads;
 };
 
 struct pump_end {
@@ -47,6 +53,7 @@ struct pump_end {
 	bool			 write_wants_read;
 	bool			 eof;		/* it sent everything it will */
 	bool			 shut;		/* we sent it everything we will */
+	bool			 failed;	/* a read failed: err says why */
 	char			 err[96];	/* why an op returned ERROR */
 };
 
@@ -76,7 +83,9 @@ ssize_t	 pump_flush_client(struct pump *);
 
 /*
  * Move bytes both ways until nothing can progress. Buffers are released
- * while empty, so an idle tunnel holds none.
+ * while empty, so an idle tunnel holds none. An end whose read failed is
+ * treated as a close: what it sent before reaches the other end, which is
+ * then closed, and only then the pump reports PUMP_FAILED.
  */
 enum pump_state pump_run(struct pump *);
 void	 pump_free(struct pump *);

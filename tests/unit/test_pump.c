@@ -539,6 +539,50 @@ test_write_to_closed_client_fails(void **state)
 	assert_non_null(strstr(fx->r.client.err, "write"));
 }
 
+/*
+ * A read that fails behind bytes is a close with a reason: the bytes reach
+ * the other side, which then gets its end of stream, before the failure.
+ */
+static void
+test_read_failure_delivers_earlier_bytes_then_closes(void **state)
+{
+	struct fx	*fx = *state;
+
+	/* Closing with unread bytes makes the relay's next read ECONNRESET. */
+	send_all(fx->relay_fds[0], "unread", 6);
+	send_all(fx->client, "last", 4);
+	close_if_open(&fx->client);
+	assert_int_equal(pump(fx), PUMP_FAILED);
+	expect_bytes(fx->backend, "last");
+	expect_eof(fx->backend);
+	assert_int_equal(fx->r.failed_by, AUDIT_BY_CLIENT);
+	assert_non_null(strstr(fx->r.client.err, "read"));
+	assert_int_equal(fx->r.bytes_up, 4);
+}
+
+/* Until the other side took the bytes, the failure waits. */
+static void
+test_read_failure_waits_for_a_slow_reader(void **state)
+{
+	struct fx	*fx = *state;
+	size_t		 junk;
+
+	junk = stuff(fx->relay_fds[1]);
+	send_all(fx->relay_fds[0], "unread", 6);
+	send_all(fx->client, "last", 4);
+	close_if_open(&fx->client);
+	assert_int_equal(pump(fx), PUMP_RUNNING);
+	assert_true(fx->r.client.failed);
+	assert_false(fx->r.backend.shut);
+	assert_int_equal(buf_len(&fx->r.up), 4);
+
+	drain_junk(fx->backend, junk);
+	assert_int_equal(pump(fx), PUMP_FAILED);
+	expect_bytes(fx->backend, "last");
+	expect_eof(fx->backend);
+	assert_int_equal(fx->r.failed_by, AUDIT_BY_CLIENT);
+}
+
 static void
 test_pipelined_bytes_follow_the_reply(void **state)
 {
@@ -589,6 +633,11 @@ main(void)
 		    test_write_to_closed_backend_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_write_to_closed_client_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_read_failure_delivers_earlier_bytes_then_closes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_read_failure_waits_for_a_slow_reader, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_pipelined_bytes_follow_the_reply, setup, teardown),
 	};

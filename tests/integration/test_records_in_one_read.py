@@ -1,0 +1,120 @@
+"""Several TLS records from the client in one read: the relay decrypts them
+all and writes them to the backend together (issue 11, bulk). What comes
+behind good records in the same read, a damaged record or a close_notify,
+waits until the good records reached the backend; then the backend gets a
+FIN. Checked in a gate worker (workers.relay = 0) and in a relay worker,
+with a client that controls the raw bytes after the 200 (ssl MemoryBIOs
+over a plain socket) and sends everything with one sendall."""
+
+import os
+import queue
+import socket
+import ssl
+
+import pytest
+
+import harness as h
+import handoff_fixtures as hf
+
+VERSIONS = [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2]
+
+
+class Sink(h.Backend):
+    """Keeps what each connection sent and how it ended: eof (a FIN),
+    reset or timeout."""
+
+    def __init__(self):
+        self.got = queue.Queue()
+        super().__init__()
+
+    def handle(self, conn):
+        data, how = bytearray(), "eof"
+        try:
+            while chunk := conn.recv(h.CHUNK):
+                data += chunk
+        except ConnectionResetError:
+            how = "reset"
+        except socket.timeout:
+            how = "timeout"
+        self.got.put((bytes(data), how))
+
+    def next_connection(self, timeout=10):
+        try:
+            return self.got.get(timeout=h.scaled(timeout))
+        except queue.Empty:
+            raise AssertionError("the backend connection did not end")
+
+
+@pytest.fixture(scope="module")
+def sink(env):
+    s = Sink()
+    yield s
+    s.close()
+
+
+def _sealed(c, data):
+    """The record the client's TLS layer makes of data, not yet sent."""
+    c.obj.write(data)
+    return bytearray(c.out.read())
+
+
+def _good_records(c, count=3, size=8000):
+    good = [os.urandom(size) for _ in range(count)]
+    return b"".join(good), b"".join(bytes(_sealed(c, g)) for g in good)
+
+
+def _tunnel(gw, sink, version, relayed):
+    c = gw.tunnel(f"backend.test:{sink.port}", max_version=version)
+    if relayed:
+        hf.wait_held_by_relay(gw, c.local_port)
+    return c
+
+
+def _good_then_bad(gw, sink, version, relayed):
+    with _tunnel(gw, sink, version, relayed) as c:
+        plain, wire = _good_records(c)
+        bad = _sealed(c, b"damaged on the wire " * 40)
+        bad[len(bad) // 2] ^= 0x01
+        c.sock.sendall(wire + bad)
+        data, how = sink.next_connection()
+        assert len(data) == len(plain) and data == plain, (len(data), len(plain))
+        assert how == "eof"
+        assert c.recv(timeout=10) == b""
+        assert "bad record mac" in (c.closed_how or "").lower(), c.closed_how
+        close = gw.wait_audit(event="close", client=c.client_address,
+                              closed_by="error")
+    assert close["reason"].startswith("client: "), close
+    assert close["bytes_up"] == len(plain), close
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_records_before_a_bad_one_in_the_same_read_reach_the_backend_then_fin_gate(
+        make_gateway, sink, version):
+    gw = make_gateway("one-read-gate", relay=0)
+    _good_then_bad(gw, sink, version, relayed=False)
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+def test_records_before_a_bad_one_in_the_same_read_reach_the_backend_then_fin_relay(
+        gateway, sink, version):
+    _good_then_bad(gateway, sink, version, relayed=True)
+
+
+@pytest.mark.parametrize("relayed", [False, True])
+def test_records_before_close_notify_in_the_same_read_reach_the_backend_then_fin(
+        make_gateway, sink, relayed):
+    gw = make_gateway("one-read-close", relay=2 if relayed else 0)
+    with _tunnel(gw, sink, None, relayed) as c:
+        plain, wire = _good_records(c)
+        try:
+            c.obj.unwrap()
+        except ssl.SSLWantReadError:
+            pass
+        c.sock.sendall(wire + c.out.read())
+        data, how = sink.next_connection()
+        assert data == plain, (len(data), len(plain))
+        assert how == "eof"
+        # Half-close: the gateway's side stays open until the backend ends.
+        close = gw.wait_audit(event="close", client=c.client_address)
+    assert close["closed_by"] == "client", close
+    assert close["bytes_up"] == len(plain), close
