@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "auth_cert.h"
 #include "auth_ldap.h"
+#include "auth_recheck.h"
 #include "auth_throttle.h"
 #include "conn_facts.h"
 #include "authenticator.h"
@@ -580,6 +581,7 @@ auth_dispatch_master(struct authenticator *a)
 {
 	union {
 		struct ctl_auth_socket	sock;
+		struct ctl_recheck	recheck;
 		uint8_t			raw[CTL_MSG_BUF];
 	} m;
 	struct msg_in	 in;
@@ -597,15 +599,20 @@ auth_dispatch_master(struct authenticator *a)
 		case MSG_OK:
 			break;
 		}
-		if (in.t->type == CTL_RETIRE) {
+		switch (in.t->type) {
+		case CTL_RETIRE:
 			/* Connections accepted before it may still ask. */
 			a->retired = true;
 			a->retire_by = auth_now_ms() +
 			    a->env->cfg->timeout_handshake_ms +
 			    a->env->cfg->timeout_request_ms;
-		}
-		else
+			break;
+		case CTL_RECHECK:
+			auth_recheck_answer(a->env, &m.recheck);
+			break;
+		default:
 			auth_replace_sock(a, &m.sock, in.fds[0]);
+		}
 	}
 }
 

@@ -113,5 +113,10 @@ int		 policy_check_tunnel(const struct policy *,
 bool		 policy_lookup_needed(const struct policy *,
 		    const struct policy_subject *, const char *host,
 		    uint16_t port, struct policy_verdict *v);
+/*
+ * Whether some rule names group: only such a group can change a verdict
+ * (an account re-check reports just these).
+ */
+bool		 policy_names_group(const struct policy *, const char *group);
 
 #endif

@@ -180,6 +180,21 @@ policy_subject_match(const struct policy *p, const struct policy_rule *r,
 	return false;
 }
 
+bool
+policy_names_group(const struct policy *p, const char *group)
+{
+	const struct policy_rule	*r;
+
+	for (size_t i = 0; i < p->n_rules; i++) {
+		r = &p->rules[i];
+		for (uint32_t j = 0; j < r->groups.n; j++)
+			if (policy_str_eq(p, &p->strs[r->groups.first + j],
+			    group))
+				return true;
+	}
+	return false;
+}
+
 static bool
 policy_name_match(const struct policy *p, const struct policy_rule *r,
     const struct policy_probe *pr)

@@ -235,6 +235,73 @@ metrics_check(const void *msg, size_t n, size_t nfds, unsigned from,
 	return 0;
 }
 
+static int
+recheck_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	struct ctl_recheck	 r;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&r, msg, sizeof(r));
+	if (r.serial == 0 || r.user[0] == '\0' ||
+	    memchr(r.user, '\0', sizeof(r.user)) == NULL) {
+		*why = "recheck: serial 0, or empty or unterminated user";
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Exactly n_groups non-empty names, then zeros: the master reads the names
+ * by walking them, so nothing past the count may hide there.
+ */
+static int
+recheck_groups_check(const struct ctl_recheck_reply *r)
+{
+	size_t	 off = 0, len;
+
+	if (r->n_groups > TG_RECHECK_GROUPS_SIZE / 2 ||
+	    (r->n_groups > 0 && r->status != CTL_RECHECK_OK))
+		return -1;
+	for (uint32_t i = 0; i < r->n_groups; i++) {
+		len = strnlen(r->groups + off, sizeof(r->groups) - off);
+		if (len == 0 || len == sizeof(r->groups) - off)
+			return -1;
+		off += len + 1;
+	}
+	return all_zero((const uint8_t *)r->groups + off,
+	    sizeof(r->groups) - off) ? 0 : -1;
+}
+
+/* An answer the master acts on: its account, why, and the groups now. */
+static int
+recheck_reply_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	struct ctl_recheck_reply	 r;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&r, msg, sizeof(r));
+	if (r.status < CTL_RECHECK_OK || r.status > CTL_RECHECK_UNAVAILABLE ||
+	    r.serial == 0 || r.user[0] == '\0' ||
+	    memchr(r.user, '\0', sizeof(r.user)) == NULL ||
+	    memchr(r.reason, '\0', sizeof(r.reason)) == NULL) {
+		*why = "recheck reply: unknown status, serial 0, or empty or "
+		    "unterminated user or reason";
+		return -1;
+	}
+	if (recheck_groups_check(&r) != 0) {
+		*why = "recheck reply: groups not n_groups names then zeros, or "
+		    "groups with an answer other than ok";
+		return -1;
+	}
+	return 0;
+}
+
 #define CHILDREN	(MSG_AUTH | MSG_GATE | MSG_RELAY)
 
 static const struct msg_type ctl_types[] = {
@@ -268,6 +335,10 @@ static const struct msg_type ctl_types[] = {
 	    MSG_METRICS, MSG_MASTER, 0, 0, NULL),
 	MSG_FIXED(CTL_METRICS, "metrics", struct ctl_metrics,
 	    MSG_MASTER, MSG_METRICS, 0, 0, metrics_check),
+	MSG_FIXED(CTL_RECHECK, "recheck", struct ctl_recheck,
+	    MSG_MASTER, MSG_AUTH, 0, 0, recheck_check),
+	MSG_FIXED(CTL_RECHECK_REPLY, "recheck reply", struct ctl_recheck_reply,
+	    MSG_AUTH, MSG_MASTER, 0, 0, recheck_reply_check),
 };
 
 const struct msg_proto ctl_proto = {
@@ -279,7 +350,9 @@ _Static_assert(sizeof(struct ctl_relay_init) >= sizeof(struct ctl_audit) &&
     sizeof(struct ctl_relay_init) >= sizeof(struct ctl_relay_loads) &&
     sizeof(struct ctl_relay_init) >= sizeof(struct ctl_tunnel_stats) &&
     sizeof(struct ctl_relay_init) >= sizeof(struct ctl_ticket_keys) &&
-    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_metrics),
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_metrics) &&
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_recheck) &&
+    sizeof(struct ctl_relay_init) >= sizeof(struct ctl_recheck_reply),
     "CTL_MSG_BUF holds every control message");
 
 void

@@ -5,7 +5,9 @@
  * produces), gate workers report handoffs, authenticators and key processes
  * report a gate worker that broke their protocol; the master sends gate
  * workers the pool's state and the relay loads, authenticators and key
- * processes replacement sockets and relay workers their settings. The master kills a child that sends
+ * processes replacement sockets and relay workers their settings; the
+ * master asks authenticators to re-check the accounts of live tunnels
+ * (auth.recheck_interval) and they answer. The master kills a child that sends
  * anything the table refuses, or more than CTL_RATE_PER_SEC messages a
  * second beyond a burst.
  */
@@ -38,6 +40,8 @@ enum ctl_type {
 	CTL_KEY_SOCKET = 14,	/* master -> key process: a fresh gate socket */
 	CTL_METRICS_ASK = 15,	/* metrics child -> master: a scrape came */
 	CTL_METRICS = 16,	/* master -> metrics child: the counters now */
+	CTL_RECHECK = 17,	/* master -> authenticator: is user still ok? */
+	CTL_RECHECK_REPLY = 18,	/* authenticator -> master: its answer */
 };
 
 /*
@@ -217,6 +221,39 @@ struct ctl_metrics {
 	uint32_t		 n_rules;
 	uint32_t		 pad;
 	struct ctl_metrics_rule	 rules[TG_METRICS_RULES];
+};
+
+/*
+ * Account re-check (auth.recheck_interval): is the account of live tunnels
+ * still usable, and in which groups, asked without its password. serial
+ * names the question; the master takes one answer per question, from the
+ * authenticator it asked, about the user it asked about.
+ */
+struct ctl_recheck {
+	struct msg_hdr		 hdr;
+	uint64_t		 serial;
+	char			 user[HTTP_CRED_MAX + 1];	/* the account's own */
+};
+
+enum ctl_recheck_status {
+	CTL_RECHECK_OK = 1,		/* usable; groups are its groups now */
+	CTL_RECHECK_REVOKED = 2,	/* locked, expired or gone: reason says */
+	CTL_RECHECK_UNAVAILABLE = 3,	/* cannot tell now (directory down) */
+};
+
+/*
+ * groups: n_groups names, each ended by its NUL, then zeros; only those
+ * the policy names (no other can change a verdict), and only with
+ * CTL_RECHECK_OK.
+ */
+struct ctl_recheck_reply {
+	struct msg_hdr		 hdr;
+	uint64_t		 serial;
+	uint32_t		 status;	/* enum ctl_recheck_status */
+	uint32_t		 n_groups;
+	char			 user[HTTP_CRED_MAX + 1];
+	char			 reason[128];
+	char			 groups[TG_RECHECK_GROUPS_SIZE];
 };
 
 extern const struct msg_proto ctl_proto;

@@ -192,6 +192,28 @@
 /* An audit line's groups field: the names joined by ',' and a NUL. */
 #define TG_AUDIT_GROUPS_SIZE	256
 /*
+ * auth.recheck_interval (seconds): how often the accounts of live tunnels
+ * are re-checked, its default, and its most; when on, at least a second.
+ */
+#define TG_RECHECK_DEFAULT_SECS		300
+#define TG_MAX_RECHECK_SECS		86400
+#define TG_MIN_RECHECK_MS		1000
+/*
+ * Account re-checks the master has out at once, and those it sends a
+ * second: a directory sees at most this much extra load, and an
+ * authenticator busy with one still serves logins after it. A re-check
+ * not answered within timeouts.auth and TG_RECHECK_GRACE_MS is given up.
+ */
+#define TG_RECHECK_INFLIGHT		4
+#define TG_RECHECK_RATE			50
+#define TG_RECHECK_GRACE_MS		1000
+/*
+ * A re-check answer's groups: the names the policy mentions, each with
+ * its NUL: more than a dozen of the longest a rule can name
+ * (AUTH_GROUP_NAME_MAX); the reply stays within CTL_MSG_BUF.
+ */
+#define TG_RECHECK_GROUPS_SIZE		3584
+/*
  * The same with the hash chain's seq and prev after the record's fields:
  * the longest line the master writes and readers accept.
  */

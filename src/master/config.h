@@ -144,6 +144,8 @@ struct config {
 	/* san_uri: the URI must start with it; the rest is the name. */
 	char			 auth_cert_uri_prefix[TG_CERT_URI_PREFIX_SIZE];
 	struct config_ldap	 ldap;
+	/* Live tunnels' accounts are re-checked this often; 0: never. */
+	unsigned		 auth_recheck_interval_ms;
 
 	unsigned		 cache_positive_ttl_ms;
 	unsigned		 cache_negative_ttl_ms;

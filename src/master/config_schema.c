@@ -398,6 +398,8 @@ static const struct cfg_rule auth_rules[] = {
 	R_STR("identity", h_identity, C(auth_identity)),
 	R_STR("certificate_name", h_cert_name, C(auth_cert_name)),
 	R_STR("certificate_uri_prefix", h_string, C(auth_cert_uri_prefix)),
+	R_SECS("recheck_interval", auth_recheck_interval_ms, 0,
+	    TG_MAX_RECHECK_SECS),
 	R_GROUP("pam", pam_rules),
 	{ .name = "ldap", .type = T_GROUP, .handler = h_subgroup, C(ldap),
 	  .members = cfg_ldap_rules },
@@ -544,6 +546,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->auth_failure_delay_ms = TG_DEFAULT_FAILURE_DELAY_MS;
 	/* Debian's UID_MIN (login.defs): below it are system accounts. */
 	cfg->pam_min_uid = 1000;
+	cfg->auth_recheck_interval_ms = TG_RECHECK_DEFAULT_SECS * 1000;
 	cfg->cache_positive_ttl_ms = 300 * 1000;
 	cfg->cache_negative_ttl_ms = 30 * 1000;
 	cfg->cache_max_entries = 10000;
@@ -632,6 +635,35 @@ cfg_require(struct cfg_ctx *ctx, const config_t *lc, const char *path,
 		cfg_missing(ctx, lc, path, what);
 }
 
+/*
+ * A re-check looks the account up without its password, which an LDAP
+ * directory answers only to the service account: without one the default
+ * turns re-checks off, and asking for them is an error.
+ */
+static void
+cfg_check_recheck(struct cfg_ctx *ctx, const config_t *lc)
+{
+	const config_setting_t	*s = config_lookup(lc, "auth.recheck_interval");
+	struct config		*cfg = ctx->cfg;
+	unsigned		 line = s != NULL ? config_setting_source_line(s) : 0;
+
+	if (cfg->auth_recheck_interval_ms > 0 &&
+	    cfg->auth_recheck_interval_ms < TG_MIN_RECHECK_MS)
+		cfg_err_at(ctx, NULL, line, "auth.recheck_interval", "is under "
+		    "%d ms; use 0 (off) or at least 1 second",
+		    TG_MIN_RECHECK_MS);
+	if (cfg->auth_backend != AUTH_BACKEND_LDAP ||
+	    cfg->ldap.bind_dn[0] != '\0' || cfg->auth_recheck_interval_ms == 0)
+		return;
+	if (s == NULL)
+		cfg->auth_recheck_interval_ms = 0;
+	else
+		cfg_err_at(ctx, NULL, line, "auth.recheck_interval", "needs "
+		    "auth.ldap.bind.dn: accounts are looked up without their "
+		    "password; set bind.dn and bind.password_file, or set "
+		    "recheck_interval = 0");
+}
+
 void
 cfg_check(struct cfg_ctx *ctx, const config_t *lc)
 {
@@ -651,6 +683,7 @@ cfg_check(struct cfg_ctx *ctx, const config_t *lc)
 	if (ctx->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		cfg_ldap_check(ctx, lc);
 	cfg_client_cert_check(ctx, lc);
+	cfg_check_recheck(ctx, lc);
 	s = config_lookup(lc, "throttle.lockout_max");
 	if (ctx->cfg->throttle_lockout_max_ms < ctx->cfg->throttle_lockout_ms)
 		cfg_err_at(ctx, NULL, s != NULL ?

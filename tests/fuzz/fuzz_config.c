@@ -265,6 +265,12 @@ fz_numbers(const struct config *c)
 	    c->limit_buffer_bytes <= 16u * 1024 * 1024);
 	check(c->limit_pending_auth >= 1 && c->limit_pending_auth <= 100000u);
 	check(c->log_level >= LOG_LVL_ERROR && c->log_level <= LOG_LVL_DEBUG);
+	/* Off, or between a second and a day; LDAP only with a service account. */
+	check(c->auth_recheck_interval_ms == 0 ||
+	    (c->auth_recheck_interval_ms >= TG_MIN_RECHECK_MS &&
+	    c->auth_recheck_interval_ms <= TG_MAX_RECHECK_SECS * 1000u));
+	check(c->auth_recheck_interval_ms == 0 ||
+	    c->auth_backend != AUTH_BACKEND_LDAP || c->ldap.bind_dn[0] != '\0');
 }
 
 static void

@@ -13,7 +13,9 @@
  * exactly when the record has it, valid UTF-8, every string escaped, and
  * every valid-UTF-8 field readable back byte for byte. A metrics snapshot
  * the table accepts (whole, or the input laid over its body) must format
- * within TG_METRICS_RESPONSE_MAX as one sample per line.
+ * within TG_METRICS_RESPONSE_MAX as one sample per line. An account
+ * re-check answer the table accepts holds exactly its count of non-empty
+ * group names, and one built from the input's names is accepted.
  *
  * The Makefile's fuzz rule links only the parsers' sources (the message
  * table code among them), so the other units under test are compiled into
@@ -512,6 +514,33 @@ check_metrics(const void *msg)
 	buf_free(&out);
 }
 
+/*
+ * An accepted re-check answer: the master walks n_groups names from the
+ * start of groups (src/master/recheck.c); each must be there, non-empty
+ * and inside the field, and nothing may follow the last.
+ */
+static void
+check_recheck_reply(const void *msg)
+{
+	struct ctl_recheck_reply	 r;
+	size_t				 off = 0, len;
+
+	memcpy(&r, msg, sizeof(r));
+	check(r.status >= CTL_RECHECK_OK && r.status <= CTL_RECHECK_UNAVAILABLE);
+	check(r.serial != 0 && r.user[0] != '\0');
+	check(memchr(r.user, '\0', sizeof(r.user)) != NULL);
+	check(memchr(r.reason, '\0', sizeof(r.reason)) != NULL);
+	check(r.n_groups == 0 || r.status == CTL_RECHECK_OK);
+	for (uint32_t i = 0; i < r.n_groups; i++) {
+		check(off < sizeof(r.groups));
+		len = strnlen(r.groups + off, sizeof(r.groups) - off);
+		check(len > 0 && len < sizeof(r.groups) - off);
+		off += len + 1;
+	}
+	for (; off < sizeof(r.groups); off++)
+		check(r.groups[off] == '\0');
+}
+
 static int	 check_one(const void *, size_t, size_t, unsigned, unsigned);
 static uint64_t	 take_u64(const uint8_t **, const uint8_t *);
 
@@ -660,6 +689,18 @@ check_one(const void *msg, size_t n, size_t nfds, unsigned from, unsigned to)
 		check(from == MSG_MASTER && to == MSG_METRICS);
 		check_metrics(msg);
 		break;
+	case CTL_RECHECK: {
+		struct ctl_recheck	 q;
+
+		memcpy(&q, msg, sizeof(q));
+		check(from == MSG_MASTER && to == MSG_AUTH && q.serial != 0);
+		check(q.user[0] != '\0' && memchr(q.user, '\0', sizeof(q.user)));
+		break;
+	}
+	case CTL_RECHECK_REPLY:
+		check(from == MSG_AUTH && to == MSG_MASTER);
+		check_recheck_reply(msg);
+		break;
 	default:
 		abort();
 	}
@@ -739,6 +780,43 @@ fields_from_bytes(const uint8_t *data, size_t size, struct ctl_audit *m)
 	}
 }
 
+/*
+ * An answer valid by construction: the first byte picks the status, the
+ * rest are group names cut at NULs (empty ones skipped) while they fit;
+ * the table must accept it, and refuse it with one name fewer counted.
+ */
+static void
+check_recheck_built(const uint8_t *data, size_t size)
+{
+	struct ctl_recheck_reply	 r;
+	const uint8_t			*p = data + 1, *end = data + size, *nul;
+	size_t				 off = 0, n;
+
+	if (size < 1)
+		return;
+	memset(&r, 0, sizeof(r));
+	ctl_hdr_init(&r.hdr, CTL_RECHECK_REPLY);
+	r.serial = 1;
+	r.status = CTL_RECHECK_OK + data[0] % 3;
+	AUDIT_SET(r.user, "alice");
+	while (r.status == CTL_RECHECK_OK && p < end) {
+		nul = memchr(p, '\0', (size_t)(end - p));
+		n = (size_t)((nul != NULL ? nul : end) - p);
+		if (n > 0 && n + 1 <= sizeof(r.groups) - off) {
+			memcpy(r.groups + off, p, n);
+			off += n + 1;
+			r.n_groups++;
+		}
+		p = nul != NULL ? nul + 1 : end;
+	}
+	check(check_one(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER) ==
+	    CTL_RECHECK_REPLY);
+	if (r.n_groups > 0) {
+		r.n_groups--;
+		check(check_one(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER) == -1);
+	}
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -756,6 +834,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_msg(data, size);
 	check_metrics_body(data, size);
 	check_metrics_built(data, size);
+	check_recheck_built(data, size);
 
 	memset(&m, 0, sizeof(m));
 	ctl_hdr_init(&m.hdr, CTL_AUDIT);

@@ -52,6 +52,7 @@ check_documented_values(const struct config *c)
 	assert_int_equal(c->auth_identity, AUTH_IDENTITY_PASSWORD);
 	assert_int_equal(c->auth_cert_name, CERT_NAME_SUBJECT_CN);
 	assert_string_equal(c->auth_cert_uri_prefix, "");
+	assert_int_equal(c->auth_recheck_interval_ms, 300 * 1000);
 	assert_int_equal(c->limit_header_bytes, 8192);
 	assert_int_equal(c->limit_total_connections, 32768);
 	assert_int_equal(c->limit_source_connections, 512);

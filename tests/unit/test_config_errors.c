@@ -199,6 +199,12 @@ test_duration_bounds_are_enforced(void **state)
 		{ MINIMAL "timeouts = { drain = 86401; };", 3,
 		    "timeouts.drain: 86401 seconds is out of range; use a "
 		    "duration more than 0 and at most 86400 seconds" },
+		{ MINIMAL "auth = { recheck_interval = 86401; };", 3,
+		    "auth.recheck_interval: 86401 seconds is out of range; use "
+		    "a duration from 0 to 86400 seconds" },
+		{ MINIMAL "auth = { recheck_interval = 0.5; };", 3,
+		    "auth.recheck_interval: is under 1000 ms; use 0 (off) or at "
+		    "least 1 second" },
 		{ MINIMAL "timeouts = { idle = 1e999; };", 3,
 		    "timeouts.idle: inf seconds is out of range" },
 		{ MINIMAL "cache = { positive_ttl = -1; };", 3,

@@ -512,6 +512,28 @@ test_settings_that_go_together(void **state)
 	    "ms) is more than timeouts.auth (4000 ms)");
 }
 
+/*
+ * A re-check asks about accounts without their passwords: only a service
+ * account can. Without one the default is off and asking for it is an
+ * error; with one the default stays.
+ */
+static void
+test_recheck_interval_needs_a_service_account(void **state)
+{
+	struct fx	*fx = *state;
+
+	expect_ok(fx, load(fx, LDAP(URIS TEMPLATE)));
+	assert_int_equal(fx->cfg->auth_recheck_interval_ms, 0);
+	assert_int_equal(load(fx, MINIMAL "auth = { recheck_interval = 60; "
+	    "backend = \"ldap\"; ldap = { " URIS TEMPLATE " }; };\n"), -1);
+	expect_msg(fx, 3, "auth.recheck_interval: needs auth.ldap.bind.dn");
+	root_secret(fx, "bind.secret");
+	expect_ok(fx, load(fx, LDAP(URIS "bind = { mode = \"template\"; "
+	    "dn_template = \"uid=%u,dc=t\"; dn = \"cn=tg,dc=t\"; "
+	    "password_file = \"bind.secret\"; };")));
+	assert_int_equal(fx->cfg->auth_recheck_interval_ms, 300 * 1000);
+}
+
 #define T(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -526,6 +548,7 @@ main(void)
 		T(test_templates_and_names_are_checked),
 		T(test_password_file_must_be_root_only),
 		T(test_settings_that_go_together),
+		T(test_recheck_interval_needs_a_service_account),
 	};
 
 	return cmocka_run_group_tests_name("config_ldap", tests, NULL, NULL);

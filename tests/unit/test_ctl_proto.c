@@ -201,6 +201,72 @@ test_ticket_keys_go_to_gate_workers_whole(void **state)
 	assert_false(accepts(&k, sizeof(k), 0, MSG_MASTER, MSG_GATE));
 }
 
+static void
+test_recheck_questions_go_from_the_master_to_authenticators(void **state)
+{
+	struct ctl_recheck	 q;
+
+	(void)state;
+	memset(&q, 0, sizeof(q));
+	ctl_hdr_init(&q.hdr, CTL_RECHECK);
+	q.serial = 1;
+	AUDIT_SET(q.user, "alice");
+	assert_true(accepts(&q, sizeof(q), 0, MSG_MASTER, MSG_AUTH));
+	assert_false(accepts(&q, sizeof(q), 0, MSG_MASTER, MSG_GATE));
+	assert_false(accepts(&q, sizeof(q), 0, MSG_AUTH, MSG_MASTER));
+	assert_false(accepts(&q, sizeof(q), 1, MSG_MASTER, MSG_AUTH));
+	q.serial = 0;
+	assert_false(accepts(&q, sizeof(q), 0, MSG_MASTER, MSG_AUTH));
+	q.serial = 1;
+	q.user[0] = '\0';
+	assert_false(accepts(&q, sizeof(q), 0, MSG_MASTER, MSG_AUTH));
+}
+
+static struct ctl_recheck_reply
+recheck_reply(enum ctl_recheck_status status, const char *groups, size_t len,
+    uint32_t n)
+{
+	struct ctl_recheck_reply	 r;
+
+	memset(&r, 0, sizeof(r));
+	ctl_hdr_init(&r.hdr, CTL_RECHECK_REPLY);
+	r.serial = 7;
+	r.status = status;
+	AUDIT_SET(r.user, "alice");
+	memcpy(r.groups, groups, len);
+	r.n_groups = n;
+	return r;
+}
+
+static void
+test_recheck_answers_hold_exactly_their_groups(void **state)
+{
+	struct ctl_recheck_reply	 r;
+
+	(void)state;
+	r = recheck_reply(CTL_RECHECK_OK, "ops\0dev", 8, 2);
+	assert_true(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	assert_false(accepts(&r, sizeof(r), 0, MSG_GATE, MSG_MASTER));
+	assert_false(accepts(&r, sizeof(r), 0, MSG_MASTER, MSG_AUTH));
+	r.n_groups = 1;		/* "dev" would hide past the count */
+	assert_false(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	r.n_groups = 3;		/* an empty name */
+	assert_false(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	r = recheck_reply(CTL_RECHECK_REVOKED, "ops", 4, 1);
+	assert_false(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	r = recheck_reply(CTL_RECHECK_REVOKED, "", 0, 0);
+	assert_true(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	r.status = CTL_RECHECK_UNAVAILABLE + 1;
+	assert_false(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	r = recheck_reply(CTL_RECHECK_OK, "", 0, 0);
+	memset(r.groups, 'g', sizeof(r.groups));	/* unterminated */
+	r.n_groups = 1;
+	assert_false(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+	r = recheck_reply(CTL_RECHECK_OK, "", 0, 0);
+	memset(r.reason, 'x', sizeof(r.reason));
+	assert_false(accepts(&r, sizeof(r), 0, MSG_AUTH, MSG_MASTER));
+}
+
 int
 main(void)
 {
@@ -214,6 +280,9 @@ main(void)
 		    test_gate_reports_and_sockets_between_master_and_authenticators),
 		cmocka_unit_test(test_what_the_master_sends_goes_to_its_role_only),
 		cmocka_unit_test(test_ticket_keys_go_to_gate_workers_whole),
+		cmocka_unit_test(
+		    test_recheck_questions_go_from_the_master_to_authenticators),
+		cmocka_unit_test(test_recheck_answers_hold_exactly_their_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

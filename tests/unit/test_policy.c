@@ -134,6 +134,27 @@ test_groups_and_users_either_matches(void **state)
 	policy_free(p);
 }
 
+/* An account re-check reports only the groups some rule names. */
+static void
+test_names_group_only_for_groups_a_rule_names(void **state)
+{
+	struct policy	*p;
+
+	(void)state;
+	p = load_ok(HEAD
+	    "{ name = \"r\"; action = \"allow\"; users = [ \"carol\" ];"
+	    "  groups = [ \"ops\" ]; hosts = [ \"a.example\" ]; ports = [ 22 ]; },\n"
+	    "{ name = \"d\"; action = \"deny\"; groups = [ \"sre\" ];"
+	    "  hosts = [ \"b.example\" ]; ports = [ 22 ]; }\n);");
+	assert_true(policy_names_group(p, "ops"));
+	assert_true(policy_names_group(p, "sre"));
+	assert_false(policy_names_group(p, "OPS"));
+	assert_false(policy_names_group(p, "op"));
+	assert_false(policy_names_group(p, "carol"));
+	assert_false(policy_names_group(p, ""));
+	policy_free(p);
+}
+
 static void
 test_exact_name_case_and_trailing_dot(void **state)
 {
@@ -421,6 +442,7 @@ main(void)
 		cmocka_unit_test(test_users_exact_and_case_sensitive),
 		cmocka_unit_test(test_user_star_is_any_authenticated_user),
 		cmocka_unit_test(test_groups_and_users_either_matches),
+		cmocka_unit_test(test_names_group_only_for_groups_a_rule_names),
 		cmocka_unit_test(test_exact_name_case_and_trailing_dot),
 		cmocka_unit_test(test_suffix_needs_a_label_before_it),
 		cmocka_unit_test(test_names_and_addresses_never_cross),
