@@ -312,6 +312,8 @@ master_handle(struct child *c, const struct msg_type *t, const void *msg)
 	case CTL_METRICS_ASK:
 		metrics_send(c->ctl_fd);
 		return NULL;
+	case CTL_RECHECK_REPLY:
+		return recheck_reply(c, msg);
 	}
 	return "a message the master does not take";
 }
@@ -324,6 +326,7 @@ master_dispatch_child(struct child *c)
 		struct ctl_handoff	handoff;
 		struct ctl_gate_broke	broke;
 		struct ctl_tunnel_stats	stats;
+		struct ctl_recheck_reply recheck;
 		uint8_t			raw[CTL_MSG_BUF];
 	} msg;
 	struct msg_in	 in;

@@ -366,6 +366,7 @@ tunnels_timers(int64_t now, int64_t *next)
 	lifetime_timers(now, next);
 	rule_limits_timers(now, next);
 	progress_timers(now, next);
+	recheck_timers(now, next);
 	if (killing == 0)
 		return;
 	TAILQ_FOREACH(t, &list, entry) {

@@ -94,6 +94,14 @@ void	 rule_limits_timers(int64_t now, int64_t *next);
  * tunnel open at least that long; called by tunnels_timers.
  */
 void	 progress_timers(int64_t now, int64_t *next);
+/*
+ * recheck.c: every auth.recheck_interval, ask the authenticators about the
+ * accounts of live tunnels and end those they no longer allow (reason
+ * "account_revoked"); called by tunnels_timers. recheck_reply takes an
+ * authenticator's answer: NULL, or why it is a lie.
+ */
+void	 recheck_timers(int64_t now, int64_t *next);
+const char *recheck_reply(struct child *, const struct ctl_recheck_reply *);
 /* The holder's process id, or 0 if it is not running. */
 pid_t	 tunnels_holder_pid(const struct tunnel *);
 

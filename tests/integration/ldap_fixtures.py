@@ -305,6 +305,9 @@ class Slapd:
     def ldapadd(self, ldif):
         self._tool("ldapadd", input=ldif.encode())
 
+    def ldapmodify(self, ldif):
+        self._tool("ldapmodify", input=ldif.encode())
+
     def search(self, base, *args):
         return self._tool("ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-b", base,
                           *args).stdout.decode()
