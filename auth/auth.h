@@ -92,8 +92,9 @@ char	**auth_groups_dup(const char *const *groups, size_t n);
  * cached). Bounded by max_entries (0 disables); the oldest entry goes first.
  * A positive entry may carry the user's groups (the LDAP backend stores
  * them, so that cached users keep their groups through a directory outage;
- * PAM users get theirs from NSS on each request and store none), and
- * always the account's own name (the key is the name as typed).
+ * the PAM backend stores the NSS groups when they fit, so that a cached
+ * login's tunnels read no NSS files), and always the account's own name
+ * (the key is the name as typed).
  */
 struct auth_cache;
 struct auth_cache *auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
@@ -111,11 +112,15 @@ int	 auth_cache_lookup(struct auth_cache *, const char *user,
 	    char name[AUTH_USER_MAX + 1], char ***groups, size_t *n_groups);
 /*
  * name (the account's own, at most AUTH_USER_MAX bytes) and groups (NULL:
- * none) are kept with AUTH_ALLOW only, copied.
+ * none) are kept with AUTH_ALLOW only, copied. Groups the cache cannot
+ * hold (auth_cache_keeps() false) are not replaced by none: nothing is
+ * stored.
  */
 void	 auth_cache_store(struct auth_cache *, const char *user,
 	    const char *password, int64_t now_ms, enum auth_verdict verdict,
 	    const char *name, const char *const *groups, size_t n_groups);
+/* Whether an entry can hold these groups (count and name lengths). */
+bool	 auth_cache_keeps(const char *const *groups, size_t n_groups);
 
 /*
  * Resolve host (bounded by cfg->timeout_dns_ms and deadline_ms), check the

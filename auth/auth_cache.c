@@ -29,7 +29,8 @@
  *
  * A positive entry may hold a copy of the user's groups (LDAP stores them:
  * a cached user keeps working, with the groups the directory last gave,
- * while it is unreachable). The name and the groups of an entry live in a
+ * while it is unreachable; PAM stores the NSS groups, read once per entry
+ * instead of once per tunnel). The name and the groups of an entry live in a
  * byte ring (the arena) written in order: an entry whose bytes were written
  * over since is a miss, and its user is verified by the backend again. The
  * arena has room for CACHE_BLOB_AVG bytes an entry plus the largest list
@@ -510,6 +511,12 @@ cache_blob_len(const char *name, const char *const *groups, size_t n)
 		}
 	}
 	return len;
+}
+
+bool
+auth_cache_keeps(const char *const *groups, size_t n_groups)
+{
+	return cache_blob_len(NULL, groups, n_groups) != 0;
 }
 
 /* Writes the blob at the arena's head, never across its end. */

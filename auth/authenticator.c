@@ -86,8 +86,9 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 {
 	enum auth_verdict	 v;
 	int64_t			 now = auth_now_ms();
-	char			 rhost[AUTH_ADDR_MAX];
+	char			 rhost[AUTH_ADDR_MAX], why[128];
 	const char		*refused;
+	bool			 keep = true;
 
 	/* Never ask a backend about a spelling the policy cannot name. */
 	if ((refused = auth_user_refusal(req->user)) != NULL) {
@@ -106,11 +107,22 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 		v = auth_ldap_check(a->env->cfg, req->user, req->password,
 		    req->deadline_ms, a->user, &a->groups, &a->n_groups,
 		    reason, reasonlen);
-	else
-		v = auth_pam_check(a->env->cfg, req->user, req->password,
-		    rhost, a->user, reason, reasonlen);
+	else if ((v = auth_pam_check(a->env->cfg, req->user, req->password,
+	    rhost, a->user, reason, reasonlen)) == AUTH_ALLOW) {
+		/*
+		 * Read once, kept with the entry: the tunnels of a cached
+		 * login read no NSS files. A list NSS cannot give is asked
+		 * for again by auth_connect(), which refuses with the reason;
+		 * one the entry cannot hold is read for each tunnel.
+		 */
+		if (auth_groups(a->user, &a->groups, &a->n_groups, why,
+		    sizeof(why)) == 0 && !auth_cache_keeps(
+		    (const char *const *)a->groups, a->n_groups))
+			keep = false;
+	}
 	auth_cache_store(a->cache, req->user, req->password, auth_now_ms(), v,
-	    a->user, (const char *const *)a->groups, a->n_groups);
+	    a->user, keep ? (const char *const *)a->groups : NULL,
+	    keep ? a->n_groups : 0);
 	return v;
 }
 
@@ -185,7 +197,9 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 	size_t			 n_groups = 0;
 	enum auth_verdict	 v;
 
-	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP) {
+	/* LDAP's always; a PAM login's when its cache entry kept them. */
+	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP ||
+	    a->groups != NULL) {
 		groups = a->groups;
 		n_groups = a->n_groups;
 		a->groups = NULL;
@@ -328,6 +342,9 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	AUDIT_SET(rec.tls_cipher, req->tls_cipher);
 	/* Set only by credentials accepted for this request. */
 	a->user[0] = '\0';
+	free(a->groups);
+	a->groups = NULL;
+	a->n_groups = 0;
 	v = auth_cert_check(a->env->cfg, a->env->client_ca, req, &cert,
 	    rec.reason, sizeof(rec.reason));
 	AUDIT_SET(rec.cert_subject, cert.subject);

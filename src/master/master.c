@@ -419,6 +419,7 @@ master_reload(const char *by, char *why, size_t why_size)
 	SSL_CTX			*ctx = NULL;
 	struct tls_client_ca_set *cas = NULL;
 	char			 path[PATH_MAX], first[512];
+	unsigned		 flushed;
 
 	log_info("reloading %s", old->cfg->path);
 	if ((cfg = calloc(1, sizeof(*cfg))) == NULL)
@@ -455,6 +456,11 @@ master_reload(const char *by, char *why, size_t why_size)
 	ticket_keys_configure(cfg);
 	/* A new size starts empty; on failure the pool keeps the old one. */
 	(void)auth_cache_setup(cfg->cache_max_entries);
+	/* Entries keep one backend's verdict, name and groups, never another's. */
+	if (cfg->auth_backend != old->cfg->auth_backend &&
+	    auth_cache_flush(NULL, &flushed) == -1)
+		log_warnx("reload: the credential cache of the old auth.backend "
+		    "could not be emptied; run tunnelgatectl cache flush");
 	m.gen = gen_new(cfg, policy, ctx);
 	m.gen->client_ca = cas;
 	master_start_generation(m.gen);

@@ -12,7 +12,8 @@ log). tunnelgated runs with its defaults apart from the suite.
 Measurements alternate between the gateways, REPS times each, and the
 median of the repetitions is shown:
 - CONNECT -> 200 for a client that leaves Nagle on and one that sets
-  TCP_NODELAY (Python ssl, full handshake, request written right after it);
+  TCP_NODELAY (Python ssl, full handshake, request written right after it),
+  the peers taking turns sample by sample;
 - tunnel setups at 16 and 64 concurrent clients, full handshakes and resumed
   ones (tunnelgate-bench --mode setup [--resume]): tunnels/s, setup p50/p99,
   and gateway CPU per tunnel;
@@ -193,11 +194,16 @@ def measure(peers, ctx):
         add("sends a session ticket after the handshake (1 = yes)", peer,
             float(sends_after_handshake(peer, ctx)))
     for rep in range(REPS):
-        for peer in peers if "latency" in ONLY else ():
-            for kind in ("Nagle", "NODELAY"):
-                v = [connect_to_200(peer, ctx, kind == "NODELAY") for _ in range(SAMPLES)]
+        for kind in ("Nagle", "NODELAY") if "latency" in ONLY else ():
+            # Sample by sample in turn: the load the other engineers put on
+            # the machine changes by the second and must fall on every peer.
+            v = {peer.name: [] for peer in peers}
+            for _ in range(SAMPLES):
+                for peer in peers:
+                    v[peer.name].append(connect_to_200(peer, ctx, kind == "NODELAY"))
+            for peer in peers:
                 add(f"CONNECT->200 median, {kind} client (ms)", peer,
-                    statistics.median(v) * 1e3)
+                    statistics.median(v[peer.name]) * 1e3)
         for conc in ("16", "64") if "setup" in ONLY else ():
             for resume in (False, True):
                 what = f"c{conc} {'resumed' if resume else 'full'}"

@@ -4,6 +4,7 @@ groups cannot be determined gets no tunnel (PAM users, groups from NSS)."""
 import grp
 import os
 import pwd
+import subprocess
 
 import harness as h
 from harness import assert_error, connect_request
@@ -63,3 +64,33 @@ def test_group_that_cannot_be_read_is_503(make_gateway, backends, env):
         assert event["reason"].startswith("groups: group "), event
         assert "range" in event["reason"], event
         assert backends.echo.accepted == before
+
+
+EXTRA_GROUP_POLICY = """version = 1;
+rules = (
+	{ name = "no-extra"; action = "deny"; groups = ["tg-extra-000000"];
+	  hosts = ["backend.test"]; ports = ["*"]; },
+	{ name = "everyone"; action = "allow"; users = ["*"];
+	  hosts = ["backend.test"]; ports = ["*"]; special = ["loopback"]; }
+);
+"""
+
+
+def test_groups_are_kept_with_the_cache_entry_until_a_flush(make_gateway, backends, env):
+    """A PAM login's NSS groups are read once and kept with its credential
+    cache entry: bob, added to a group a deny rule names, keeps the groups
+    his cached login had until `tunnelgatectl cache flush --user bob`; the
+    next login reads NSS again and is denied."""
+    gw = make_gateway("groups-cached", policy=EXTRA_GROUP_POLICY)
+    target = f"backend.test:{backends.echo.port}"
+    assert gw.status_of(target, "bob") == 200
+    with h.extra_groups(env, "bob", 1):
+        assert "tg-extra-000000" in [grp.getgrgid(g).gr_name for g in _groups_of("bob")]
+        assert gw.status_of(target, "bob") == 200
+        r = subprocess.run([str(h.daemon_path().parent / "tunnelgatectl"), "cache",
+                            "flush", "--user", "bob", "-s", str(gw.control_path)],
+                           capture_output=True, text=True, timeout=h.scaled(30))
+        assert r.returncode == 0, r.stderr
+        resp = gw.attempt(connect_request(target, "bob"))
+        assert_error(resp, 403)
+        assert gw.wait_audit(client=resp.client_address, event="deny")["rule"] == "no-extra"
