@@ -11,9 +11,11 @@
  *  ok		each tunnel the policy in force now denies with the account's
  *		groups now ends (reason account_revoked: rule R now decides),
  *		unless only a rule's time window denies it (rule_limits.c ends
- *		those) or, with policy.recheck_live off, the groups the tunnel
- *		was allowed with are denied too (the policy changed, not the
- *		account, and the admin chose to keep such tunnels);
+ *		those). If the groups the tunnel was allowed with are denied
+ *		too, the policy changed, not the account: with LDAP, where the
+ *		reload could not judge live tunnels (revoke.c), it ends as a
+ *		reload would have (revoked: ...), and with policy.recheck_live
+ *		off it stays;
  *  unavailable	nothing ends: a directory outage must not cut tunnels.
  * A revocation also forgets the account's credential cache entries, so the
  * next login asks the backend. The groups the tunnel's records carry stay
@@ -261,12 +263,16 @@ recheck_split_groups(char *list, const char **names, size_t max)
 	return n;
 }
 
+enum recheck_cut { CUT_NONE, CUT_ACCOUNT, CUT_POLICY };
+
 /*
- * Whether the account's groups now make the policy in force end t;
- * v is the verdict with them.
+ * Whether the policy in force ends t with the account's groups now (v: its
+ * verdict), and why: the account, or the policy alone, when the groups t
+ * was allowed with are denied too (ended only with policy.recheck_live,
+ * as a reload would have).
  */
-static bool
-recheck_denies(const struct tunnel *t, const struct policy_subject *now,
+static enum recheck_cut
+recheck_judge(const struct tunnel *t, const struct policy_subject *now,
     const struct policy_own *own, struct policy_verdict *v)
 {
 	const struct policy	*policy = m.gen->policy;
@@ -278,15 +284,15 @@ recheck_denies(const struct tunnel *t, const struct policy_subject *now,
 	if (policy_check_tunnel(policy, now, t->facts.target,
 	    t->facts.resolved, own, v) != 0 || v->action == POLICY_ALLOW ||
 	    v->outside_window)
-		return false;
-	if (m.gen->cfg->policy_recheck_live)
-		return true;
+		return CUT_NONE;
 	memcpy(list, t->facts.groups, sizeof(list));
 	then.groups = names;
 	then.n_groups = recheck_split_groups(list, names,
 	    sizeof(names) / sizeof(names[0]));
-	return policy_check_tunnel(policy, &then, t->facts.target,
-	    t->facts.resolved, own, &was) == 0 && was.action == POLICY_ALLOW;
+	if (policy_check_tunnel(policy, &then, t->facts.target,
+	    t->facts.resolved, own, &was) == 0 && was.action == POLICY_ALLOW)
+		return CUT_ACCOUNT;
+	return m.gen->cfg->policy_recheck_live ? CUT_POLICY : CUT_NONE;
 }
 
 /* The groups of a reply the table accepted: n names, each NUL-ended. */
@@ -314,6 +320,7 @@ recheck_apply(const struct ctl_recheck_reply *r)
 	struct policy_subject	 subject;
 	struct policy_verdict	 v;
 	struct tunnel		*t, *next;
+	enum recheck_cut	 cut;
 	char			 reason[256];	/* the close record keeps 127 */
 	unsigned		 n = 0;
 
@@ -331,9 +338,11 @@ recheck_apply(const struct ctl_recheck_reply *r)
 		if (r->status == CTL_RECHECK_REVOKED)
 			(void)snprintf(reason, sizeof(reason), "%s: %s",
 			    RECHECK_REVOKED, r->reason);
-		else if (recheck_denies(t, &subject, own, &v))
+		else if ((cut = recheck_judge(t, &subject, own, &v)) !=
+		    CUT_NONE)
 			(void)snprintf(reason, sizeof(reason), "%s: rule %s now "
-			    "decides", RECHECK_REVOKED, v.rule);
+			    "decides", cut == CUT_ACCOUNT ? RECHECK_REVOKED :
+			    "revoked", v.rule);
 		else
 			continue;
 		if (tunnels_kill(t, AUDIT_BY_POLICY, reason) == 0)

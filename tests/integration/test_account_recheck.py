@@ -10,8 +10,8 @@ with pam_unix and an account expired by the real chage(1), run against a
 private copy of /etc bind-mounted over it in the suite's mount namespace.
 """
 
-import os
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -66,16 +66,20 @@ def slapd(env):
     s.close()
 
 
-@pytest.fixture(scope="module")
-def ldap_gw(env, backends, slapd):
-    secret = env.tmp / "recheck-bind.secret"
-    slapd.write_service_secret(secret)
-    policy = f"""version = 1;
-rules = (
+def _ldap_policy(backends, first_rule=""):
+    return f"""version = 1;
+rules = ({first_rule}
 	{{ name = "recheck-members"; action = "allow"; groups = ["{GROUP}"];
 	  hosts = ["127.0.0.1"]; ports = [{backends.echo.port}]; }}
 );
 """
+
+
+@pytest.fixture(scope="module")
+def ldap_gw(env, backends, slapd):
+    secret = env.tmp / "recheck-bind.secret"
+    slapd.write_service_secret(secret)
+    policy = _ldap_policy(backends)
     block = _with_recheck(lf.ldap_block([slapd.uri], slapd.ca, secret=secret), "ldap")
     gw = lf.LdapGateway(env, "recheck-ldap", block, policy=policy)
     gw.start()
@@ -147,6 +151,29 @@ def test_directory_down_leaves_tunnels_open(ldap_gw, backends, slapd):
     finally:
         slapd.start()
         fay.close()
+
+
+def test_after_a_reload_ldap_tunnels_the_new_policy_denies_are_revoked(
+        ldap_gw, backends):
+    """The reload itself cannot judge LDAP tunnels (the master has no
+    directory groups); the next re-check round does, as a revocation."""
+    fay, fay_id = _ldap_tunnel(ldap_gw, backends, FAY)
+    ivy, ivy_id = _ldap_tunnel(ldap_gw, backends, IVY)
+    cut = (f'\n\t{{ name = "cut-ivy"; action = "deny"; users = ["{IVY.uid}"]; '
+           f'hosts = ["127.0.0.1"]; ports = [{backends.echo.port}]; }},')
+    try:
+        ldap_gw.write_policy(_ldap_policy(backends, cut))
+        ldap_gw.signal(signal.SIGHUP)
+        close = _closed(ldap_gw, ivy, ivy_id)
+        assert (close["closed_by"], close["reason"]) == (
+            "policy", "revoked: rule cut-ivy now decides"), close
+        h.echo_round_trip(fay)
+        assert fay_id not in _closes(ldap_gw)
+    finally:
+        ldap_gw.write_policy(_ldap_policy(backends))
+        ldap_gw.signal(signal.SIGHUP)
+        fay.close()
+        ivy.close()
 
 
 # -- PAM -----------------------------------------------------------------------
