@@ -72,15 +72,29 @@ tls_read(struct pump_end *e, uint8_t *p, size_t len)
 	return n > 0 ? n : tls_result(e, n, "read");
 }
 
+/*
+ * With SSL_MODE_ENABLE_PARTIAL_WRITE each SSL_write writes one record:
+ * write them all here, so that the pump's next read from the backend fills
+ * the whole buffer again instead of the one record's room.
+ */
 static ssize_t
 tls_write(struct pump_end *e, const uint8_t *p, size_t len)
 {
+	size_t	 done = 0, left;
 	int	 n;
 
-	ERR_clear_error();
-	errno = 0;
-	n = SSL_write(e->io, p, len > INT_MAX ? INT_MAX : (int)len);
-	return n > 0 ? n : tls_result(e, n, "write");
+	while (done < len) {
+		ERR_clear_error();
+		errno = 0;
+		left = len - done;
+		n = SSL_write(e->io, p + done, left > INT_MAX ? INT_MAX :
+		    (int)left);
+		if (n <= 0)
+			return done > 0 ? (ssize_t)done : tls_result(e, n,
+			    "write");
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
 }
 
 static ssize_t
