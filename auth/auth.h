@@ -123,11 +123,19 @@ void	 auth_cache_store(struct auth_cache *, const char *user,
 bool	 auth_cache_keeps(const char *const *groups, size_t n_groups);
 
 /*
+ * Called just before a step that may wait on something outside the
+ * authenticator (PAM, LDAP, NSS, DNS, a connect in progress): the request
+ * being answered is announced to its gate worker (AUTH_MSG_TAKEN) then,
+ * once, and not at all if it never waits. A no-op outside a request.
+ */
+void	 auth_before_wait(void);
+
+/*
  * Resolve host (bounded by cfg->timeout_dns_ms and deadline_ms), check the
  * policy for each resolved address in order, and connect (non-blocking, with
  * cfg->timeout_connect_ms and deadline_ms) to the first allowed one that
- * answers. Returns AUTH_ALLOW with *fd set to the connected socket (blocking
- * mode, CLOEXEC), AUTH_POLICY_DENY, AUTH_BACKEND_REFUSED or
+ * answers. Returns AUTH_ALLOW with *fd set to the connected socket
+ * (non-blocking, TCP_NODELAY, CLOEXEC), AUTH_POLICY_DENY, AUTH_BACKEND_REFUSED or
  * AUTH_BACKEND_TIMEOUT. rule gets the deciding rule (the allowing rule, or the
  * denying rule / default-deny); resolved gets "addr:port" ("[v6]:port") of
  * the address connected to or, on failure, the last one tried (or "").

@@ -7,7 +7,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -56,17 +55,21 @@ connect_wait(int s, int64_t end_ms)
 	int64_t		 left;
 	int		 r, err;
 
-	for (;;) {
+	/* A loopback connect is complete already: no wait to announce. */
+	for (bool first = true;; first = false) {
 		if ((left = end_ms - auth_now_ms()) <= 0)
 			return ETIMEDOUT;
 		pfd.fd = s;
 		pfd.events = POLLOUT;
 		pfd.revents = 0;
-		r = poll(&pfd, 1, left > INT_MAX ? INT_MAX : (int)left);
+		r = poll(&pfd, 1, first ? 0 : left > INT_MAX ? INT_MAX :
+		    (int)left);
 		if (r == -1 && errno != EINTR)
 			return errno;
 		if (r == 1)
 			break;
+		if (first)
+			auth_before_wait();
 	}
 	len = sizeof(err);
 	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
@@ -78,7 +81,7 @@ connect_wait(int s, int64_t end_ms)
 static int
 backend_try(const struct addrinfo *ai, int64_t end_ms, int *fd)
 {
-	int	 s, err, flags, one = 1;
+	int	 s, err, one = 1;
 
 	if (end_ms <= auth_now_ms())
 		return ETIMEDOUT;
@@ -90,10 +93,13 @@ backend_try(const struct addrinfo *ai, int64_t end_ms, int *fd)
 		if (err != 0)
 			goto fail;
 	}
-	/* The relay passes small interactive writes on as they come. */
-	if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1 ||
-	    (flags = fcntl(s, F_GETFL)) == -1 ||
-	    fcntl(s, F_SETFL, flags & ~O_NONBLOCK) == -1) {
+	/*
+	 * The relay passes small interactive writes on as they come. The
+	 * socket stays non-blocking: the gate worker and the relay worker
+	 * that get it run event loops, and O_NONBLOCK belongs to the open
+	 * file they share with this copy, so nobody needs to set it again.
+	 */
+	if (setsockopt(s, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
 		err = errno;
 		goto fail;
 	}
@@ -157,6 +163,7 @@ backend_addrs(const struct config *cfg, const struct policy *pol,
 		snprintf(reason, reasonlen, "denied by policy (not resolved)");
 		return AUTH_POLICY_DENY;
 	}
+	auth_before_wait();
 	return auth_dns_resolve(name, port, min_deadline(deadline_ms,
 	    cfg->timeout_dns_ms), res, reason, reasonlen);
 }

@@ -11,8 +11,10 @@
  * All authenticators share the authenticator end of every gate worker's
  * socket and pull requests from it, so a slow PAM stack holds only the
  * authenticator serving it. An authenticator announces AUTH_MSG_TAKEN before
- * the slow work, so that a gate worker can fail exactly the requests of an
- * authenticator that died.
+ * anything that may wait (holding a request behind others, PAM, LDAP, NSS,
+ * DNS, a connect in progress), so that a gate worker can fail exactly the
+ * requests of an authenticator that died; a request answered from memory
+ * gets its reply without one.
  */
 #ifndef TG_AUTH_PROTO_H
 #define TG_AUTH_PROTO_H
@@ -28,7 +30,7 @@
 
 enum auth_msg_type {
 	AUTH_MSG_REQUEST = 1,	/* gate -> auth */
-	AUTH_MSG_TAKEN = 2,	/* auth -> gate: working on req_id */
+	AUTH_MSG_TAKEN = 2,	/* auth -> gate: working on req_id, may wait */
 	AUTH_MSG_REPLY = 3,	/* auth -> gate, backend fd attached on ALLOW */
 };
 

@@ -51,7 +51,13 @@ struct authenticator {
 	int64_t			 retire_by;	/* no logins taken after this */
 	struct auth_held	 held[AUTH_HELD_MAX];	/* a ring, oldest first */
 	size_t			 held_first, n_held;
+	/* The request auth_answer() works on, until its gate worker knows. */
+	int			 serving_sock;
+	const struct auth_request *serving;
 };
+
+/* auth_before_wait() has no other way to the request being answered. */
+static struct authenticator	*auth_self;
 
 /* Replies are small and the gate drains them; wait briefly if full. */
 static void
@@ -102,6 +108,7 @@ auth_credentials(struct authenticator *a, const struct auth_request *req,
 		return v;
 	}
 	auth_rhost(req, rhost);
+	auth_before_wait();
 	/* The directory answers with the groups; they go with the verdict. */
 	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		v = auth_ldap_check(a->env->cfg, req->user, req->password,
@@ -137,6 +144,7 @@ auth_cert_account(struct authenticator *a, const struct auth_request *req,
 {
 	char	 rhost[AUTH_ADDR_MAX];
 
+	auth_before_wait();
 	if (a->env->cfg->auth_backend == AUTH_BACKEND_LDAP)
 		return auth_ldap_lookup(a->env->cfg, name, req->deadline_ms,
 		    account, groups, n_groups, reason, reasonlen);
@@ -203,9 +211,12 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 		groups = a->groups;
 		n_groups = a->n_groups;
 		a->groups = NULL;
-	} else if (auth_groups(a->user, &groups, &n_groups, rec->reason,
-	    sizeof(rec->reason)) == -1)
-		return AUTH_UNAVAILABLE;
+	} else {
+		auth_before_wait();
+		if (auth_groups(a->user, &groups, &n_groups, rec->reason,
+		    sizeof(rec->reason)) == -1)
+			return AUTH_UNAVAILABLE;
+	}
 	subject.groups = (const char *const *)groups;
 	subject.n_groups = n_groups;
 	/* What the policy judged: the auditor sees why a user was denied. */
@@ -276,7 +287,7 @@ auth_count_failure(struct authenticator *a, const struct auth_request *req)
 	}
 }
 
-/* Before any slow work: a gate worker fails exactly a dead pid's requests. */
+/* Before any wait: a gate worker fails exactly a dead pid's requests. */
 static void
 auth_take(int sock, const struct auth_request *req)
 {
@@ -286,6 +297,24 @@ auth_take(int sock, const struct auth_request *req)
 	auth_msg_init(&taken.hdr, AUTH_MSG_TAKEN, req->hdr.req_id);
 	taken.pid = (uint32_t)getpid();
 	auth_send(sock, &taken, sizeof(taken), -1);
+}
+
+/*
+ * A request answered from memory (a cached login, an address literal, a
+ * connect that completes at once) is over before its gate worker could
+ * act on a TAKEN, and a TAKEN would only wake it once more. So the request
+ * being answered is announced here, by whatever is about to wait on
+ * something outside this process; once per request.
+ */
+void
+auth_before_wait(void)
+{
+	struct authenticator	*a = auth_self;
+
+	if (a == NULL || a->serving == NULL)
+		return;
+	auth_take(a->serving_sock, a->serving);
+	a->serving = NULL;
 }
 
 /*
@@ -320,8 +349,10 @@ auth_open(struct authenticator *a, struct auth_request *req, int *fd,
 	return v;
 }
 
+/* announced: its gate worker has had a TAKEN for it. */
 static void
-auth_answer(struct authenticator *a, int sock, struct auth_request *req)
+auth_answer(struct authenticator *a, int sock, struct auth_request *req,
+    bool announced)
 {
 	struct auth_reply	 reply;
 	struct audit_record	 rec;
@@ -340,6 +371,8 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	    "[%s]:%u" : "%s:%u", req->host, req->port);
 	AUDIT_SET(rec.tls_version, req->tls_version);
 	AUDIT_SET(rec.tls_cipher, req->tls_cipher);
+	a->serving_sock = sock;
+	a->serving = announced ? NULL : req;
 	/* Set only by credentials accepted for this request. */
 	a->user[0] = '\0';
 	free(a->groups);
@@ -415,6 +448,7 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req)
 	AUDIT_SET(reply.resolved, rec.resolved);
 	AUDIT_SET(reply.reason, rec.reason);
 	AUDIT_SET(reply.user, a->user);
+	a->serving = NULL;
 	auth_send(sock, &reply, sizeof(reply), fd);
 	if (fd != -1)
 		close(fd);
@@ -481,9 +515,11 @@ auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 	if (now >= req->deadline_ms || auth_user_refusal(req->user) != NULL ||
 	    auth_throttled(a, req, NULL, 0) || auth_cache_lookup(a->cache, req->user, req->password, now, &v,
 	    NULL, NULL, NULL)) {
-		auth_answer(a, a->pfds[slot].fd, req);
+		auth_answer(a, a->pfds[slot].fd, req, false);
 		return;
 	}
+	/* A held request waits behind others: its gate worker learns now. */
+	auth_take(a->pfds[slot].fd, req);
 	h = &a->held[(a->held_first + a->n_held++) % AUTH_HELD_MAX];
 	h->req = *req;
 	h->slot = slot;
@@ -529,7 +565,6 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 	case MSG_OK:
 		break;
 	}
-	auth_take(pfd->fd, &m.req);
 	auth_triage(a, slot, &m.req);
 	explicit_bzero(&m, sizeof(m));
 	return 1;
@@ -569,7 +604,7 @@ auth_serve_held(struct authenticator *a)
 	a->held_first = (a->held_first + 1) % AUTH_HELD_MAX;
 	a->n_held--;
 	if (a->pfds[h->slot].fd != -1 && a->serials[h->slot] == h->serial)
-		auth_answer(a, a->pfds[h->slot].fd, &h->req);
+		auth_answer(a, a->pfds[h->slot].fd, &h->req, true);
 	explicit_bzero(h, sizeof(*h));
 }
 
@@ -651,6 +686,7 @@ authenticator_main(void *arg)
 	(void)mallopt(M_PERTURB, 0xa5);
 	memset(&a, 0, sizeof(a));
 	a.env = env;
+	auth_self = &a;
 	if (n > TG_MAX_GATE_WORKERS)
 		fatalx("authenticator: %zu gate sockets, at most %d", n,
 		    TG_MAX_GATE_WORKERS);

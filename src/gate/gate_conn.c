@@ -1,6 +1,5 @@
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -566,14 +565,11 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	size_t	 n;
 	int	 one = 1;
 
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
-		log_warn("gate: fcntl");
-		close(fd);
-		conn_refuse(g, c, 503, "backend socket unusable");
-		return;
-	}
-	/* Real-time streams: never hold small writes back. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/*
+	 * Real-time streams: never hold small writes back. The backend
+	 * socket comes non-blocking and with TCP_NODELAY from the
+	 * authenticator (auth_backend_connect()).
+	 */
 	setsockopt(c->pump.client.fd, IPPROTO_TCP, TCP_NODELAY, &one,
 	    sizeof(one));
 	pump_end_init(&c->pump.backend, fd, &pump_plain_ops, NULL);

@@ -111,6 +111,30 @@ def test_the_stolen_socket_speaks_the_real_protocol(make_gateway):
     assert not pf.violations_about(gw, victim)
 
 
+def test_taken_comes_before_a_wait_and_never_for_an_answer_from_memory(make_gateway):
+    """alice's first request misses the credential cache and waits for PAM:
+    TAKEN (naming an authenticator) comes first, then the reply. The same
+    credentials again are answered from the cache (forbidden.test is denied
+    without a lookup): the reply alone, as nothing waited."""
+    gw = make_gateway("auth-socket-taken")
+    victim = gw.wait_children("tg-gate", 2)[0]
+    held = pf.Held(victim)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
+    try:
+        assert pf.send(sock, pf.auth_request(req_id=7))
+        taken, reply = pf.recv_msg(sock), pf.recv_msg(sock)
+        assert pf.send(sock, pf.auth_request(req_id=8))
+        again = pf.recv_msg(sock)
+    finally:
+        sock.close()
+        held.release()
+    assert taken[2] == pf.AUTH_TAKEN and int.from_bytes(taken[8:16], "little") == 7
+    assert int.from_bytes(taken[16:20], "little") in gw.children("tg-auth")
+    assert reply[2] == pf.AUTH_REPLY and int.from_bytes(reply[8:16], "little") == 7
+    assert again[2] == pf.AUTH_REPLY and int.from_bytes(again[8:16], "little") == 8
+    assert int.from_bytes(again[16:20], "little") == pf.VERDICT_POLICY_DENY
+
+
 def test_bad_messages_kill_the_gate_worker_never_the_authenticators(make_gateway, backends):
     gw = make_gateway("auth-socket-attack", gate=2, authenticator=3)
     auths = hf.start_times(gw.wait_children("tg-auth", 3))
