@@ -1,6 +1,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,9 @@ struct authenticator {
 	/* The account's own name, once auth_credentials() said yes. */
 	char			 user[AUTH_USER_MAX + 1];
 	size_t			 n_groups;
-	/* One gate socket per gate slot, then ctl. */
+	/* One gate socket per gate slot, then ctl; revents from epfd. */
 	struct pollfd		 pfds[TG_MAX_GATE_WORKERS + 1];
+	int			 epfd;
 	uint32_t		 serials[TG_MAX_GATE_WORKERS];
 	size_t			 n_open;	/* gate sockets not at EOF */
 	bool			 retired;	/* the master said: no new work */
@@ -474,6 +476,34 @@ auth_report_gate(struct authenticator *a, size_t slot, const char *why)
 		log_warn("authenticator: cannot tell the master");
 }
 
+/*
+ * Every authenticator watches every gate socket. EPOLLEXCLUSIVE wakes one
+ * idle authenticator per request, not the whole pool only for all but one
+ * to find the socket empty; a busy one still sees it readable when it
+ * looks again. A suspended socket (events 0) shows only its hang-up.
+ */
+static void
+auth_watch(struct authenticator *a, size_t slot, short events)
+{
+	struct epoll_event	 e = { .data.u64 = slot };
+
+	if (events != 0)
+		e.events = EPOLLIN | (slot < a->env->n_socks ? EPOLLEXCLUSIVE :
+		    0);
+	a->pfds[slot].events = events;
+	a->pfds[slot].revents = 0;
+	if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->pfds[slot].fd, &e) == -1)
+		fatal("authenticator: epoll_ctl add");
+}
+
+/* The socket is shared with other processes: close() alone leaves it in. */
+static void
+auth_unwatch(struct authenticator *a, size_t slot)
+{
+	if (epoll_ctl(a->epfd, EPOLL_CTL_DEL, a->pfds[slot].fd, NULL) == -1)
+		fatal("authenticator: epoll_ctl del");
+}
+
 static void
 auth_suspend(struct authenticator *a, size_t slot, const char *why)
 {
@@ -481,7 +511,8 @@ auth_suspend(struct authenticator *a, size_t slot, const char *why)
 
 	log_warnx("gate socket %zu sent a bad message (%s); not reading it "
 	    "until the master replaces that gate worker", slot, why);
-	a->pfds[slot].events = 0;
+	auth_unwatch(a, slot);
+	auth_watch(a, slot, 0);
 	(void)snprintf(what, sizeof(what), "sent a bad message (%s)", why);
 	auth_report_gate(a, slot, what);
 }
@@ -489,6 +520,7 @@ auth_suspend(struct authenticator *a, size_t slot, const char *why)
 static void
 auth_close_sock(struct authenticator *a, size_t slot)
 {
+	auth_unwatch(a, slot);
 	close(a->pfds[slot].fd);
 	a->pfds[slot].fd = -1;
 	a->n_open--;
@@ -619,11 +651,13 @@ auth_replace_sock(struct authenticator *a, const struct ctl_auth_socket *s,
 		fatalx("authenticator: the master named gate slot %u of %zu",
 		    s->slot, a->env->n_socks);
 	pfd = &a->pfds[s->slot];
-	if (pfd->fd != -1)
+	if (pfd->fd != -1) {
+		auth_unwatch(a, s->slot);
 		close(pfd->fd);
-	else
+	} else
 		a->n_open++;
-	*pfd = (struct pollfd){ .fd = fd, .events = POLLIN };
+	pfd->fd = fd;
+	auth_watch(a, s->slot, POLLIN);
 	a->serials[s->slot] = s->serial;
 }
 
@@ -668,6 +702,27 @@ auth_dispatch_master(struct authenticator *a)
 	}
 }
 
+/* Fills each slot's revents as poll() would; -1 on EINTR. */
+static int
+auth_wait(struct authenticator *a, int timeout_ms)
+{
+	struct epoll_event	 ev[TG_MAX_GATE_WORKERS + 1];
+	size_t			 n = a->env->n_socks;
+	int			 k;
+
+	if ((k = epoll_wait(a->epfd, ev, (int)(n + 1), timeout_ms)) == -1) {
+		if (errno == EINTR)
+			return -1;
+		fatal("authenticator: epoll_wait");
+	}
+	for (size_t i = 0; i <= n; i++)
+		a->pfds[i].revents = 0;
+	for (int j = 0; j < k; j++)
+		if (ev[j].data.u64 <= n)
+			a->pfds[ev[j].data.u64].revents = (short)ev[j].events;
+	return 0;
+}
+
 void
 authenticator_main(void *arg)
 {
@@ -696,22 +751,20 @@ authenticator_main(void *arg)
 		fatalx("authenticator: cannot allocate the credential cache");
 	if (cfg->auth_backend == AUTH_BACKEND_LDAP)
 		auth_ldap_init();
-	for (i = 0; i < n; i++) {
-		a.pfds[i].fd = env->socks[i];
-		a.pfds[i].events = POLLIN;
-		a.serials[i] = env->serials[i];
+	if ((a.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
+		fatal("authenticator: epoll_create1");
+	for (i = 0; i <= n; i++) {
+		a.pfds[i].fd = i < n ? env->socks[i] : env->ctl_fd;
+		auth_watch(&a, i, POLLIN);
+		if (i < n)
+			a.serials[i] = env->serials[i];
 	}
 	a.n_open = n;
-	a.pfds[n].fd = env->ctl_fd;
-	a.pfds[n].events = POLLIN;
 	/* Until retired, a gate slot with no socket waits for its new pair. */
 	while (!a.retired || a.n_open > 0) {
 		/* While requests are held, only look at what else is queued. */
-		if (poll(a.pfds, n + 1, a.n_held > 0 ? 0 : -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			fatal("authenticator: poll");
-		}
+		if (auth_wait(&a, a.n_held > 0 ? 0 : -1) == -1)
+			continue;
 		/* First: a replaced socket's old events must not be acted on. */
 		if (a.pfds[n].revents && auth_dispatch_master(&a) == -1)
 			break;
