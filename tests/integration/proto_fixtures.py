@@ -205,6 +205,14 @@ def recv_msg(sock, timeout=10):
             time.sleep(0.01)
 
 
+
+def recv_reply(sock, timeout=10):
+    """The next AUTH_REPLY, past the TAKEN an authenticator sends first only
+    when it had to wait (a cache miss, DNS, a slow connect)."""
+    while (msg := recv_msg(sock, timeout))[2] == AUTH_TAKEN:
+        pass
+    return msg
+
 # ---------------------------------------------------------------------------
 # Processes
 

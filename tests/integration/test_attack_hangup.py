@@ -81,15 +81,13 @@ def test_a_retired_gate_worker_that_keeps_asking_gets_no_logins(make_gateway):
     sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
     try:
         assert pf.send(sock, pf.auth_request(req_id=1, tunnel_id=0x1001))
-        pf.recv_msg(sock)
-        reply = pf.recv_msg(sock)
+        reply = pf.recv_reply(sock)
         assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_POLICY_DENY
         gw.signal(signal.SIGHUP)
         gw.wait_children("tg-gate", 2, 20, exclude=tuple(old))
         time.sleep(h.scaled(2.5))
         assert pf.send(sock, pf.auth_request(req_id=2, tunnel_id=0x1002))
-        pf.recv_msg(sock)
-        reply = pf.recv_msg(sock)
+        reply = pf.recv_reply(sock)
     finally:
         sock.close()
         held.release()

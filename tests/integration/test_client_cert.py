@@ -443,9 +443,7 @@ def _der_chain(*pems):
 
 def _ask(sock, **kw):
     assert pf.send(sock, pf.auth_request(**kw))
-    # A TAKEN comes first only if the authenticator had to wait.
-    while (reply := pf.recv_msg(sock))[2] == pf.AUTH_TAKEN:
-        pass
+    reply = pf.recv_reply(sock)
     return int.from_bytes(reply[16:20], "little")
 
 
