@@ -84,9 +84,9 @@ int	 aldap_probe(const struct config_ldap *, const char *uri,
 	    int64_t deadline_ms, char *why, size_t whylen);
 
 /*
- * Whether a group called name exists for group mode "search": an entry
- * under auth.ldap.groups.base whose name_attribute is name, searched as
- * the service account. 1 or 0, or -1 with why if no server answered.
+ * Whether a group called name can be one of a user's groups, searched as
+ * the service account (auth_ldap_known.c says how for each group mode).
+ * 1 or 0, or -1 with why if no server could tell.
  */
 int	 auth_ldap_group_known(const struct config *cfg, const char *name,
 	    int64_t deadline_ms, char *why, size_t whylen);

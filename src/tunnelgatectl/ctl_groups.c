@@ -55,9 +55,6 @@ ctl_ldap_group_known(void *arg, const char *group)
 	const struct config	*cfg = arg;
 	char			 why[256];
 
-	/* memberOf names a group by its DN's first value, wherever it is. */
-	if (cfg->ldap.group_mode != CONFIG_LDAP_GROUPS_SEARCH)
-		return 1;
 	return auth_ldap_group_known(cfg, group, auth_now_ms() +
 	    cfg->timeout_auth_ms, why, sizeof(why));
 }

@@ -60,13 +60,18 @@ def test_check_resolve_asks_the_directory(gw):
     found = _unknown(r.stdout, gw.policy_path)
     ghost = ("rules[1] (people): users: ghost is unknown to the authentication backend; this entry "
              "matches nobody (check the spelling)")
+    nosuch = ("rules[0] (no-backup): groups: nosuchgroup is unknown to the authentication "
+              "backend; this entry matches nobody (check the spelling)")
     if gw.group_mode == "search":
-        assert found == [
-            "rules[0] (no-backup): groups: nosuchgroup is unknown to the authentication backend; this "
-            "entry matches nobody (check the spelling)", ghost], r.stdout
+        assert found == [nosuch, ghost], r.stdout
     else:
-        # memberOf has no place to look a group up: groups are not judged.
-        assert found == [ghost], r.stdout
+        # memberOf names only groups the overlay keeps memberOf for: the
+        # posixGroup backup exists but can never be one of a user's groups
+        # (bob is allowed by staff below), which is what an admin must know.
+        backup = ("rules[0] (no-backup): groups: backup is unknown to the authentication "
+                  "backend; this entry matches nobody (check the spelling)")
+        assert found == [backup, nosuch, ghost], r.stdout
+        assert "groups: staff" not in r.stdout, r.stdout
     assert "could not be looked up" not in r.stdout, r.stdout
 
 
