@@ -29,7 +29,6 @@ cmd_cache(int argc, char *argv[])
 	struct admin_request	 req;
 	struct admin_done	 done;
 	const char		*config = NULL, *sock = NULL;
-	char			 path[108];
 	int			 ch;
 
 	if (argc < 2 || strcmp(argv[1], "flush") != 0)
@@ -50,16 +49,8 @@ cmd_cache(int argc, char *argv[])
 	}
 	if (optind != argc)
 		return cache_usage();
-	if (ctl_client_path(config, sock, path, sizeof(path)) == -1)
+	if (ctl_client_ask(config, sock, "cache flush", ADMIN_CACHE_FLUSH,
+	    &req, &done) == -1)
 		return CTL_EXIT_ERROR;
-	admin_hdr_init(&req.hdr, ADMIN_REQUEST);
-	req.cmd = ADMIN_CACHE_FLUSH;
-	if (ctl_client_call(path, &req, NULL, NULL, &done) == -1)
-		return CTL_EXIT_ERROR;
-	if (done.result != ADMIN_OK) {
-		fprintf(stderr, "tunnelgatectl cache flush: %s\n", done.text);
-		return CTL_EXIT_ERROR;
-	}
-	printf("%s\n", done.text);
 	return CTL_EXIT_OK;
 }

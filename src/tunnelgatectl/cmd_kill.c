@@ -71,7 +71,6 @@ cmd_kill(int argc, char *argv[])
 	struct admin_request	 req;
 	struct admin_done	 done;
 	const char		*config = NULL, *sock = NULL;
-	char			 path[108];
 	int			 ch, r = 0;
 
 	memset(&req, 0, sizeof(req));
@@ -96,16 +95,7 @@ cmd_kill(int argc, char *argv[])
 	if (req.by == 0 || optind < argc - 1 ||
 	    (optind == argc - 1 && req.by != ADMIN_BY_ID))
 		return kill_usage();
-	if (ctl_client_path(config, sock, path, sizeof(path)) == -1)
+	if (ctl_client_ask(config, sock, "kill", ADMIN_KILL, &req, &done) == -1)
 		return CTL_EXIT_ERROR;
-	admin_hdr_init(&req.hdr, ADMIN_REQUEST);
-	req.cmd = ADMIN_KILL;
-	if (ctl_client_call(path, &req, NULL, NULL, &done) == -1)
-		return CTL_EXIT_ERROR;
-	if (done.result != ADMIN_OK) {
-		fprintf(stderr, "tunnelgatectl kill: %s\n", done.text);
-		return CTL_EXIT_ERROR;
-	}
-	printf("%s\n", done.text);
 	return done.count > 0 ? CTL_EXIT_OK : CTL_EXIT_WARN;
 }

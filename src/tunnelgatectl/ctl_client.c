@@ -124,3 +124,23 @@ ctl_client_call(const char *path, const struct admin_request *req,
 	close(fd);
 	return r;
 }
+
+int
+ctl_client_ask(const char *config, const char *sock, const char *name,
+    enum admin_cmd cmd, struct admin_request *req, struct admin_done *done)
+{
+	char	 path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	if (ctl_client_path(config, sock, path, sizeof(path)) == -1)
+		return -1;
+	admin_hdr_init(&req->hdr, ADMIN_REQUEST);
+	req->cmd = cmd;
+	if (ctl_client_call(path, req, NULL, NULL, done) == -1)
+		return -1;
+	if (done->result != ADMIN_OK) {
+		fprintf(stderr, "tunnelgatectl %s: %s\n", name, done->text);
+		return -1;
+	}
+	printf("%s\n", done->text);
+	return 0;
+}

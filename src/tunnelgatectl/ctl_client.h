@@ -26,6 +26,16 @@ int	 ctl_client_call(const char *path, const struct admin_request *req,
 	    void (*on_row)(const struct admin_tunnel *, void *), void *arg,
 	    struct admin_done *done);
 
+/*
+ * A request whose answer is one line of text (kill, cache flush): find the
+ * socket, send req as command cmd, print the text on stdout when the
+ * master did it, or "tunnelgatectl NAME: text" on stderr when it refused.
+ * 0 with *done filled, or -1 (refused, or a message on stderr already).
+ */
+int	 ctl_client_ask(const char *config, const char *sock,
+	    const char *name, enum admin_cmd cmd, struct admin_request *req,
+	    struct admin_done *done);
+
 /* -c CONFIG and -s SOCKET, common to the subcommands that use the socket. */
 #define CTL_CLIENT_OPTS_USAGE	"[-c CONF] [-s SOCKET]"
 
