@@ -161,7 +161,8 @@ install: $(BUILD)/tunnelgated $(BUILD)/tunnelgatectl
 	    $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/share/doc/tunnelgate \
 	    $(ETCDIR)/pam.d
 	install -m 755 $(BUILD)/tunnelgated $(BUILD)/tunnelgatectl $(DESTDIR)$(PREFIX)/sbin/
-	install -m 644 docs/tunnelgated.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 docs/tunnelgated.conf.5 docs/tunnelgate-policy.5 \
+	    $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 644 docs/tunnelgated.8 docs/tunnelgatectl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	install -m 644 docs/*.md etc/tunnelgated.service etc/tunnelgated.logrotate \
 	    $(DESTDIR)$(PREFIX)/share/doc/tunnelgate/
