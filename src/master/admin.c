@@ -157,7 +157,7 @@ admin_status(struct admin_conn *a)
 	int64_t			 now = proc_now_ms();
 	uint32_t		 n = 0;
 
-	TAILQ_FOREACH(t, tunnels_list(), entry) {
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		memset(&row, 0, sizeof(row));
 		admin_hdr_init(&row.hdr, ADMIN_TUNNEL);
 		row.tunnel_id = t->id;

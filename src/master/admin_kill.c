@@ -39,7 +39,7 @@ void
 admin_kill(struct admin_conn *a, const struct admin_request *r)
 {
 	struct netaddr_net	 net;
-	struct tunnel		*t, *next;
+	struct tunnel		*t;
 	char			 reason[128];
 	uint32_t		 n = 0;
 
@@ -51,8 +51,7 @@ admin_kill(struct admin_conn *a, const struct admin_request *r)
 	}
 	(void)snprintf(reason, sizeof(reason), "admin_kill by uid %u",
 	    (unsigned)admin_uid(a));
-	for (t = TAILQ_FIRST(tunnels_list()); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, entry);
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		if (kill_matches(t, r, &net) &&
 		    tunnels_kill(t, AUDIT_BY_ADMIN, reason) == 0)
 			n++;

@@ -13,7 +13,7 @@ void
 lifetime_timers(int64_t now, int64_t *next)
 {
 	unsigned	 life = m.gen->cfg->limit_tunnel_lifetime_ms;
-	struct tunnel	*t, *n;
+	struct tunnel	*t;
 	char		 reason[128];
 	int64_t		 due;
 
@@ -21,8 +21,7 @@ lifetime_timers(int64_t now, int64_t *next)
 		return;
 	(void)snprintf(reason, sizeof(reason), "lifetime: "
 	    "limits.max_tunnel_lifetime is %u s", life / 1000);
-	for (t = TAILQ_FIRST(tunnels_list()); t != NULL; t = n) {
-		n = TAILQ_NEXT(t, entry);
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		due = t->opened_ms + life;
 		if (due > now) {
 			if (*next == -1 || due < *next)

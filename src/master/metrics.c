@@ -164,7 +164,7 @@ metrics_build(struct ctl_metrics *s)
 	memset(s->rules, 0, sizeof(s->rules));
 	s->n_rules = 0;
 	s->open_other = 0;
-	TAILQ_FOREACH(t, tunnels_list(), entry) {
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		metrics_count_rule(s, t->facts.rule);
 		up += t->bytes_up;
 		down += t->bytes_down;

@@ -43,7 +43,7 @@ progress_timers(int64_t now, int64_t *next)
 	if (progress_due == 0 || progress_due > now + every)
 		progress_due = now + every;
 	if (progress_due <= now) {
-		TAILQ_FOREACH(t, tunnels_list(), entry) {
+		for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 			/* In open order: the rest are younger still. */
 			if (now - t->opened_ms < every)
 				break;

@@ -78,7 +78,7 @@ recheck_round_start(void)
 
 	if ((rc.todo = calloc(tunnels_count() + 1, sizeof(*rc.todo))) == NULL)
 		fatal("recheck: calloc");
-	TAILQ_FOREACH(t, tunnels_list(), entry)
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t))
 		if (t->facts.user[0] != '\0' && t->kill_reason[0] == '\0' &&
 		    (rc.todo[n++] = strdup(t->facts.user)) == NULL)
 			fatal("recheck: strdup");
@@ -319,7 +319,7 @@ recheck_apply(const struct ctl_recheck_reply *r)
 	const struct policy_own	*own = NULL;
 	struct policy_subject	 subject;
 	struct policy_verdict	 v;
-	struct tunnel		*t, *next;
+	struct tunnel		*t;
 	enum recheck_cut	 cut;
 	char			 reason[256];	/* the close record keeps 127 */
 	unsigned		 n = 0;
@@ -330,8 +330,7 @@ recheck_apply(const struct ctl_recheck_reply *r)
 		    "addresses");
 		return 0;
 	}
-	for (t = TAILQ_FIRST(tunnels_list()); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, entry);
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		if (strcmp(t->facts.user, r->user) != 0 ||
 		    t->kill_reason[0] != '\0')
 			continue;

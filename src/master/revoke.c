@@ -64,7 +64,7 @@ revoke_recheck(const struct config *cfg, const struct policy *policy)
 {
 	const struct policy_own	*own = NULL;
 	struct policy_verdict	 v;
-	struct tunnel		*t, *next;
+	struct tunnel		*t;
 	char			 reason[256];	/* the close record keeps 127 */
 	unsigned		 n = 0, checked = 0;
 
@@ -80,8 +80,7 @@ revoke_recheck(const struct config *cfg, const struct policy *policy)
 		    "addresses; live tunnels are not re-checked");
 		return;
 	}
-	for (t = TAILQ_FIRST(tunnels_list()); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, entry);
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		if (!revoke_verdict(policy, t, own, &v))
 			continue;
 		checked++;

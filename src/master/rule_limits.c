@@ -66,7 +66,7 @@ rule_limits_timers(int64_t now, int64_t *next)
 	static bool		 timed;
 	static int64_t		 sweep_at;
 	const struct policy	*p = m.gen->policy;
-	struct tunnel		*t, *n;
+	struct tunnel		*t;
 	char			 reason[256];	/* the close record keeps 127 */
 	int64_t			 due, wall;
 
@@ -80,8 +80,7 @@ rule_limits_timers(int64_t now, int64_t *next)
 	if (now >= sweep_at) {
 		sweep_at = now + SWEEP_MS;
 		wall = realtime_ms();
-		for (t = TAILQ_FIRST(tunnels_list()); t != NULL; t = n) {
-			n = TAILQ_NEXT(t, entry);
+		for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 			/* Asked already (by this or an admin): its grace runs. */
 			if (t->kill_reason[0] != '\0' ||
 			    (due = rule_limits_due(p, t, now, wall, reason,

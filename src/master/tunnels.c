@@ -20,6 +20,8 @@
 
 #define REASON_WORKER_DIED	"worker_died"
 
+TAILQ_HEAD(tunnel_list, tunnel);
+
 static void			*tree;
 static struct tunnel_list	 list = TAILQ_HEAD_INITIALIZER(list);
 static size_t			 count;
@@ -33,10 +35,16 @@ tunnel_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-const struct tunnel_list *
-tunnels_list(void)
+struct tunnel *
+tunnels_first(void)
 {
-	return &list;
+	return TAILQ_FIRST(&list);
+}
+
+struct tunnel *
+tunnels_next(const struct tunnel *t)
+{
+	return TAILQ_NEXT(t, entry);
 }
 
 size_t
@@ -280,8 +288,8 @@ tunnels_worker_died(struct child *c)
 	 * relay workers' adoptions of this gate worker's handoffs.
 	 */
 	master_drain(c->kind == CHILD_GATE ? CHILD_RELAY : CHILD_GATE);
-	for (t = TAILQ_FIRST(&list); t != NULL; t = next) {
-		next = TAILQ_NEXT(t, entry);
+	for (t = tunnels_first(); t != NULL; t = next) {
+		next = tunnels_next(t);
 		if (!tunnel_died_with(t, c, scanned, queued))
 			continue;
 		tunnel_write_died(t, now);
@@ -369,7 +377,7 @@ tunnels_timers(int64_t now, int64_t *next)
 	recheck_timers(now, next);
 	if (killing == 0)
 		return;
-	TAILQ_FOREACH(t, &list, entry) {
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		if (t->kill_due_ms == 0)
 			continue;
 		if (t->kill_due_ms > now) {

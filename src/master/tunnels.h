@@ -46,10 +46,14 @@ struct tunnel {
 	char			 kill_reason[128];
 };
 
-TAILQ_HEAD(tunnel_list, tunnel);
-
-/* In the order they opened. */
-const struct tunnel_list *tunnels_list(void);
+/*
+ * The walk of the table, in the order the tunnels opened:
+ * for (t = tunnels_first(); t != NULL; t = tunnels_next(t)). tunnels_kill
+ * leaves t in the table (its close record removes it), so a walk may kill
+ * as it goes.
+ */
+struct tunnel *tunnels_first(void);
+struct tunnel *tunnels_next(const struct tunnel *);
 size_t	 tunnels_count(void);
 struct tunnel *tunnels_find(uint64_t id);
 
