@@ -114,7 +114,7 @@ FUZZ_LIB_SRCS := src/common/buf.c src/common/netaddr.c src/gate/http_request.c s
 		 src/master/audit_chain.c src/common/audit_read.c src/common/audit_parse.c \
 		 src/metrics/metrics_http.c
 
-build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h)) $(wildcard policy/*.h auth/*.h src/client/*.h)
+build-fuzz/%: tests/fuzz/%.c $(FUZZ_LIB_SRCS) $(wildcard tests/fuzz/*.h) $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.h)) $(wildcard policy/*.h auth/*.h src/client/*.h)
 	@mkdir -p $(@D)
 	clang -g -O1 -std=c17 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
 	    $(SRC_INC) -Iauth -Ipolicy -Isrc/client/include $(PKG_CFLAGS) \

@@ -6,41 +6,8 @@
  * the same question always gets the same answer, and a name for which
  * policy_lookup_needed() says no lookup is needed is allowed at no address.
  */
-#include <sys/socket.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-#include <stdbool.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-#include "log.h"
+#include "fuzz_policy_common.h"
 #include "policy.h"
-
-int		 LLVMFuzzerInitialize(int *, char ***);
-int		 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-const char	*__lsan_default_suppressions(void);
-
-/*
- * libconfig 1.5 drops a string token its scanner has read when a syntax
- * error follows it (e.g. `a = (0"x");` or `a = ("" ]`), a leak of its own
- * that no caller can free. Only the scanner's token allocations are
- * excused: a missing config_destroy() or policy_free() is still reported
- * through the parser's and our own frames.
- */
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
-
-static void
-check(int cond)
-{
-	if (!cond)
-		abort();
-}
 
 static const char *const addrs[] = { "10.0.0.1", "127.0.0.1", "0.0.0.0",
     "169.254.169.254", "224.0.0.1", "255.255.255.255", "192.0.2.10",
@@ -51,33 +18,13 @@ static struct sockaddr_storage	 sas[sizeof(addrs) / sizeof(addrs[0])];
 static const uint32_t		 own_v4[] = { 0xc000020a };
 static const struct policy_own	 own = { own_v4, 1, NULL, 0 };
 
-static void
-set_addr(struct sockaddr_storage *ss, const char *a)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(a, ':') != NULL) {
-		sin6->sin6_family = AF_INET6;
-		check(inet_pton(AF_INET6, a, &sin6->sin6_addr) == 1);
-	} else {
-		sin->sin_family = AF_INET;
-		check(inet_pton(AF_INET, a, &sin->sin_addr) == 1);
-	}
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	size_t	 i;
-
 	(void)argc;
 	(void)argv;
-	/* Messages are still formatted, just not written: keeps runs fast. */
-	log_init("fuzz_policy", false, LOG_LVL_ERROR);
-	for (i = 0; i < sizeof(addrs) / sizeof(addrs[0]); i++)
-		set_addr(&sas[i], addrs[i]);
+	fuzz_policy_init("fuzz_policy", addrs, sas,
+	    sizeof(addrs) / sizeof(addrs[0]));
 	return 0;
 }
 

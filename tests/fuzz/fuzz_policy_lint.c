@@ -5,31 +5,12 @@
  * must never be the deciding rule of any probe, and a policy compared with
  * itself has no change.
  */
-#include <sys/socket.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
-#include <stdbool.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
-#include "log.h"
+#include "fuzz_policy_common.h"
 #include "policy.h"
 #include "policy_diff.h"
 #include "policy_lint.h"
-
-int		 LLVMFuzzerInitialize(int *, char ***);
-int		 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-const char	*__lsan_default_suppressions(void);
-
-/* libconfig's scanner leaks a token on some syntax errors (fuzz_policy.c). */
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
 
 #define MAX_SHADOWED	64
 
@@ -37,13 +18,6 @@ struct findings {
 	char	 shadowed[MAX_SHADOWED][64];
 	size_t	 n;
 };
-
-static void
-check(int cond)
-{
-	if (!cond)
-		abort();
-}
 
 static void
 report(void *arg, unsigned line, const char *msg)
@@ -77,32 +51,12 @@ static struct sockaddr_storage	 sas[sizeof(addrs) / sizeof(addrs[0])];
 
 #define NELEM(a)	(sizeof(a) / sizeof((a)[0]))
 
-static void
-set_addr(struct sockaddr_storage *ss, const char *a)
-{
-	struct sockaddr_in	*sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (strchr(a, ':') != NULL) {
-		sin6->sin6_family = AF_INET6;
-		check(inet_pton(AF_INET6, a, &sin6->sin6_addr) == 1);
-	} else {
-		sin->sin_family = AF_INET;
-		check(inet_pton(AF_INET, a, &sin->sin_addr) == 1);
-	}
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	size_t	 i;
-
 	(void)argc;
 	(void)argv;
-	log_init("fuzz_policy_lint", false, LOG_LVL_ERROR);
-	for (i = 0; i < NELEM(addrs); i++)
-		set_addr(&sas[i], addrs[i]);
+	fuzz_policy_init("fuzz_policy_lint", addrs, sas, NELEM(addrs));
 	return 0;
 }
 
