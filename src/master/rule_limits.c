@@ -5,9 +5,10 @@
  * (reason window_closed). The rule is the one of that name in the policy
  * now in force. Policies with such rules are swept at least every second
  * (and exactly when the first tunnel is due), so a tunnel opened just
- * before a limit passes ends within a second of it; the lookups by name
- * cost a sweep rules x tunnels comparisons, and only then.
+ * before a limit passes ends within a second of it. A tunnel's rule is
+ * looked up by name once per policy generation, not at every sweep.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -25,17 +26,36 @@ realtime_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * t's rule in p, the policy of generation gen: an index kept from another
+ * generation's policy may name another rule there, or none.
+ */
+static int
+rule_limits_rule(const struct policy *p, unsigned gen, struct tunnel *t,
+    size_t *idx)
+{
+	unsigned	 line;
+
+	if (t->rule_gen != gen) {
+		t->rule_gen = gen;
+		if (policy_rule_where(p, t->facts.rule, &t->rule_idx,
+		    &line) == -1)
+			t->rule_idx = SIZE_MAX;
+	}
+	*idx = t->rule_idx;
+	return t->rule_idx == SIZE_MAX ? -1 : 0;
+}
+
 /* When t is due (monotonic ms), or 0 if it is due now, with why. */
 static int64_t
-rule_limits_due(const struct policy *p, const struct tunnel *t, int64_t now,
-    int64_t wall, char *reason, size_t size)
+rule_limits_due(const struct policy *p, unsigned gen, struct tunnel *t,
+    int64_t now, int64_t wall, char *reason, size_t size)
 {
 	struct policy_rule_limits	 lim;
 	int64_t				 due = -1, ends;
 	size_t				 idx;
-	unsigned			 line;
 
-	if (policy_rule_where(p, t->facts.rule, &idx, &line) == -1)
+	if (rule_limits_rule(p, gen, t, &idx) == -1)
 		return -1;
 	policy_rule_time(p, idx, &lim);
 	if (lim.max_duration != 0) {
@@ -83,8 +103,8 @@ rule_limits_timers(int64_t now, int64_t *next)
 		for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 			/* Asked already (by this or an admin): its grace runs. */
 			if (t->kill_reason[0] != '\0' ||
-			    (due = rule_limits_due(p, t, now, wall, reason,
-			    sizeof(reason))) == -1)
+			    (due = rule_limits_due(p, m.gen->id, t, now, wall,
+			    reason, sizeof(reason))) == -1)
 				continue;
 			if (due == 0)
 				(void)tunnels_kill(t, AUDIT_BY_POLICY, reason);

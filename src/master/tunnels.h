@@ -40,6 +40,14 @@ struct tunnel {
 	int64_t			 opened_ms;	/* monotonic */
 	int64_t			 opened_wall_ms;
 	int64_t			 active_ms;	/* monotonic: bytes last moved */
+	/*
+	 * rule_limits.c: the index of facts.rule in the policy of generation
+	 * rule_gen (0: not looked up yet), SIZE_MAX if that policy has no
+	 * such rule. A reload renumbers rules, so it holds for that
+	 * generation's policy only.
+	 */
+	unsigned		 rule_gen;
+	size_t			 rule_idx;
 	/* Asked to end it: by when, and what its close record says. */
 	int64_t			 kill_due_ms;
 	uint32_t		 kill_by;	/* enum audit_closed_by */

@@ -6,6 +6,7 @@ while a tunnel is open closes it (`window_closed: rule R window W`); a bad
 setting or an unknown zone is an error naming FILE:LINE."""
 
 import datetime
+import time
 import zoneinfo
 
 import harness as h
@@ -162,3 +163,28 @@ def test_a_reload_into_a_closed_window_closes_the_tunnel(make_gateway, backends,
         close = _closed_by_policy(gw, tracking, victim, link, tid)
         assert (close["closed_by"], close["reason"]) == (
             "policy", f"window_closed: rule {RULE} window {hours} {ZONE}"), close
+
+
+def test_a_reload_that_renumbers_rules_keeps_the_tunnel_on_its_own_rule(
+        make_gateway, tracking):
+    """The master keeps each tunnel's rule index for one policy generation:
+    a reload that puts another timed rule first must not lend its 1 s limit
+    to the tunnel bob-timed allowed."""
+    gw = make_gateway("renumbered", policy=_bob_rule('max_duration = "1h";'))
+    victim, link = hf.tracked_tunnel(gw, tracking, user="bob")
+    with victim:
+        tid = gw.wait_audit(event="open", client=victim.client_address)["tunnel"]
+        h.echo_round_trip(victim)
+        # A one-second sweep of the first generation finds bob-timed first.
+        time.sleep(h.scaled(1.5))
+        brief = ('\t{ name = "alice-brief"; action = "allow"; '
+                 'users = ["alice"]; hosts = ["elsewhere.test"]; '
+                 'ports = ["1024-65535"]; max_duration = "1s"; },\n')
+        gw.write_policy(_bob_rule('max_duration = "1h";').replace(
+            "rules = (\n", "rules = (\n" + brief, 1))
+        assert ctl(gw, "reload", check=0).stdout.startswith("applied:")
+        # A few one-second sweeps of the new generation.
+        time.sleep(h.scaled(3))
+        h.echo_round_trip(victim)
+        assert [e for e in gw.audit_events()
+                if e["event"] == "close" and e["tunnel"] == tid] == []
