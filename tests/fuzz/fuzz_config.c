@@ -54,7 +54,7 @@ static char	 fz_path[PATH_MAX];	/* the input's file */
 static char	 fz_real[PATH_MAX];	/* ... as config_load() resolves it */
 static int	 fz_fd = -1;
 
-/* The same libconfig scanner leak fuzz_policy.c excuses, and only that. */
+/* The libconfig scanner leak fuzz_policy_common.h excuses, and only that. */
 const char *
 __lsan_default_suppressions(void)
 {
