@@ -23,9 +23,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-int		 LLVMFuzzerInitialize(int *, char ***);
-int		 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-const char	*__lsan_default_suppressions(void);
+#include "fuzz_libconfig.h"
 
 #define FZ_CONF		"tunnelgated.conf"
 
@@ -53,20 +51,6 @@ static char	 fz_dir[] = "/tmp/fuzz_config.XXXXXX";
 static char	 fz_path[PATH_MAX];	/* the input's file */
 static char	 fz_real[PATH_MAX];	/* ... as config_load() resolves it */
 static int	 fz_fd = -1;
-
-/* The libconfig scanner leak fuzz_policy_common.h excuses, and only that. */
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
-
-static void
-check(int cond)
-{
-	if (!cond)
-		abort();
-}
 
 static void
 fz_write(int fd, const void *p, size_t n)

@@ -1,9 +1,6 @@
 /*
- * What the policy fuzz targets (fuzz_policy.c, fuzz_policy_lint.c) share:
- * libFuzzer's entry points, the leak that is libconfig's own, the abort
- * that turns a broken contract into a crash, and the probe addresses
- * parsed once at start. Include it from one target file only: each
- * target is a program of its own.
+ * What the policy fuzz targets (fuzz_policy.c, fuzz_policy_lint.c) share
+ * besides fuzz_libconfig.h: the probe addresses, parsed once at start.
  */
 #ifndef TG_FUZZ_POLICY_COMMON_H
 #define TG_FUZZ_POLICY_COMMON_H
@@ -15,34 +12,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_libconfig.h"
 #include "log.h"
-
-int		 LLVMFuzzerInitialize(int *, char ***);
-int		 LLVMFuzzerTestOneInput(const uint8_t *, size_t);
-const char	*__lsan_default_suppressions(void);
-
-/*
- * libconfig 1.5 drops a string token its scanner has read when a syntax
- * error follows it (e.g. `a = (0"x");` or `a = ("" ]`), a leak of its own
- * that no caller can free. Only the scanner's token allocations are
- * excused: a missing config_destroy() or policy_free() is still reported
- * through the parser's and our own frames.
- */
-const char *
-__lsan_default_suppressions(void)
-{
-	return "leak:strbuf_append\nleak:libconfig_yylex\n";
-}
-
-static void
-check(int cond)
-{
-	if (!cond)
-		abort();
-}
 
 static void
 set_addr(struct sockaddr_storage *ss, const char *a)
