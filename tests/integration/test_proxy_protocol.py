@@ -130,7 +130,9 @@ def proxy_listeners(gw):
 @pytest.fixture(scope="module")
 def farm(env, backends):
     """Two gateways and the HAProxy in front of them."""
-    gws = [h.Gateway(env, f"proxy-{n}") for n in ("a", "b")]
+    # A drain long enough that the tunnel kept open across a stop outlives
+    # a loaded machine's pauses; a drained gateway leaves at once anyway.
+    gws = [h.Gateway(env, f"proxy-{n}", drain=20.0) for n in ("a", "b")]
     haproxy = None
     try:
         for gw in gws:

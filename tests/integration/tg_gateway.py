@@ -403,11 +403,16 @@ class Gateway:
         return self._audit_marks.get(client, 0)
 
     def audit_mark(self, path=None):
-        """Where the audit log ends now; wait_audit(after=...) starts there."""
+        """Where the last whole line of the audit log ends now;
+        wait_audit(after=...) starts there. A reader can see a line the
+        daemon is writing in part (the file grows a page at a time), so the
+        mark never falls inside one."""
         try:
-            return os.path.getsize(path or self.audit_path)
+            with open(path or self.audit_path, "rb") as f:
+                data = f.read()
         except OSError:
             return 0
+        return data.rfind(b"\n") + 1
 
     def attempt(self, raw, timeout=10, **kw):
         """Send raw bytes; the response, read to the close unless it is a 200."""
@@ -473,9 +478,11 @@ class Gateway:
         try:
             with open(path, "rb") as f:
                 f.seek(after)
-                lines = f.read().decode().splitlines()
+                data = f.read()
         except FileNotFoundError:
             return []
+        # A line still being written has no newline yet: leave it for later.
+        lines = data[:data.rfind(b"\n") + 1].decode().splitlines()
         events = []
         for line in lines:
             if line.strip():
