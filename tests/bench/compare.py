@@ -18,7 +18,14 @@ median of the repetitions is shown:
   ones (tunnelgate-bench --mode setup [--resume]): tunnels/s, setup p50/p99,
   and gateway CPU per tunnel;
 - bulk, one tunnel each way (tunnelgate-bench --mode up/down): MB/s and
-  gateway CPU seconds per GB.
+  gateway CPU seconds per GB;
+- memory per idle tunnel (tunnelgate-bench --mode idle) at CMP_IDLE tunnels
+  (1000 and 8000): PSS of every process of the gateway while they are open
+  minus before, per tunnel. 8000, not 10,000: this machine caps descriptors
+  at 20,000 per process and cannot raise it, and Squid holds both ends of
+  every tunnel in one process (as does the bench tool with its backend).
+  tunnelgated's limits.user_tunnels (256 an account by default) is raised
+  above the count, as every tunnel here is alice's.
 Gateway CPU is utime+stime (and the reaped children's) summed over every
 process of the gateway, read from /proc before and after.
 
@@ -27,8 +34,11 @@ adds a column for a second tunnelgated (the older build) measured in the
 same alternation; the ratio stays tunnelgated / squid.
 
 usage: /usr/bin/python3 tests/bench/compare.py BUILD_DIR [--markdown FILE]
+       (FILE with a "## The latest table" section, such as docs/performance.md,
+       gets the table in that section; `make bench` writes it there)
 env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (1G), CMP_SAMPLES (100),
-       CMP_ONLY (latency,setup,bulk: a comma-separated subset), CMP_BASELINE
+       CMP_IDLE (1000,8000), CMP_ONLY (latency,setup,bulk,idle: a
+       comma-separated subset), CMP_BASELINE
 """
 
 import os
@@ -72,8 +82,10 @@ REPS = int(os.environ.get("CMP_REPS", "3"))
 SETUP_SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
 BYTES = os.environ.get("CMP_BYTES", "1G")
 SAMPLES = int(os.environ.get("CMP_SAMPLES", "100"))
-ONLY = set(os.environ.get("CMP_ONLY", "latency,setup,bulk").split(","))
+IDLE = [int(n) for n in os.environ.get("CMP_IDLE", "1000,8000").split(",")]
+ONLY = set(os.environ.get("CMP_ONLY", "latency,setup,bulk,idle").split(","))
 BASELINE = os.environ.get("CMP_BASELINE")
+LATEST = "## The latest table"
 TICK = os.sysconf("SC_CLK_TCK")
 POLICY = """version = 1;
 rules = (
@@ -83,17 +95,33 @@ rules = (
 """
 
 
-def cpu_seconds(pids):
-    """utime + stime + cutime + cstime of pids, in seconds."""
-    total = 0
+def cpu_by_process(pids):
+    """{process name: utime + stime + cutime + cstime in seconds} of pids."""
+    out = {}
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
+                head, rest = f.read().rsplit(")", 1)
         except OSError:
             continue
-        total += sum(int(x) for x in fields[11:15])
-    return total / TICK
+        name = head.split("(", 1)[1]
+        out[name] = out.get(name, 0) + sum(int(x) for x in rest.split()[11:15]) / TICK
+    return out
+
+
+def cpu_seconds(pids):
+    return sum(cpu_by_process(pids).values())
+
+
+def pss_kib(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                total += sum(int(line.split()[1]) for line in f if line.startswith("Pss:"))
+        except OSError:
+            continue
+    return total
 
 
 def tree(root):
@@ -126,11 +154,31 @@ class Peer:
         return r.stdout.strip()
 
     def measured(self, *args):
-        """The bench's report and the gateway CPU seconds it cost."""
+        """The bench's report and the gateway CPU seconds it cost; by process
+        name in self.split."""
         pids = self.pids()
-        before = cpu_seconds(pids)
+        before = cpu_by_process(pids)
         line = self.bench(*args)
-        return line, cpu_seconds(pids) - before
+        after = cpu_by_process(pids)
+        self.split = {n: after[n] - before.get(n, 0) for n in after}
+        return line, sum(self.split.values())
+
+    def idle_kib(self, n):
+        """PSS of the gateway's processes per open idle tunnel, n of them."""
+        before = pss_kib(self.pids())
+        env = dict(os.environ, TG_PASSWORD=h.password_of("alice"))
+        p = subprocess.Popen([str(self.build / "tunnelgate-bench"), "--gateway",
+                              f"127.0.0.1:{self.port}", "--ca", str(self.ca), "--user", "alice",
+                              "--mode", "idle", "--tunnels", str(n), "--hold", "4"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = p.stdout.readline()
+        time.sleep(1)   # every tunnel handed off and settled
+        during = pss_kib(self.pids())
+        _, err = p.communicate(timeout=600)
+        if p.returncode != 0 or not line.startswith("idle") or field(line, "tunnels") != n:
+            raise SystemExit(f"{self.name}: tunnelgate-bench --mode idle --tunnels {n}: "
+                             f"{line.strip()} {err.strip()}")
+        return (during - before) / n
 
 
 def field(line, name):
@@ -216,6 +264,8 @@ def measure(peers, ctx):
                     add(f"setup p50 (ms), {what}", peer, field(line, "p50_ms"))
                     add(f"setup p99 (ms), {what}", peer, field(line, "p99_ms"))
                     add(f"gateway CPU per tunnel (us), {what}", peer, cpu / n * 1e6)
+                    for proc, sec in peer.split.items():
+                        res.setdefault(("split", what, peer.name, proc), []).append(sec / n * 1e6)
         for mode, way in ((("up", "client->backend"), ("down", "backend->client"))
                           if "bulk" in ONLY else ()):
             for peer in peers:
@@ -223,12 +273,31 @@ def measure(peers, ctx):
                 gb = field(line, "bytes") / 1e9
                 add(f"MB/s one tunnel, {way}", peer, field(line, "MB/s"))
                 add(f"gateway CPU s per GB, {way}", peer, cpu / gb)
+        for n in IDLE if "idle" in ONLY else ():
+            for peer in peers:
+                add(f"gateway PSS per idle tunnel (KiB), {n} tunnels", peer,
+                    peer.idle_kib(n))
         print(f"repetition {rep + 1} of {REPS} done", file=sys.stderr, flush=True)
     return res
 
 
+def split_table(res):
+    """Gateway CPU per tunnel by process, each setup kind a column."""
+    kinds = list(dict.fromkeys(k[1] for k in res if k[0] == "split"))
+    rows = list(dict.fromkeys((k[2], k[3]) for k in res if k[0] == "split"))
+    if not kinds:
+        return ""
+    lines = ["| CPU per tunnel by process (us) | " + " | ".join(kinds) + " |",
+             "|---" * (len(kinds) + 1) + "|"]
+    for peer, proc in rows:
+        cells = [f"{statistics.median(res[('split', k, peer, proc)]):.0f}"
+                 if ("split", k, peer, proc) in res else "" for k in kinds]
+        lines.append(f"| {peer}: {proc} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def table(res, names):
-    metrics = list(dict.fromkeys(m for m, _ in res))
+    metrics = list(dict.fromkeys(k[0] for k in res if k[0] != "split"))
     head = "| | " + " | ".join(names) + " | ratio |"
     lines = [head, "|---" * (len(names) + 2) + "|"]
     for m in metrics:
@@ -239,6 +308,17 @@ def table(res, names):
     return "\n".join(lines)
 
 
+def write_markdown(text):
+    """The table into MARKDOWN: in place of the section under LATEST when
+    the file has one (docs/performance.md), else the whole file."""
+    if MARKDOWN.exists() and LATEST in (doc := MARKDOWN.read_text()):
+        head, rest = doc.split(LATEST, 1)
+        tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
+        MARKDOWN.write_text(f"{head}{LATEST}\n\n{text}{tail}")
+    else:
+        MARKDOWN.write_text(text)
+
+
 def main():
     if h.namespace_problem():
         os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
@@ -247,7 +327,7 @@ def main():
     env.setup()
     gw = squid = backend = base = None
     try:
-        gw = h.Gateway(env, "compare", policy=POLICY)
+        gw = h.Gateway(env, "compare", policy=POLICY, user_tunnels=max(IDLE) + 64)
         # Its defaults, apart from the suite and the harness's test settings.
         gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
         gw.start()
@@ -260,7 +340,7 @@ def main():
         else:
             print("squid not installed: its column is left out")
         if BASELINE:
-            base = h.Gateway(env, "baseline", policy=POLICY)
+            base = h.Gateway(env, "baseline", policy=POLICY, user_tunnels=max(IDLE) + 64)
             base.conf.write_text(suite_config(base, [SUITE], "1.3"))
             os.environ["TG_BUILD"] = str(Path(BASELINE).resolve())
             try:
@@ -277,11 +357,16 @@ def main():
         res = measure(peers, ctx)
         names = [p.name for p in peers]
         out = table(res, names)
+        if split := split_table(res):
+            out += "\n\n" + split
         print(out)
-        print(f"({REPS} repetitions, median; {time.monotonic() - start:.0f} s; TLS 1.3 "
-              f"{SUITE} on both; ratio = tunnelgated / squid)")
+        note = (f"{REPS} repetitions, median of each; {time.monotonic() - start:.0f} s; "
+                f"TLS 1.3 {SUITE} on every peer; ratio = tunnelgated / "
+                f"{names[1] if len(names) > 1 else '(no second peer)'}; "
+                f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.")
+        print(note)
         if MARKDOWN is not None:
-            MARKDOWN.write_text(out + "\n")
+            write_markdown(out + "\n\n" + note + "\n")
     finally:
         if squid:
             squid.stop()
