@@ -53,39 +53,20 @@ conn_get(const SSL *ssl)
 	return SSL_get_ex_data(ssl, export_idx);
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The secret is the last field of "LABEL <client random> <secret>". */
 static int
 keylog_secret(const char *line, uint8_t *out, size_t *outlen)
 {
 	const char	*hex = strrchr(line, ' ');
-	size_t		 n;
-	int		 hi, lo;
 
-	if (hex == NULL)
+	if (hex == NULL || hex[1] == '\0')
 		return -1;
-	hex++;
-	n = strlen(hex);
-	if (n == 0 || n % 2 != 0 || n / 2 > TLS_STATE_SECRET_MAX)
+	/* Odd length, a non-hex digit or more than the buffer: refused. */
+	if (OPENSSL_hexstr2buf_ex(out, TLS_STATE_SECRET_MAX, outlen, hex + 1,
+	    '\0') != 1) {
+		ERR_clear_error();
 		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		if ((hi = hexval(hex[2 * i])) < 0 ||
-		    (lo = hexval(hex[2 * i + 1])) < 0)
-			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
 	}
-	*outlen = n / 2;
 	return 0;
 }
 
