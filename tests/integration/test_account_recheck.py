@@ -6,8 +6,9 @@ group that allowed it is closed (close_notify to the client, audit close
 and a directory that does not answer cuts nothing.
 
 LDAP against a real slapd (ldap_fixtures.py) changed with ldapmodify; PAM
-with pam_unix and an account expired by the real chage(1), run against a
-private copy of /etc bind-mounted over it in the suite's mount namespace.
+with pam_unix, an account expired by the real chage(1) and taken out of its
+group by usermod(8) and gpasswd(1), run against a private copy of /etc
+bind-mounted over it in the suite's mount namespace.
 """
 
 import shutil
@@ -235,3 +236,29 @@ def test_account_expired_with_chage_loses_its_tunnel(pam_gw, backends):
         alice.close()
         h.run(["chage", "-E", "-1", FRANK.name])
 
+
+
+def test_taken_out_of_the_group_with_usermod_loses_its_tunnel(pam_gw, backends):
+    """frank reaches backend.test only as a member of ops (his primary group
+    and a member line); the real usermod(8) and gpasswd(1) take him out."""
+    target = f"backend.test:{backends.echo.port}"
+    frank = pam_gw.tunnel(target, FRANK.name, FRANK.password)
+    alice = pam_gw.tunnel(target)
+    try:
+        for c in (frank, alice):
+            h.echo_round_trip(c)
+        frank_id, alice_id = _opened(pam_gw, frank), _opened(pam_gw, alice)
+        h.run(["usermod", "-g", "users", FRANK.name])
+        h.run(["gpasswd", "-d", FRANK.name, "ops"])
+        close = _closed(pam_gw, frank, frank_id)
+        assert (close["closed_by"], close["reason"]) == (
+            "policy", f"{REVOKED}: rule {h.RULE_DEFAULT} now decides"), close
+        h.echo_round_trip(alice)
+        assert alice_id not in _closes(pam_gw)
+        # The revocation dropped frank's cached login with its old groups.
+        assert pam_gw.status_of(target, FRANK.name, FRANK.password) == 403
+    finally:
+        frank.close()
+        alice.close()
+        h.run(["usermod", "-g", "ops", FRANK.name])
+        h.run(["gpasswd", "-a", FRANK.name, "ops"])
