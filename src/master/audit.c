@@ -330,10 +330,9 @@ static void
 audit_chain_line(const char *why)
 {
 	struct audit_record	 rec = { .event = AUDIT_CHAIN };
-	struct audit_sender	 me = { "master", getpid(), 0 };
 
 	AUDIT_SET(rec.reason, why);
-	auditlog_write(&rec, &me);
+	auditlog_write_own(&rec);
 }
 
 int
@@ -410,4 +409,13 @@ auditlog_write(const struct audit_record *r, const struct audit_sender *s)
 		}
 		off += (size_t)n;
 	}
+}
+
+/* A record the master writes of its own, not on behalf of a child. */
+void
+auditlog_write_own(const struct audit_record *r)
+{
+	struct audit_sender	 me = { "master", getpid(), 0 };
+
+	auditlog_write(r, &me);
 }

@@ -102,6 +102,7 @@ size_t	 auditlog_format(const struct audit_record *, const struct audit_sender *
 int	 auditlog_open(const char *path, bool use_syslog);
 int	 auditlog_reopen(void);
 void	 auditlog_write(const struct audit_record *, const struct audit_sender *);
+void	 auditlog_write_own(const struct audit_record *);
 void	 auditlog_close(void);
 /*
  * groups as one field: names joined by ',' in order; names that do not fit

@@ -556,7 +556,6 @@ static void
 master_audit_release(const struct throttle_event *ev)
 {
 	struct audit_record	 rec;
-	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
 
 	memset(&rec, 0, sizeof(rec));
 	rec.event = AUDIT_RELEASE;
@@ -567,7 +566,7 @@ master_audit_release(const struct throttle_event *ev)
 	snprintf(rec.reason, sizeof(rec.reason), "lockout of %s %s ended",
 	    ev->kind == THROTTLE_USER ? "user" : "source", ev->label);
 	log_info("%s", rec.reason);
-	auditlog_write(&rec, &me);
+	auditlog_write_own(&rec);
 }
 
 /* Release records are due to the second at most. */

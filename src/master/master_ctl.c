@@ -64,19 +64,17 @@ void
 master_audit_own(const char *reason)
 {
 	struct audit_record	 rec;
-	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
 
 	memset(&rec, 0, sizeof(rec));
 	rec.event = AUDIT_VIOLATION;
 	AUDIT_SET(rec.reason, reason);
-	auditlog_write(&rec, &me);
+	auditlog_write_own(&rec);
 }
 
 void
 master_audit_reload(const char *by, bool applied, const char *why)
 {
 	struct audit_record	 rec;
-	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
 	char			 reason[sizeof(rec.reason)];
 
 	memset(&rec, 0, sizeof(rec));
@@ -88,7 +86,7 @@ master_audit_reload(const char *by, bool applied, const char *why)
 	/* After a refusal, the policy that stays in force. */
 	AUDIT_SET(rec.policy, policy_hash(m.gen->policy));
 	rec.count = policy_rule_count(m.gen->policy);
-	auditlog_write(&rec, &me);
+	auditlog_write_own(&rec);
 }
 
 void
@@ -96,7 +94,6 @@ master_audit_cache_flush(const char *by, const char *user, bool applied,
     unsigned entries)
 {
 	struct audit_record	 rec;
-	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
 	char			 reason[sizeof(rec.reason)];
 
 	memset(&rec, 0, sizeof(rec));
@@ -109,7 +106,7 @@ master_audit_cache_flush(const char *by, const char *user, bool applied,
 	if (user != NULL)
 		AUDIT_SET(rec.user, user);
 	rec.count = entries;
-	auditlog_write(&rec, &me);
+	auditlog_write_own(&rec);
 }
 
 /*

@@ -25,6 +25,15 @@ proc_now_ms(void)
 }
 
 int64_t
+proc_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
 proc_backoff_ms(unsigned failures)
 {
 	int64_t	 ms = 1000;

@@ -45,5 +45,6 @@ int64_t	 proc_backoff_ms(unsigned failures);
 
 /* Milliseconds on CLOCK_MONOTONIC. */
 int64_t	 proc_now_ms(void);
+int64_t	 proc_wall_ms(void);
 
 #endif

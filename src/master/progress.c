@@ -7,7 +7,6 @@
  * second old).
  */
 #include <string.h>
-#include <unistd.h>
 
 #include "master_priv.h"
 #include "tunnels.h"
@@ -17,16 +16,10 @@ static int64_t	 progress_due;
 static void
 progress_write(const struct tunnel *t, int64_t now)
 {
-	struct audit_record	 rec = t->facts;
-	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
+	struct audit_record	 rec;
 
-	rec.event = AUDIT_PROGRESS;
-	rec.closed_by = AUDIT_BY_NONE;
-	rec.reason[0] = '\0';
-	rec.bytes_up = t->bytes_up;
-	rec.bytes_down = t->bytes_down;
-	rec.duration_ms = (uint64_t)(now - t->opened_ms);
-	auditlog_write(&rec, &me);
+	tunnel_record(t, now, AUDIT_PROGRESS, &rec);
+	auditlog_write_own(&rec);
 }
 
 void

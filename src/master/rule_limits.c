@@ -10,21 +10,11 @@
  */
 #include <stdint.h>
 #include <stdio.h>
-#include <time.h>
-
 #include "master_priv.h"
+#include "proc.h"
 #include "tunnels.h"
 
 #define SWEEP_MS	1000
-
-static int64_t
-realtime_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /*
  * t's rule in p, the policy of generation gen: an index kept from another
@@ -99,7 +89,7 @@ rule_limits_timers(int64_t now, int64_t *next)
 		return;
 	if (now >= sweep_at) {
 		sweep_at = now + SWEEP_MS;
-		wall = realtime_ms();
+		wall = proc_wall_ms();
 		for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 			/* Asked already (by this or an admin): its grace runs. */
 			if (t->kill_reason[0] != '\0' ||

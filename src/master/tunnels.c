@@ -6,7 +6,6 @@
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -61,15 +60,6 @@ tunnels_find(uint64_t id)
 	return p == NULL ? NULL : *p;
 }
 
-static int64_t
-wall_ms(void)
-{
-	struct timespec	 ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 tunnel_remove(struct tunnel *t)
 {
@@ -109,7 +99,7 @@ tunnels_open(struct child *gate, const struct audit_record *rec)
 	t->holder = TUNNEL_IN_GATE;
 	t->gate_pid = gate->pid;
 	t->opened_ms = t->active_ms = proc_now_ms();
-	t->opened_wall_ms = wall_ms();
+	t->opened_wall_ms = proc_wall_ms();
 	if (tsearch(&t->id, &tree, tunnel_cmp) == NULL)
 		fatal("tunnels: tsearch");
 	TAILQ_INSERT_TAIL(&list, t, entry);
@@ -216,13 +206,25 @@ tunnels_stats(struct child *c, const struct ctl_tunnel_stats *s)
 	}
 }
 
+void
+tunnel_record(const struct tunnel *t, int64_t now, enum audit_event event,
+    struct audit_record *rec)
+{
+	*rec = t->facts;
+	rec->event = event;
+	rec->closed_by = AUDIT_BY_NONE;
+	rec->reason[0] = '\0';
+	rec->bytes_up = t->bytes_up;
+	rec->bytes_down = t->bytes_down;
+	rec->duration_ms = (uint64_t)(now - t->opened_ms);
+}
+
 static void
 tunnel_write_died(const struct tunnel *t, int64_t now)
 {
-	struct audit_record	 rec = t->facts;
-	struct audit_sender	 me = { msg_role_name(MSG_MASTER), getpid(), 0 };
+	struct audit_record	 rec;
 
-	rec.event = AUDIT_CLOSE;
+	tunnel_record(t, now, AUDIT_CLOSE, &rec);
 	rec.closed_by = AUDIT_BY_ERROR;
 	AUDIT_SET(rec.reason, REASON_WORKER_DIED);
 	/* Killed because it would not end this tunnel when told. */
@@ -230,10 +232,7 @@ tunnel_write_died(const struct tunnel *t, int64_t now)
 		rec.closed_by = t->kill_by;
 		AUDIT_SET(rec.reason, t->kill_reason);
 	}
-	rec.bytes_up = t->bytes_up;
-	rec.bytes_down = t->bytes_down;
-	rec.duration_ms = (uint64_t)(now - t->opened_ms);
-	auditlog_write(&rec, &me);
+	auditlog_write_own(&rec);
 	metrics_audit(&rec, false);
 }
 

@@ -64,6 +64,9 @@ struct tunnel *tunnels_first(void);
 struct tunnel *tunnels_next(const struct tunnel *);
 size_t	 tunnels_count(void);
 struct tunnel *tunnels_find(uint64_t id);
+/* A master-written record of t: its facts, bytes so far and age at now. */
+void	 tunnel_record(const struct tunnel *, int64_t now, enum audit_event,
+	    struct audit_record *);
 
 /* A gate worker's open record; NULL, or why the gate worker lies. */
 const char *tunnels_open(struct child *gate, const struct audit_record *);

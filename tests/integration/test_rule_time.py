@@ -94,23 +94,32 @@ def test_a_window_that_excludes_now_denies_at_open(make_gateway, backends, how):
 
 def test_a_window_ending_closes_the_live_tunnel_with_window_closed(
         make_gateway, backends, tracking):
-    # Open since an hour ago, closing a few seconds from now, in New York.
-    margin = h.scaled(4)
-    end = _local(ZONE, margin)
-    hours = f"{_clock(_local(ZONE, -3600))}-{_clock(end)}"
-    gw = make_gateway("window-end", policy=_bob_rule(
-        f'window = {{ hours = "{hours}"; tz = "{ZONE}"; }};'))
+    """The tunnel opens inside an hour-long window; a reload then moves the
+    window's end to a few seconds from now (a reload does not close it: the
+    window is still open), and the end closes it. Setting the end only once
+    the tunnel is open keeps a slow start from outrunning the window."""
+    def window(end):
+        return _bob_rule(f'window = {{ hours = "{hours(end)}"; tz = "{ZONE}"; }};')
+
+    def hours(end):
+        return f"{_clock(start)}-{_clock(end)}"
+
+    start = _local(ZONE, -3600)
+    gw = make_gateway("window-end", policy=window(_local(ZONE, 3600)))
     other = gw.tunnel(f"backend.test:{backends.echo.port}")
     victim, link = hf.tracked_tunnel(gw, tracking, user="bob")
     with other, victim:
         tid = gw.wait_audit(event="open", client=victim.client_address)["tunnel"]
         h.echo_round_trip(victim)
+        end = _local(ZONE, 3)
+        gw.write_policy(window(end))
+        assert ctl(gw, "reload", check=0).stdout.startswith("applied:")
         close = _closed_by_policy(gw, tracking, victim, link, tid)
         # Not before the window's end (the clock here has whole seconds).
         assert _local(ZONE) >= end.replace(microsecond=0), close
         assert close["closed_by"] == "policy", close
         assert close["reason"].startswith(
-            f"window_closed: rule {RULE} window {hours} {ZONE}"), close
+            f"window_closed: rule {RULE} window {hours(end)} {ZONE}"), close
         h.echo_round_trip(other)
         # And a new tunnel of bob's is refused by the closed window.
         assert gw.status_of(f"backend.test:{backends.echo.port}", user="bob") == 403
