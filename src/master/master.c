@@ -265,25 +265,6 @@ master_start_generation(struct generation *gen)
 	    gen->cfg->auth_workers, policy_rule_count(gen->policy));
 }
 
-static void
-master_retire(struct generation *gen)
-{
-	struct ctl_retire	 r;
-	struct child		*c;
-
-	gen->retired = true;
-	memset(&r, 0, sizeof(r));
-	ctl_hdr_init(&r.hdr, CTL_RETIRE);
-	TAILQ_FOREACH(c, &m.children, entry)
-		if (c->gen == gen && ipc_send(c->ctl_fd, &r, sizeof(r), NULL,
-		    0) == -1)
-			master_kill_child(c, "cannot be told to retire");
-	/* Its workers hold their own copies; ours would keep them alive. */
-	gen_close_ends(gen);
-	if (gen->children == 0)
-		gen_free(gen);
-}
-
 static struct child *
 master_find_child(pid_t pid)
 {
@@ -475,7 +456,6 @@ master_reload(const char *by, char *why, size_t why_size)
 static void
 master_stop(void)
 {
-	struct ctl_retire	 r;
 	struct child		*c;
 
 	if (m.stopping)
@@ -487,14 +467,12 @@ master_stop(void)
 	    MASTER_KILL_GRACE_MS;
 	listeners_close(&m.listeners);
 	gen_close_ends(m.gen);
-	memset(&r, 0, sizeof(r));
-	ctl_hdr_init(&r.hdr, CTL_RETIRE);
 	TAILQ_FOREACH(c, &m.children, entry) {
 		if (c->kind == CHILD_GATE)
 			kill(c->pid, SIGTERM);
 		/* They leave once the gate workers they serve are gone. */
 		else if (c->kind == CHILD_AUTH || c->kind == CHILD_KEY)
-			(void)ipc_send(c->ctl_fd, &r, sizeof(r), NULL, 0);
+			retire_child(c);
 	}
 	relays_stop();
 	metrics_stop();
@@ -531,7 +509,6 @@ master_dispatch_signal(void)
 	}
 }
 
-/* Start due restarts; returns the epoll timeout until the next event. */
 /* Children that closed their control socket but did not exit. */
 static void
 master_kill_deaf(int64_t now, int64_t *next)
@@ -585,6 +562,7 @@ master_releases(int64_t now, int64_t *next)
 		*next = due;
 }
 
+/* Start due restarts; returns the epoll timeout until the next event. */
 static int
 master_timers(void)
 {
@@ -600,9 +578,12 @@ master_timers(void)
 				kill(c->pid, SIGKILL);
 			m.kill_at = now + 1000;
 		}
-		return (int)(m.kill_at - now);
+		next = m.kill_at;
+		retire_timers(now, &next);
+		return (int)(next - now);
 	}
 	master_kill_deaf(now, &next);
+	retire_timers(now, &next);
 	master_releases(now, &next);
 	admin_timers(now, &next);
 	tunnels_timers(now, &next);

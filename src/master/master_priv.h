@@ -58,6 +58,7 @@ struct child {
 	bool			 killed;	/* broke a protocol; not read */
 	bool			 reaped;	/* dead: its pid may be reused */
 	int64_t			 hung_up_at;	/* its control socket ended */
+	int64_t			 retire_since;	/* retire not sent yet: socket full */
 	int64_t			 tokens;	/* rate bucket, in 1/1000 message */
 	int64_t			 tokens_at;
 	int			 limits_row;	/* gate worker: conn_limits row */
@@ -111,6 +112,11 @@ void	 master_audit_reload(const char *by, bool applied, const char *why);
 /* The cache_flush audit record: who asked, whose entries (NULL: all), how many. */
 void	 master_audit_cache_flush(const char *by, const char *user, bool applied,
 	    unsigned entries);
+
+/* retire.c: a generation's children, or one child, told to retire. */
+void	 master_retire(struct generation *);
+void	 retire_child(struct child *);
+void	 retire_timers(int64_t now, int64_t *next);
 
 /* revoke.c: end live tunnels the new policy denies (policy.recheck_live). */
 void	 revoke_recheck(const struct config *, const struct policy *);

@@ -1,0 +1,74 @@
+"""A reload retires the old generation's children with one message on each
+one's control socket. A gate worker whose socket is full at that moment
+(held here in a ptrace stop, which the master does not see, its queue
+filled through the master's own end of the socket, taken with pidfd_getfd,
+with messages the master sends it anyway) is busy, not broken: the master tries again until the retire fits.
+Only a worker whose socket stays full for CHILD_HANGUP_GRACE_MS (2 s,
+src/master/master_priv.h) is killed, with a violation record saying so."""
+
+import signal
+import struct
+import time
+
+import harness as h
+import handoff_fixtures as hf
+import proto_fixtures as pf
+
+CTL_AUTH_STATUS = 2
+STAYED_FULL = "cannot be told to retire: its control socket stayed full"
+
+
+def _auth_status(alive):
+    """What the master sends a gate worker about the authenticators."""
+    return pf._hdr(pf.CTL_VERSION, CTL_AUTH_STATUS, 16) + struct.pack("<II", alive, 0)
+
+
+def _masters_end(gw, gate):
+    """The master's end of the gate worker's control socket, as our own."""
+    inode = pf._socket_fds(gate)[pf.gate_sockets(gw, gate)["ctl"]]
+    peer = pf.unix_peers()[inode]
+    fd = next(fd for fd, i in pf._socket_fds(gw.proc.pid).items() if i == peer)
+    return pf.steal(gw.proc.pid, fd)
+
+
+def _held_with_full_socket(gw):
+    gate = gw.wait_children("tg-gate", 1)[0]
+    start = hf.start_time(gate)
+    sock = _masters_end(gw, gate)
+    held = pf.Held(gate)
+    queued = 0
+    while pf.send(sock, _auth_status(gw.settings["authenticator"])):
+        queued += 1
+    assert queued > 0
+    return gate, start, sock, held
+
+
+def test_a_busy_gate_worker_is_told_again_not_killed(make_gateway):
+    gw = make_gateway("retire-busy", gate=1)
+    gate, start, sock, held = _held_with_full_socket(gw)
+    try:
+        gw.signal(signal.SIGHUP)
+        # The reload is done and its retire did not fit; half a second
+        # later (within the grace) the worker goes on.
+        h.wait_for(lambda: "generation 2:" in gw.stderr_text(), 10, "the reload")
+        time.sleep(0.5)
+    finally:
+        held.release()
+        sock.close()
+    # It reads its queue, then the retire, and leaves as a retired worker.
+    pf.wait_gone(gate, start, timeout=15)
+    assert pf.violations_about(gw, gate) == []
+    assert "cannot be told to retire" not in gw.stderr_text()
+
+
+def test_a_gate_worker_whose_socket_stays_full_is_killed(make_gateway):
+    gw = make_gateway("retire-deaf", gate=1)
+    gate, start, sock, held = _held_with_full_socket(gw)
+    try:
+        gw.signal(signal.SIGHUP)
+        h.wait_for(held.reap, 15, "the master to kill the held gate worker")
+    finally:
+        held.release()
+        sock.close()
+    violations = pf.violations_about(gw, gate)
+    assert violations and STAYED_FULL in violations[0]["reason"], violations
