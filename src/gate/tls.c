@@ -34,7 +34,7 @@ tls_read_ahead(SSL *ssl)
 	SSL_set_read_ahead(ssl, 1);
 }
 
-/* Map an SSL_* call's result to the relay's codes. */
+/* Map an SSL_* call's result to the pump's codes. */
 static ssize_t
 tls_result(struct pump_end *e, int ret, const char *what)
 {

@@ -151,7 +151,7 @@ gate_send_auth(struct worker *g, struct conn *c, const struct http_request *req)
 }
 
 static void
-gate_add_fd(struct worker *g, int fd, struct ev *ev, uint32_t events)
+worker_add_fd(struct worker *g, int fd, struct ev *ev, uint32_t events)
 {
 	struct epoll_event	 e = { .events = events, .data.ptr = ev };
 
@@ -326,7 +326,7 @@ gate_release_auth(struct worker *g)
 
 /* The master is gone: finish like on SIGTERM. */
 static void
-gate_master_gone(struct worker *g)
+worker_master_gone(struct worker *g)
 {
 	g->draining = true;
 	g->drain_at = proc_now_ms() + g->env->cfg->timeout_drain_ms;
@@ -336,7 +336,7 @@ gate_master_gone(struct worker *g)
 }
 
 static void
-gate_dispatch_ctl(struct worker *g)
+worker_dispatch_ctl(struct worker *g)
 {
 	union {
 		struct ctl_auth_status	status;
@@ -354,7 +354,7 @@ gate_dispatch_ctl(struct worker *g)
 		case MSG_AGAIN:
 			return;
 		case MSG_EOF:
-			gate_master_gone(g);
+			worker_master_gone(g);
 			return;
 		case MSG_BAD:
 			fatalx("worker: bad message from the master: %s",
@@ -396,7 +396,7 @@ gate_dispatch_ctl(struct worker *g)
 }
 
 static void
-gate_dispatch_signal(struct worker *g)
+worker_dispatch_signal(struct worker *g)
 {
 	struct signalfd_siginfo	 si;
 
@@ -414,7 +414,7 @@ gate_dispatch_signal(struct worker *g)
 
 /* Expire deadlines; returns the epoll timeout until the next one. */
 static int
-gate_timers(struct worker *g)
+worker_timers(struct worker *g)
 {
 	int64_t		 now = proc_now_ms(), next = -1;
 	struct conn	*c;
@@ -441,7 +441,7 @@ gate_timers(struct worker *g)
 }
 
 static void
-gate_reap(struct worker *g)
+worker_reap(struct worker *g)
 {
 	struct conn	*c;
 
@@ -453,7 +453,7 @@ gate_reap(struct worker *g)
 }
 
 static void
-gate_dispatch(struct worker *g, struct ev *ev, uint32_t events)
+worker_dispatch(struct worker *g, struct ev *ev, uint32_t events)
 {
 	switch (ev->kind) {
 	case EV_LISTENER:
@@ -464,10 +464,10 @@ gate_dispatch(struct worker *g, struct ev *ev, uint32_t events)
 		gate_dispatch_auth(g);
 		break;
 	case EV_CTL:
-		gate_dispatch_ctl(g);
+		worker_dispatch_ctl(g);
 		break;
 	case EV_SIGNAL:
-		gate_dispatch_signal(g);
+		worker_dispatch_signal(g);
 		break;
 	case EV_CLIENT:
 		if (!ev->conn->dead)
@@ -485,7 +485,7 @@ gate_dispatch(struct worker *g, struct ev *ev, uint32_t events)
 }
 
 static void
-gate_setup(struct worker *g, struct worker_env *env)
+worker_setup(struct worker *g, struct worker_env *env)
 {
 	sigset_t	 mask;
 	uint64_t	 seed;
@@ -510,28 +510,28 @@ gate_setup(struct worker *g, struct worker_env *env)
 	g->sig_ev.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (g->sig_ev.fd == -1)
 		fatal("worker: signalfd");
-	gate_add_fd(g, g->sig_ev.fd, &g->sig_ev, EPOLLIN);
+	worker_add_fd(g, g->sig_ev.fd, &g->sig_ev, EPOLLIN);
 	g->ctl_ev.kind = EV_CTL;
-	gate_add_fd(g, env->ctl_fd, &g->ctl_ev, EPOLLIN);
+	worker_add_fd(g, env->ctl_fd, &g->ctl_ev, EPOLLIN);
 	if ((g->listener_evs = calloc(env->n_listeners, sizeof(struct ev))) == NULL)
 		fatal("worker: calloc");
 	for (size_t i = 0; i < env->n_listeners; i++) {
 		g->listener_evs[i].kind = EV_LISTENER;
 		/* EPOLLEXCLUSIVE: one worker wakes per connection, not all. */
-		gate_add_fd(g, env->listeners[i], &g->listener_evs[i],
+		worker_add_fd(g, env->listeners[i], &g->listener_evs[i],
 		    EPOLLIN | EPOLLEXCLUSIVE);
 	}
 	if (env->role == WORKER_RELAY) {
 		g->handoff_ev.kind = EV_HANDOFF;
-		gate_add_fd(g, env->handoff_fd, &g->handoff_ev, EPOLLIN);
+		worker_add_fd(g, env->handoff_fd, &g->handoff_ev, EPOLLIN);
 	}
 	if (env->role == WORKER_GATE) {
 		conn_limits_use_row(env->limits_row);
 		key_client_use(env->key_fd);
 		g->auth_ev.kind = EV_AUTH;
-		gate_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
+		worker_add_fd(g, env->auth_fd, &g->auth_ev, EPOLLIN);
 		/* The master queued the ticket keys before the fork. */
-		gate_dispatch_ctl(g);
+		worker_dispatch_ctl(g);
 	}
 }
 
@@ -542,14 +542,14 @@ worker_main(void *arg)
 	struct epoll_event	 events[GATE_EVENTS];
 	int			 n, timeout;
 
-	gate_setup(&g, arg);
+	worker_setup(&g, arg);
 	if (sandbox_enter(g.env->role) != 0)
 		fatalx("%s worker: cannot enter the seccomp sandbox",
 		    g.env->role == WORKER_GATE ? "gate" : "relay");
 	log_debug("worker ready");
 	for (;;) {
-		timeout = gate_timers(&g);
-		gate_reap(&g);
+		timeout = worker_timers(&g);
+		worker_reap(&g);
 		gate_release_auth(&g);
 		if (!g.accepting && g.n_conns == 0)
 			break;
@@ -557,8 +557,9 @@ worker_main(void *arg)
 		if (n == -1 && errno != EINTR)
 			fatal("worker: epoll_wait");
 		for (int i = 0; i < n; i++)
-			gate_dispatch(&g, events[i].data.ptr, events[i].events);
-		gate_reap(&g);
+			worker_dispatch(&g, events[i].data.ptr,
+			    events[i].events);
+		worker_reap(&g);
 	}
 	log_debug("worker done");
 	free(g.listener_evs);
