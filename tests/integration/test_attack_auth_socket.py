@@ -7,7 +7,10 @@ authenticators stay up and keep serving the other gate worker, and the gate
 worker that sent it is killed and replaced, with a fresh socket pair."""
 
 import os
+import socket
 import threading
+
+import pytest
 
 import harness as h
 import handoff_fixtures as hf
@@ -162,3 +165,44 @@ def test_bad_messages_kill_the_gate_worker_never_the_authenticators(make_gateway
         assert len(lines) == 1, (kind, lines)
         assert lines[0]["role"] == "master" and lines[0]["pid"] == gw.proc.pid
         assert "bad message" in lines[0]["reason"], lines[0]
+
+
+# 127.0.0.2, which STANDARD_POLICY denies alice by address, in the spellings
+# inet_aton(3), getaddrinfo(3) and the IPv6 embeddings accept. The gate
+# worker's parser never lets them through as typed, so only a compromised
+# gate worker can put them in a request.
+NUMERIC_FORMS = ["127.0.0.2", "2130706434", "0x7f000002", "0177.0.0.2", "127.2", "127.0.2",
+                 "127.0.0.2.", "::ffff:127.0.0.2", "[::ffff:127.0.0.2]", "::ffff:7f00:2",
+                 "64:ff9b::7f00:2", "::127.0.0.2", "2002:7f00:2::"]
+
+
+def test_no_spelling_of_a_denied_address_gets_the_authenticator_to_connect(make_gateway):
+    """From alice's gate worker, each form of 127.0.0.2 to a listener there:
+    the answer is never ALLOW and nothing ever connects to it, while the
+    same request for an allowed address (127.0.0.3, rule ops) connects."""
+    gw = make_gateway("auth-socket-forms", gate=1)
+    victim, = gw.wait_children("tg-gate", 1)
+    denied, allowed = socket.create_server(("127.0.0.2", 0)), socket.create_server(("127.0.0.3", 0))
+    port = denied.getsockname()[1]
+    allowed.close()
+    allowed = socket.create_server(("127.0.0.3", port))
+    held = pf.Held(victim)
+    sock = pf.steal(victim, pf.gate_sockets(gw, victim)["auth"])
+    try:
+        verdicts = {}
+        for i, host in enumerate(NUMERIC_FORMS + ["127.0.0.3"]):
+            assert pf.send(sock, pf.auth_request(req_id=100 + i, host=host, port=port))
+            reply = pf.recv_reply(sock, timeout=h.TIMEOUTS["auth"] + 5)
+            verdicts[host] = int.from_bytes(reply[16:20], "little")
+    finally:
+        sock.close()
+        held.release()
+    assert verdicts.pop("127.0.0.3") == 1, "the control request was not allowed"
+    assert 1 not in verdicts.values(), verdicts
+    for s in (denied, allowed):
+        s.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        denied.accept()
+    allowed.accept()[0].close()
+    denied.close()
+    allowed.close()
