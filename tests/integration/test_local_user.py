@@ -1,12 +1,14 @@
 """A local unprivileged user on the gateway host (THREAT-MODEL.md, attacker 6)
 can neither trace a tunnelgate process nor read its memory or environment,
-and no process dumps core: every one of them holds a key or passwords.
-Non-dumpable is what stops a process of the *same* user (the master and the
-authenticators are root; the workers' privsep.user is often a shared one
-such as nobody), so each process is probed by its own uid and gid with every
-capability dropped, and by another user's. A root process's capabilities
-alone already stop a capability-less root caller, so the master and the
-authenticators are also asked directly whether they are dumpable.
+and no process dumps core: every one of them holds a key or passwords, and
+the key process (tg-key, one per gate slot) holds the gateway's private key
+itself. Non-dumpable is what stops a process of the *same* user (the master
+and the authenticators are root; the workers and the key processes run as
+privsep users, often a shared one such as nobody), so each process is probed
+by its own uid and gid with every capability dropped, and by another user's.
+A root process's capabilities alone already stop a capability-less root
+caller, so the master and the authenticators are also asked directly whether
+they are dumpable.
 """
 
 import pwd
@@ -15,11 +17,15 @@ import pytest
 
 from tg_localuser import dumpable, probe
 
-KINDS = ("master", "tg-auth", "tg-gate", "tg-relay")
+KINDS = ("master", "tg-auth", "tg-key", "tg-gate", "tg-relay")
 
 
 def pid_of(gw, kind):
-    return gw.proc.pid if kind == "master" else gw.children(kind)[0]
+    if kind == "master":
+        return gw.proc.pid
+    kids = gw.children(kind)
+    assert kids, f"the gateway has no {kind} process: {gw.children()}"
+    return kids[0]
 
 
 def ids_of(pid):

@@ -2,10 +2,11 @@
 calls run inside the real worker, under its own namespaces and seccomp
 filter. Gate workers live in an empty network namespace; both roles have an
 allow-list whose argument filters refuse signal ownership, executable memory
-and (for relay workers) passing descriptors on. A worker that tries is killed
-by SIGSYS, the master logs it and starts a replacement, and tunnels work
-again. Attacked gateways are private and named attack-*: they alone may show
-SIGSYS deaths (see the last test)."""
+and (for relay workers) passing descriptors on; neither may open a socket,
+a file or a program. A worker that tries is killed by SIGSYS, the master
+logs it (and writes the close of a tunnel that died with it) and starts a
+replacement, and tunnels work again. Attacked gateways are private and
+named attack-*: they alone may show SIGSYS deaths (see the last test)."""
 
 import json
 import os
@@ -286,6 +287,68 @@ def test_relay_worker_cannot_pass_a_descriptor_on(make_gateway, backends):
             assert inj.call("sendmsg", 3, _msghdr_passing(inj, 3, fd), 0) is None
         assert_killed_by_sigsys(inj, "sendmsg with SCM_RIGHTS")
     assert_replaced(gw, "tg-relay", relay, backends)
+
+
+# A relay worker cannot open a new connection, file or program. Its own
+# namespace is empty, but the tunnels' sockets were made in the master's:
+# connect(AF_UNSPEC) would free the backend socket to be connected anywhere
+# (here to a destination the policy denies). Without the filter each call
+# returns, socket and openat a descriptor, execve ENOENT in the chroot.
+def _relay_socket_inet(inj, _backend_fd, _denied):
+    return inj.call("socket", socket.AF_INET, socket.SOCK_STREAM, 0)
+
+
+def _relay_socket_unix(inj, _backend_fd, _denied):
+    return inj.call("socket", socket.AF_UNIX, socket.SOCK_STREAM, 0)
+
+
+def _relay_reconnect(inj, backend_fd, denied):
+    unspec = inj.write(struct.pack("<H", socket.AF_UNSPEC).ljust(16, b"\0"))
+    r = inj.call("connect", backend_fd, unspec, 16)
+    if r is None:
+        return None
+    return inj.call("connect", backend_fd, inj.write(ta.sockaddr_in(*denied)), 16)
+
+
+def _relay_openat(inj, _backend_fd, _denied):
+    return inj.call("openat", ta.AT_FDCWD, inj.write(b"/\0"), os.O_RDONLY)
+
+
+def _relay_execve(inj, _backend_fd, _denied):
+    argv = inj.write(b"\0" * 32)
+    inj.poke(argv, struct.pack("<QQ", argv + 16, 0) + b"/bin/sh\0")
+    return inj.call("execve", argv + 16, argv, 0)
+
+
+@pytest.mark.parametrize("attack", [_relay_socket_inet, _relay_socket_unix, _relay_reconnect,
+                                    _relay_openat, _relay_execve],
+                         ids=["socket-inet", "socket-unix", "reconnect-backend-socket",
+                              "openat", "execve"])
+def test_relay_worker_cannot_open_connections_files_or_programs(make_gateway, backends,
+                                                                attack):
+    """Run inside the relay worker that holds a live tunnel: the worker
+    dies of SIGSYS, the tunnel it held gets its close from the master, and
+    nothing reaches the destination the attack aimed at."""
+    name = attack.__name__.strip("_").replace("_", "-")
+    gw = attacked_gateway(make_gateway, name)
+    with hf.TrackingEcho() as backend, hf.TrackingEcho("127.0.0.2") as denied:
+        assert gw.status_of(f"127.0.0.2:{denied.port}") == 403
+        c, peer = hf.tracked_tunnel(gw, backend)
+        with c:
+            address = c.client_address
+            h.echo_round_trip(c)
+            relay = hf.wait_held_by_relay(gw, c.local_port, (peer, backend.port))
+            backend_fd = ta.fd_of_socket(relay, h.tcp_inode(peer, backend.port))
+            assert backend_fd is not None
+            with ta.Injector(relay) as inj:
+                assert attack(inj, backend_fd, ("127.0.0.2", denied.port)) is None
+            assert_killed_by_sigsys(inj, name)
+            opened = gw.wait_audit(event="open", client=address)
+            close = gw.wait_audit(event="close", client=address)
+            assert close["tunnel"] == opened["tunnel"]
+            assert (close["reason"], close["role"]) == ("worker_died", "master"), close
+        assert_replaced(gw, "tg-relay", relay, backends)
+        assert denied.peers.empty(), "the relay worker's socket reached a denied destination"
 
 
 # ---------------------------------------------------------------------------
