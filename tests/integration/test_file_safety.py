@@ -1,12 +1,14 @@
 """A local user cannot change what tunnelgated loads (THREAT-MODEL.md,
 attacker 6): every file it reads, every directory above one, the audit log's
-directory and the chroot must be root's and writable by nobody else, and
-keys must be closed to group and others. `tunnelgated -t`, a start and a
-reload refuse anything else, naming the path and what to do.
+directory and the chroot must be root's and writable by nobody else, keys
+and password files must be closed to group and others, the audit log to
+others. `tunnelgated -t`, a start and a reload refuse anything else, naming
+the path and what to do.
 """
 
 import os
 import pwd
+import re
 import secrets
 import shutil
 import signal
@@ -15,6 +17,7 @@ import subprocess
 import pytest
 
 import harness as h
+import ldap_fixtures as lf
 
 
 def user_uid():
@@ -86,11 +89,54 @@ def test_unsafe_path_is_refused(make_gateway, target, damage):
     assert_refused(gw, *says(os.path.realpath(path)))
 
 
-def test_key_readable_by_its_group_is_refused(make_gateway):
-    gw = prepared(make_gateway, "files-key-0640")
-    os.chmod(gw.key, 0o640)
-    assert_refused(gw, f"{gw.key} is open to group or others (mode 0640)",
-                   f"chmod 600 {gw.key}")
+def existing_audit_log(gw):
+    gw.audit_path.write_bytes(b"")
+    return gw.audit_path
+
+
+def ldap_bind_password_file(gw):
+    """gw made to bind to a directory as a service account; its password file."""
+    secret = gw.dir / "bind.secret"
+    secret.write_text(secrets.token_hex(16))
+    ca = gw.dir / "ldap-ca.pem"
+    shutil.copy(gw.env.ca, ca)
+    block = lf.ldap_block(["ldap://127.0.0.1:9"], ca, secret=secret)
+    text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: block, gw.conf.read_text(),
+                      flags=re.S | re.M)
+    assert n == 1, "harness.CONFIG_TEMPLATE has no auth group to replace"
+    gw.conf.write_text(text)
+    return secret
+
+
+# Files others may not even read: how each is made, the mode that passes,
+# and what a refusal of mode m says.
+CLOSED_FILES = {
+    "tls-key": (lambda gw: gw.key, 0o600, lambda p, m: (
+        f"tls.key: {p} is open to group or others (mode {m:04o}), a key or password "
+        f"file must be 0600 or 0400", f"chmod 600 {p}")),
+    "audit-log": (existing_audit_log, 0o640, lambda p, m: (
+        f"audit.file: {p} is open to others (mode {m:04o})", f"chmod 640 {p}")),
+    "ldap-bind-password-file": (ldap_bind_password_file, 0o600, lambda p, m: (
+        f"auth.ldap.bind.password_file: {p} must be a regular file owned by root and "
+        f"closed to group and others (it is uid 0, mode {m:04o})", "chmod 600 it")),
+}
+
+
+@pytest.mark.parametrize("target, mode", [("tls-key", "0640"), ("tls-key", "0644"),
+                                          ("audit-log", "0644"),
+                                          ("ldap-bind-password-file", "0640"),
+                                          ("ldap-bind-password-file", "0644")])
+def test_file_open_to_too_many_is_refused(make_gateway, target, mode):
+    gw = prepared(make_gateway, f"files-{target}-{mode}")
+    make, fixed, says = CLOSED_FILES[target]
+    path = make(gw)
+    mode = int(mode, 8)
+    os.chmod(path, mode)
+    assert_refused(gw, *says(os.path.realpath(path), mode))
+    # The mode alone was wrong: what the message says to run is enough.
+    os.chmod(path, fixed)
+    check = gw.check_config()
+    assert check.returncode == 0, check.stderr
 
 
 def test_file_included_by_the_config_is_checked(make_gateway):
