@@ -60,6 +60,8 @@ struct authenticator {
 
 /* auth_before_wait() has no other way to the request being answered. */
 static struct authenticator	*auth_self;
+/* auth_send() waited on a full gate socket since auth_pull() last looked. */
+static bool			 auth_send_waited;
 
 /* Replies are small and the gate drains them; wait briefly if full. */
 static void
@@ -69,6 +71,7 @@ auth_send(int sock, const void *msg, size_t len, int fd)
 
 	while (ipc_send(sock, msg, len, fd == -1 ? NULL : &fd, fd == -1 ? 0 : 1)
 	    == -1) {
+		auth_send_waited = true;
 		if (errno != EAGAIN || poll(&pfd, 1, AUTH_SEND_WAIT_MS) != 1) {
 			log_warn("authenticator: answer to a gate worker lost");
 			return;
@@ -605,7 +608,11 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 /*
  * One request at a time from each readable socket in turn, so that no gate
  * worker's queue hides another's, until the sockets are empty, the held
- * ring is full or a round's worth was taken.
+ * ring is full or a round's worth was taken. A pass in which an answer
+ * waited on a full gate socket ends the round: a gate worker that does not
+ * read its replies would otherwise make each of a round's answers cost a
+ * second, while the held requests and the sockets that became readable
+ * meanwhile wait for the round to end.
  */
 static void
 auth_pull(struct authenticator *a)
@@ -613,7 +620,9 @@ auth_pull(struct authenticator *a)
 	size_t	 i, n = a->env->n_socks, taken = 0;
 	int	 more = 1;
 
-	while (more && a->n_held < AUTH_HELD_MAX && taken < AUTH_ROUND_MAX) {
+	auth_send_waited = false;
+	while (more && !auth_send_waited && a->n_held < AUTH_HELD_MAX &&
+	    taken < AUTH_ROUND_MAX) {
 		more = 0;
 		for (i = 0; i < n && a->n_held < AUTH_HELD_MAX; i++) {
 			if (a->pfds[i].fd == -1 || a->pfds[i].revents == 0)

@@ -1,0 +1,298 @@
+"""The bounds a compromised gate worker runs into (THREAT-MODEL.md, attacker
+4: it "cannot crash or stall the authenticators; the less-privileged side
+dies"), each shown by code in a real gate worker: the test speaks on the
+worker's own control or authenticator socket (a duplicate taken with
+pidfd_getfd) exactly what that worker's code could send, with the layouts of
+src/common/ctl.h and auth/auth_proto.h (proto_fixtures.py)."""
+
+import json
+import os
+import signal
+import struct
+import threading
+import time
+
+import harness as h
+import ctl_fixtures as cf
+import handoff_fixtures as hf
+import ldap_fixtures as lf
+import proto_fixtures as pf
+
+CTL_HANDOFF = 7
+# src/master/relaypool.c: a relay worker is counted for at most twice its
+# capacity plus this many tunnels.
+RELAY_COUNT_SLACK = 1024
+# Offset of auth_request.deadline_ms (CLOCK_MONOTONIC, ms): after the
+# header, req_id and tunnel_id.
+DEADLINE_AT = 24
+
+
+def _with_connections(gw, limit):
+    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
+                                                f"connections = {limit};"))
+
+
+def _family(gw):
+    """{pid: start time} of the master and every child."""
+    return hf.start_times([gw.proc.pid] + gw.children())
+
+
+def _assert_only_it_was_replaced(gw, before, victim):
+    """The master and every other child are the same processes as before."""
+    for pid, start in before.items():
+        if pid != victim:
+            assert hf.process_alive(pid, start), (pid, hf.comm(pid))
+
+
+def _status_ids(gw):
+    r = cf.ctl("status", "-s", gw.control_path, "--json")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return {row["tunnel"] for row in json.loads(r.stdout)}
+
+
+def _send_all(sock, messages):
+    """Send every message, waiting while the master has not read the last."""
+    for msg in messages:
+        h.wait_for(lambda: pf.send(sock, msg), 20, "room on the control socket",
+                   0.002)
+
+
+def _sync(gw, sock):
+    """Until the master has read everything sent before: a gate worker's own
+    kind of record, written once read, comes after it on the socket."""
+    marker = pf.marker_id()
+    _send_all(sock, [pf.ctl_audit("error", marker, reason="sync")])
+    return gw.wait_audit(event="error", tunnel=pf.tunnel_hex(marker), after=0)
+
+
+def _handoff(relay, tunnel_id):
+    return pf._hdr(pf.CTL_VERSION, CTL_HANDOFF, 24) + struct.pack("<IIQ", relay, 0,
+                                                                   tunnel_id)
+
+
+def _ctl_of_a_gate(gw):
+    gate = gw.wait_children("tg-gate", 2)[0]
+    return gate, hf.start_time(gate), pf.steal(gate, pf.gate_sockets(gw, gate)["ctl"])
+
+
+def _killed_for(gw, pid, start, why):
+    pf.wait_gone(pid, start)
+    pf.wait_replaced(gw, "tg-gate", 2, pid)
+    lines = pf.violations_about(gw, pid)
+    assert len(lines) == 1 and lines[0]["role"] == "master", lines
+    assert why in lines[0]["reason"], lines[0]
+    assert f"gate worker {pid} (generation 1): {why}; killing it" in gw.stderr_text()
+
+
+# ---------------------------------------------------------------------------
+# docs/architecture.md, the master's tunnel table: "more open tunnels than
+# limits.connections in one gate worker gets the gate worker killed"
+
+def test_more_open_records_than_limits_connections_kill_the_gate_worker(
+        make_gateway, backends):
+    limit = 4
+    gw = make_gateway("limits-opens", start=False)
+    _with_connections(gw, limit)
+    gw.start()
+    gate, start, sock = _ctl_of_a_gate(gw)
+    before = _family(gw)
+    ids = [pf.marker_id() for _ in range(limit + 1)]
+    opens = [pf.ctl_audit("open", i, user="mallory", target="x.test:1") for i in ids]
+    with sock:
+        # As many as an honest gate worker may hold: written and tracked.
+        _send_all(sock, opens[:limit])
+        _sync(gw, sock)
+        assert hf.process_alive(gate, start)
+        assert _status_ids(gw) == {pf.tunnel_hex(i) for i in ids[:limit]}
+        # One more is a lie, however well formed.
+        _send_all(sock, opens[limit:])
+        _killed_for(gw, gate, start, "more open tunnels than limits.connections")
+    _assert_only_it_was_replaced(gw, before, gate)
+    # The table never held the one too many; the others died with the worker.
+    assert not pf.lines_with_tunnel(gw, ids[limit])
+    for i in ids[:limit]:
+        lines = pf.lines_with_tunnel(gw, i)
+        assert [e["event"] for e in lines] == ["open", "close"], lines
+        assert lines[1]["reason"] == "worker_died", lines
+    h.wait_for(lambda: not _status_ids(gw), 10, "the dead worker's tunnels to leave status")
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
+        assert len(_status_ids(gw)) == 1
+
+
+# ---------------------------------------------------------------------------
+# docs/architecture.md, Known limits: "each relay worker's count is bounded at
+# twice limits.connections plus 1024; beyond that the gate worker is killed"
+
+def test_reports_of_handoffs_never_sent_are_bounded_per_relay_worker(make_gateway,
+                                                                     backends):
+    limit = 4
+    most = 2 * limit + RELAY_COUNT_SLACK
+    gw = make_gateway("limits-handoffs", start=False)
+    _with_connections(gw, limit)
+    gw.start()
+    relays = hf.start_times(hf.relay_pids(gw, 2))
+    gate, start, sock = _ctl_of_a_gate(gw)
+    before = _family(gw)
+    ids = [pf.marker_id() for _ in range(most + 1)]
+    with sock:
+        # Reports of handoffs to relay slot 0 of tunnels that do not exist:
+        # up to the bound, counted (an honest gate worker's view of the
+        # loads lags, so it may overshoot).
+        _send_all(sock, [_handoff(0, i) for i in ids[:most]])
+        _sync(gw, sock)
+        assert hf.process_alive(gate, start)
+        assert not pf.violations_about(gw, gate)
+        _send_all(sock, [_handoff(0, ids[most])])
+        _killed_for(gw, gate, start, "more handoffs to one relay worker than it holds")
+    _assert_only_it_was_replaced(gw, before, gate)
+    assert hf.start_times(hf.relay_pids(gw, 2)) == relays
+    # Tunnels still reach a relay worker and work. (Slot 0 stays counted
+    # for the reports of its killed sender: docs/architecture.md, Known
+    # limits.)
+    hf.settle_loads()
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
+        assert hf.wait_held_by_relay(gw, c.local_port) in relays
+        h.echo_round_trip(c)
+
+
+# ---------------------------------------------------------------------------
+# docs/architecture.md, children and master: "An authenticator also caps each
+# request's deadline at timeouts.auth from when it takes it, whatever the
+# gate worker wrote"
+
+def test_an_authenticator_caps_a_forged_deadline_at_timeouts_auth(env, backends):
+    """Eight directory servers that accept and never answer, each costing
+    the operation timeout (9 s) before the next is tried: a request the
+    authenticator let run to a deadline an hour away would take 72 s. With
+    timeouts.auth = 10 s it is answered (unavailable) within about that."""
+    auth, connect, operation = 10, 1, 9
+    silent = [lf.SilentLdap() for _ in range(8)]
+    gw = lf.LdapGateway(env, "limits-deadline", lf.ldap_block(
+        [s.uri for s in silent], env.ca, bind="template", starttls=False,
+        connect=connect, operation=operation, backoff=600), authenticator=1,
+        auth=auth)
+    held = sock = None
+    try:
+        gw.start()
+        lf.wait_ready(gw)
+        gate = gw.wait_children("tg-gate", 2)[0]
+        held = pf.Held(gate)
+        sock = pf.steal(gate, pf.gate_sockets(gw, gate)["auth"])
+        msg = bytearray(pf.auth_request(req_id=41, user="alice", password="any",
+                                        host="backend.test", port=backends.echo.port))
+        forged = int(time.monotonic() * 1000) + 3600 * 1000
+        msg[DEADLINE_AT:DEADLINE_AT + 8] = struct.pack("<q", forged)
+        began = time.monotonic()
+        assert pf.send(sock, bytes(msg))
+        # Far below the 72 s the forged deadline allows, far above 10 s.
+        reply = pf.recv_reply(sock, timeout=40 / h.SCALE)
+        took = time.monotonic() - began
+        assert int.from_bytes(reply[8:16], "little") == 41
+        assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_UNAVAILABLE
+        assert took >= auth * 0.9, f"answered after {took:.1f}s, before the directory " \
+            "could have"
+        assert gate in gw.children("tg-gate")
+    finally:
+        if sock is not None:
+            sock.close()
+        if held is not None:
+            held.release()
+        for s in silent:
+            s.close()
+        lf.finish(gw)
+
+
+# ---------------------------------------------------------------------------
+# THREAT-MODEL.md, attacker 4: "cannot ... stall the authenticators". An
+# authenticator waits up to 1 s per reply on a gate socket that is full.
+
+def _expired_request(req_id):
+    msg = bytearray(pf.auth_request(req_id=req_id, user="mallory", password="x"))
+    msg[DEADLINE_AT:DEADLINE_AT + 8] = struct.pack("<q", 1)
+    return bytes(msg)
+
+
+class Flood:
+    """Requests on a held gate worker's authenticator socket as fast as the
+    authenticators take them; nobody reads the replies. An expired request
+    is answered at once, so each answer is one wait on the full socket."""
+
+    def __init__(self, sock):
+        self.sock, self.sent = sock, 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while not self.stop.is_set():
+            if pf.send(self.sock, _expired_request(self.sent + 1)):
+                self.sent += 1
+            else:
+                time.sleep(0.005)
+
+    def finish(self):
+        self.stop.set()
+        self.thread.join(h.scaled(10))
+
+
+def test_a_gate_worker_that_never_reads_its_replies_stalls_no_other_login(
+        make_gateway, backends):
+    gw = make_gateway("limits-unread", gate=2, authenticator=3)
+    auths = hf.start_times(gw.wait_children("tg-auth", 3))
+    gate = gw.wait_children("tg-gate", 2)[0]
+    held = pf.Held(gate)
+    sock = pf.steal(gate, pf.gate_sockets(gw, gate)["auth"])
+    flood = Flood(sock)
+    statuses = []
+    try:
+        # Its socket is full and the authenticators wait on it.
+        h.wait_for(lambda: "answer to a gate worker lost" in gw.stderr_text(), 60,
+                   "an authenticator to give up a reply to the full socket")
+        # The held worker accepts nothing: every client reaches the other.
+        for _ in range(3):
+            statuses.append(gw.status_of(f"backend.test:{backends.echo.port}",
+                                         timeout=gw.settings["auth"] + 20))
+    finally:
+        flood.finish()
+        sock.close()
+        held.release()
+    # The gate answers 503 once timeouts.auth has passed: a 200 came before.
+    assert statuses == [200, 200, 200], (statuses, flood.sent)
+    assert hf.start_times(gw.children("tg-auth")) == auths
+
+
+# ---------------------------------------------------------------------------
+# docs/architecture.md, the audit path: a child's record on a full control
+# socket waits up to one second, then is reported lost in the daemon log.
+
+def test_an_audit_record_that_cannot_be_sent_is_reported_lost(make_gateway, backends):
+    gw = make_gateway("limits-ctl-full", gate=1, relay=1)
+    gate = gw.wait_children("tg-gate", 1)[0]
+    start = hf.start_time(gate)
+    sock = pf.steal(gate, pf.gate_sockets(gw, gate)["ctl"])
+    markers = []
+    gw.signal(signal.SIGSTOP)
+    try:
+        # The gate worker's own kind of record, until the master's side of
+        # its control socket holds no more.
+        while True:
+            markers.append(pf.marker_id())
+            if not pf.send(sock, pf.ctl_audit("error", markers[-1], reason="fill")):
+                markers.pop()
+                break
+        assert markers
+        seen = len(gw.stderr_text())
+        status = gw.status_of(f"backend.test:{backends.echo.port}", timeout=30)
+        h.wait_for(lambda: "control: audit record for event 5 lost" in
+                   gw.stderr_text()[seen:], 20, "the lost open record in the daemon log")
+    finally:
+        gw.signal(signal.SIGCONT)
+        sock.close()
+    # The master reads the backlog and goes on; the worker was only slowed.
+    gw.wait_audit(event="error", tunnel=pf.tunnel_hex(markers[-1]), after=0)
+    assert status == 200, status
+    assert hf.process_alive(gate, start)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
