@@ -299,6 +299,8 @@ master_child_died(struct child *c, int status)
 	/* Its connections died with it. */
 	conn_limits_row_free(c->limits_row);
 	tunnels_worker_died(c);
+	if (c->kind == CHILD_GATE)
+		relays_gate_died();
 	if (!expected)
 		metrics_restarted(c);
 	if (c->kind == CHILD_METRICS) {

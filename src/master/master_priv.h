@@ -149,6 +149,8 @@ const char *relays_handoff(const struct ctl_handoff *, bool sent);
 bool	 relays_closed(struct child *, uint64_t tunnel_id);
 /* That slot's tunnel died with its process: count it no more. */
 void	 relays_forget(unsigned slot, uint64_t tunnel_id);
+/* A gate worker died: its reports of tunnels never opened count no more. */
+void	 relays_gate_died(void);
 /* Adds to out the ids of the tunnels still queued on slot's socket. */
 void	 relays_queued(unsigned slot, struct tunnelset *out);
 void	 relays_send_loads(int gate_ctl_fd);

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "master_priv.h"
 #include "proc.h"
+#include "tunnels.h"
 
 /* Gate workers learn the counts at most this often. */
 #define RELAY_LOADS_MS		100
@@ -165,6 +166,40 @@ relays_forget(unsigned slot, uint64_t tunnel_id)
 	if (tunnelset_remove(&r->live, tunnel_id) == 0 ||
 	    tunnelset_remove(&r->orphans, tunnel_id) == 0)
 		m.loads_dirty = true;
+}
+
+static bool
+relays_known_or_queued(uint64_t id, void *queued)
+{
+	return tunnels_find(id) != NULL || tunnelset_remove(queued, id) == 0;
+}
+
+/*
+ * A gate worker died: reports of handoffs it never sent, for tunnels it
+ * never opened, would count against their relay worker for as long as
+ * that worker lives. An id the table does not know is kept only while a
+ * handoff for it still waits on the relay worker's socket; one already
+ * adopted was told to end when the relay worker reported it.
+ */
+void
+relays_gate_died(void)
+{
+	struct tunnelset	 queued = { NULL, 0 };
+	size_t			 before;
+
+	for (unsigned i = 0; i < m.n_relays; i++) {
+		before = m.relays[i].live.n;
+		relays_queued(i, &queued);
+		tunnelset_filter(&m.relays[i].live, relays_known_or_queued,
+		    &queued);
+		tunnelset_clear(&queued);
+		if (m.relays[i].live.n != before) {
+			log_warnx("relay worker %u: %zu reported handoffs of "
+			    "tunnels never opened dropped", i,
+			    before - m.relays[i].live.n);
+			m.loads_dirty = true;
+		}
+	}
 }
 
 /*

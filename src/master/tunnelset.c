@@ -63,3 +63,30 @@ tunnelset_move(struct tunnelset *dst, struct tunnelset *src)
 	src->root = NULL;
 	src->n = 0;
 }
+
+struct tunnelset_filtering {
+	struct tunnelset	  kept;
+	bool			(*keep)(uint64_t, void *);
+	void			 *arg;
+};
+
+static void
+tunnelset_filter_node(const void *node, VISIT v, void *closure)
+{
+	struct tunnelset_filtering	*f = closure;
+	uint64_t			 id = (uintptr_t)*(void *const *)node;
+
+	if ((v == postorder || v == leaf) && f->keep(id, f->arg))
+		(void)tunnelset_add(&f->kept, id);
+}
+
+/* A new tree of the kept ids: tdelete() during twalk_r() is undefined. */
+void
+tunnelset_filter(struct tunnelset *s, bool (*keep)(uint64_t, void *),
+    void *arg)
+{
+	struct tunnelset_filtering	 f = { { NULL, 0 }, keep, arg };
+
+	twalk_r(s->root, tunnelset_filter_node, &f);
+	tunnelset_move(s, &f.kept);
+}

@@ -7,6 +7,7 @@
 #ifndef TG_TUNNELSET_H
 #define TG_TUNNELSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,5 +23,8 @@ int	 tunnelset_remove(struct tunnelset *, uint64_t id);
 void	 tunnelset_clear(struct tunnelset *);
 /* dst gets what src holds (dst's old ids are dropped); src is left empty. */
 void	 tunnelset_move(struct tunnelset *dst, struct tunnelset *src);
+/* Drops every id for which keep() says false. */
+void	 tunnelset_filter(struct tunnelset *,
+	    bool (*keep)(uint64_t id, void *arg), void *arg);
 
 #endif

@@ -147,14 +147,20 @@ def test_reports_of_handoffs_never_sent_are_bounded_per_relay_worker(make_gatewa
         _killed_for(gw, gate, start, "more handoffs to one relay worker than it holds")
     _assert_only_it_was_replaced(gw, before, gate)
     assert hf.start_times(hf.relay_pids(gw, 2)) == relays
-    # Tunnels still reach a relay worker and work. (Slot 0 stays counted
-    # for the reports of its killed sender: docs/architecture.md, Known
-    # limits.)
+    # Its lies die with it: slot 0 counts none of them and takes tunnels
+    # again (the least loaded relay worker gets the next tunnel, so two
+    # held at once land one on each).
+    assert f"relay worker 0: {most} reported handoffs of tunnels never opened " \
+        "dropped" in gw.stderr_text()
     hf.settle_loads()
-    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
-        h.echo_round_trip(c)
-        assert hf.wait_held_by_relay(gw, c.local_port) in relays
-        h.echo_round_trip(c)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as one:
+        first = hf.wait_held_by_relay(gw, one.local_port)
+        hf.settle_loads()
+        with gw.tunnel(f"backend.test:{backends.echo.port}") as two:
+            second = hf.wait_held_by_relay(gw, two.local_port)
+            h.echo_round_trip(one)
+            h.echo_round_trip(two)
+    assert {first, second} == set(relays), (first, second, relays)
 
 
 # ---------------------------------------------------------------------------

@@ -94,12 +94,40 @@ test_chosen_ids_cost_no_more_than_random_ones(void **state)
 	assert_true(sorted < mixed * 4 + 0.2);
 }
 
+static bool
+keep_even(uint64_t id, void *calls)
+{
+	(*(unsigned *)calls)++;
+	return id % 2 == 0;
+}
+
+static void
+test_filter_keeps_what_it_is_told_and_asks_once_each(void **state)
+{
+	struct tunnelset	 s = { NULL, 0 };
+	unsigned		 calls = 0;
+
+	(void)state;
+	for (uint64_t id = 1; id <= 1000; id++)
+		assert_int_equal(tunnelset_add(&s, id * 3), 0);
+	tunnelset_filter(&s, keep_even, &calls);
+	assert_int_equal(calls, 1000);
+	assert_int_equal(s.n, 500);
+	for (uint64_t id = 1; id <= 1000; id++)
+		assert_int_equal(tunnelset_remove(&s, id * 3), id % 2 == 0 ? 0 : -1);
+	assert_int_equal(s.n, 0);
+	tunnelset_filter(&s, keep_even, &calls);
+	assert_int_equal(calls, 1000);
+	tunnelset_clear(&s);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_ids_go_in_and_out_once),
 		cmocka_unit_test(test_move_hands_the_set_over),
+		cmocka_unit_test(test_filter_keeps_what_it_is_told_and_asks_once_each),
 		cmocka_unit_test(test_chosen_ids_cost_no_more_than_random_ones),
 	};
 
