@@ -281,6 +281,7 @@ auth_count_failure(struct authenticator *a, const struct auth_request *req)
 		rec.event = AUDIT_LOCKOUT;
 		rec.tunnel_id = req->tunnel_id;
 		AUDIT_SET(rec.client, req->client);
+		AUDIT_SET(rec.proxy, req->proxy);
 		if (ev[i].kind == THROTTLE_USER)
 			AUDIT_SET(rec.user, ev[i].label);
 		snprintf(rec.reason, sizeof(rec.reason), "%u failed logins %s "

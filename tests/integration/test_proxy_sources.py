@@ -107,9 +107,10 @@ def test_per_source_limit_counts_the_client_the_balancer_names(balanced, env):
 def test_a_lockout_behind_the_balancer_locks_the_client_not_the_balancer(balanced, env):
     """throttle.source_failures = 3: three wrong logins from CLIENT_IP
     through the balancer begin a lockout of source 127.0.0.3 (its `lockout`
-    record names that source and client); then alice's right password gets
-    200 through the same balancer from OTHER_IP, and 429 (auth_fail,
-    throttled from this source) from CLIENT_IP.
+    record names that source and client, and the balancer as its proxy);
+    then alice's right password gets 200 through the same balancer from
+    OTHER_IP, and 429 (auth_fail, throttled from this source) from
+    CLIENT_IP.
 
     Had the authenticator counted the balancer's address, the lockout would
     name 127.0.0.1 and alice's login from OTHER_IP would get 429 too."""
@@ -120,6 +121,7 @@ def test_a_lockout_behind_the_balancer_locks_the_client_not_the_balancer(balance
     lockout = gw.wait_audit(after=mark, event="lockout")
     assert f"failed logins from source {CLIENT_IP};" in lockout["reason"], lockout
     assert lockout["client"].startswith(CLIENT_IP + ":") and "user" not in lockout, lockout
+    assert lockout["proxy"].startswith(BALANCER_IP + ":"), lockout
     assert _curl(haproxy, env, OTHER_IP) == 200
     assert _curl(haproxy, env, CLIENT_IP) == 429
     refused = gw.wait_audit(after=mark, event="auth_fail", user="alice")
