@@ -26,9 +26,8 @@ from pathlib import Path
 BUILD = Path(sys.argv[1]).resolve() if len(sys.argv) == 2 else None
 if BUILD is None:
     raise SystemExit(__doc__)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 os.environ.setdefault("TG_BUILD", str(BUILD))
-import harness as h  # noqa: E402
+from bench_env import h, stop_all, suite_environment  # noqa: E402
 
 MESSAGES = int(os.environ.get("LAT_MESSAGES", "20000"))
 SIZE = int(os.environ.get("LAT_SIZE", "200"))
@@ -142,38 +141,26 @@ def report(samples, gw):
 
 
 def main():
-    if h.namespace_problem():
-        os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
-                              sys.executable, *sys.argv])
-    env = h.Environment()
-    env.setup()
-    gw = echo = fwd = None
-    paths = {}
-    try:
-        gw = h.Gateway(env, "latency", policy=POLICY, gate=2, authenticator=2, idle=600.0)
-        gw.start()
-        echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE)
-        echo_port = int(echo.stdout.readline())
-        client = [str(BUILD / "tunnelgate"), "--ca", str(env.ca), "-u", "alice"]
-        cenv = dict(os.environ, TUNNELGATE_PASSWORD=h.password_of("alice"))
-        target = f"127.0.0.1:{echo_port}"
-        fwd, port = forwarder(client + ["-L", f"0:{target}",
-                                        f"gateway.test:{gw.port}"], cenv)
-        paths = {"direct": SocketPath(echo_port),
-                 "tunnelgate -L + gw": SocketPath(port),
-                 "tunnelgate stdio + gw": StdioPath(client + [f"gateway.test:{gw.port}",
-                                                              target], cenv)}
-        report(measure(paths), BUILD / "tunnelgated")
-    finally:
-        for path in paths.values():
-            path.close()
-        for p in (fwd, echo):
-            if p is not None:
-                p.kill()
-                p.wait()
-        if gw is not None and gw.alive():
-            gw.stop()
-        env.teardown()
+    with suite_environment() as env:
+        gw = echo = fwd = None
+        paths = {}
+        try:
+            gw = h.Gateway(env, "latency", policy=POLICY, gate=2, authenticator=2, idle=600.0)
+            gw.start()
+            echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE)
+            echo_port = int(echo.stdout.readline())
+            client = [str(BUILD / "tunnelgate"), "--ca", str(env.ca), "-u", "alice"]
+            cenv = dict(os.environ, TUNNELGATE_PASSWORD=h.password_of("alice"))
+            target = f"127.0.0.1:{echo_port}"
+            fwd, port = forwarder(client + ["-L", f"0:{target}",
+                                            f"gateway.test:{gw.port}"], cenv)
+            paths = {"direct": SocketPath(echo_port),
+                     "tunnelgate -L + gw": SocketPath(port),
+                     "tunnelgate stdio + gw": StdioPath(client + [f"gateway.test:{gw.port}",
+                                                                  target], cenv)}
+            report(measure(paths), BUILD / "tunnelgated")
+        finally:
+            stop_all(*paths.values(), fwd, echo, gw)
 
 
 if __name__ == "__main__":

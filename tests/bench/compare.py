@@ -71,10 +71,8 @@ Ciphersuites = {SUITE}
               dict(os.environ, OPENSSL_CONF=str(conf), CMP_OPENSSL_CONF=str(conf)))
 BUILD = Path(sys.argv[1]).resolve()
 MARKDOWN = Path(sys.argv[3]) if len(sys.argv) == 4 else None
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TG_BUILD", str(BUILD))
-import harness as h  # noqa: E402
+from bench_env import h, stop_all, suite_environment  # noqa: E402
 from handoff_fixtures import suite_config  # noqa: E402
 import squid_fixture as sq  # noqa: E402
 
@@ -320,62 +318,51 @@ def write_markdown(text):
 
 
 def main():
-    if h.namespace_problem():
-        os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
-                              sys.executable, *sys.argv])
-    env = h.Environment()
-    env.setup()
-    gw = squid = backend = base = None
-    try:
-        gw = h.Gateway(env, "compare", policy=POLICY, user_tunnels=max(IDLE) + 64)
-        # Its defaults, apart from the suite and the harness's test settings.
-        gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
-        gw.start()
-        backend = h.EchoServer()
-        peers = [Peer("tunnelgated", gw.port, lambda: tree(gw.proc.pid), env.ca)]
-        if sq.available():
-            squid = sq.Squid(env.cert, env.key, "alice", h.password_of("alice"))
-            squid.start()
-            peers.append(Peer("squid", squid.port, squid.pids, env.ca))
-        else:
-            print("squid not installed: its column is left out")
-        if BASELINE:
-            base = h.Gateway(env, "baseline", policy=POLICY, user_tunnels=max(IDLE) + 64)
-            base.conf.write_text(suite_config(base, [SUITE], "1.3"))
-            os.environ["TG_BUILD"] = str(Path(BASELINE).resolve())
-            try:
-                base.start()
-            finally:
-                os.environ["TG_BUILD"] = str(BUILD)
-            peers.append(Peer("baseline", base.port, lambda: tree(base.proc.pid), env.ca,
-                              Path(BASELINE).resolve()))
-        for p in peers:
-            p.target = f"127.0.0.1:{backend.port}"
-        ctx = ssl.create_default_context(cafile=str(env.ca))
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-        start = time.monotonic()
-        res = measure(peers, ctx)
-        names = [p.name for p in peers]
-        out = table(res, names)
-        if split := split_table(res):
-            out += "\n\n" + split
-        print(out)
-        note = (f"{REPS} repetitions, median of each; {time.monotonic() - start:.0f} s; "
-                f"TLS 1.3 {SUITE} on every peer; ratio = tunnelgated / "
-                f"{names[1] if len(names) > 1 else '(no second peer)'}; "
-                f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.")
-        print(note)
-        if MARKDOWN is not None:
-            write_markdown(out + "\n\n" + note + "\n")
-    finally:
-        if squid:
-            squid.stop()
-        if backend:
-            backend.close()
-        for g in (gw, base):
-            if g is not None and g.alive():
-                g.stop()
-        env.teardown()
+    with suite_environment() as env:
+        gw = squid = backend = base = None
+        try:
+            gw = h.Gateway(env, "compare", policy=POLICY, user_tunnels=max(IDLE) + 64)
+            # Its defaults, apart from the suite and the harness's test settings.
+            gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
+            gw.start()
+            backend = h.EchoServer()
+            peers = [Peer("tunnelgated", gw.port, lambda: tree(gw.proc.pid), env.ca)]
+            if sq.available():
+                squid = sq.Squid(env.cert, env.key, "alice", h.password_of("alice"))
+                squid.start()
+                peers.append(Peer("squid", squid.port, squid.pids, env.ca))
+            else:
+                print("squid not installed: its column is left out")
+            if BASELINE:
+                base = h.Gateway(env, "baseline", policy=POLICY, user_tunnels=max(IDLE) + 64)
+                base.conf.write_text(suite_config(base, [SUITE], "1.3"))
+                os.environ["TG_BUILD"] = str(Path(BASELINE).resolve())
+                try:
+                    base.start()
+                finally:
+                    os.environ["TG_BUILD"] = str(BUILD)
+                peers.append(Peer("baseline", base.port, lambda: tree(base.proc.pid), env.ca,
+                                  Path(BASELINE).resolve()))
+            for p in peers:
+                p.target = f"127.0.0.1:{backend.port}"
+            ctx = ssl.create_default_context(cafile=str(env.ca))
+            ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+            start = time.monotonic()
+            res = measure(peers, ctx)
+            names = [p.name for p in peers]
+            out = table(res, names)
+            if split := split_table(res):
+                out += "\n\n" + split
+            print(out)
+            note = (f"{REPS} repetitions, median of each; {time.monotonic() - start:.0f} s; "
+                    f"TLS 1.3 {SUITE} on every peer; ratio = tunnelgated / "
+                    f"{names[1] if len(names) > 1 else '(no second peer)'}; "
+                    f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.")
+            print(note)
+            if MARKDOWN is not None:
+                write_markdown(out + "\n\n" + note + "\n")
+        finally:
+            stop_all(squid, backend, gw, base)
 
 
 if __name__ == "__main__":

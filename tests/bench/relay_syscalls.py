@@ -18,9 +18,8 @@ from pathlib import Path
 if len(sys.argv) not in (2, 3):
     raise SystemExit(__doc__)
 BUILDS = [Path(a).resolve() for a in sys.argv[1:]]
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 os.environ.setdefault("TG_BUILD", str(BUILDS[0]))
-import harness as h  # noqa: E402
+from bench_env import h, suite_environment  # noqa: E402
 from handoff_fixtures import suite_config  # noqa: E402
 
 SUITE = "TLS_AES_128_GCM_SHA256"
@@ -63,13 +62,8 @@ def traced_transfer(build, gw, pids, mode, out):
 
 
 def main():
-    if h.namespace_problem():
-        os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
-                              sys.executable, *sys.argv])
-    env = h.Environment()
-    env.setup()
     rows = []
-    try:
+    with suite_environment() as env:
         for build in BUILDS:
             os.environ["TG_BUILD"] = str(build)
             for relay, comm in ((2, "tg-relay"), (0, "tg-gate")):
@@ -84,8 +78,6 @@ def main():
                         rows.append((build, comm, mode, counts, mb))
                 finally:
                     gw.stop()
-    finally:
-        env.teardown()
     print("| build | process | direction | " + " | ".join(f"{s}/MB" for s in SHOWN)
           + " | all/MB |")
     print("|---" * (len(SHOWN) + 4) + "|")

@@ -16,6 +16,8 @@ unshare --mount --net --propagation private sh -c '
 	/usr/bin/python3 "$1/tests/bench/handoff_bench.py" "$2"
 	echo "a legitimate login under a password-spraying load:"
 	/usr/bin/python3 "$1/tests/bench/spray_latency.py" "$2"
+	echo "how long a 407 takes for each thing that can be wrong:"
+	/usr/bin/python3 "$1/tests/bench/oracle_407.py" "$2"
 	echo "a legitimate login beside 2,000 slowloris connections:"
 	/usr/bin/python3 "$1/tests/bench/slowloris_latency.py" "$2"
 	echo "tunnel setups per second through the key process (ECDSA, RSA):"

@@ -16,13 +16,11 @@ env:   SLOWLORIS_SAMPLES (alice's logins per phase, default 300),
 """
 
 import os
-import ssl
-import sys
 import threading
 import time
 
 import spray_latency as sl  # parses BUILD_DIR and puts the harness on sys.path
-from spray_latency import h
+from bench_env import running, suite_environment
 
 from tg_slowloris import Slowloris, gate_rss_kib
 
@@ -37,20 +35,10 @@ def trickle(loris, stop):
 
 
 def main():
-    if h.namespace_problem():
-        os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
-                              sys.executable, *sys.argv])
-    env = h.Environment()
-    env.setup()
-    gw = backend = loris = None
-    try:
-        gw = h.Gateway(env, "slowloris-latency", policy=sl.POLICY, gate=2,
-                       authenticator=4, handshake=120.0, request=120.0,
-                       source_connections=512, source_rate=3000)
-        gw.start()
-        backend = h.EchoServer()
-        target = f"127.0.0.1:{backend.port}"
-        ctx = ssl.create_default_context(cafile=str(env.ca))
+    with suite_environment() as env, running(
+            env, "slowloris-latency", policy=sl.POLICY, gate=2, authenticator=4,
+            handshake=120.0, request=120.0, source_connections=512,
+            source_rate=3000) as (gw, target, ctx):
         print(f"alice's CONNECT -> 200, {sl.SAMPLES} logins per phase; "
               f"{CONNECTIONS} slowloris connections from {len(SOURCES)} addresses")
         print(f"{'phase':<26}{'p50 ms':>9}{'p99 ms':>9}{'not 200':>8}")
@@ -60,21 +48,14 @@ def main():
         stop = threading.Event()
         ticker = threading.Thread(target=trickle, args=(loris, stop))
         ticker.start()
-        time.sleep(1)
         try:
+            time.sleep(1)
             times, bad = sl.logins(gw.port, ctx, target)
         finally:
             stop.set()
             ticker.join(30)
-        sl.row(f"{CONNECTIONS} slowloris", times, bad, f"gate RSS {gate_rss_kib(gw)} KiB")
-    finally:
-        if loris is not None:
             loris.close()
-        if backend:
-            backend.close()
-        if gw is not None and gw.alive():
-            gw.stop()
-        env.teardown()
+        sl.row(f"{CONNECTIONS} slowloris", times, bad, f"gate RSS {gate_rss_kib(gw)} KiB")
 
 
 if __name__ == "__main__":

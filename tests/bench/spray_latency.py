@@ -24,7 +24,6 @@ the integration suite does, and reuses that suite's harness.
 
 import os
 import socket
-import ssl
 import statistics
 import sys
 import threading
@@ -34,9 +33,8 @@ from pathlib import Path
 BUILD = Path(sys.argv[1]).resolve() if len(sys.argv) == 2 else None
 if BUILD is None:
     raise SystemExit(__doc__)
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 os.environ.setdefault("TG_BUILD", str(BUILD))
-import harness as h  # noqa: E402
+from bench_env import h, running, suite_environment  # noqa: E402
 
 SAMPLES = int(os.environ.get("SPRAY_SAMPLES", "300"))
 CLIENTS = int(os.environ.get("SPRAY_CLIENTS", "200"))
@@ -129,38 +127,19 @@ def sprayed(gw, ctx, target, name, kw, own_sources=False):
 
 
 def main():
-    if h.namespace_problem():
-        os.execvp("unshare", ["unshare", "--mount", "--net", "--propagation", "private",
-                              sys.executable, *sys.argv])
-    env = h.Environment()
-    env.setup()
-    gw = backend = None
-    try:
-        gw = h.Gateway(env, "spray-latency", policy=POLICY, gate=2, authenticator=4,
-                       failure_delay=FAILURE_DELAY, auth=15.0)
-        gw.start()
-        backend = h.EchoServer()
-        target = f"127.0.0.1:{backend.port}"
-        ctx = ssl.create_default_context(cafile=str(env.ca))
-        print(f"alice's CONNECT -> 200, {SAMPLES} logins per phase; pam_unix, "
-              f"4 authenticators, failure_delay {FAILURE_DELAY:g} s")
-        print(f"{'phase':<26}{'p50 ms':>9}{'p99 ms':>9}{'not 200':>8}")
-        times, bad = logins(gw.port, ctx, target, WARM_UP)
-        row("idle", times, bad)
-        sprayed(gw, ctx, target, f"{CLIENTS} spraying clients", {})
-        gw.stop()
-        gw = h.Gateway(env, "spray-throttled", policy=POLICY, gate=2, authenticator=4,
-                       failure_delay=FAILURE_DELAY, auth=15.0, **SHIPPED_THROTTLE)
-        gw.start()
-        logins(gw.port, ctx, target, WARM_UP)
-        sprayed(gw, ctx, target, f"{CLIENTS} sprayers, throttled",
-                {"users": ("bob", h.UNKNOWN_USER.name)}, own_sources=True)
-    finally:
-        if backend:
-            backend.close()
-        if gw is not None and gw.alive():
-            gw.stop()
-        env.teardown()
+    kw = dict(policy=POLICY, gate=2, authenticator=4, failure_delay=FAILURE_DELAY, auth=15.0)
+    with suite_environment() as env:
+        with running(env, "spray-latency", **kw) as (gw, target, ctx):
+            print(f"alice's CONNECT -> 200, {SAMPLES} logins per phase; pam_unix, "
+                  f"4 authenticators, failure_delay {FAILURE_DELAY:g} s")
+            print(f"{'phase':<26}{'p50 ms':>9}{'p99 ms':>9}{'not 200':>8}")
+            times, bad = logins(gw.port, ctx, target, WARM_UP)
+            row("idle", times, bad)
+            sprayed(gw, ctx, target, f"{CLIENTS} spraying clients", {})
+        with running(env, "spray-throttled", **kw, **SHIPPED_THROTTLE) as (gw, target, ctx):
+            logins(gw.port, ctx, target, WARM_UP)
+            sprayed(gw, ctx, target, f"{CLIENTS} sprayers, throttled",
+                    {"users": ("bob", h.UNKNOWN_USER.name)}, own_sources=True)
 
 
 if __name__ == "__main__":

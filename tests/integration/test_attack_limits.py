@@ -6,7 +6,6 @@ pidfd_getfd) exactly what that worker's code could send, with the layouts of
 src/common/ctl.h and auth/auth_proto.h (proto_fixtures.py)."""
 
 import json
-import os
 import signal
 import struct
 import threading
