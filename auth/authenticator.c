@@ -11,16 +11,21 @@
 #include "auth.h"
 #include "auth_cert.h"
 #include "auth_ldap.h"
+#include "auth_lockout.h"
 #include "auth_recheck.h"
 #include "auth_throttle.h"
-#include "conn_facts.h"
 #include "authenticator.h"
 #include "ctl.h"
 #include "ipc.h"
 #include "log.h"
 #include "tg_limits.h"
 
-#define AUTH_SEND_WAIT_MS 1000
+/*
+ * How long an answer waits on a full gate socket before that gate worker is
+ * judged deaf and replaced: longer than an honest one's longest pause, a
+ * wait on the key process.
+ */
+#define AUTH_SEND_WAIT_MS (TG_KEY_REPLY_TIMEOUT_MS + 500)
 /*
  * Requests taken and not yet served: a request whose credentials miss the
  * cache waits here while the authenticator reads on, so that cached logins
@@ -63,17 +68,44 @@ static struct authenticator	*auth_self;
 /* auth_send() waited on a full gate socket since auth_pull() last looked. */
 static bool			 auth_send_waited;
 
-/* Replies are small and the gate drains them; wait briefly if full. */
+static void	auth_suspend(struct authenticator *, size_t, const char *);
+
+/* The gate worker on sock left it full: it is not read again. */
+static void
+auth_deaf(int sock)
+{
+	log_warnx("authenticator: answer to a gate worker lost: its socket "
+	    "stayed full for %d ms", AUTH_SEND_WAIT_MS);
+	for (size_t i = 0; i < auth_self->env->n_socks; i++)
+		if (auth_self->pfds[i].fd == sock &&
+		    auth_self->pfds[i].events != 0)
+			auth_suspend(auth_self, i, "does not read its replies");
+}
+
+/*
+ * Replies are small and an honest gate worker drains them on every turn of
+ * its loop. One that leaves its socket full would cost every authenticator
+ * a wait per answer; it is reported and replaced instead.
+ */
 static void
 auth_send(int sock, const void *msg, size_t len, int fd)
 {
 	struct pollfd	 pfd = { .fd = sock, .events = POLLOUT };
+	int		 n;
 
 	while (ipc_send(sock, msg, len, fd == -1 ? NULL : &fd, fd == -1 ? 0 : 1)
 	    == -1) {
-		auth_send_waited = true;
-		if (errno != EAGAIN || poll(&pfd, 1, AUTH_SEND_WAIT_MS) != 1) {
+		if (errno != EAGAIN) {
 			log_warn("authenticator: answer to a gate worker lost");
+			return;
+		}
+		auth_send_waited = true;
+		if ((n = poll(&pfd, 1, AUTH_SEND_WAIT_MS)) == 0) {
+			auth_deaf(sock);
+			return;
+		}
+		if (n == -1 && errno != EINTR) {
+			log_warn("authenticator: poll on a gate socket");
 			return;
 		}
 	}
@@ -233,66 +265,6 @@ auth_connect(struct authenticator *a, const struct auth_request *req, int *fd,
 	return v;
 }
 
-/* The request's source as the throttle counts it; "" if none. */
-static void
-auth_source(const struct authenticator *a, const struct auth_request *req,
-    char label[TG_THROTTLE_LABEL_SIZE])
-{
-	struct source_key	 k;
-
-	label[0] = '\0';
-	if (source_key_parse(req->client, a->env->cfg->limit_ipv6_prefix, &k) == 0)
-		auditlog_strlcpy(label, k.label, TG_THROTTLE_LABEL_SIZE);
-}
-
-/* Refused before PAM or LDAP is asked: a source or name out of budget. */
-static bool
-auth_throttled(struct authenticator *a, const struct auth_request *req,
-    char *reason, size_t reasonlen)
-{
-	char		 source[TG_THROTTLE_LABEL_SIZE];
-	unsigned	 secs = 0;
-	int		 kind;
-
-	auth_source(a, req, source);
-	kind = auth_throttle_locked(a->env->cfg, source, req->user,
-	    auth_now_ms(), &secs);
-	if (kind != 0 && reason != NULL)
-		snprintf(reason, reasonlen, "throttled: too many failed logins "
-		    "%s; %u s left", kind == THROTTLE_SOURCE ?
-		    "from this source" : "for this user", secs);
-	return kind != 0;
-}
-
-/* Count a failed login; a lockout it begins is an audit event. */
-static void
-auth_count_failure(struct authenticator *a, const struct auth_request *req)
-{
-	struct throttle_event	 ev[2];
-	struct audit_record	 rec;
-	char			 source[TG_THROTTLE_LABEL_SIZE];
-	size_t			 n;
-
-	auth_source(a, req, source);
-	n = auth_throttle_failed(a->env->cfg, source, req->user, auth_now_ms(),
-	    ev);
-	for (size_t i = 0; i < n; i++) {
-		memset(&rec, 0, sizeof(rec));
-		rec.event = AUDIT_LOCKOUT;
-		rec.tunnel_id = req->tunnel_id;
-		AUDIT_SET(rec.client, req->client);
-		AUDIT_SET(rec.proxy, req->proxy);
-		if (ev[i].kind == THROTTLE_USER)
-			AUDIT_SET(rec.user, ev[i].label);
-		snprintf(rec.reason, sizeof(rec.reason), "%u failed logins %s "
-		    "%s; locked out for %u s", ev[i].failures,
-		    ev[i].kind == THROTTLE_USER ? "for user" : "from source",
-		    ev[i].label, ev[i].secs);
-		log_info("%s", rec.reason);
-		ctl_send_audit(a->env->ctl_fd, &rec);
-	}
-}
-
 /* Before any wait: a gate worker fails exactly a dead pid's requests. */
 static void
 auth_take(int sock, const struct auth_request *req)
@@ -407,7 +379,7 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req,
 		 */
 		v = AUTH_UNAVAILABLE;
 		AUDIT_SET(rec.reason, "generation retired by a reload");
-	} else if (auth_throttled(a, req, rec.reason, sizeof(rec.reason))) {
+	} else if (auth_lockout_refused(a->env, req, rec.reason, sizeof(rec.reason))) {
 		/* Whatever the password: a right one must not end a lockout. */
 		v = AUTH_THROTTLED;
 	} else {
@@ -415,7 +387,7 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req,
 			v = auth_identify(a, req, &cert, rec.reason,
 			    sizeof(rec.reason));
 		if (v == AUTH_BAD_CREDENTIALS || v == AUTH_ACCOUNT_UNUSABLE)
-			auth_count_failure(a, req);
+			auth_lockout_count(a->env, req);
 		else if (v == AUTH_ALLOW)
 			auth_throttle_succeeded(a->env->cfg, req->user,
 			    auth_now_ms());
@@ -509,15 +481,12 @@ auth_unwatch(struct authenticator *a, size_t slot)
 }
 
 static void
-auth_suspend(struct authenticator *a, size_t slot, const char *why)
+auth_suspend(struct authenticator *a, size_t slot, const char *what)
 {
-	char	 what[CTL_WHY_MAX];
-
-	log_warnx("gate socket %zu sent a bad message (%s); not reading it "
-	    "until the master replaces that gate worker", slot, why);
+	log_warnx("gate socket %zu: its gate worker %s; not reading it until "
+	    "the master replaces that gate worker", slot, what);
 	auth_unwatch(a, slot);
 	auth_watch(a, slot, 0);
-	(void)snprintf(what, sizeof(what), "sent a bad message (%s)", why);
 	auth_report_gate(a, slot, what);
 }
 
@@ -549,7 +518,7 @@ auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 	if (req->deadline_ms > now + a->env->cfg->timeout_auth_ms)
 		req->deadline_ms = now + a->env->cfg->timeout_auth_ms;
 	if (now >= req->deadline_ms || auth_user_refusal(req->user) != NULL ||
-	    auth_throttled(a, req, NULL, 0) || auth_cache_lookup(a->cache, req->user, req->password, now, &v,
+	    auth_lockout_refused(a->env, req, NULL, 0) || auth_cache_lookup(a->cache, req->user, req->password, now, &v,
 	    NULL, NULL, NULL)) {
 		auth_answer(a, a->pfds[slot].fd, req, false);
 		return;
@@ -575,6 +544,7 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 	} m;
 	struct pollfd	*pfd = &a->pfds[slot];
 	struct msg_in	 in;
+	char		 what[CTL_WHY_MAX];
 
 	if (pfd->events == 0) {
 		if (pfd->revents & (POLLHUP | POLLERR))
@@ -596,7 +566,9 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 		auth_close_sock(a, slot);
 		return 0;
 	case MSG_BAD:
-		auth_suspend(a, slot, in.why);
+		(void)snprintf(what, sizeof(what), "sent a bad message (%s)",
+		    in.why);
+		auth_suspend(a, slot, what);
 		return 0;
 	case MSG_OK:
 		break;
@@ -645,7 +617,9 @@ auth_serve_held(struct authenticator *a)
 
 	a->held_first = (a->held_first + 1) % AUTH_HELD_MAX;
 	a->n_held--;
-	if (a->pfds[h->slot].fd != -1 && a->serials[h->slot] == h->serial)
+	/* A suspended socket's gate worker is being replaced. */
+	if (a->pfds[h->slot].fd != -1 && a->pfds[h->slot].events != 0 &&
+	    a->serials[h->slot] == h->serial)
 		auth_answer(a, a->pfds[h->slot].fd, &h->req, true);
 	explicit_bzero(h, sizeof(*h));
 }

@@ -168,10 +168,30 @@ relays_forget(unsigned slot, uint64_t tunnel_id)
 		m.loads_dirty = true;
 }
 
+/* One relay slot's ids as relays_gate_died() sorts them. */
+struct relays_sorting {
+	unsigned		 slot;
+	bool			 peeked;
+	struct tunnelset	 queued;
+};
+
+/*
+ * Known to the tunnel table, or carried by a handoff still queued on the
+ * relay worker's socket. The queue is peeked at only for the first id the
+ * table does not know: each peek copies TLS secrets into the master.
+ */
 static bool
-relays_known_or_queued(uint64_t id, void *queued)
+relays_known_or_queued(uint64_t id, void *arg)
 {
-	return tunnels_find(id) != NULL || tunnelset_remove(queued, id) == 0;
+	struct relays_sorting	*s = arg;
+
+	if (tunnels_find(id) != NULL)
+		return true;
+	if (!s->peeked) {
+		relays_queued(s->slot, &s->queued);
+		s->peeked = true;
+	}
+	return tunnelset_has(&s->queued, id);
 }
 
 /*
@@ -179,23 +199,25 @@ relays_known_or_queued(uint64_t id, void *queued)
  * never opened, would count against their relay worker for as long as
  * that worker lives. An id the table does not know is kept only while a
  * handoff for it still waits on the relay worker's socket; one already
- * adopted was told to end when the relay worker reported it.
+ * adopted was told to end when the relay worker reported it (an honest
+ * handoff whose open record was lost, which loses its close record too).
  */
 void
 relays_gate_died(void)
 {
-	struct tunnelset	 queued = { NULL, 0 };
+	struct relays_sorting	 s;
 	size_t			 before;
 
 	for (unsigned i = 0; i < m.n_relays; i++) {
-		before = m.relays[i].live.n;
-		relays_queued(i, &queued);
-		tunnelset_filter(&m.relays[i].live, relays_known_or_queued,
-		    &queued);
-		tunnelset_clear(&queued);
+		if ((before = m.relays[i].live.n) == 0)
+			continue;
+		memset(&s, 0, sizeof(s));
+		s.slot = i;
+		tunnelset_filter(&m.relays[i].live, relays_known_or_queued, &s);
+		tunnelset_clear(&s.queued);
 		if (m.relays[i].live.n != before) {
 			log_warnx("relay worker %u: %zu reported handoffs of "
-			    "tunnels never opened dropped", i,
+			    "tunnels the master has no record of dropped", i,
 			    before - m.relays[i].live.n);
 			m.loads_dirty = true;
 		}

@@ -41,6 +41,12 @@ tunnelset_remove(struct tunnelset *s, uint64_t id)
 	return 0;
 }
 
+bool
+tunnelset_has(const struct tunnelset *s, uint64_t id)
+{
+	return tfind((void *)(uintptr_t)id, &s->root, tunnelset_cmp) != NULL;
+}
+
 static void
 tunnelset_keep_key(void *key)
 {

@@ -20,6 +20,7 @@ struct tunnelset {
 int	 tunnelset_add(struct tunnelset *, uint64_t id);
 /* 0, or -1 if id is not there. */
 int	 tunnelset_remove(struct tunnelset *, uint64_t id);
+bool	 tunnelset_has(const struct tunnelset *, uint64_t id);
 void	 tunnelset_clear(struct tunnelset *);
 /* dst gets what src holds (dst's old ids are dropped); src is left empty. */
 void	 tunnelset_move(struct tunnelset *dst, struct tunnelset *src);

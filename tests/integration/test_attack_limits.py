@@ -5,6 +5,7 @@ worker's own control or authenticator socket (a duplicate taken with
 pidfd_getfd) exactly what that worker's code could send, with the layouts of
 src/common/ctl.h and auth/auth_proto.h (proto_fixtures.py)."""
 
+import contextlib
 import json
 import signal
 import struct
@@ -147,19 +148,20 @@ def test_reports_of_handoffs_never_sent_are_bounded_per_relay_worker(make_gatewa
     _assert_only_it_was_replaced(gw, before, gate)
     assert hf.start_times(hf.relay_pids(gw, 2)) == relays
     # Its lies die with it: slot 0 counts none of them and takes tunnels
-    # again (the least loaded relay worker gets the next tunnel, so two
-    # held at once land one on each).
-    assert f"relay worker 0: {most} reported handoffs of tunnels never opened " \
-        "dropped" in gw.stderr_text()
+    # again. Each gate worker hands out in turn, skipping relay workers that
+    # look full, so of four tunnels held at once (two or more through one
+    # gate worker) both relay workers get some; while slot 0's count stayed
+    # inflated, every one went to the other.
+    assert f"relay worker 0: {most} reported handoffs of tunnels the master has no " \
+        "record of dropped" in gw.stderr_text()
     hf.settle_loads()
-    with gw.tunnel(f"backend.test:{backends.echo.port}") as one:
-        first = hf.wait_held_by_relay(gw, one.local_port)
-        hf.settle_loads()
-        with gw.tunnel(f"backend.test:{backends.echo.port}") as two:
-            second = hf.wait_held_by_relay(gw, two.local_port)
-            h.echo_round_trip(one)
-            h.echo_round_trip(two)
-    assert {first, second} == set(relays), (first, second, relays)
+    with contextlib.ExitStack() as held:
+        holders = []
+        for _ in range(4):
+            c = held.enter_context(gw.tunnel(f"backend.test:{backends.echo.port}"))
+            holders.append(hf.wait_held_by_relay(gw, c.local_port))
+            h.echo_round_trip(c)
+    assert set(holders) == set(relays), (holders, relays)
 
 
 # ---------------------------------------------------------------------------
@@ -222,7 +224,7 @@ def _expired_request(req_id):
 class Flood:
     """Requests on a held gate worker's authenticator socket as fast as the
     authenticators take them; nobody reads the replies. An expired request
-    is answered at once, so each answer is one wait on the full socket."""
+    is answered at once, so the replies soon fill the socket."""
 
     def __init__(self, sock):
         self.sock, self.sent = sock, 0
@@ -232,30 +234,37 @@ class Flood:
 
     def _run(self):
         while not self.stop.is_set():
-            if pf.send(self.sock, _expired_request(self.sent + 1)):
-                self.sent += 1
-            else:
-                time.sleep(0.005)
+            try:
+                if pf.send(self.sock, _expired_request(self.sent + 1)):
+                    self.sent += 1
+                else:
+                    time.sleep(0.005)
+            except OSError:
+                return    # the socket's other ends closed with the worker
 
     def finish(self):
         self.stop.set()
         self.thread.join(h.scaled(10))
 
 
-def test_a_gate_worker_that_never_reads_its_replies_stalls_no_other_login(
+def test_a_gate_worker_that_never_reads_its_replies_is_replaced_and_stalls_no_login(
         make_gateway, backends):
+    """A held gate worker's authenticator socket is kept full of requests
+    whose replies nobody reads. The first answer that waits out
+    AUTH_SEND_WAIT_MS on it makes its authenticator stop reading that socket
+    and report it; the master kills the gate worker and starts another.
+    The authenticators live on, and logins get their 200 meanwhile."""
     gw = make_gateway("limits-unread", gate=2, authenticator=3)
     auths = hf.start_times(gw.wait_children("tg-auth", 3))
     gate = gw.wait_children("tg-gate", 2)[0]
+    start = hf.start_time(gate)
     held = pf.Held(gate)
     sock = pf.steal(gate, pf.gate_sockets(gw, gate)["auth"])
     flood = Flood(sock)
     statuses = []
     try:
-        # Its socket is full and the authenticators wait on it.
-        h.wait_for(lambda: "answer to a gate worker lost" in gw.stderr_text(), 60,
-                   "an authenticator to give up a reply to the full socket")
-        # The held worker accepts nothing: every client reaches the other.
+        h.wait_for(lambda: held.reap() or not hf.process_alive(gate, start), 60,
+                   "the master to kill the gate worker that does not read")
         for _ in range(3):
             statuses.append(gw.status_of(f"backend.test:{backends.echo.port}",
                                          timeout=gw.settings["auth"] + 20))
@@ -263,9 +272,13 @@ def test_a_gate_worker_that_never_reads_its_replies_stalls_no_other_login(
         flood.finish()
         sock.close()
         held.release()
-    # The gate answers 503 once timeouts.auth has passed: a 200 came before.
     assert statuses == [200, 200, 200], (statuses, flood.sent)
+    log = gw.stderr_text()
+    assert f"gate worker {gate} (generation 1): does not read its replies" in log, log[-3000:]
     assert hf.start_times(gw.children("tg-auth")) == auths
+    pf.wait_replaced(gw, "tg-gate", 2, gate)
+    lines = pf.violations_about(gw, gate)
+    assert len(lines) == 1 and "does not read its replies" in lines[0]["reason"], lines
 
 
 # ---------------------------------------------------------------------------

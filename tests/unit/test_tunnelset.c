@@ -113,6 +113,7 @@ test_filter_keeps_what_it_is_told_and_asks_once_each(void **state)
 	tunnelset_filter(&s, keep_even, &calls);
 	assert_int_equal(calls, 1000);
 	assert_int_equal(s.n, 500);
+	assert_true(tunnelset_has(&s, 6) && !tunnelset_has(&s, 3));
 	for (uint64_t id = 1; id <= 1000; id++)
 		assert_int_equal(tunnelset_remove(&s, id * 3), id % 2 == 0 ? 0 : -1);
 	assert_int_equal(s.n, 0);
