@@ -25,6 +25,7 @@ static void			*tree;
 static struct tunnel_list	 list = TAILQ_HEAD_INITIALIZER(list);
 static size_t			 count;
 static size_t			 killing;	/* with kill_due_ms set */
+static size_t			 doubting;	/* with doubt_until_ms set */
 
 static int
 tunnel_cmp(const void *a, const void *b)
@@ -66,6 +67,8 @@ tunnel_remove(struct tunnel *t)
 	user_tunnels_ended(t->id);
 	if (t->kill_due_ms != 0)
 		killing--;
+	if (t->doubt_until_ms != 0)
+		doubting--;
 	tdelete(&t->id, &tree, tunnel_cmp);
 	TAILQ_REMOVE(&list, t, entry);
 	count--;
@@ -195,6 +198,10 @@ tunnels_stats(struct child *c, const struct ctl_tunnel_stats *s)
 			continue;
 		adopted = !t->taken;
 		t->taken = true;
+		if (t->doubt_until_ms != 0) {
+			t->doubt_until_ms = 0;
+			doubting--;
+		}
 		t->bytes_up = e->bytes_up;
 		t->bytes_down = e->bytes_down;
 		t->active_ms = e->idle_ms > now - t->opened_ms ? t->opened_ms :
@@ -270,6 +277,24 @@ tunnel_died_with(const struct tunnel *t, const struct child *c,
 	return !tunnel_queued(t, scanned, queued);
 }
 
+/*
+ * A handoff by a gate worker that died, no longer queued and not reported
+ * adopted: read by its relay worker, which has not said so yet, or never
+ * sent. While that relay worker lives it gets TUNNEL_ADOPT_GRACE_MS to say
+ * so, rather than a close record now and a kill when its report comes.
+ */
+static bool
+tunnel_doubt(struct tunnel *t, const struct child *c, int64_t now)
+{
+	if (c->kind != CHILD_GATE || t->holder != TUNNEL_IN_RELAY ||
+	    m.relays[t->relay].s.pid == 0)
+		return false;
+	if (t->doubt_until_ms == 0)
+		doubting++;
+	t->doubt_until_ms = now + TUNNEL_ADOPT_GRACE_MS;
+	return true;
+}
+
 void
 tunnels_worker_died(struct child *c)
 {
@@ -289,7 +314,8 @@ tunnels_worker_died(struct child *c)
 	master_drain(c->kind == CHILD_GATE ? CHILD_RELAY : CHILD_GATE);
 	for (t = tunnels_first(); t != NULL; t = next) {
 		next = tunnels_next(t);
-		if (!tunnel_died_with(t, c, scanned, queued))
+		if (!tunnel_died_with(t, c, scanned, queued) ||
+		    tunnel_doubt(t, c, now))
 			continue;
 		tunnel_write_died(t, now);
 		if (t->holder == TUNNEL_IN_RELAY)
@@ -363,6 +389,48 @@ tunnels_kill(struct tunnel *t, enum audit_closed_by by, const char *reason)
 	return 0;
 }
 
+/* Is a tunnel in doubt due? If so, what relay workers said is read first. */
+static bool
+tunnels_doubt_due(int64_t now, int64_t *next)
+{
+	struct tunnel	*t;
+	bool		 due = false;
+
+	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
+		if (t->doubt_until_ms == 0)
+			continue;
+		if (t->doubt_until_ms <= now)
+			due = true;
+		else if (*next == -1 || t->doubt_until_ms < *next)
+			*next = t->doubt_until_ms;
+	}
+	if (due)
+		master_drain(CHILD_RELAY);
+	return due;
+}
+
+/* No relay worker reported these in time: they died with their gate worker. */
+static void
+tunnels_doubt_timers(int64_t now, int64_t *next)
+{
+	struct tunnel	*t, *nt;
+
+	if (doubting == 0 || !tunnels_doubt_due(now, next))
+		return;
+	for (t = tunnels_first(); t != NULL; t = nt) {
+		nt = tunnels_next(t);
+		if (t->doubt_until_ms == 0 || t->doubt_until_ms > now)
+			continue;
+		log_warnx("tunnel %016llx: no relay worker reported it in %d ms "
+		    "after its gate worker died; its close record says "
+		    "worker_died", (unsigned long long)t->id,
+		    TUNNEL_ADOPT_GRACE_MS);
+		tunnel_write_died(t, now);
+		relays_forget(t->relay, t->id);
+		tunnel_remove(t);
+	}
+}
+
 void
 tunnels_timers(int64_t now, int64_t *next)
 {
@@ -374,6 +442,7 @@ tunnels_timers(int64_t now, int64_t *next)
 	rule_limits_timers(now, next);
 	progress_timers(now, next);
 	recheck_timers(now, next);
+	tunnels_doubt_timers(now, next);
 	if (killing == 0)
 		return;
 	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {

@@ -48,6 +48,12 @@ struct tunnel {
 	 */
 	unsigned		 rule_gen;
 	size_t			 rule_idx;
+	/*
+	 * Its gate worker died after handing it off and the handoff is no
+	 * longer queued: a relay worker may have read it and not said so yet.
+	 * Adopted if that report comes by then, else it died unsent.
+	 */
+	int64_t			 doubt_until_ms;
 	/* Asked to end it: by when, and what its close record says. */
 	int64_t			 kill_due_ms;
 	uint32_t		 kill_by;	/* enum audit_closed_by */
@@ -92,6 +98,8 @@ void	 tunnels_worker_died(struct child *);
  * later is killed (tunnels_timers), and the close record says reason.
  */
 #define TUNNEL_KILL_GRACE_MS	1000
+/* How long a relay worker may take to report a handoff it read. */
+#define TUNNEL_ADOPT_GRACE_MS	5000
 int	 tunnels_kill(struct tunnel *t, enum audit_closed_by, const char *reason);
 void	 tunnels_timers(int64_t now, int64_t *next);
 /*

@@ -14,12 +14,14 @@ import json
 import os
 import random
 import signal
+import socket
 import ssl
 import threading
 import time
 
 import harness as h
 import handoff_fixtures as hf
+import proto_fixtures as pf
 import tg_attacker as ta
 
 KILLS = 4
@@ -285,4 +287,55 @@ def test_a_queued_handoff_outlives_the_gate_worker_that_sent_it(make_gateway, ba
         assert hf.wait_held_by_relay(gw, c.local_port) == relay
     close = gw.wait_audit(event="close", client=address)
     assert (close["role"], close["closed_by"]) == ("relay", "client"), close
+    assert_one_close_per_open(gw)
+
+
+def _send_end(gw, relay, recv_fd):
+    """The master's copy of the sending end of the relay worker's handoff
+    socket (it hands it to every gate worker it starts)."""
+    inode = ta.fd_links(relay)[recv_fd][len("socket:["):-1]
+    peer = pf.unix_peers()[inode]
+    for fd, what in ta.fd_links(gw.proc.pid).items():
+        if what == f"socket:[{peer}]":
+            return pf.steal(gw.proc.pid, fd)
+    raise AssertionError("the master holds no sending end of the handoff socket")
+
+
+def test_a_handoff_read_but_not_yet_reported_outlives_its_gate_worker(
+        make_gateway, backends):
+    """A gate worker hands a tunnel off and dies while its relay worker has
+    read the handoff but not yet reported it, acted out: the relay worker is
+    held, the test takes the handoff off its queue, kills the gate worker,
+    puts the handoff back and lets the relay worker go. Its report within
+    TUNNEL_ADOPT_GRACE_MS makes the tunnel adopted: it relays, and its one
+    close record is the client's. Before, the master wrote `worker_died` at
+    the gate worker's death and had the relay worker end the tunnel when it
+    reported it (an honest tunnel cut at every reload or stop that raced)."""
+    gw = make_gateway("death-in-doubt", gate=1, relay=1)
+    relay, = hf.relay_pids(gw, 1)
+    gate, = gw.wait_children("tg-gate", 1)
+    recv_fd = _handoff_fd(gw, relay)
+    held = pf.Held(relay)
+    try:
+        c = gw.tunnel(f"backend.test:{backends.echo.port}")
+        h.wait_for(lambda: not hf.port_holders(gw, c.local_port), 10,
+                   "the tunnel to wait in the relay worker's queue")
+        with pf.steal(relay, recv_fd) as queue:
+            handoff, fds, _, _ = socket.recv_fds(queue, 65536, 16)
+        assert handoff and fds, "no handoff on the relay worker's queue"
+        _kill(gate)
+        h.wait_for(lambda: f"gate worker {gate} killed by signal 9" in gw.stderr_text(),
+                   10, "the master to take the gate worker's death")
+        with _send_end(gw, relay, recv_fd) as send_end:
+            socket.send_fds(send_end, [handoff], fds)
+        for fd in fds:
+            os.close(fd)
+    finally:
+        held.release()
+    with c:
+        address = c.client_address
+        assert hf.wait_held_by_relay(gw, c.local_port) == relay
+        h.echo_round_trip(c)
+    close = gw.wait_audit(event="close", client=address)
+    assert close["reason"] != "worker_died" and close["role"] == "relay", close
     assert_one_close_per_open(gw)
