@@ -402,6 +402,12 @@ worker_dispatch_signal(struct worker *g)
 
 	while (read(g->sig_ev.fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			/*
+			 * Handoffs already queued are tunnels with a 200 sent:
+			 * they drain like the rest, never die unread with us.
+			 */
+			if (g->env->role == WORKER_RELAY && g->accepting)
+				handoff_receive(g);
 			gate_stop_accepting(g);
 			if (!g->draining) {
 				g->draining = true;
