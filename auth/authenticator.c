@@ -582,10 +582,9 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
  * One request at a time from each readable socket in turn, so that no gate
  * worker's queue hides another's, until the sockets are empty, the held
  * ring is full or a round's worth was taken. A pass in which an answer
- * waited on a full gate socket ends the round: a gate worker that does not
- * read its replies would otherwise make each of a round's answers cost a
- * second, while the held requests and the sockets that became readable
- * meanwhile wait for the round to end.
+ * waited on a full gate socket ends the round, so that the held requests
+ * and the master's messages are not kept waiting behind a slow reader
+ * (one that stays full is suspended by auth_send()).
  */
 static void
 auth_pull(struct authenticator *a)
