@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +22,26 @@
 #include "worker_tunnels.h"
 
 #define GATE_EVENTS		256
-#define GATE_ACCEPT_BATCH	64
+/*
+ * Connections one wake-up may accept. Few: each accepted connection's
+ * handshake runs in this worker's loop, so a worker that took a burst of 64
+ * kept them from the idle worker woken next (EPOLLEXCLUSIVE) and made the
+ * slowest 1% wait (docs/performance.md, "What each design choice buys").
+ */
+#define GATE_ACCEPT_BATCH	4
 #define GATE_ACCEPT_PAUSE_MS	100
+
+/*
+ * Free heap a worker keeps rather than hands back to the kernel. A tunnel's
+ * buffers are taken and released around every read (an idle tunnel holds
+ * none), and with glibc's default 128 KiB trim threshold each release gave
+ * the top of the heap back with brk(): page faults, a TLB flush and a brk()
+ * up again on the next read, a fifth of a relay worker's CPU per new tunnel
+ * (perf, docs/performance.md). The mmap threshold is set above the largest
+ * buffer so that none is an mmap() of its own either.
+ */
+#define WORKER_HEAP_KEEP	(8 * 1024 * 1024)
+#define WORKER_MMAP_MIN		(1024 * 1024)
 
 static unsigned
 gate_state_timeout(const struct config *cfg, enum conn_state s)
@@ -497,6 +516,10 @@ worker_setup(struct worker *g, struct worker_env *env)
 	uint64_t	 seed;
 
 	memset(g, 0, sizeof(*g));
+	/* A sanitizer's allocator ignores these; the worker works either way. */
+	if (mallopt(M_TRIM_THRESHOLD, WORKER_HEAP_KEEP) != 1 ||
+	    mallopt(M_MMAP_THRESHOLD, WORKER_MMAP_MIN) != 1)
+		log_debug("worker: the allocator keeps its own trim policy");
 	g->env = env;
 	g->accepting = true;
 	g->auth_alive = env->auth_alive;
