@@ -42,6 +42,7 @@ struct bench {
 	int		 timeout;
 	int		 resume;
 	int		 verify;
+	int		 no_connect;	/* a plain TLS forwarder: no CONNECT */
 	uint16_t	 backend_port;
 	SSL_CTX		*ctx;
 	char		 req[2048];
@@ -69,6 +70,7 @@ struct backend {
 	uint16_t	 port;
 	pthread_t	 thr;
 	struct echo	 conns;
+	unsigned long	 accepted;	/* echo connections, read atomically */
 	double		 t_done;
 	unsigned char	 digest[32];
 	struct err	 err;
@@ -114,6 +116,7 @@ void		 backend_stop(struct backend *);
 /* bench_modes.c */
 int		 run_bulk(const struct bench *, struct backend *, struct err *);
 int		 run_setup(struct bench *, struct err *);
-int		 run_idle(const struct bench *, struct err *);
+int		 run_idle(const struct bench *, struct backend *,
+		    struct err *);
 
 #endif

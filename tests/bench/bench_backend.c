@@ -112,6 +112,7 @@ echo_accept(struct backend *bk, int ep)
 		c->prev = &bk->conns;
 		c->next->prev = c;
 		bk->conns.next = c;
+		__atomic_add_fetch(&bk->accepted, 1, __ATOMIC_RELEASE);
 	}
 }
 

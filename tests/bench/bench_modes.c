@@ -220,8 +220,29 @@ hold(unsigned secs)
 		;
 }
 
+/* A forwarder connects its backend on its own after the handshake: the
+ * tunnels count as open once the backend has accepted every one, as a
+ * CONNECT tunnel does once its 200 came. */
+static int
+idle_backends(const struct bench *b, struct backend *bk, size_t open,
+    struct err *e)
+{
+	struct timespec tick = { .tv_nsec = 10000000 };
+	double deadline = now() + b->timeout;
+
+	while (__atomic_load_n(&bk->accepted, __ATOMIC_ACQUIRE) < open) {
+		if (now() > deadline)
+			return fail(e, EX_FAIL, "the backend accepted %lu of "
+			    "%zu tunnels within %d s (--timeout)",
+			    __atomic_load_n(&bk->accepted, __ATOMIC_ACQUIRE),
+			    open, b->timeout);
+		nanosleep(&tick, NULL);
+	}
+	return EX_OK;
+}
+
 int
-run_idle(const struct bench *b, struct err *e)
+run_idle(const struct bench *b, struct backend *bk, struct err *e)
 {
 	struct conn *c;
 	size_t i, open;
@@ -238,6 +259,8 @@ run_idle(const struct bench *b, struct err *e)
 			break;
 		}
 	}
+	if (r == EX_OK && b->no_connect)
+		r = idle_backends(b, bk, open, e);
 	if (r == EX_OK) {
 		printf("idle tunnels=%zu\n", open);
 		fflush(stdout);

@@ -229,6 +229,10 @@ tunnel_open(const struct bench *b, struct conn *c, SSL_SESSION *sess,
 		goto out;
 	}
 	c->healthy = 1;
+	/* A plain forwarder has connected the backend once the handshake
+	 * is done: the stream is the tunnel already. */
+	if (b->no_connect)
+		return EX_OK;
 	if ((r = conn_write(c, b->req, b->reqlen, b->timeout, e)) != EX_OK ||
 	    (r = read_answer(b, c, e)) != EX_OK)
 		goto out;

@@ -1,13 +1,22 @@
-"""tunnelgated against Squid in one run, one table (issue 11, `make bench`).
+"""tunnelgated against Squid (and stunnel) in one run, one table (issue 11,
+`make bench`).
 
-Both gateways on this machine, same certificate (ECDSA P-256), same client
+Every peer on this machine, same certificate (ECDSA P-256), same client
 tools, TLS 1.3 with one suite (SUITE) forced on every side: tunnelgated by
-its config, Squid and the clients by an OPENSSL_CONF that leaves them only
-that suite (Squid's `cipher=` does not reach TLS 1.3), and every client
-checks what was negotiated. Squid runs one worker with basic auth through
-basic_ncsa_auth and `credentialsttl 2 hours` (its credential cache, as
-tunnelgated's cache.positive_ttl); both log each tunnel (audit log, access
-log). tunnelgated runs with its defaults apart from the suite.
+its config, Squid, stunnel and the clients by an OPENSSL_CONF that leaves
+them only that suite (Squid's `cipher=` does not reach TLS 1.3; stunnel's
+config names it as well, as stunnel sets its own list), and a handshake
+with each peer checks what was negotiated. Squid runs one worker with basic
+auth through basic_ncsa_auth and `credentialsttl 2 hours` (its credential
+cache, as tunnelgated's cache.positive_ttl); each logs each tunnel (audit
+log, access log, stunnel's log). tunnelgated runs with its defaults apart
+from the suite.
+
+stunnel (Debian's stunnel4, when installed; CMP_STUNNEL=0 leaves it out) is
+a plain TLS-terminating forwarder to the bench tool's backend: no CONNECT,
+no auth, so it does less per tunnel than the others and its column is a
+lower bound (the bench tool drives it with --no-connect). The CONNECT->200
+rows do not apply to it (n/a).
 
 Measurements alternate between the gateways, REPS times each, and the
 median of the repetitions is shown:
@@ -20,12 +29,17 @@ median of the repetitions is shown:
 - bulk, one tunnel each way (tunnelgate-bench --mode up/down): MB/s and
   gateway CPU seconds per GB;
 - memory per idle tunnel (tunnelgate-bench --mode idle) at CMP_IDLE tunnels
-  (1000 and 8000): PSS of every process of the gateway while they are open
-  minus before, per tunnel. 8000, not 10,000: this machine caps descriptors
-  at 20,000 per process and cannot raise it, and Squid holds both ends of
-  every tunnel in one process (as does the bench tool with its backend).
-  tunnelgated's limits.user_tunnels (256 an account by default) is raised
-  above the count, as every tunnel here is alice's.
+  (1000 and 10,000): PSS of every process of the gateway while they are
+  open minus before, per tunnel, each row on peers started afresh for it
+  (what earlier rows made a peer keep would otherwise hide its cost). This
+  machine caps descriptors at 20,000 per process and cannot raise it, and
+  the bench tool (with its backend), a Squid worker and a stunnel process
+  each hold both ends of every tunnel: so the tunnels are opened by one
+  bench process per IDLE_PER_CLIENT (5,000), and for a row above that Squid
+  runs `workers N` and stunnel N processes, one per bench process, each on
+  a port of its own (the row says so). tunnelgated keeps its defaults: its
+  relay workers share the tunnels. Its limits.user_tunnels (256 an account
+  by default) is raised above the count, as every tunnel here is alice's.
 Gateway CPU is utime+stime (and the reaped children's) summed over every
 process of the gateway, read from /proc before and after.
 
@@ -37,11 +51,14 @@ usage: /usr/bin/python3 tests/bench/compare.py BUILD_DIR [--markdown FILE]
        (FILE with a "## The latest table" section, such as docs/performance.md,
        gets the table in that section; `make bench` writes it there)
 env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (1G), CMP_SAMPLES (100),
-       CMP_IDLE (1000,8000), CMP_ONLY (latency,setup,bulk,idle: a
-       comma-separated subset), CMP_BASELINE
+       CMP_IDLE (1000,10000), CMP_ONLY (latency,setup,bulk,idle: a
+       comma-separated subset), CMP_BASELINE, CMP_STUNNEL (1; 0 leaves
+       stunnel out)
 """
 
+import atexit
 import os
+import shutil
 import socket
 import ssl
 import statistics
@@ -57,7 +74,8 @@ if len(sys.argv) not in (2, 4):
 # OpenSSL reads its config once, when first used: the clients here (Python's
 # ssl, tunnelgate-bench) get theirs before anything is imported.
 if os.environ.get("CMP_OPENSSL_CONF") is None:
-    conf = Path(tempfile.mkdtemp(prefix="compare-openssl.")) / "openssl.cnf"
+    tmp = tempfile.mkdtemp(prefix="compare-openssl.")
+    conf = Path(tmp) / "openssl.cnf"
     conf.write_text(f"""openssl_conf = tg_conf
 [tg_conf]
 ssl_conf = tg_ssl
@@ -68,21 +86,36 @@ MinProtocol = TLSv1.3
 Ciphersuites = {SUITE}
 """)
     os.execve(sys.executable, [sys.executable, *sys.argv],
-              dict(os.environ, OPENSSL_CONF=str(conf), CMP_OPENSSL_CONF=str(conf)))
+              dict(os.environ, OPENSSL_CONF=str(conf), CMP_OPENSSL_CONF=str(conf),
+                   CMP_OPENSSL_TMP=tmp))
+# The exec above ran no exit handler, so the process it became (and the one
+# re-run in a namespace by suite_environment, which inherits the variable)
+# removes the directory; a CMP_OPENSSL_CONF given by the caller is left.
+if os.environ.get("CMP_OPENSSL_TMP"):
+    atexit.register(shutil.rmtree, os.environ["CMP_OPENSSL_TMP"], True)
 BUILD = Path(sys.argv[1]).resolve()
 MARKDOWN = Path(sys.argv[3]) if len(sys.argv) == 4 else None
 os.environ.setdefault("TG_BUILD", str(BUILD))
 from bench_env import h, stop_all, suite_environment  # noqa: E402
 from handoff_fixtures import suite_config  # noqa: E402
 import squid_fixture as sq  # noqa: E402
+import stunnel_fixture as st  # noqa: E402
 
 REPS = int(os.environ.get("CMP_REPS", "3"))
 SETUP_SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
 BYTES = os.environ.get("CMP_BYTES", "1G")
 SAMPLES = int(os.environ.get("CMP_SAMPLES", "100"))
-IDLE = [int(n) for n in os.environ.get("CMP_IDLE", "1000,8000").split(",")]
+IDLE = [int(n) for n in os.environ.get("CMP_IDLE", "1000,10000").split(",")]
 ONLY = set(os.environ.get("CMP_ONLY", "latency,setup,bulk,idle").split(","))
 BASELINE = os.environ.get("CMP_BASELINE")
+STUNNEL = os.environ.get("CMP_STUNNEL", "1") != "0"
+# Tunnels per bench process in the idle rows: it holds both ends of each
+# (its backend is in-process), under the 20,000 descriptors a process gets.
+IDLE_PER_CLIENT = 5000
+# Longer than any row needs; the clients are ended once measured.
+IDLE_HOLD = 900
+# Column heads that must say what a figure is not.
+LABELS = {"stunnel": "stunnel (no CONNECT, no auth: a lower bound)"}
 LATEST = "## The latest table"
 TICK = os.sysconf("SC_CLK_TCK")
 POLICY = """version = 1;
@@ -135,18 +168,35 @@ def tree(root):
     return out
 
 
+def bench_env():
+    return dict(os.environ, TG_PASSWORD=h.password_of("alice"))
+
+
 class Peer:
-    def __init__(self, name, port, pids, ca, build=BUILD):
-        self.name, self.port, self.pids, self.ca = name, port, pids, ca
-        # Each tunnelgated is driven by its own build's bench tool; Squid by
-        # the one under test.
+    def __init__(self, name, ports, pids, ca, build=BUILD, backends=None):
+        self.name, self.ports, self.pids, self.ca = name, ports, pids, ca
+        self.port = ports[0]
+        # Each tunnelgated is driven by its own build's bench tool; the
+        # other peers by the one under test.
         self.build = build
+        # A plain forwarder (stunnel) connects each of its ports to a fixed
+        # backend port, where the bench tool listens: no CONNECT is sent.
+        self.backends = backends
+        self.connects = backends is None
+
+    def command(self, *args, i=0):
+        """The bench tool's command line; i picks the peer's port (and
+        backend port) for the i-th of several bench processes."""
+        cmd = [str(self.build / "tunnelgate-bench"), "--gateway",
+               f"127.0.0.1:{self.ports[i % len(self.ports)]}", "--ca", str(self.ca),
+               "--user", "alice", *args]
+        if not self.connects:
+            cmd += ["--no-connect", "--backend-port", str(self.backends[i % len(self.backends)])]
+        return cmd
 
     def bench(self, *args):
-        env = dict(os.environ, TG_PASSWORD=h.password_of("alice"))
-        r = subprocess.run([str(self.build / "tunnelgate-bench"), "--gateway", f"127.0.0.1:{self.port}", "--ca",
-                            str(self.ca), "--user", "alice", *args],
-                           capture_output=True, text=True, env=env, timeout=600)
+        r = subprocess.run(self.command(*args), capture_output=True, text=True,
+                           env=bench_env(), timeout=600)
         if r.returncode != 0:
             raise SystemExit(f"{self.name}: tunnelgate-bench {' '.join(args)}: {r.stderr}")
         return r.stdout.strip()
@@ -162,21 +212,48 @@ class Peer:
         return line, sum(self.split.values())
 
     def idle_kib(self, n):
-        """PSS of the gateway's processes per open idle tunnel, n of them."""
+        """PSS of the gateway's processes per open idle tunnel, n of them,
+        opened by one bench process per IDLE_PER_CLIENT tunnels (at least
+        one per port of the peer's), all open at once."""
         before = pss_kib(self.pids())
-        env = dict(os.environ, TG_PASSWORD=h.password_of("alice"))
-        p = subprocess.Popen([str(self.build / "tunnelgate-bench"), "--gateway",
-                              f"127.0.0.1:{self.port}", "--ca", str(self.ca), "--user", "alice",
-                              "--mode", "idle", "--tunnels", str(n), "--hold", "4"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-        line = p.stdout.readline()
-        time.sleep(1)   # every tunnel handed off and settled
-        during = pss_kib(self.pids())
-        _, err = p.communicate(timeout=600)
-        if p.returncode != 0 or not line.startswith("idle") or field(line, "tunnels") != n:
-            raise SystemExit(f"{self.name}: tunnelgate-bench --mode idle --tunnels {n}: "
-                             f"{line.strip()} {err.strip()}")
+        k = max(-(-n // IDLE_PER_CLIENT), len(self.ports))
+        shares = [n // k + (i < n % k) for i in range(k)]
+        clients = [subprocess.Popen(self.command("--mode", "idle", "--tunnels", str(m),
+                                                 "--hold", str(IDLE_HOLD), i=i),
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    text=True, env=bench_env())
+                   for i, m in enumerate(shares)]
+        during = None
+        try:
+            lines = [c.stdout.readline() for c in clients]
+            if all(opened(line) == m for line, m in zip(lines, shares)):
+                time.sleep(1)   # every tunnel handed off and settled
+                during = pss_kib(self.pids())
+        finally:
+            errs = [end_client(c) for c in clients]
+        if during is None:
+            raise SystemExit(f"{self.name}: tunnelgate-bench --mode idle, {n} tunnels in "
+                             f"{k} processes: " + "; ".join(
+                                 f"{line.strip()} {err.strip()}" for line, err in zip(lines, errs)))
         return (during - before) / n
+
+
+def opened(line):
+    """The tunnel count of a bench tool's idle line, or None."""
+    return int(field(line, "tunnels")) if line.startswith("idle tunnels=") else None
+
+
+def end_client(proc):
+    """Ends a bench process that holds idle tunnels (it waits IDLE_HOLD
+    otherwise); its stderr."""
+    if proc.poll() is None:
+        proc.terminate()
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+    return err
 
 
 def field(line, name):
@@ -214,11 +291,14 @@ def connect_to_200(peer, ctx, nodelay):
 def sends_after_handshake(peer, ctx):
     """Whether the gateway sends anything (a session ticket) after the
     handshake before the client speaks: what spares a Nagle client the
-    delayed ACK, and what resumption needs."""
+    delayed ACK, and what resumption needs. It checks the suite, which
+    is the only check for a peer that the CONNECT rows leave out."""
     raw = socket.create_connection(("127.0.0.1", peer.port))
     s = ctx.wrap_socket(raw, server_hostname="gateway.test")
     view = socket.socket(fileno=s.fileno())
     try:
+        if s.cipher()[0] != SUITE:
+            raise SystemExit(f"{peer.name}: negotiated {s.cipher()[0]}, not {SUITE}")
         view.settimeout(0.5)
         try:
             return len(view.recv(1, socket.MSG_PEEK)) > 0
@@ -229,9 +309,34 @@ def sends_after_handshake(peer, ctx):
         s.close()
 
 
-def measure(peers, ctx):
-    """{(metric, peer): [one value per repetition]}."""
+def idle_metric(n, procs, names):
+    """The idle row's name; above IDLE_PER_CLIENT tunnels it says how many
+    processes Squid and stunnel ran."""
+    more = [f"squid `workers {procs}`" if "squid" in names else "",
+            f"stunnel {procs} processes" if "stunnel" in names else ""]
+    more = ", ".join(m for m in more if m)
+    return (f"gateway PSS per idle tunnel (KiB), {n} tunnels"
+            + (f" ({more})" if procs > 1 and more else ""))
+
+
+def measure_idle(add, starts, n):
+    """The idle row at n tunnels, every peer started afresh for it and
+    stopped after."""
+    procs = -(-n // IDLE_PER_CLIENT)
+    names = [name for name, _ in starts]
+    for _, start in starts:
+        peer, thing = start(procs)
+        try:
+            add(idle_metric(n, procs, names), peer, peer.idle_kib(n))
+        finally:
+            stop_all(thing)
+
+
+def measure(peers, ctx, starts):
+    """{(metric, peer): [one value per repetition]}; starts (see lineup)
+    gives the idle rows fresh peers."""
     res = {}
+    connecting = [p for p in peers if p.connects]
 
     def add(metric, peer, v):
         res.setdefault((metric, peer.name), []).append(v)
@@ -243,11 +348,11 @@ def measure(peers, ctx):
         for kind in ("Nagle", "NODELAY") if "latency" in ONLY else ():
             # Sample by sample in turn: the load the other engineers put on
             # the machine changes by the second and must fall on every peer.
-            v = {peer.name: [] for peer in peers}
+            v = {peer.name: [] for peer in connecting}
             for _ in range(SAMPLES):
-                for peer in peers:
+                for peer in connecting:
                     v[peer.name].append(connect_to_200(peer, ctx, kind == "NODELAY"))
-            for peer in peers:
+            for peer in connecting:
                 add(f"CONNECT->200 median, {kind} client (ms)", peer,
                     statistics.median(v[peer.name]) * 1e3)
         for conc in ("16", "64") if "setup" in ONLY else ():
@@ -272,9 +377,7 @@ def measure(peers, ctx):
                 add(f"MB/s one tunnel, {way}", peer, field(line, "MB/s"))
                 add(f"gateway CPU s per GB, {way}", peer, cpu / gb)
         for n in IDLE if "idle" in ONLY else ():
-            for peer in peers:
-                add(f"gateway PSS per idle tunnel (KiB), {n} tunnels", peer,
-                    peer.idle_kib(n))
+            measure_idle(add, starts, n)
         print(f"repetition {rep + 1} of {REPS} done", file=sys.stderr, flush=True)
     return res
 
@@ -295,13 +398,17 @@ def split_table(res):
 
 
 def table(res, names):
+    """Medians, a peer a column; n/a where a row does not apply to a peer
+    (stunnel sends no CONNECT). The ratio is tunnelgated / squid."""
     metrics = list(dict.fromkeys(k[0] for k in res if k[0] != "split"))
-    head = "| | " + " | ".join(names) + " | ratio |"
+    head = "| | " + " | ".join(LABELS.get(n, n) for n in names) + " | ratio |"
     lines = [head, "|---" * (len(names) + 2) + "|"]
     for m in metrics:
-        med = [statistics.median(res[(m, n)]) for n in names]
-        cells = [f"{v:.3g}" if v < 100 else f"{v:.0f}" for v in med]
-        ratio = f"{med[0] / med[1]:.2f}x" if len(med) >= 2 and med[1] else ""
+        med = {n: statistics.median(res[(m, n)]) for n in names if (m, n) in res}
+        cells = [("n/a" if n not in med else f"{med[n]:.3g}" if med[n] < 100
+                  else f"{med[n]:.0f}") for n in names]
+        ratio = (f"{med['tunnelgated'] / med['squid']:.2f}x"
+                 if med.get("squid") and "tunnelgated" in med else "")
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
 
@@ -317,52 +424,98 @@ def write_markdown(text):
         MARKDOWN.write_text(text)
 
 
+def started(thing):
+    """thing, started; if it fails to, stopped (its files removed)."""
+    try:
+        thing.start()
+    except BaseException:
+        stop_all(thing)
+        raise
+    return thing
+
+
+def start_tunnelgated(env, name, build):
+    """A tunnelgated of build with its defaults, apart from the suite and the
+    harness's test settings (whatever the process count an idle row asks)."""
+    gw = h.Gateway(env, name, policy=POLICY, user_tunnels=max(IDLE) + 64)
+    gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
+    os.environ["TG_BUILD"] = str(build)
+    try:
+        started(gw)
+    finally:
+        os.environ["TG_BUILD"] = str(BUILD)
+    return Peer(name, [gw.port], lambda: tree(gw.proc.pid), env.ca, build), gw
+
+
+def start_squid(env, workers):
+    squid = started(sq.Squid(env.cert, env.key, "alice", h.password_of("alice"), workers))
+    return Peer("squid", squid.ports, squid.pids, env.ca), squid
+
+
+def start_stunnel(env, processes):
+    tun = started(st.Stunnel(env.cert, env.key, SUITE, processes))
+    return Peer("stunnel", tun.ports, tun.pids, env.ca, backends=tun.backend_ports), tun
+
+
+def lineup(env):
+    """[(peer name, start(processes) -> (Peer, what stop_all ends))], one a
+    column, in column order; the processes count is for Squid (workers) and
+    stunnel, the others keep theirs."""
+    out = [("tunnelgated", lambda n: start_tunnelgated(env, "tunnelgated", BUILD))]
+    if sq.available():
+        out.append(("squid", lambda n: start_squid(env, n)))
+    else:
+        print("squid not installed: its column is left out")
+    if STUNNEL and st.available():
+        out.append(("stunnel", lambda n: start_stunnel(env, n)))
+    elif STUNNEL:
+        print("stunnel not installed: its column is left out")
+    if BASELINE:
+        base = Path(BASELINE).resolve()
+        out.append(("baseline", lambda n: start_tunnelgated(env, "baseline", base)))
+    return out
+
+
+def report(res, names, seconds):
+    """Prints the tables and the note; writes them to MARKDOWN if given."""
+    out = table(res, names)
+    if split := split_table(res):
+        out += "\n\n" + split
+    print(out)
+    note = (f"{REPS} repetitions, median of each; {seconds:.0f} s; "
+            f"TLS 1.3 {SUITE} on every peer; ratio = tunnelgated / squid; ")
+    if "stunnel" in names:
+        note += ("stunnel is a plain TLS forwarder to the backend (no CONNECT, no auth, "
+                 "so no CONNECT->200 rows) with a thread per connection: a lower bound "
+                 "on the work a tunnel needs, not a rival; ")
+    note += (f"idle rows on peers started afresh, one bench process per {IDLE_PER_CLIENT} "
+             f"tunnels, Squid and stunnel one process per {IDLE_PER_CLIENT} tunnels "
+             f"(tunnelgated its defaults); {time.strftime('%Y-%m-%d', time.gmtime())}, "
+             f"{os.cpu_count()} cores.")
+    print(note)
+    if MARKDOWN is not None:
+        write_markdown(out + "\n\n" + note + "\n")
+
+
 def main():
     with suite_environment() as env:
-        gw = squid = backend = base = None
+        running, peers, backend = [], [], None
         try:
-            gw = h.Gateway(env, "compare", policy=POLICY, user_tunnels=max(IDLE) + 64)
-            # Its defaults, apart from the suite and the harness's test settings.
-            gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
-            gw.start()
+            starts = lineup(env)
+            for _, start in starts:
+                peer, thing = start(1)
+                running.append(thing)
+                peers.append(peer)
             backend = h.EchoServer()
-            peers = [Peer("tunnelgated", gw.port, lambda: tree(gw.proc.pid), env.ca)]
-            if sq.available():
-                squid = sq.Squid(env.cert, env.key, "alice", h.password_of("alice"))
-                squid.start()
-                peers.append(Peer("squid", squid.port, squid.pids, env.ca))
-            else:
-                print("squid not installed: its column is left out")
-            if BASELINE:
-                base = h.Gateway(env, "baseline", policy=POLICY, user_tunnels=max(IDLE) + 64)
-                base.conf.write_text(suite_config(base, [SUITE], "1.3"))
-                os.environ["TG_BUILD"] = str(Path(BASELINE).resolve())
-                try:
-                    base.start()
-                finally:
-                    os.environ["TG_BUILD"] = str(BUILD)
-                peers.append(Peer("baseline", base.port, lambda: tree(base.proc.pid), env.ca,
-                                  Path(BASELINE).resolve()))
             for p in peers:
                 p.target = f"127.0.0.1:{backend.port}"
             ctx = ssl.create_default_context(cafile=str(env.ca))
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
-            start = time.monotonic()
-            res = measure(peers, ctx)
-            names = [p.name for p in peers]
-            out = table(res, names)
-            if split := split_table(res):
-                out += "\n\n" + split
-            print(out)
-            note = (f"{REPS} repetitions, median of each; {time.monotonic() - start:.0f} s; "
-                    f"TLS 1.3 {SUITE} on every peer; ratio = tunnelgated / "
-                    f"{names[1] if len(names) > 1 else '(no second peer)'}; "
-                    f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} cores.")
-            print(note)
-            if MARKDOWN is not None:
-                write_markdown(out + "\n\n" + note + "\n")
+            t0 = time.monotonic()
+            res = measure(peers, ctx, starts)
+            report(res, [p.name for p in peers], time.monotonic() - t0)
         finally:
-            stop_all(squid, backend, gw, base)
+            stop_all(backend, *running)
 
 
 if __name__ == "__main__":

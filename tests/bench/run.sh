@@ -1,14 +1,17 @@
 #!/bin/sh
-# `make bench`: tunnelgate's figures and Squid's, measured with the same tool
-# in the same run, on loopback in a private network namespace.
+# `make bench`: tunnelgate's figures and Squid's (and stunnel's, in
+# compare.py's table), measured with the same tool in the same run, on
+# loopback in a private network namespace.
 # usage: sh tests/bench/run.sh BUILD_DIR   (env: BENCH_BYTES, BENCH_RUNS)
 set -eu
 BUILD=${1:?usage: run.sh BUILD_DIR}
 TOP=$(cd "$(dirname "$0")/../.." && pwd)
+# Squid and stunnel, when missing, before the namespace: apt needs the
+# network, which the namespace has not.
+sh "$TOP/tests/bench/install-peers.sh"
 unshare --mount --net --propagation private sh -c '
 	set -e
 	ip link set lo up
-	# Installs Squid when it is missing, which compare.py below needs.
 	echo "squid (same tool, same machine):"
 	sh "$1/tests/bench/squid-baseline.sh" "$2/tunnelgate-bench"
 	/usr/bin/python3 "$1/tests/bench/bench_gateway.py" "$2"

@@ -31,21 +31,10 @@ die() {
 [ -x "$BENCH" ] || die "$BENCH: no bench binary (make, or give its path)"
 [ "$(id -u)" = 0 ] || die "must run as root (squid drops to user proxy)"
 
-if [ ! -x "$SQUID" ]; then
-	# The package would start the system service on 3128 unless the
-	# init-script policy says no (Debian's policy-rc.d, exit 101).
-	tmp_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		tmp_policy=/usr/sbin/policy-rc.d
-		printf '#!/bin/sh\nexit 101\n' >"$tmp_policy"
-		chmod 755 "$tmp_policy"
-	fi
-	apt-get update -qq &&
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    --no-install-recommends squid-openssl >/dev/null || rc=$?
-	[ -z "$tmp_policy" ] || rm -f "$tmp_policy"
-	[ "${rc:-0}" = 0 ] || die "apt-get install squid-openssl failed"
-fi
+# run.sh installs it before it enters its namespace (no network there);
+# run alone, this script installs it the same way.
+[ -x "$SQUID" ] || CMP_STUNNEL=0 sh "$(dirname "$0")/install-peers.sh"
+[ -x "$SQUID" ] || die "squid not installed (tests/bench/install-peers.sh)"
 
 if [ -n "${SQUID_PORT:-}" ]; then
 	PORT=$SQUID_PORT

@@ -95,6 +95,8 @@ usage(void)
 "  --backend-port P       port of the built-in backend on 127.0.0.1 (default\n"
 "                         ephemeral), for a --target name that leads to it\n"
 "  --timeout S            socket timeout (default 30)\n"
+"  --no-connect           the gateway is a plain TLS forwarder (stunnel) to\n"
+"                         --backend-port: no CONNECT request, no 200\n"
 "The password for --user is read from the environment variable TG_PASSWORD.\n"
 "N accepts the decimal suffixes k, M and G. Exit: 0 ok, 1 error, 2 the\n"
 "gateway did not answer 200, 3 TLS or certificate failure.\n", progname);
@@ -209,6 +211,7 @@ parse_opt(struct bench *b, int ch, const char *arg, int *mode)
 	    0, 65535); break;
 	case 'r': b->resume = 1; break;
 	case 'v': b->verify = 1; break;
+	case 'N': b->no_connect = 1; break;
 	default: usage();
 	}
 }
@@ -231,6 +234,7 @@ parse_args(struct bench *b, int argc, char *argv[])
 		{ "backend-port", required_argument, NULL, 'p' },
 		{ "resume", no_argument, NULL, 'r' },
 		{ "verify", no_argument, NULL, 'v' },
+		{ "no-connect", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -247,6 +251,13 @@ parse_args(struct bench *b, int argc, char *argv[])
 		parse_opt(b, ch, optarg, &mode);
 	if (optind != argc || b->gwhost[0] == '\0' || mode == -1)
 		usage();
+	/* The forwarder's backend address is fixed in its config: an
+	 * ephemeral port would be one it never connects to. */
+	if (b->no_connect && b->backend_port == 0) {
+		fprintf(stderr, "%s: --no-connect needs --backend-port\n",
+		    progname);
+		exit(EX_FAIL);
+	}
 }
 
 static int
@@ -312,7 +323,8 @@ main(int argc, char *argv[])
 		break;
 	case M_SETUP:
 	case M_IDLE:
-		r = b.mode == M_SETUP ? run_setup(&b, &e) : run_idle(&b, &e);
+		r = b.mode == M_SETUP ? run_setup(&b, &e) :
+		    run_idle(&b, &bk, &e);
 		backend_stop(&bk);
 		if (r == EX_OK && bk.err.code != EX_OK) {
 			e = bk.err;
