@@ -79,8 +79,10 @@ def main():
     env.setup()
     gw = None
     try:
+        # Every tunnel here is alice's: limits.user_tunnels above the count.
         gw = h.Gateway(env, "bench", policy=POLICY, gate=2, authenticator=4,
-                       idle=600.0, request=10.0, handshake=10.0)
+                       idle=600.0, request=10.0, handshake=10.0,
+                       user_tunnels=IDLE_TUNNELS + 64)
         gw.start()
         print(f"tunnelgated {BENCH.parent}: 2 gate workers, single tunnel, "
               f"{BYTES}B per run, median of {RUNS}")

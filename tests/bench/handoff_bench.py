@@ -180,8 +180,10 @@ def main():
     gateways = []
     try:
         for name, relay in (("handoff", 2), ("in-gate", 0)):
+            # Every tunnel here is alice's: limits.user_tunnels above the count.
             gw = h.Gateway(env, name, policy=POLICY, gate=2, authenticator=4, relay=relay,
-                           idle=600.0, request=10.0, handshake=10.0)
+                           idle=600.0, request=10.0, handshake=10.0,
+                           user_tunnels=IDLE_TUNNELS + 64)
             gw.start()
             gateways.append(gw)
         print(f"tunnelgated {BENCH.parent}: 2 gate workers; 'handoff' with 2 relay "
