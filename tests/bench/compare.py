@@ -43,16 +43,23 @@ median of the repetitions is shown:
 Gateway CPU is utime+stime (and the reaped children's) summed over every
 process of the gateway, read from /proc before and after.
 
+What a design choice buys (CHOICES): for each, a second tunnelgated of the
+same build with one setting changed (the credential cache off, relaying in
+the gate worker, the smallest tunnel buffers), it and one with the defaults
+taking turns REPS times on the measurement the choice is about; a table of
+its own, in the "## Design choices, measured in the latest run" section.
+
 A before/after of a change in the same run: CMP_BASELINE=OTHER_BUILD_DIR
 adds a column for a second tunnelgated (the older build) measured in the
 same alternation; the ratio stays tunnelgated / squid.
 
 usage: /usr/bin/python3 tests/bench/compare.py BUILD_DIR [--markdown FILE]
        (FILE with a "## The latest table" section, such as docs/performance.md,
-       gets the table in that section; `make bench` writes it there)
+       gets the table in that section, and the design choices' table in
+       theirs; `make bench` writes them there)
 env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (1G), CMP_SAMPLES (100),
-       CMP_IDLE (1000,10000), CMP_ONLY (latency,setup,bulk,idle: a
-       comma-separated subset), CMP_BASELINE, CMP_STUNNEL (1; 0 leaves
+       CMP_IDLE (1000,10000), CMP_ONLY (latency,setup,bulk,idle,choices:
+       a comma-separated subset), CMP_BASELINE, CMP_STUNNEL (1; 0 leaves
        stunnel out)
 """
 
@@ -106,7 +113,7 @@ SETUP_SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
 BYTES = os.environ.get("CMP_BYTES", "1G")
 SAMPLES = int(os.environ.get("CMP_SAMPLES", "100"))
 IDLE = [int(n) for n in os.environ.get("CMP_IDLE", "1000,10000").split(",")]
-ONLY = set(os.environ.get("CMP_ONLY", "latency,setup,bulk,idle").split(","))
+ONLY = set(os.environ.get("CMP_ONLY", "latency,setup,bulk,idle,choices").split(","))
 BASELINE = os.environ.get("CMP_BASELINE")
 STUNNEL = os.environ.get("CMP_STUNNEL", "1") != "0"
 # Tunnels per bench process in the idle rows: it holds both ends of each
@@ -117,6 +124,18 @@ IDLE_HOLD = 900
 # Column heads that must say what a figure is not.
 LABELS = {"stunnel": "stunnel (no CONNECT, no auth: a lower bound)"}
 LATEST = "## The latest table"
+CHOICES_SECTION = "## Design choices, measured in the latest run"
+# What a design choice buys: tunnelgated with its default against the same
+# build with one setting changed, taking turns REPS times in the same run.
+# (what the choice is, the setting without it, what it is measured by)
+CHOICES = [
+    ("the credential cache (`cache.positive_ttl` 300 s; without: 0, "
+     "a PAM login per tunnel)", ("cache", "positive_ttl", "0"), "setup 16"),
+    ("the handoff to relay workers (`workers.relay` 2; without: 0, "
+     "the gate worker relays)", ("workers", "relay", "0"), "setup 64"),
+    ("64 KiB tunnel buffers (`limits.buffer_bytes`; without: 16 KiB, "
+     "the least allowed)", ("limits", "buffer_bytes", "16384"), "bulk"),
+]
 TICK = os.sysconf("SC_CLK_TCK")
 POLICY = """version = 1;
 rules = (
@@ -359,27 +378,74 @@ def measure(peers, ctx, starts):
             for resume in (False, True):
                 what = f"c{conc} {'resumed' if resume else 'full'}"
                 for peer in peers:
-                    args = ["--mode", "setup", "--concurrency", conc, "--duration",
-                            SETUP_SECONDS] + (["--resume"] if resume else [])
-                    line, cpu = peer.measured(*args)
-                    n = field(line, "tunnels")
-                    add(f"tunnels/s, {what}", peer, field(line, "tunnels/s"))
-                    add(f"setup p50 (ms), {what}", peer, field(line, "p50_ms"))
-                    add(f"setup p99 (ms), {what}", peer, field(line, "p99_ms"))
-                    add(f"gateway CPU per tunnel (us), {what}", peer, cpu / n * 1e6)
-                    for proc, sec in peer.split.items():
-                        res.setdefault(("split", what, peer.name, proc), []).append(sec / n * 1e6)
-        for mode, way in ((("up", "client->backend"), ("down", "backend->client"))
-                          if "bulk" in ONLY else ()):
-            for peer in peers:
-                line, cpu = peer.measured("--mode", mode, "--bytes", BYTES)
-                gb = field(line, "bytes") / 1e9
-                add(f"MB/s one tunnel, {way}", peer, field(line, "MB/s"))
-                add(f"gateway CPU s per GB, {way}", peer, cpu / gb)
+                    setup_rows(add, peer, what, conc, resume, split=res)
+        for peer in peers if "bulk" in ONLY else ():
+            bulk_rows(add, peer)
         for n in IDLE if "idle" in ONLY else ():
             measure_idle(add, starts, n)
         print(f"repetition {rep + 1} of {REPS} done", file=sys.stderr, flush=True)
     return res
+
+
+def setup_rows(add, peer, what, conc, resume=False, split=None):
+    """One setup measurement's rows for peer; the CPU by process into split."""
+    args = ["--mode", "setup", "--concurrency", conc, "--duration",
+            SETUP_SECONDS] + (["--resume"] if resume else [])
+    line, cpu = peer.measured(*args)
+    n = field(line, "tunnels")
+    add(f"tunnels/s, {what}", peer, field(line, "tunnels/s"))
+    add(f"setup p50 (ms), {what}", peer, field(line, "p50_ms"))
+    add(f"setup p99 (ms), {what}", peer, field(line, "p99_ms"))
+    add(f"gateway CPU per tunnel (us), {what}", peer, cpu / n * 1e6)
+    for proc, sec in peer.split.items() if split is not None else ():
+        split.setdefault(("split", what, peer.name, proc), []).append(sec / n * 1e6)
+
+
+def bulk_rows(add, peer):
+    for mode, way in (("up", "client->backend"), ("down", "backend->client")):
+        line, cpu = peer.measured("--mode", mode, "--bytes", BYTES)
+        add(f"MB/s one tunnel, {way}", peer, field(line, "MB/s"))
+        add(f"gateway CPU s per GB, {way}", peer, cpu / (field(line, "bytes") / 1e9))
+
+
+def measure_choices(start):
+    """{(choice, metric): {"with": [...], "without": [...]}}: for each of
+    CHOICES a tunnelgated with the setting changed and one with defaults,
+    started for it, taking turns REPS times; start(name, change) as
+    start_tunnelgated's."""
+    res = {}
+    for what, change, kind in CHOICES:
+        started_now = []
+        try:
+            for side, ch in (("with", None), ("without", change)):
+                peer, gw = start(f"choice-{side}", ch)
+                peer.side = side
+                started_now.append((peer, gw))
+
+            def add(metric, peer, v):
+                res.setdefault((what, metric), {}).setdefault(peer.side, []).append(v)
+
+            for _ in range(REPS):
+                for peer, _ in started_now:
+                    if kind == "bulk":
+                        bulk_rows(add, peer)
+                    else:
+                        setup_rows(add, peer, f"c{kind.split()[1]} full", kind.split()[1])
+        finally:
+            stop_all(*(gw for _, gw in started_now))
+    return res
+
+
+def choices_table(res):
+    lines = ["| choice | measured | without | with | with / without |",
+             "|---|---|---|---|---|"]
+    shown = None
+    for (what, metric), v in res.items():
+        w, wo = statistics.median(v["with"]), statistics.median(v["without"])
+        lines.append(f"| {what if what != shown else ''} | {metric} | {cell(wo)} | "
+                     f"{cell(w)} | {w / wo:.2f}x |")
+        shown = what
+    return "\n".join(lines)
 
 
 def split_table(res):
@@ -397,6 +463,10 @@ def split_table(res):
     return "\n".join(lines)
 
 
+def cell(v):
+    return f"{v:.3g}" if v < 100 else f"{v:.0f}"
+
+
 def table(res, names):
     """Medians, a peer a column; n/a where a row does not apply to a peer
     (stunnel sends no CONNECT). The ratio is tunnelgated / squid."""
@@ -405,23 +475,24 @@ def table(res, names):
     lines = [head, "|---" * (len(names) + 2) + "|"]
     for m in metrics:
         med = {n: statistics.median(res[(m, n)]) for n in names if (m, n) in res}
-        cells = [("n/a" if n not in med else f"{med[n]:.3g}" if med[n] < 100
-                  else f"{med[n]:.0f}") for n in names]
+        cells = [cell(med[n]) if n in med else "n/a" for n in names]
         ratio = (f"{med['tunnelgated'] / med['squid']:.2f}x"
                  if med.get("squid") and "tunnelgated" in med else "")
         lines.append(f"| {m} | " + " | ".join(cells) + f" | {ratio} |")
     return "\n".join(lines)
 
 
-def write_markdown(text):
-    """The table into MARKDOWN: in place of the section under LATEST when
-    the file has one (docs/performance.md), else the whole file."""
-    if MARKDOWN.exists() and LATEST in (doc := MARKDOWN.read_text()):
-        head, rest = doc.split(LATEST, 1)
+def write_markdown(section, text):
+    """text into MARKDOWN in place of what is under the heading section
+    (up to the next "## "), when the file has it (docs/performance.md);
+    else the section at the end of the file."""
+    doc = MARKDOWN.read_text() if MARKDOWN.exists() else ""
+    if section in doc:
+        head, rest = doc.split(section, 1)
         tail = rest[rest.find("\n## "):] if "\n## " in rest else "\n"
-        MARKDOWN.write_text(f"{head}{LATEST}\n\n{text}{tail}")
+        MARKDOWN.write_text(f"{head}{section}\n\n{text}{tail}")
     else:
-        MARKDOWN.write_text(text)
+        MARKDOWN.write_text(f"{doc}{chr(10) if doc else ''}{section}\n\n{text}\n")
 
 
 def started(thing):
@@ -434,11 +505,30 @@ def started(thing):
     return thing
 
 
-def start_tunnelgated(env, name, build):
-    """A tunnelgated of build with its defaults, apart from the suite and the
-    harness's test settings (whatever the process count an idle row asks)."""
-    gw = h.Gateway(env, name, policy=POLICY, user_tunnels=max(IDLE) + 64)
-    gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
+def with_setting(text, change):
+    """Config text with one setting, (section, key, value), replaced."""
+    section, key, value = change
+    lines = text.splitlines()
+    inside = False
+    for i, line in enumerate(lines):
+        if line.startswith(f"{section} = "):
+            inside = True
+        elif inside and line.strip().startswith(f"{key} ="):
+            lines[i] = f"\t{key} = {value};"
+            return "\n".join(lines) + "\n"
+    raise SystemExit(f"compare.py: no {section}.{key} in the harness's config")
+
+
+def start_tunnelgated(env, name, build, change=None):
+    """A tunnelgated of build with its defaults, apart from the suite, the
+    harness's test settings and change (see with_setting), whatever the
+    process count an idle row asks."""
+    # The shipped counts of workers and log level; the harness's limits on
+    # connections and rates stay off (the shipped ones would refuse a bench
+    # that opens thousands of tunnels a minute from one address and account).
+    gw = h.Gateway(env, name, policy=POLICY, user_tunnels=max(IDLE) + 64, authenticator=4)
+    conf = with_setting(suite_config(gw, [SUITE], "1.3"), ("log", "level", '"info"'))
+    gw.conf.write_text(with_setting(conf, change) if change else conf)
     os.environ["TG_BUILD"] = str(build)
     try:
         started(gw)
@@ -476,6 +566,18 @@ def lineup(env):
     return out
 
 
+def report_choices(res):
+    out = choices_table(res) + (
+        "\n\nFor each choice a tunnelgated with its defaults (with) and one of the "
+        "same build with that one setting changed (without), both started for it, "
+        f"taking turns {REPS} times; medians; setups with full handshakes; "
+        f"TLS 1.3 {SUITE}; {time.strftime('%Y-%m-%d', time.gmtime())}, "
+        f"{os.cpu_count()} cores.")
+    print(out)
+    if MARKDOWN is not None:
+        write_markdown(CHOICES_SECTION, out + "\n")
+
+
 def report(res, names, seconds):
     """Prints the tables and the note; writes them to MARKDOWN if given."""
     out = table(res, names)
@@ -494,7 +596,7 @@ def report(res, names, seconds):
              f"{os.cpu_count()} cores.")
     print(note)
     if MARKDOWN is not None:
-        write_markdown(out + "\n\n" + note + "\n")
+        write_markdown(LATEST, out + "\n\n" + note + "\n")
 
 
 def main():
@@ -512,8 +614,12 @@ def main():
             ctx = ssl.create_default_context(cafile=str(env.ca))
             ctx.minimum_version = ssl.TLSVersion.TLSv1_3
             t0 = time.monotonic()
-            res = measure(peers, ctx, starts)
-            report(res, [p.name for p in peers], time.monotonic() - t0)
+            if ONLY & {"latency", "setup", "bulk", "idle"}:
+                res = measure(peers, ctx, starts)
+                report(res, [p.name for p in peers], time.monotonic() - t0)
+            if "choices" in ONLY:
+                report_choices(measure_choices(
+                    lambda name, change: start_tunnelgated(env, name, BUILD, change)))
         finally:
             stop_all(backend, *running)
 

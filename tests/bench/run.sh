@@ -12,9 +12,6 @@ sh "$TOP/tests/bench/install-peers.sh"
 unshare --mount --net --propagation private sh -c '
 	set -e
 	ip link set lo up
-	echo "squid (same tool, same machine):"
-	sh "$1/tests/bench/squid-baseline.sh" "$2/tunnelgate-bench"
-	/usr/bin/python3 "$1/tests/bench/bench_gateway.py" "$2"
 	echo "handoff to relay workers versus relaying in the gate worker:"
 	/usr/bin/python3 "$1/tests/bench/handoff_bench.py" "$2"
 	echo "a legitimate login under a password-spraying load:"
