@@ -25,6 +25,16 @@ static const char *const aead_names[AEAD_COUNT] = {
 };
 static EVP_CIPHER	*aeads[AEAD_COUNT];
 static EVP_KDF		*hkdf;
+/*
+ * An HKDF-Expand context per suite hash, its digest fetched once per
+ * process: given the digest's name on each derivation, libcrypto fetches it
+ * again, four times per handed-off tunnel. OpenSSL 3.0 cannot duplicate an
+ * HKDF context, so each derivation reuses one (a new key and info replace
+ * the last) and then overwrites the secret it was given.
+ */
+static const char *const hkdf_mds[] = { "SHA256", "SHA384" };
+#define HKDF_MD_COUNT	(sizeof(hkdf_mds) / sizeof(hkdf_mds[0]))
+static EVP_KDF_CTX	*hkdf_ready[HKDF_MD_COUNT];
 
 static const struct tls_suite suites[] = {
 	{ 0x1301, TLS_STATE_V13, 16, 12, 32, AEAD_AES128_GCM, "SHA256",
@@ -83,6 +93,48 @@ tls_alert_name(int desc)
 	return "unknown alert";
 }
 
+static int
+hkdf_prepare(size_t i)
+{
+	int		 mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	OSSL_PARAM	 params[3];
+
+	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+	    (char *)hkdf_mds[i], 0);
+	params[1] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((hkdf_ready[i] = EVP_KDF_CTX_new(hkdf)) == NULL)
+		return -1;
+	if (EVP_KDF_CTX_set_params(hkdf_ready[i], params) != 1) {
+		EVP_KDF_CTX_free(hkdf_ready[i]);
+		hkdf_ready[i] = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static EVP_KDF_CTX *
+hkdf_ctx_for(const struct tls_suite *s)
+{
+	for (size_t i = 0; i < HKDF_MD_COUNT; i++)
+		if (strcmp(s->md, hkdf_mds[i]) == 0)
+			return hkdf_ready[i];
+	return NULL;
+}
+
+/* Leaves no traffic secret in a context kept for the next derivation. */
+static int
+hkdf_forget(EVP_KDF_CTX *kctx)
+{
+	static const uint8_t	 none[1];
+	OSSL_PARAM		 params[2];
+
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	    (void *)none, sizeof(none));
+	params[1] = OSSL_PARAM_construct_end();
+	return EVP_KDF_CTX_set_params(kctx, params) == 1 ? 0 : -1;
+}
+
 int
 tls_record_global_init(void)
 {
@@ -92,6 +144,9 @@ tls_record_global_init(void)
 			return -1;
 	if (hkdf == NULL && (hkdf = EVP_KDF_fetch(NULL, "HKDF", NULL)) == NULL)
 		return -1;
+	for (size_t i = 0; i < HKDF_MD_COUNT; i++)
+		if (hkdf_ready[i] == NULL && hkdf_prepare(i) == -1)
+			return -1;
 	return 0;
 }
 
@@ -180,9 +235,9 @@ hkdf_expand_label(const struct tls_suite *s, const uint8_t *secret,
 	uint8_t			 info[2 + 1 + sizeof(prefix) + 16 + 1];
 	size_t			 plen = sizeof(prefix) - 1, llen = strlen(label);
 	size_t			 n = 0;
-	int			 mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY, rv = -1;
+	int			 rv = -1;
 	EVP_KDF_CTX		*kctx = NULL;
-	OSSL_PARAM		 params[5];
+	OSSL_PARAM		 params[3];
 
 	if (llen > 16 || outlen > 255 || tls_record_global_init() == -1)
 		return -1;
@@ -194,20 +249,17 @@ hkdf_expand_label(const struct tls_suite *s, const uint8_t *secret,
 	memcpy(info + n, label, llen);
 	n += llen;
 	info[n++] = 0;		/* empty context */
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
-	    (char *)s->md, 0);
-	params[1] = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
-	params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+	params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
 	    (void *)secret, s->hash_len);
-	params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+	params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
 	    info, n);
-	params[4] = OSSL_PARAM_construct_end();
-	if ((kctx = EVP_KDF_CTX_new(hkdf)) == NULL ||
-	    EVP_KDF_derive(kctx, out, outlen, params) != 1)
-		goto out;
-	rv = 0;
-out:
-	EVP_KDF_CTX_free(kctx);
+	params[2] = OSSL_PARAM_construct_end();
+	if ((kctx = hkdf_ctx_for(s)) == NULL)
+		return -1;
+	if (EVP_KDF_derive(kctx, out, outlen, params) == 1)
+		rv = 0;
+	if (hkdf_forget(kctx) == -1)
+		rv = -1;
 	return rv;
 }
 
