@@ -423,7 +423,15 @@ class LdapGateway(h.Gateway):
 
     def config_text(self, **changes):
         text = super().config_text(**changes)
-        text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: self.auth_block, text,
+        # The block replaces the template's auth group, failure_delay with
+        # it: without this line a gateway would wait the daemon's default
+        # before each 407, whatever failure_delay it was made with.
+        delay = dict(self.settings, **changes)["failure_delay"]
+        block, n = re.subn(r'^(\tbackend = "ldap";\n)',
+                           lambda m: f"{m.group(1)}\tfailure_delay = {delay};\n",
+                           self.auth_block, flags=re.M)
+        assert n == 1, "the LDAP auth block has no backend line"
+        text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: block, text,
                           flags=re.S | re.M)
         assert n == 1, "harness.CONFIG_TEMPLATE has no auth group to replace"
         return text
