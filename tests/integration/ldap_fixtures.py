@@ -452,9 +452,10 @@ def finish(gw):
 
 def wait_ready(gw):
     """Until an authenticator answers. Each sets libldap up when it starts,
-    which looks up the host's own name: the suite's resolver never answers
-    (harness.SilentDns), so that takes its timeout, which timed tests must
-    not count. An empty password is refused without asking the directory."""
+    which looks up the host's own name (tg_env's /etc/hosts has it; were it
+    missing, the silent name server would add its timeout): timed tests must
+    not count that start. An empty password is refused without asking the
+    directory."""
     resp = gw.attempt(h.connect_request("127.0.0.1:9", "ready", ""),
                       timeout=h.TIMEOUTS["auth"] + 5)
     assert resp.status == 407, resp.status_line
