@@ -423,7 +423,15 @@ class LdapGateway(h.Gateway):
 
     def config_text(self, **changes):
         text = super().config_text(**changes)
-        text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: self.auth_block, text,
+        # The block replaces the template's auth group, failure_delay with
+        # it: without this line a gateway would wait the daemon's default
+        # before each 407, whatever failure_delay it was made with.
+        delay = dict(self.settings, **changes)["failure_delay"]
+        block, n = re.subn(r'^(\tbackend = "ldap";\n)',
+                           lambda m: f"{m.group(1)}\tfailure_delay = {delay};\n",
+                           self.auth_block, flags=re.M)
+        assert n == 1, "the LDAP auth block has no backend line"
+        text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: block, text,
                           flags=re.S | re.M)
         assert n == 1, "harness.CONFIG_TEMPLATE has no auth group to replace"
         return text
@@ -444,9 +452,10 @@ def finish(gw):
 
 def wait_ready(gw):
     """Until an authenticator answers. Each sets libldap up when it starts,
-    which looks up the host's own name: the suite's resolver never answers
-    (harness.SilentDns), so that takes its timeout, which timed tests must
-    not count. An empty password is refused without asking the directory."""
+    which looks up the host's own name (tg_env's /etc/hosts has it; were it
+    missing, the silent name server would add its timeout): timed tests must
+    not count that start. An empty password is refused without asking the
+    directory."""
     resp = gw.attempt(h.connect_request("127.0.0.1:9", "ready", ""),
                       timeout=h.TIMEOUTS["auth"] + 5)
     assert resp.status == 407, resp.status_line

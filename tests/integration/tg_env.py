@@ -300,7 +300,10 @@ class Environment:
 
     def _names(self):
         etc = self.tmp / "etc"
-        (etc / "hosts").write_text(HOSTS)
+        # The machine's own name, as its real /etc/hosts has it: libldap looks
+        # it up in every authenticator it starts, and the silent name server
+        # would hold each start for its timeout.
+        (etc / "hosts").write_text(HOSTS + f"127.0.1.1\t{socket.gethostname()}\n")
         (etc / "resolv.conf").write_text("nameserver 127.0.0.1\noptions timeout:1 attempts:1\n")
         for name in ("hosts", "resolv.conf"):
             os.chmod(etc / name, 0o644)

@@ -54,7 +54,7 @@ TIMEOUTS = {"handshake": 5.0, "request": 2.0, "auth": 8.0, "dns": 2.0,
             "connect": 2.0, "idle": 30.0, "drain": 3.0}
 # auth.failure_delay: shorter than the daemon's 2 s default, to keep the
 # suite quick; tests about the delay set their own.
-FAILURE_DELAY = 1.0
+FAILURE_DELAY = 0.5
 # Connection limits across gate workers and login throttling: off (0), as
 # the suite sends many wrong passwords and connections from 127.0.0.1;
 # tests about them set their own (test_throttle.py, test_conn_limits.py).
