@@ -120,7 +120,13 @@ def test_s_client_without_a_certificate_gets_no_tunnel(required, backends, tls):
         rc = p.wait(timeout=10)
     assert rc != 0
     assert b"HTTP/1.1" not in p.out
-    assert b"alert" in p.err, bytes(p.err)
+    # TLS 1.3: the gateway reads the (empty) certificate after s_client has
+    # finished its side and written the request; it sends the alert and
+    # closes with that request unread, so the kernel resets the connection,
+    # and a reset that reaches s_client first takes the alert with it
+    # (seen as write:errno=104 under ASan's timing).
+    refused = b"alert" in p.err or (tls == "-tls1_3" and b"errno=104" in p.err)
+    assert refused, bytes(p.err)
 
 
 def test_optional_lets_a_client_without_certificate_log_in(make_gateway, pki):
