@@ -227,6 +227,21 @@ conn_refuse(struct worker *g, struct conn *c, int status, const char *reason)
 
 static void conn_flush_reply(struct worker *, struct conn *);
 
+/*
+ * What we sent last (a plain-text 400, a TLS alert) is all the client gets:
+ * close our direction, then drain what it still sends until it closes or
+ * the reply deadline passes. A close() with its bytes unread would send a
+ * reset that can reach the client before, and destroy, our answer.
+ */
+static void
+conn_linger(struct worker *g, struct conn *c)
+{
+	shutdown(c->pump.client.fd, SHUT_WR);
+	c->lingering = true;
+	gate_set_state(g, c, CS_REPLY);
+	conn_flush_reply(g, c);
+}
+
 /* Plain HTTP on the TLS port: say so in plain text, then close gently. */
 static void
 conn_plaintext(struct worker *g, struct conn *c)
@@ -238,10 +253,7 @@ conn_plaintext(struct worker *g, struct conn *c)
 	(void)n;	/* best effort: the client is not speaking our protocol */
 	gate_audit(g, c, AUDIT_ERROR, AUDIT_BY_NONE,
 	    "plaintext HTTP on the TLS port");
-	shutdown(c->pump.client.fd, SHUT_WR);
-	c->lingering = true;
-	gate_set_state(g, c, CS_REPLY);
-	conn_flush_reply(g, c);
+	conn_linger(g, c);
 }
 
 /*
@@ -309,7 +321,7 @@ conn_handshake_failed(struct worker *g, struct conn *c)
 		    "%s", cert);
 		conn_audit_refused(g, c, why, &k);
 	}
-	conn_close(g, c, AUDIT_BY_NONE, NULL);
+	conn_linger(g, c);
 }
 
 static void
