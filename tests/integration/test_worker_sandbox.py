@@ -52,7 +52,8 @@ def assert_killed_by_sigsys(inj, what):
 def assert_replaced(gw, comm, dead, backends):
     """The master logged the SIGSYS death, a sandboxed successor runs, and
     a tunnel through it works."""
-    kind = {"tg-gate": "gate worker", "tg-relay": "relay worker"}[comm]
+    kind = {"tg-gate": "gate worker", "tg-relay": "relay worker",
+            "tg-key": "key process"}[comm]
     line = f"{kind} {dead} killed by signal {SIGSYS}"
     h.wait_for(lambda: line in gw.stderr_text(), 10, f"the master to log '{line}'")
     new, = gw.wait_children(comm, 1, timeout=15, exclude=(dead,))
@@ -183,6 +184,24 @@ def test_signal_injected_into_a_gate_worker_cannot_stop_a_relay_worker(
         h.echo_round_trip(c)
 
 
+@pytest.mark.parametrize("call", ["kill", "tgkill", "tkill"])
+def test_signal_injected_into_a_gate_worker_cannot_reach_its_key_process(
+        make_gateway, backends, call):
+    """The key process runs as the gate worker's user, so only the filter
+    stands between them: it kills the gate worker first."""
+    gw = attacked_gateway(make_gateway, f"key-{call}")
+    gate, = gw.children("tg-gate")
+    key, = gw.wait_children("tg-key", 1)
+    started = hf.start_time(key)
+    args = {"kill": (key, signal.SIGKILL), "tgkill": (key, key, signal.SIGKILL),
+            "tkill": (key, signal.SIGKILL)}[call]
+    with ta.Injector(gate) as inj:
+        assert inj.call(call, *args) is None
+    assert_killed_by_sigsys(inj, call)
+    assert hf.process_alive(key, started)
+    assert_replaced(gw, "tg-gate", gate, backends)
+
+
 def _openat(inj, _gw):
     return inj.call("openat", ta.AT_FDCWD, inj.write(b"/\0"), os.O_RDONLY)
 
@@ -225,9 +244,6 @@ def test_forbidden_call_injected_into_a_gate_worker_kills_it(make_gateway, backe
     assert_replaced(gw, "tg-gate", gate, backends)
 
 
-# ---------------------------------------------------------------------------
-# Attacks from inside a relay worker
-
 FCNTL_ATTACKS = {
     "F_SETOWN": lambda fd, pid: (fd, ta.F_SETOWN, pid),
     "F_SETOWN_EX": lambda fd, pid: (fd, ta.F_SETOWN_EX, 0),
@@ -237,6 +253,22 @@ FCNTL_ATTACKS = {
 
 
 @pytest.mark.parametrize("cmd", sorted(FCNTL_ATTACKS))
+def test_gate_worker_cannot_arm_signals_with_fcntl(make_gateway, backends, cmd):
+    """On the listener it shares with the master: signal ownership set
+    there would reach the master on every connection."""
+    gw = attacked_gateway(make_gateway, f"gate-{cmd.lower()}")
+    gate, = gw.children("tg-gate")
+    with ta.Injector(gate) as inj:
+        fd = _listener_fd(inj, gw)
+        assert inj.call("fcntl", *FCNTL_ATTACKS[cmd](fd, gw.proc.pid)) is None
+    assert_killed_by_sigsys(inj, f"fcntl {cmd}")
+    assert_replaced(gw, "tg-gate", gate, backends)
+
+
+# ---------------------------------------------------------------------------
+# Attacks from inside a relay worker
+
+@pytest.mark.parametrize("cmd", sorted(FCNTL_ATTACKS))
 def test_relay_worker_cannot_arm_signals_with_fcntl(make_gateway, backends, cmd):
     gw = attacked_gateway(make_gateway, cmd.lower())
     c, relay, fd = relay_tunnel(gw, backends)
@@ -244,6 +276,23 @@ def test_relay_worker_cannot_arm_signals_with_fcntl(make_gateway, backends, cmd)
         with ta.Injector(relay) as inj:
             assert inj.call("fcntl", *FCNTL_ATTACKS[cmd](fd, gw.proc.pid)) is None
         assert_killed_by_sigsys(inj, f"fcntl {cmd}")
+    assert_replaced(gw, "tg-relay", relay, backends)
+
+
+@pytest.mark.parametrize("call", ["kill", "tgkill", "tkill"])
+def test_signal_injected_into_a_relay_worker_cannot_stop_a_gate_worker(
+        make_gateway, backends, call):
+    gw = attacked_gateway(make_gateway, f"relay-{call}")
+    gate, = gw.children("tg-gate")
+    started = hf.start_time(gate)
+    c, relay, _ = relay_tunnel(gw, backends)
+    args = {"kill": (gate, signal.SIGKILL), "tgkill": (gate, gate, signal.SIGKILL),
+            "tkill": (gate, signal.SIGKILL)}[call]
+    with c:
+        with ta.Injector(relay) as inj:
+            assert inj.call(call, *args) is None
+        assert_killed_by_sigsys(inj, call)
+    assert hf.process_alive(gate, started)
     assert_replaced(gw, "tg-relay", relay, backends)
 
 
@@ -422,6 +471,32 @@ def test_workers_log_to_syslog_from_inside_their_sandbox(make_gateway, backends)
     finally:
         gw.stop()
         sink.close()
+
+
+# ---------------------------------------------------------------------------
+# Attacks from inside a key process: it holds the private key and runs as
+# the gate worker's user, so its filter is what keeps it from that user's
+# other processes, from files and from the network.
+
+def _kill_gate(inj, gw):
+    gate, = gw.children("tg-gate")
+    return inj.call("kill", gate, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("attack", [_openat, _socket, _kill_gate],
+                         ids=["openat", "socket-unix", "kill-gate-worker"])
+def test_forbidden_call_injected_into_a_key_process_kills_it(make_gateway, backends,
+                                                            attack):
+    gw = attacked_gateway(make_gateway, f"key-{attack.__name__.strip('_')}")
+    gate, = gw.children("tg-gate")
+    gate_started = hf.start_time(gate)
+    key, = gw.wait_children("tg-key", 1)
+    wait_sandboxed(key)
+    with ta.Injector(key) as inj:
+        assert attack(inj, gw) is None
+    assert_killed_by_sigsys(inj, attack.__name__)
+    assert hf.process_alive(gate, gate_started)
+    assert_replaced(gw, "tg-key", key, backends)
 
 
 # ---------------------------------------------------------------------------

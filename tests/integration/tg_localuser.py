@@ -4,7 +4,8 @@ and asking a process whether it is dumpable.
 probe(pid, uid, gid) runs this file as a separate process that drops to
 uid/gid with no supplementary groups and no capabilities at all (also when
 uid is 0), then tries what such a user could do to a tunnelgate process:
-read /proc/PID/environ, open /proc/PID/mem, PTRACE_ATTACH. It makes the same
+read /proc/PID/environ, open /proc/PID/mem, PTRACE_ATTACH, and kill(PID, 0),
+which the kernel checks as it would any signal. It makes the same
 attempts on a dumpable process of its own first, so a test knows the probe
 itself works. A root process keeps its capabilities, which alone stop a
 capability-less root caller, so dumpable() asks such a process itself:
@@ -81,7 +82,11 @@ def _attempts(libc, pid):
         os.waitpid(pid, 0)
         libc.ptrace(PTRACE_DETACH, pid, None, None)
 
-    return {"environ": _attempt(environ), "mem": _attempt(mem), "ptrace": _attempt(attach)}
+    def signal_it():
+        os.kill(pid, 0)     # the kernel's permission check, no signal sent
+
+    return {"environ": _attempt(environ), "mem": _attempt(mem), "ptrace": _attempt(attach),
+            "signal": _attempt(signal_it)}
 
 
 def _control(libc):
