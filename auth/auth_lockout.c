@@ -69,6 +69,6 @@ auth_lockout_count(const struct auth_env *env, const struct auth_request *req)
 		    ev[i].kind == THROTTLE_USER ? "for user" : "from source",
 		    ev[i].label, ev[i].secs);
 		log_info("%s", rec.reason);
-		ctl_send_audit(env->ctl_fd, &rec);
+		(void)ctl_send_audit(env->ctl_fd, &rec);
 	}
 }

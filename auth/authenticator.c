@@ -416,7 +416,18 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req,
 		rec.event = AUDIT_ERROR;
 	/* For the master's latency histogram; decision lines do not show it. */
 	rec.duration_ms = (uint64_t)(auth_now_ms() - started_ms);
-	ctl_send_audit(a->env->ctl_fd, &rec);
+	/*
+	 * The master writes a gate worker's open only after this allow: a
+	 * tunnel whose allow was lost would have no open, so it gets none.
+	 */
+	if (ctl_send_audit(a->env->ctl_fd, &rec) == -1 &&
+	    rec.event == AUDIT_ALLOW) {
+		close(fd);
+		fd = -1;
+		v = AUTH_UNAVAILABLE;
+		AUDIT_SET(rec.reason, "the allow record could not reach the "
+		    "master");
+	}
 
 	memset(&reply, 0, sizeof(reply));
 	auth_msg_init(&reply.hdr, AUTH_MSG_REPLY, req->hdr.req_id);

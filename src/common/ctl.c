@@ -372,7 +372,7 @@ ctl_send(int ctl_fd, const void *msg, size_t len, const int *fds, size_t nfds)
 	return 0;
 }
 
-void
+int
 ctl_send_audit(int ctl_fd, const struct audit_record *rec)
 {
 	struct ctl_audit	 m;
@@ -380,7 +380,10 @@ ctl_send_audit(int ctl_fd, const struct audit_record *rec)
 	memset(&m, 0, sizeof(m));
 	ctl_hdr_init(&m.hdr, CTL_AUDIT);
 	m.rec = *rec;
-	if (ctl_send(ctl_fd, &m, sizeof(m), NULL, 0) == -1)
+	if (ctl_send(ctl_fd, &m, sizeof(m), NULL, 0) == -1) {
 		log_warn("control: audit record for event %u lost",
 		    rec->event);
+		return -1;
+	}
+	return 0;
 }

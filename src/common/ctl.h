@@ -268,7 +268,7 @@ void	 ctl_hdr_init(struct msg_hdr *, enum ctl_type);
  */
 int	 ctl_send(int ctl_fd, const void *msg, size_t len, const int *fds,
 	    size_t nfds);
-/* Send an audit record to the master; failures are logged, not fatal. */
-void	 ctl_send_audit(int ctl_fd, const struct audit_record *);
+/* Send an audit record to the master; -1 (logged) if it was lost. */
+int	 ctl_send_audit(int ctl_fd, const struct audit_record *);
 
 #endif

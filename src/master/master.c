@@ -27,7 +27,7 @@
 #include "listeners.h"
 #include "log.h"
 #include "master.h"
-#include "allow_groups.h"
+#include "allows.h"
 #include "master_priv.h"
 #include "metrics.h"
 #include "privsep.h"
@@ -609,7 +609,7 @@ master_timers(void)
 	metrics_timers(now, &next);
 	ticket_keys_timers(now, &next);
 	user_tunnels_timers(now, &next);
-	allow_groups_timers(now, &next);
+	allows_timers(now, &next);
 	return next == -1 ? -1 : (int)(next - now);
 }
 

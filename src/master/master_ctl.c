@@ -13,7 +13,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-#include "allow_groups.h"
+#include "allows.h"
 #include "audit.h"
 #include "auth_throttle.h"
 #include "ctl.h"
@@ -112,9 +112,11 @@ master_audit_cache_flush(const char *by, const char *user, bool applied,
 /*
  * What the master adds to a child's record: the version of the policy
  * that decided, from the sender's generation or, for a close, from the
- * tunnel table; groups only as an authenticator or the table says.
+ * tunnel table; groups only as an authenticator or the table says; an
+ * open's decided fields from its allow (allows.h). NULL, or why the
+ * sender must be killed.
  */
-static void
+static const char *
 master_audit_stamp(const struct child *c, struct audit_record *r)
 {
 	const struct tunnel	*t;
@@ -123,12 +125,17 @@ master_audit_stamp(const struct child *c, struct audit_record *r)
 	if (c->kind != CHILD_AUTH)
 		r->groups[0] = '\0';
 	else if (r->event == AUDIT_ALLOW)
-		allow_groups_put(r->tunnel_id, r->groups, proc_now_ms());
-	/* The allow record was sent first, but on another socket. */
+		allows_put(r, proc_now_ms());
+	/*
+	 * The allow record was sent before the gate worker had its answer,
+	 * but on another socket: read what the authenticators sent first.
+	 */
 	if (c->kind == CHILD_GATE && r->event == AUDIT_OPEN &&
-	    !allow_groups_take(r->tunnel_id, r->groups)) {
+	    !allows_take(r)) {
 		master_drain(CHILD_AUTH);
-		(void)allow_groups_take(r->tunnel_id, r->groups);
+		if (!allows_take(r))
+			return "an open record for a tunnel no authenticator "
+			    "allowed";
 	}
 	if (r->event == AUDIT_CLOSE) {
 		if ((t = tunnels_find(r->tunnel_id)) != NULL) {
@@ -137,6 +144,7 @@ master_audit_stamp(const struct child *c, struct audit_record *r)
 		}
 	} else if (c->gen != NULL && r->event != AUDIT_LOCKOUT)
 		AUDIT_SET(r->policy, policy_hash(c->gen->policy));
+	return NULL;
 }
 
 void
@@ -224,8 +232,8 @@ master_audit_child(struct child *c, const struct audit_record *sent)
 		    (int)c->pid, (unsigned long long)rec->tunnel_id);
 		return;
 	}
-	master_audit_stamp(c, rec);
-	if (rec->event == AUDIT_OPEN && (why = tunnels_open(c, rec)) != NULL) {
+	if ((why = master_audit_stamp(c, rec)) != NULL ||
+	    (rec->event == AUDIT_OPEN && (why = tunnels_open(c, rec)) != NULL)) {
 		master_kill_child(c, why);
 		return;
 	}

@@ -19,7 +19,7 @@
  *  unavailable	nothing ends: a directory outage must not cut tunnels.
  * A revocation also forgets the account's credential cache entries, so the
  * next login asks the backend. The groups the tunnel's records carry stay
- * those it was allowed with (allow_groups.c); a re-check keeps none.
+ * those it was allowed with (allows.c); a re-check keeps none.
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -124,7 +124,7 @@ gate_audit(struct worker *g, struct conn *c, enum audit_event ev,
 		    c->pump.bytes_down - c->status_bytes : 0;
 		rec.duration_ms = (uint64_t)(proc_now_ms() - c->opened_ms);
 	}
-	ctl_send_audit(g->env->ctl_fd, &rec);
+	(void)ctl_send_audit(g->env->ctl_fd, &rec);
 }
 
 int

@@ -152,10 +152,10 @@ class TrackingEcho(h.Backend):
     """Echoes; per accepted connection records the gateway's port and how
     the connection ended (eof, reset) in self.ended[port]."""
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", port=0):
         self.peers = queue.Queue()
         self.ended = {}
-        super().__init__(host)
+        super().__init__(host, port)
 
     def handle(self, conn):
         port = conn.getpeername()[1]

@@ -26,7 +26,7 @@ AUTH_VERSION = 1
 AUTH_REQUEST, AUTH_TAKEN, AUTH_REPLY = 1, 2, 3
 # A request's size: this, plus its certificate chain (none here).
 AUTH_REQUEST_SIZE, AUTH_TAKEN_SIZE, AUTH_REPLY_SIZE = 1024, 24, 536
-VERDICT_POLICY_DENY = 4
+VERDICT_ALLOW, VERDICT_POLICY_DENY = 1, 4
 VERDICT_UNAVAILABLE = 7
 
 # src/common/ctl.h
@@ -138,11 +138,8 @@ def _holders(inode, pids):
     return {p for p in pids if inode in _socket_fds(p).values()}
 
 
-def gate_sockets(gw, pid):
-    """{'auth': fd, 'ctl': fd} of gate worker pid: its authenticator socket's
-    other end is held by the authenticators, its control socket's by the
-    master alone."""
-    auths = set(gw.wait_children("tg-auth", gw.settings["authenticator"]))
+def _sockets(gw, pid, auths):
+    """{'auth': fd, 'ctl': fd} of child pid, as far as it has them."""
     peers = unix_peers()
     others = set(gw.children()) - {pid}
     found = {}
@@ -154,8 +151,24 @@ def gate_sockets(gw, pid):
             found["auth"] = fd
         elif _holders(peer, {gw.proc.pid}) and not _holders(peer, others):
             found["ctl"] = fd
+    return found
+
+
+def gate_sockets(gw, pid):
+    """{'auth': fd, 'ctl': fd} of gate worker pid: its authenticator socket's
+    other end is held by the authenticators, its control socket's by the
+    master alone."""
+    auths = set(gw.wait_children("tg-auth", gw.settings["authenticator"]))
+    found = _sockets(gw, pid, auths)
     assert set(found) == {"auth", "ctl"}, (pid, found)
     return found
+
+
+def ctl_socket(gw, pid):
+    """The control socket of child pid: its other end the master's alone."""
+    found = _sockets(gw, pid, set())
+    assert "ctl" in found, (pid, found)
+    return found["ctl"]
 
 
 def steal(pid, fd):

@@ -112,21 +112,62 @@ def test_a_flood_of_records_kills_the_sender_and_bounds_the_log(make_gateway):
     assert "over CTL_RATE_PER_SEC" in pf.violations_about(gw, pid)[0]["reason"]
 
 
-def test_an_open_record_for_a_tunnel_already_open_kills_the_sender(make_gateway):
+def _allow(gw, held, tunnel, backend_port, after=None):
+    """Have an authenticator allow tunnel, asked for on the held gate
+    worker's authenticator socket; its answer (and backend socket) taken
+    off that socket, so only the test knows the tunnel."""
+    sock = pf.steal(held.pid, pf.gate_sockets(gw, held.pid)["auth"])
+    with sock:
+        assert pf.send(sock, pf.auth_request(req_id=5, tunnel_id=tunnel,
+                                             host="backend.test", port=backend_port))
+        reply = pf.recv_reply(sock)
+    assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_ALLOW, reply[:24]
+    gw.wait_audit(after=after, event="allow", tunnel=pf.tunnel_hex(tunnel))
+
+
+def test_an_open_record_is_written_with_what_the_authenticator_allowed(
+        make_gateway, backends):
+    """A gate worker's open names the user and target it likes; the master
+    writes the ones its authenticator allowed. Opened twice, even with a
+    second allow for the same id, the tunnel kills the sender."""
     gw = make_gateway("ctl-open-twice")
     pid, start, sock = _ctl_of(gw, "gate")
+    held = pf.Held(pid)
     tunnel = pf.marker_id()
-    msg = pf.ctl_audit("open", tunnel, user="mallory", target="x.test:1")
-    with sock:
-        sock.send(msg)
-        sock.send(msg)
-    _assert_killed_and_replaced(gw, pid, start, "tg-gate")
+    try:
+        _allow(gw, held, tunnel, backends.echo.port)
+        msg = pf.ctl_audit("open", tunnel, user="mallory", target="x.test:1",
+                           rule="forged", groups="wheel")
+        with sock:
+            sock.send(msg)
+            opened = gw.wait_audit(event="open", tunnel=pf.tunnel_hex(tunnel))
+            _allow(gw, held, tunnel, backends.echo.port, after=gw.audit_mark())
+            sock.send(msg)
+            h.wait_for(held.reap, 10, f"gate worker {pid} to be killed")
+    finally:
+        held.release()
+    assert opened["user"] == "alice" and opened["pid"] == pid, opened
+    assert opened["target"] == f"backend.test:{backends.echo.port}", opened
+    assert opened["rule"] != "forged" and "wheel" not in opened.get("groups", ""), opened
+    pf.wait_replaced(gw, "tg-gate", 2, pid)
     assert "already open" in pf.violations_about(gw, pid)[0]["reason"]
     # The first was written and its tunnel is in the master's table: the
     # killed worker's tunnels are closed for it.
     lines = [e for e in gw.audit_events() if e.get("tunnel") == pf.tunnel_hex(tunnel)]
-    assert [e["event"] for e in lines] == ["open", "close"], lines
-    assert lines[1]["reason"] == "worker_died", lines
+    assert [e["event"] for e in lines] == ["allow", "open", "allow", "close"], lines
+    assert lines[3]["reason"] == "worker_died", lines
+
+
+def test_an_open_record_for_a_tunnel_no_authenticator_allowed_kills_the_sender(
+        make_gateway):
+    gw = make_gateway("ctl-open-unallowed")
+    pid, start, sock = _ctl_of(gw, "gate")
+    tunnel = pf.marker_id()
+    with sock:
+        pf.send(sock, pf.ctl_audit("open", tunnel, user="alice", target="x.test:1"))
+    _assert_killed_and_replaced(gw, pid, start, "tg-gate")
+    assert "no authenticator allowed" in pf.violations_about(gw, pid)[0]["reason"]
+    assert not pf.lines_with_tunnel(gw, tunnel)
 
 
 def test_every_audit_line_names_the_process_that_sent_it(make_gateway, backends):

@@ -9,6 +9,7 @@ import pwd
 import signal
 
 import harness as h
+import proto_fixtures as pf
 from harness import wait_for
 from test_tunnelgatectl import ctl, status
 
@@ -138,3 +139,32 @@ def test_tunnelgatectl_reload_is_audited_applied_and_refused(make_gateway):
     assert applied["policy"] == refused["policy"] == good, reloads
     assert applied["rules"] == refused["rules"] == 6, reloads
     assert all(k not in refused for k in ("tunnel", "user", "bytes_up")), refused
+
+
+def test_a_tunnel_whose_allow_record_cannot_reach_the_master_is_refused(
+        make_gateway, backends):
+    """Nothing opens unrecorded: with the master held (a ptrace stop) and
+    the authenticator's control socket full, its allow record cannot be
+    sent, so the tunnel gets a 503 instead of a backend; once the master
+    runs again, tunnels open as before."""
+    gw = make_gateway("allow-lost", authenticator=1)
+    auth, = gw.wait_children("tg-auth", 1)
+    target = f"backend.test:{backends.echo.port}"
+    sock = pf.steal(auth, pf.ctl_socket(gw, auth))
+    held = pf.Held(gw.proc.pid)
+    try:
+        filler = pf.ctl_audit("auth_fail", pf.marker_id(), user="filler",
+                              reason="fills the control socket")
+        with sock:
+            while pf.send(sock, filler):
+                pass
+        mark = gw.audit_mark()
+        assert gw.status_of(target, timeout=15) == 503
+    finally:
+        held.release()
+    assert "audit record for event 3 lost" in gw.stderr_text()
+    assert gw.status_of(target, timeout=15) == 200
+    opened = gw.wait_audit(after=mark, event="open")
+    lines = gw.audit_events(after=mark)
+    assert [e["tunnel"] for e in lines if e["event"] in ("allow", "open")] == \
+        [opened["tunnel"]] * 2, lines

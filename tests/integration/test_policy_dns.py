@@ -2,9 +2,11 @@
 the user, as fully qualified names (tg_env's silent name server on
 127.0.0.1:53 records every name it is asked; it never answers)."""
 
+import socket
 import time
 
 import harness as h
+import handoff_fixtures as hf
 from harness import assert_error, connect_request
 
 REASON_NOT_RESOLVED = "denied by policy (not resolved)"
@@ -72,3 +74,30 @@ def test_search_list_is_never_applied(gateway, env):
         time.sleep(2.5)
     for name in ("intranet", "db-8e2f.example"):
         assert _asked(env, name) == [name] * len(_asked(env, name)), env.dns.names
+
+
+def test_every_address_is_judged_and_the_first_allowed_one_connected(make_gateway):
+    """mixed.test resolves to 127.0.0.1 and then 127.0.0.2, both listening
+    on the same port; a rule denies 127.0.0.1. The authenticator judges each
+    address and connects the allowed one; the denied one never sees a
+    connection, though the name matches an allow rule and comes first."""
+    order = [a[4][0] for a in socket.getaddrinfo("mixed.test", 80, proto=socket.IPPROTO_TCP)]
+    assert order == ["127.0.0.1", "127.0.0.2"], order
+    with hf.TrackingEcho("127.0.0.2") as allowed, \
+            hf.TrackingEcho("127.0.0.1", allowed.port) as denied:
+        port = allowed.port
+        gw = make_gateway("dns-mixed", policy=f"""version = 1;
+rules = (
+	{{ name = "deny-first"; action = "deny"; users = ["alice"];
+	  hosts = ["127.0.0.1/32"]; ports = [{port}]; }},
+	{{ name = "allow-name"; action = "allow"; users = ["alice"];
+	  hosts = ["mixed.test"]; ports = [{port}]; special = ["loopback"]; }}
+);
+""")
+        with gw.tunnel(f"mixed.test:{port}") as c:
+            h.echo_round_trip(c)
+            event = gw.wait_audit(event="allow", client=c.client_address)
+        assert event["resolved"] == f"127.0.0.2:{port}", event
+        assert event["rule"] == "allow-name", event
+        assert allowed.peers.qsize() == 1
+        assert denied.peers.empty(), "the denied address was connected"

@@ -17,11 +17,11 @@ from tg_env import CHUNK, scaled
 class Backend:
     family = socket.AF_INET
 
-    def __init__(self, host="127.0.0.1"):
+    def __init__(self, host="127.0.0.1", port=0):
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         self.listener = socket.socket(family, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.listener.bind((host, 0))
+        self.listener.bind((host, port))
         self.listener.listen(64)
         self.listener.settimeout(0.1)
         self.host, self.port = host, self.listener.getsockname()[1]

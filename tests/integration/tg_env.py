@@ -49,8 +49,8 @@ UID0_USER, GID0_USER, ROOT_GROUP_USER, GATE_ALIAS_USER = (
 PRIVSEP_TEST_GROUP = "tg-privsep-test"   # the primary group of those
 
 HOSTS = """127.0.0.1	localhost
-127.0.0.1	gateway.test backend.test other.test forbidden.test
-127.0.0.2	denied.test
+127.0.0.1	gateway.test backend.test other.test forbidden.test mixed.test
+127.0.0.2	denied.test mixed.test
 ::1	v6.test
 """
 

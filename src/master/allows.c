@@ -1,0 +1,103 @@
+/*
+ * allows.h: a tree by tunnel id, and the same entries in the order they
+ * arrived, which is the order their time runs out.
+ */
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+
+#include "allows.h"
+#include "log.h"
+
+/* The fields an allow record decides; the rest of it came from a gate. */
+struct decided {
+	char	 user[sizeof(((struct audit_record *)0)->user)];
+	char	 target[sizeof(((struct audit_record *)0)->target)];
+	char	 resolved[sizeof(((struct audit_record *)0)->resolved)];
+	char	 rule[sizeof(((struct audit_record *)0)->rule)];
+	char	 groups[TG_AUDIT_GROUPS_SIZE];
+	char	 cert_subject[TG_CERT_SUBJECT_SIZE];
+	char	 cert_sha256[sizeof(((struct audit_record *)0)->cert_sha256)];
+};
+
+struct allowed {
+	uint64_t		 id;		/* first: the tree's key */
+	TAILQ_ENTRY(allowed)	 entry;
+	int64_t			 drop_at;
+	struct decided		 d;
+};
+
+static void			*tree;
+static TAILQ_HEAD(, allowed)	 queue = TAILQ_HEAD_INITIALIZER(queue);
+
+static int
+allowed_cmp(const void *a, const void *b)
+{
+	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+allowed_drop(struct allowed *e)
+{
+	TAILQ_REMOVE(&queue, e, entry);
+	tdelete(&e->id, &tree, allowed_cmp);
+	free(e);
+}
+
+void
+allows_put(const struct audit_record *allow, int64_t now_ms)
+{
+	struct allowed	*e;
+
+	if (allow->tunnel_id == 0 ||
+	    tfind(&allow->tunnel_id, &tree, allowed_cmp) != NULL)
+		return;
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		fatal("allows: calloc");
+	e->id = allow->tunnel_id;
+	e->drop_at = now_ms + TG_GRANT_OPEN_MS;
+	AUDIT_SET(e->d.user, allow->user);
+	AUDIT_SET(e->d.target, allow->target);
+	AUDIT_SET(e->d.resolved, allow->resolved);
+	AUDIT_SET(e->d.rule, allow->rule);
+	AUDIT_SET(e->d.groups, allow->groups);
+	AUDIT_SET(e->d.cert_subject, allow->cert_subject);
+	AUDIT_SET(e->d.cert_sha256, allow->cert_sha256);
+	if (tsearch(&e->id, &tree, allowed_cmp) == NULL)
+		fatal("allows: tsearch");
+	TAILQ_INSERT_TAIL(&queue, e, entry);
+}
+
+bool
+allows_take(struct audit_record *open)
+{
+	void		*node = tfind(&open->tunnel_id, &tree, allowed_cmp);
+	struct allowed	*e;
+
+	if (node == NULL)
+		return false;
+	e = *(struct allowed **)node;
+	AUDIT_SET(open->user, e->d.user);
+	AUDIT_SET(open->target, e->d.target);
+	AUDIT_SET(open->resolved, e->d.resolved);
+	AUDIT_SET(open->rule, e->d.rule);
+	AUDIT_SET(open->groups, e->d.groups);
+	AUDIT_SET(open->cert_subject, e->d.cert_subject);
+	AUDIT_SET(open->cert_sha256, e->d.cert_sha256);
+	allowed_drop(e);
+	return true;
+}
+
+void
+allows_timers(int64_t now_ms, int64_t *next)
+{
+	struct allowed	*e;
+
+	while ((e = TAILQ_FIRST(&queue)) != NULL && e->drop_at <= now_ms)
+		allowed_drop(e);
+	if (e != NULL && (*next == -1 || e->drop_at < *next))
+		*next = e->drop_at;
+}
