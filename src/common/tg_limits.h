@@ -19,6 +19,13 @@
 #define TG_TICKET_KEYS		2
 /* tls.ticket_key_lifetime, in seconds (0: no session tickets). */
 #define TG_MAX_TICKET_KEY_LIFETIME_SECS	86400
+/*
+ * workers.restart_delay: a child that died quickly is restarted after this,
+ * doubled for each further quick death up to the largest value.
+ */
+#define TG_RESTART_DELAY_MIN_MS		100
+#define TG_RESTART_DELAY_DEFAULT_MS	1000
+#define TG_MAX_RESTART_DELAY_SECS	30
 /* workers.authenticator */
 #define TG_MAX_AUTH_WORKERS	256
 /* workers.relay; also the size of the relay load table gates receive. */

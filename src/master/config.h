@@ -129,6 +129,7 @@ struct config {
 	unsigned		 gate_workers;
 	unsigned		 auth_workers;
 	unsigned		 relay_workers;	/* 0: tunnels stay in gate workers */
+	unsigned		 restart_delay_ms;	/* after a quick death */
 
 	struct config_user	 gate_user, relay_user;
 	char			 chroot_dir[PATH_MAX];

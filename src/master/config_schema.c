@@ -367,6 +367,8 @@ static const struct cfg_rule workers_rules[] = {
 	R_INT("gate", C(gate_workers), 1, TG_MAX_GATE_WORKERS),
 	R_INT("authenticator", C(auth_workers), 1, TG_MAX_AUTH_WORKERS),
 	R_INT("relay", C(relay_workers), 0, TG_MAX_RELAY_WORKERS),
+	R_SECS("restart_delay", restart_delay_ms, TG_RESTART_DELAY_MIN_MS,
+	    TG_MAX_RESTART_DELAY_SECS),
 	R_END
 };
 
@@ -534,6 +536,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->gate_workers = 2;
 	cfg->auth_workers = 4;
 	cfg->relay_workers = 2;
+	cfg->restart_delay_ms = TG_RESTART_DELAY_DEFAULT_MS;
 	cfg_default_user(ctx, &cfg->gate_user, TG_DEFAULT_GATE_USER,
 	    "gate_user");
 	cfg_default_user(ctx, &cfg->relay_user, TG_DEFAULT_RELAY_USER,

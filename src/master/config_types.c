@@ -81,6 +81,13 @@ h_seconds(struct cfg_ctx *ctx, const config_setting_t *s,
 		    "more than 0 and at most" : "from 0 to", r->max / 1000);
 		return;
 	}
+	/* A min above 1 ms is a floor of its own, not just "more than 0". */
+	if (r->min > 1 && secs * 1000.0 < (double)r->min) {
+		cfg_err(ctx, s, "%g seconds is out of range; use a duration "
+		    "from %g to %lld seconds", secs, (double)r->min / 1000.0,
+		    r->max / 1000);
+		return;
+	}
 	ms = (unsigned)(secs * 1000.0 + 0.5);
 	if (ms == 0 && secs > 0)
 		ms = 1;

@@ -63,6 +63,14 @@ master_add_child(pid_t pid, enum child_kind kind, unsigned slot,
 	return c;
 }
 
+/* workers.restart_delay of the configuration in force. */
+static int64_t
+master_backoff_ms(unsigned failures)
+{
+	return proc_backoff_ms(m.gen != NULL ? m.gen->cfg->restart_delay_ms :
+	    TG_RESTART_DELAY_DEFAULT_MS, failures);
+}
+
 int64_t
 master_schedule_restart(struct slot *s)
 {
@@ -71,7 +79,7 @@ master_schedule_restart(struct slot *s)
 	s->pid = 0;
 	s->failures = now - s->started_ms >= PROC_STABLE_MS ? 1 :
 	    s->failures + 1;
-	s->restart_at = now + proc_backoff_ms(s->failures - 1);
+	s->restart_at = now + master_backoff_ms(s->failures - 1);
 	return s->restart_at - now;
 }
 
@@ -193,7 +201,7 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC,
 	    0, ctl) == -1) {
 		log_warn("master: socketpair");
-		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
+		s->restart_at = proc_now_ms() + master_backoff_ms(s->failures);
 		return;
 	}
 	if (kind == CHILD_GATE) {
@@ -237,7 +245,7 @@ master_spawn(struct generation *gen, enum child_kind kind, unsigned slot)
 	if (pid == -1) {
 		conn_limits_row_free(row);
 		close(ctl[0]);
-		s->restart_at = proc_now_ms() + proc_backoff_ms(s->failures);
+		s->restart_at = proc_now_ms() + master_backoff_ms(s->failures);
 		return;
 	}
 	master_add_child(pid, kind, slot, gen, ctl[0])->limits_row = row;

@@ -34,13 +34,14 @@ proc_wall_ms(void)
 }
 
 int64_t
-proc_backoff_ms(unsigned failures)
+proc_backoff_ms(unsigned first_ms, unsigned failures)
 {
-	int64_t	 ms = 1000;
+	const int64_t	 most = TG_MAX_RESTART_DELAY_SECS * 1000;
+	int64_t		 ms = first_ms;
 
-	while (failures-- > 0 && ms < 30000)
+	while (failures-- > 0 && ms < most)
 		ms *= 2;
-	return ms > 30000 ? 30000 : ms;
+	return ms > most ? most : ms;
 }
 
 static int

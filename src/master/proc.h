@@ -38,8 +38,11 @@ pid_t	 proc_spawn_exec(int exe_fd, const int *fds, size_t nfds,
 /* Drop privileges as proc_spawn does, for a child that exec'd first. */
 void	 proc_demote_now(const struct proc_demote *);
 
-/* Delay before restarting a child that died after failures quick deaths. */
-int64_t	 proc_backoff_ms(unsigned failures);
+/*
+ * Delay before restarting a child that died after failures quick deaths:
+ * first_ms doubled failures times, at most TG_MAX_RESTART_DELAY_SECS.
+ */
+int64_t	 proc_backoff_ms(unsigned first_ms, unsigned failures);
 /* A child that lived this long before dying is not counted as failing. */
 #define PROC_STABLE_MS	30000
 

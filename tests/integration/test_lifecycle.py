@@ -1,6 +1,7 @@
 """Config checking, signals, and the master's supervision of its children."""
 
 import os
+import re
 import shutil
 import signal
 import ssl
@@ -153,6 +154,21 @@ def _open_concurrently(gw, target, n):
             c.close()
         raise errors[0]
     return opened
+
+
+def test_quick_deaths_are_restarted_after_restart_delay_doubling(make_gateway, backends):
+    """workers.restart_delay is the first wait; each further quick death
+    (within 30 s of its start) doubles it. The master says so in its log,
+    and the slot is filled again."""
+    gw = make_gateway("restart-delay", gate=1, restart_delay=0.25)
+    for _ in range(3):
+        victim, = gw.wait_children("tg-gate", 1, timeout=10)
+        os.kill(victim, signal.SIGKILL)
+        gw.wait_children("tg-gate", 1, timeout=10, exclude=(victim,))
+    waits = re.findall(r"restarting the gate worker in (\d+) ms", gw.stderr_text())
+    assert waits == ["250", "500", "1000"], waits
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
 
 
 def test_killed_gate_worker_is_restarted_while_other_tunnels_flow(make_gateway, backends):

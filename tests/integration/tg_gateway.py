@@ -55,6 +55,10 @@ TIMEOUTS = {"handshake": 5.0, "request": 2.0, "auth": 8.0, "dns": 2.0,
 # auth.failure_delay: shorter than the daemon's 2 s default, to keep the
 # suite quick; tests about the delay set their own.
 FAILURE_DELAY = 0.5
+# workers.restart_delay: a tenth of the daemon's 1 s default, so that tests
+# which kill workers wait less for their replacements (the doubling is the
+# same); test_lifecycle.py checks the setting and the doubling.
+RESTART_DELAY = 0.1
 # Connection limits across gate workers and login throttling: off (0), as
 # the suite sends many wrong passwords and connections from 127.0.0.1;
 # tests about them set their own (test_throttle.py, test_conn_limits.py).
@@ -80,6 +84,7 @@ workers = {{
 	gate = {gate};
 	authenticator = {authenticator};
 	relay = {relay};
+	restart_delay = {restart_delay};
 }};
 
 privsep = {{
@@ -256,7 +261,8 @@ class Gateway:
         shutil.copy(env.cert, self.cert)
         shutil.copy(env.key, self.key)
         self.settings = dict(TIMEOUTS, gate=gate, authenticator=authenticator,
-                             relay=relay, failure_delay=FAILURE_DELAY, **LIMITS)
+                             relay=relay, failure_delay=FAILURE_DELAY,
+                             restart_delay=RESTART_DELAY, **LIMITS)
         self.settings.update(timeouts)
         self.conf.write_text(self.config_text())
         self.write_policy(policy)

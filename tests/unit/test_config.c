@@ -41,6 +41,7 @@ check_documented_values(const struct config *c)
 	    "ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:"
 	    "ECDHE-RSA-CHACHA20-POLY1305");
 	assert_int_equal(c->tls_ticket_key_lifetime_ms, 3600 * 1000);
+	assert_int_equal(c->restart_delay_ms, 1000);
 	assert_int_equal(c->gate_workers, 2);
 	assert_int_equal(c->auth_workers, 4);
 	assert_string_equal(c->gate_user.name, "tunnelgate-gate");

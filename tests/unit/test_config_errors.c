@@ -212,6 +212,11 @@ test_duration_bounds_are_enforced(void **state)
 		    "duration from 0 to 86400 seconds" },
 		{ MINIMAL "cache = { negative_ttl = 86400.5; };", 3,
 		    "cache.negative_ttl: 86400.5 seconds" },
+		{ MINIMAL "workers = { restart_delay = 0.05; };", 3,
+		    "workers.restart_delay: 0.05 seconds is out of range; use a "
+		    "duration from 0.1 to 30 seconds" },
+		{ MINIMAL "workers = { restart_delay = 31; };", 3,
+		    "workers.restart_delay: 31 seconds is out of range" },
 		{ MINIMAL "auth = { failure_delay = 60.5; };", 3,
 		    "auth.failure_delay: 60.5 seconds is out of range; use a "
 		    "duration from 0 to 60 seconds" },
