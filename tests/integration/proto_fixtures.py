@@ -261,6 +261,19 @@ class Held:
         if not self.reap():
             self._ptrace(tg_attacker.PTRACE_DETACH)
 
+def allow_tunnel(gw, held, tunnel, backend_port, after=None):
+    """Have an authenticator allow tunnel, asked for on the held gate
+    worker's authenticator socket; its answer (and backend socket) taken
+    off that socket, so only the test knows the tunnel."""
+    sock = steal(held.pid, gate_sockets(gw, held.pid)["auth"])
+    with sock:
+        assert send(sock, auth_request(req_id=5, tunnel_id=tunnel,
+                                       host="backend.test", port=backend_port))
+        reply = recv_reply(sock)
+    assert int.from_bytes(reply[16:20], "little") == VERDICT_ALLOW, reply[:24]
+    gw.wait_audit(after=after, event="allow", tunnel=tunnel_hex(tunnel))
+
+
 def wait_gone(pid, start, timeout=10):
     h.wait_for(lambda: not hf.process_alive(pid, start), timeout,
                f"process {pid} to be killed")

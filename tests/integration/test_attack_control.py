@@ -112,19 +112,6 @@ def test_a_flood_of_records_kills_the_sender_and_bounds_the_log(make_gateway):
     assert "over CTL_RATE_PER_SEC" in pf.violations_about(gw, pid)[0]["reason"]
 
 
-def _allow(gw, held, tunnel, backend_port, after=None):
-    """Have an authenticator allow tunnel, asked for on the held gate
-    worker's authenticator socket; its answer (and backend socket) taken
-    off that socket, so only the test knows the tunnel."""
-    sock = pf.steal(held.pid, pf.gate_sockets(gw, held.pid)["auth"])
-    with sock:
-        assert pf.send(sock, pf.auth_request(req_id=5, tunnel_id=tunnel,
-                                             host="backend.test", port=backend_port))
-        reply = pf.recv_reply(sock)
-    assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_ALLOW, reply[:24]
-    gw.wait_audit(after=after, event="allow", tunnel=pf.tunnel_hex(tunnel))
-
-
 def test_an_open_record_is_written_with_what_the_authenticator_allowed(
         make_gateway, backends):
     """A gate worker's open names the user and target it likes; the master
@@ -135,13 +122,14 @@ def test_an_open_record_is_written_with_what_the_authenticator_allowed(
     held = pf.Held(pid)
     tunnel = pf.marker_id()
     try:
-        _allow(gw, held, tunnel, backends.echo.port)
+        pf.allow_tunnel(gw, held, tunnel, backends.echo.port)
         msg = pf.ctl_audit("open", tunnel, user="mallory", target="x.test:1",
                            rule="forged", groups="wheel")
         with sock:
             sock.send(msg)
             opened = gw.wait_audit(event="open", tunnel=pf.tunnel_hex(tunnel))
-            _allow(gw, held, tunnel, backends.echo.port, after=gw.audit_mark())
+            pf.allow_tunnel(gw, held, tunnel, backends.echo.port,
+                              after=gw.audit_mark())
             sock.send(msg)
             h.wait_for(held.reap, 10, f"gate worker {pid} to be killed")
     finally:

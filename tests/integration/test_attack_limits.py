@@ -90,6 +90,8 @@ def _killed_for(gw, pid, start, why):
 
 def test_more_open_records_than_limits_connections_kill_the_gate_worker(
         make_gateway, backends):
+    """Each tunnel allowed by an authenticator (asked on the held worker's
+    own socket), so that only the count is wrong."""
     limit = 4
     gw = make_gateway("limits-opens", start=False)
     _with_connections(gw, limit)
@@ -98,22 +100,29 @@ def test_more_open_records_than_limits_connections_kill_the_gate_worker(
     before = _family(gw)
     ids = [pf.marker_id() for _ in range(limit + 1)]
     opens = [pf.ctl_audit("open", i, user="mallory", target="x.test:1") for i in ids]
-    with sock:
-        # As many as an honest gate worker may hold: written and tracked.
-        _send_all(sock, opens[:limit])
-        _sync(gw, sock)
-        assert hf.process_alive(gate, start)
-        assert _status_ids(gw) == {pf.tunnel_hex(i) for i in ids[:limit]}
-        # One more is a lie, however well formed.
-        _send_all(sock, opens[limit:])
-        _killed_for(gw, gate, start, "more open tunnels than limits.connections")
+    held = pf.Held(gate)
+    try:
+        for i in ids:
+            pf.allow_tunnel(gw, held, i, backends.echo.port)
+        with sock:
+            # As many as an honest gate worker may hold: written and tracked.
+            _send_all(sock, opens[:limit])
+            _sync(gw, sock)
+            assert hf.process_alive(gate, start)
+            assert _status_ids(gw) == {pf.tunnel_hex(i) for i in ids[:limit]}
+            # One more is a lie, however well formed.
+            _send_all(sock, opens[limit:])
+            h.wait_for(held.reap, 10, f"gate worker {gate} to be killed")
+    finally:
+        held.release()
+    _killed_for(gw, gate, start, "more open tunnels than limits.connections")
     _assert_only_it_was_replaced(gw, before, gate)
     # The table never held the one too many; the others died with the worker.
-    assert not pf.lines_with_tunnel(gw, ids[limit])
+    assert [e["event"] for e in pf.lines_with_tunnel(gw, ids[limit])] == ["allow"]
     for i in ids[:limit]:
         lines = pf.lines_with_tunnel(gw, i)
-        assert [e["event"] for e in lines] == ["open", "close"], lines
-        assert lines[1]["reason"] == "worker_died", lines
+        assert [e["event"] for e in lines] == ["allow", "open", "close"], lines
+        assert lines[2]["reason"] == "worker_died", lines
     h.wait_for(lambda: not _status_ids(gw), 10, "the dead worker's tunnels to leave status")
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
         h.echo_round_trip(c)

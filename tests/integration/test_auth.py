@@ -33,16 +33,30 @@ def _request(case, target):
     raise ValueError(case)
 
 
-@pytest.mark.parametrize("case", ["no-credentials", "wrong-password", "unknown-user",
-                                  "locked-account", "expired-account",
-                                  "other-users-password", "bearer-scheme",
-                                  "empty-password"])
+REJECTED = ("no-credentials", "wrong-password", "unknown-user", "locked-account",
+            "expired-account", "other-users-password", "bearer-scheme", "empty-password")
+
+
+@pytest.mark.parametrize("case", REJECTED)
 def test_rejected_credentials_get_407(gateway, backends, case):
     with h.EchoServer() as echo:
         resp = gateway.attempt(_request(case, f"backend.test:{echo.port}"),
                                timeout=h.TIMEOUTS["auth"] + 5)
         assert_error(resp, 407)
         assert echo.accepted == 0
+
+
+def test_every_407_is_the_same_bytes(gateway, backends):
+    """A 407 never says which part was wrong: whatever the credentials were
+    (none, an unknown user, a wrong password, a locked or expired account),
+    the answer is the same bytes (when it comes: test_failed_logins.py)."""
+    target = f"backend.test:{backends.echo.port}"
+    answers = {}
+    for case in REJECTED:
+        r = gateway.attempt(_request(case, target), timeout=h.TIMEOUTS["auth"] + 5)
+        answers[case] = r.head + r.rest + r.body
+    assert len(set(answers.values())) == 1, answers
+    assert answers["wrong-password"].startswith(b"HTTP/1.1 407 "), answers
 
 
 @pytest.mark.parametrize("user", ["alice", "bob"])

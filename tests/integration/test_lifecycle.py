@@ -238,9 +238,17 @@ def test_sigterm_refuses_new_connections_and_drains_live_tunnel(make_gateway, ba
     assert close.get("closed_by") == "shutdown", close
 
 
+def _assert_closed_to_others(path):
+    """A log the daemon created: root's, and nobody else's to read or write
+    (mode 0640 at most, docs/audit-log.md)."""
+    st = os.stat(path)
+    assert st.st_uid == 0 and st.st_mode & 0o7137 == 0, (path, oct(st.st_mode), st.st_uid)
+
+
 def test_sigusr1_reopens_audit_log(make_gateway, backends):
     gw = make_gateway("usr1")
     target = f"backend.test:{backends.echo.port}"
+    _assert_closed_to_others(gw.audit_path)
     with gw.tunnel(target) as c:
         h.echo_round_trip(c)
         before = c.client_address
@@ -260,3 +268,4 @@ def test_sigusr1_reopens_audit_log(make_gateway, backends):
     gw.wait_audit(event="close", client=after)
     assert not any(e.get("client") == after for e in gw.audit_events(rotated))
     assert any(e.get("client") == before for e in gw.audit_events(rotated))
+    _assert_closed_to_others(gw.audit_path)

@@ -92,6 +92,42 @@ def test_a_locked_source_is_refused_before_pam_and_other_sources_are_not(gw, bac
                 if e.get("event") == "allow" and e.get("client", "").startswith(src)]
 
 
+def _recording_pam(gw):
+    """The gateway's PAM stack with a real pam_exec in front of pam_unix:
+    every pam_authenticate() appends its user and source to a file."""
+    calls = gw.dir / "pam-calls"
+    script = gw.dir / "record-pam-call"
+    script.write_text(f'#!/bin/sh\necho "$PAM_USER $PAM_RHOST" >> {calls}\n')
+    script.chmod(0o700)
+    stack = gw.dir / "pam.d" / "tunnelgate"
+    stack.write_text(f"auth\toptional\tpam_exec.so quiet {script}\n" + stack.read_text())
+    return calls
+
+
+def _pam_calls(calls):
+    return calls.read_text().splitlines() if calls.exists() else []
+
+
+def test_a_locked_source_never_reaches_pam(make_gateway, backends):
+    """Watched from inside the PAM stack: once the source is locked, alice's
+    right password from it runs no PAM module at all; the same password
+    from another source does."""
+    gw = make_gateway("throttle-pam", start=False, **BUDGETS)
+    calls = _recording_pam(gw)
+    gw.start()
+    target, src, other = _target(backends), "127.0.0.14", "127.0.0.15"
+    mark = gw.audit_mark()
+    started = _pam_calls(calls)     # the start-up probe's
+    for i in range(6):
+        assert _status(gw, target, f"guess{i}", h.wrong_password(f"p{i}"), src) == 407
+    gw.wait_audit(after=mark, event="lockout")
+    asked = _pam_calls(calls)
+    assert asked == started + [f"guess{i} {src}" for i in range(6)], asked
+    assert _status(gw, target, "alice", h.password_of("alice"), src) == 429
+    assert _status(gw, target, "alice", h.password_of("alice"), other) == 200
+    assert _pam_calls(calls) == asked + [f"alice {other}"], _pam_calls(calls)
+
+
 def test_only_authenticators_hold_the_throttle_table(gw):
     """The table is shared by the authenticators (and the master that made
     it); a gate worker, which could lift a lockout, has dropped it, and an

@@ -287,6 +287,29 @@ def test_renegotiation_before_the_request_is_refused(request, echo, which):
     assert_still_serves(gw, gates, echo)
 
 
+def test_renegotiation_in_a_tunnel_the_gate_worker_holds_is_refused(no_relay_gateway,
+                                                                      echo):
+    """After the 200, with workers.relay = 0 the gate worker's libssl
+    carries the tunnel: a ClientHello there gets no_renegotiation, the
+    client gives up, the tunnel ends as an error and the worker lives on.
+    (With relay workers: test_handoff_clients.py.)"""
+    gw = no_relay_gateway
+    gates = hf.start_times(gw.children("tg-gate"))
+    mark = gw.audit_mark()
+    with h.Proc(s_client(gw, "-tls1_2")) as s:
+        s.write(connect_request(echo))
+        s.wait_output(h.OK_STATUS_LINE)
+        port = hf.client_ports_of(s.p.pid, gw.port)[0]
+        s.write(b"before renegotiating\n")
+        s.wait_output(b"before renegotiating\n")
+        s.write(b"R\n")
+        s.wait_output(NO_RENEGOTIATION)
+        assert s.wait(20) != 0
+    ev = gw.wait_audit(event="close", client=f"127.0.0.1:{port}", after=mark)
+    assert ev["closed_by"] == "error" and "alert" in ev["reason"], ev
+    assert_still_serves(gw, gates, echo)
+
+
 class KeyUpdater(h.Proc):
     """s_client on TLS 1.3 in interactive mode: a line k or K is a
     KeyUpdate, K asking the gateway to update its own key too."""
