@@ -57,7 +57,8 @@ def test_504_target_timeout_exits_54(gateway, backends):
 
 
 def test_503_authenticators_down_exits_53(make_gateway, backends):
-    gw = make_gateway("client-503")
+    # Down for 3 s: long enough for the client to meet no authenticator.
+    gw = make_gateway("client-503", restart_delay=3)
     target = f"backend.test:{backends.echo.port}"
     assert gw.status_of(target) == 200
     for pid in gw.wait_children("tg-auth", 3):

@@ -205,7 +205,8 @@ def test_killed_gate_worker_is_restarted_while_other_tunnels_flow(make_gateway, 
 
 
 def test_dead_authenticators_give_503_then_recover(make_gateway, backends):
-    gw = make_gateway("kill-auth")
+    # Down for 3 s: long enough for the next request to meet no authenticator.
+    gw = make_gateway("kill-auth", restart_delay=3)
     target = f"backend.test:{backends.echo.port}"
     assert gw.status_of(target) == 200
     auths = gw.wait_children("tg-auth", 3)
