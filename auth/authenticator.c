@@ -424,6 +424,7 @@ auth_answer(struct authenticator *a, int sock, struct auth_request *req,
 	    rec.event == AUDIT_ALLOW) {
 		close(fd);
 		fd = -1;
+		auth_throttle_tunnel_gone(a->env->cfg, a->user, auth_now_ms());
 		v = AUTH_UNAVAILABLE;
 		AUDIT_SET(rec.reason, "the allow record could not reach the "
 		    "master");

@@ -187,9 +187,11 @@ tunnel_kill_check(const void *msg, size_t n, size_t nfds, unsigned from,
 	(void)from;
 	memcpy(&by, (const uint8_t *)msg + offsetof(struct ctl_tunnel_kill,
 	    closed_by), sizeof(by));
-	if ((by != AUDIT_BY_ADMIN && by != AUDIT_BY_POLICY) ||
+	/* error: a tunnel the master closed already or never heard of. */
+	if ((by != AUDIT_BY_ADMIN && by != AUDIT_BY_POLICY &&
+	    by != AUDIT_BY_ERROR) ||
 	    !MSG_FIELD_OK(msg, struct ctl_tunnel_kill, reason)) {
-		*why = "tunnel kill: closed_by not admin or policy, or "
+		*why = "tunnel kill: closed_by not admin, policy or error, or "
 		    "unterminated reason";
 		return -1;
 	}

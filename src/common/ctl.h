@@ -175,7 +175,8 @@ struct ctl_ticket_keys {
 
 /*
  * End one tunnel now: close_notify to the client, FIN to the backend, and
- * the close record with this closed_by (admin or policy) and reason.
+ * the close record with this closed_by (admin or policy; error for one the
+ * master closed already or never heard of) and reason.
  */
 struct ctl_tunnel_kill {
 	struct msg_hdr		 hdr;

@@ -236,6 +236,10 @@ static void conn_flush_reply(struct worker *, struct conn *);
 static void
 conn_linger(struct worker *g, struct conn *c)
 {
+	/* Nothing more goes through TLS: a lingering client costs no SSL. */
+	SSL_free(c->ssl);
+	c->ssl = NULL;
+	c->pump.client.io = NULL;
 	shutdown(c->pump.client.fd, SHUT_WR);
 	c->lingering = true;
 	gate_set_state(g, c, CS_REPLY);

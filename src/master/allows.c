@@ -48,7 +48,7 @@ allowed_drop(struct allowed *e)
 }
 
 void
-allows_put(const struct audit_record *allow, int64_t now_ms)
+allows_put(const struct audit_record *allow, int64_t drop_at_ms)
 {
 	struct allowed	*e;
 
@@ -58,7 +58,7 @@ allows_put(const struct audit_record *allow, int64_t now_ms)
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		fatal("allows: calloc");
 	e->id = allow->tunnel_id;
-	e->drop_at = now_ms + TG_GRANT_OPEN_MS;
+	e->drop_at = drop_at_ms;
 	AUDIT_SET(e->d.user, allow->user);
 	AUDIT_SET(e->d.target, allow->target);
 	AUDIT_SET(e->d.resolved, allow->resolved);
@@ -89,6 +89,14 @@ allows_take(struct audit_record *open)
 	AUDIT_SET(open->cert_sha256, e->d.cert_sha256);
 	allowed_drop(e);
 	return true;
+}
+
+bool
+allows_due(int64_t now_ms)
+{
+	const struct allowed	*e = TAILQ_FIRST(&queue);
+
+	return e != NULL && e->drop_at <= now_ms;
 }
 
 void

@@ -14,13 +14,15 @@
 
 #include "audit.h"
 
-void	 allows_put(const struct audit_record *allow, int64_t now_ms);
+/* Kept until drop_at_ms unless an open record claims it first. */
+void	 allows_put(const struct audit_record *allow, int64_t drop_at_ms);
 /*
  * Writes the decision's fields over open's and forgets it; false if no
  * allow for open's tunnel is known.
  */
 bool	 allows_take(struct audit_record *open);
-/* Those no open record claimed within TG_GRANT_OPEN_MS are dropped. */
+/* Whether one is due to be dropped: read the gate workers' opens first. */
+bool	 allows_due(int64_t now_ms);
 void	 allows_timers(int64_t now_ms, int64_t *next);
 
 #endif

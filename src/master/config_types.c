@@ -74,18 +74,19 @@ h_seconds(struct cfg_ctx *ctx, const config_setting_t *s,
 		secs = config_setting_get_float(s);
 	else
 		secs = (double)config_setting_get_int64(s);
+	/* A min above 1 ms is a floor of its own, not just "more than 0". */
+	if (r->min > 1 && (!isfinite(secs) || secs * 1000.0 < (double)r->min ||
+	    secs * 1000.0 > (double)r->max)) {
+		cfg_err(ctx, s, "%g seconds is out of range; use a duration "
+		    "from %g to %lld seconds", secs, (double)r->min / 1000.0,
+		    r->max / 1000);
+		return;
+	}
 	if (!isfinite(secs) || secs < 0 || (secs == 0 && r->min > 0) ||
 	    secs * 1000.0 > (double)r->max) {
 		cfg_err(ctx, s, "%g seconds is out of range; use a duration "
 		    "%s %lld seconds", secs, r->min > 0 ?
 		    "more than 0 and at most" : "from 0 to", r->max / 1000);
-		return;
-	}
-	/* A min above 1 ms is a floor of its own, not just "more than 0". */
-	if (r->min > 1 && secs * 1000.0 < (double)r->min) {
-		cfg_err(ctx, s, "%g seconds is out of range; use a duration "
-		    "from %g to %lld seconds", secs, (double)r->min / 1000.0,
-		    r->max / 1000);
 		return;
 	}
 	ms = (unsigned)(secs * 1000.0 + 0.5);

@@ -617,6 +617,9 @@ master_timers(void)
 	metrics_timers(now, &next);
 	ticket_keys_timers(now, &next);
 	user_tunnels_timers(now, &next);
+	/* A master that was busy for long has opens to read before it drops. */
+	if (allows_due(now))
+		master_drain(CHILD_GATE);
 	allows_timers(now, &next);
 	return next == -1 ? -1 : (int)(next - now);
 }

@@ -112,30 +112,22 @@ master_audit_cache_flush(const char *by, const char *user, bool applied,
 /*
  * What the master adds to a child's record: the version of the policy
  * that decided, from the sender's generation or, for a close, from the
- * tunnel table; groups only as an authenticator or the table says; an
- * open's decided fields from its allow (allows.h). NULL, or why the
- * sender must be killed.
+ * tunnel table; groups only as an authenticator or the table says.
  */
-static const char *
+static void
 master_audit_stamp(const struct child *c, struct audit_record *r)
 {
 	const struct tunnel	*t;
+	int64_t			 keep;
 
 	r->policy[0] = '\0';
 	if (c->kind != CHILD_AUTH)
 		r->groups[0] = '\0';
-	else if (r->event == AUDIT_ALLOW)
-		allows_put(r, proc_now_ms());
-	/*
-	 * The allow record was sent before the gate worker had its answer,
-	 * but on another socket: read what the authenticators sent first.
-	 */
-	if (c->kind == CHILD_GATE && r->event == AUDIT_OPEN &&
-	    !allows_take(r)) {
-		master_drain(CHILD_AUTH);
-		if (!allows_take(r))
-			return "an open record for a tunnel no authenticator "
-			    "allowed";
+	else if (r->event == AUDIT_ALLOW) {
+		/* A gate worker opens within its request's auth timeout. */
+		keep = c->gen->cfg->timeout_auth_ms;
+		allows_put(r, proc_now_ms() + (keep > TG_GRANT_OPEN_MS ? keep :
+		    TG_GRANT_OPEN_MS));
 	}
 	if (r->event == AUDIT_CLOSE) {
 		if ((t = tunnels_find(r->tunnel_id)) != NULL) {
@@ -144,7 +136,28 @@ master_audit_stamp(const struct child *c, struct audit_record *r)
 		}
 	} else if (c->gen != NULL && r->event != AUDIT_LOCKOUT)
 		AUDIT_SET(r->policy, policy_hash(c->gen->policy));
-	return NULL;
+}
+
+/*
+ * A gate worker's open carries what an authenticator allowed for that
+ * tunnel (allows.h), or is not written. The allow record was sent before
+ * the gate worker had its answer, but on another socket: read what the
+ * authenticators sent first. No allow: that tunnel ends, not the worker,
+ * which may be honest and only late.
+ */
+static bool
+master_open_allowed(struct child *gate, struct audit_record *r)
+{
+	if (allows_take(r))
+		return true;
+	master_drain(CHILD_AUTH);
+	if (allows_take(r))
+		return true;
+	log_warnx("gate worker %d: open record for tunnel %016llx, which no "
+	    "authenticator allowed; not written", (int)gate->pid,
+	    (unsigned long long)r->tunnel_id);
+	tunnels_end_untracked(gate, r->tunnel_id);
+	return false;
 }
 
 void
@@ -232,8 +245,11 @@ master_audit_child(struct child *c, const struct audit_record *sent)
 		    (int)c->pid, (unsigned long long)rec->tunnel_id);
 		return;
 	}
-	if ((why = master_audit_stamp(c, rec)) != NULL ||
-	    (rec->event == AUDIT_OPEN && (why = tunnels_open(c, rec)) != NULL)) {
+	master_audit_stamp(c, rec);
+	if (c->kind == CHILD_GATE && rec->event == AUDIT_OPEN &&
+	    !master_open_allowed(c, rec))
+		return;
+	if (rec->event == AUDIT_OPEN && (why = tunnels_open(c, rec)) != NULL) {
 		master_kill_child(c, why);
 		return;
 	}

@@ -261,17 +261,29 @@ class Held:
         if not self.reap():
             self._ptrace(tg_attacker.PTRACE_DETACH)
 
-def allow_tunnel(gw, held, tunnel, backend_port, after=None):
-    """Have an authenticator allow tunnel, asked for on the held gate
-    worker's authenticator socket; its answer (and backend socket) taken
-    off that socket, so only the test knows the tunnel."""
+def allow_tunnels(gw, held, tunnels, backend_port, after=None):
+    """Have an authenticator allow each of tunnels, asked for on the held
+    gate worker's authenticator socket; the answers (and backend sockets)
+    taken off that socket, so only the test knows the tunnels."""
     sock = steal(held.pid, gate_sockets(gw, held.pid)["auth"])
     with sock:
-        assert send(sock, auth_request(req_id=5, tunnel_id=tunnel,
-                                       host="backend.test", port=backend_port))
-        reply = recv_reply(sock)
-    assert int.from_bytes(reply[16:20], "little") == VERDICT_ALLOW, reply[:24]
-    gw.wait_audit(after=after, event="allow", tunnel=tunnel_hex(tunnel))
+        for tunnel in tunnels:
+            assert send(sock, auth_request(req_id=5, tunnel_id=tunnel,
+                                           host="backend.test", port=backend_port))
+            reply = recv_reply(sock)
+            assert int.from_bytes(reply[16:20], "little") == VERDICT_ALLOW, reply[:24]
+    for tunnel in tunnels:
+        gw.wait_audit(after=after, event="allow", tunnel=tunnel_hex(tunnel))
+
+
+def sync_written(gw, sock):
+    """Until the master has read everything sent before on this gate
+    worker's control socket: a gate worker's own kind of record, written
+    once read, comes after it on the socket."""
+    marker = marker_id()
+    h.wait_for(lambda: send(sock, ctl_audit("error", marker, reason="sync")), 20,
+               "room on the control socket", 0.002)
+    return gw.wait_audit(event="error", tunnel=tunnel_hex(marker), after=0)
 
 
 def wait_gone(pid, start, timeout=10):

@@ -57,14 +57,6 @@ def _send_all(sock, messages):
                    0.002)
 
 
-def _sync(gw, sock):
-    """Until the master has read everything sent before: a gate worker's own
-    kind of record, written once read, comes after it on the socket."""
-    marker = pf.marker_id()
-    _send_all(sock, [pf.ctl_audit("error", marker, reason="sync")])
-    return gw.wait_audit(event="error", tunnel=pf.tunnel_hex(marker), after=0)
-
-
 def _handoff(relay, tunnel_id):
     return pf._hdr(pf.CTL_VERSION, CTL_HANDOFF, 24) + struct.pack("<IIQ", relay, 0,
                                                                    tunnel_id)
@@ -102,12 +94,11 @@ def test_more_open_records_than_limits_connections_kill_the_gate_worker(
     opens = [pf.ctl_audit("open", i, user="mallory", target="x.test:1") for i in ids]
     held = pf.Held(gate)
     try:
-        for i in ids:
-            pf.allow_tunnel(gw, held, i, backends.echo.port)
+        pf.allow_tunnels(gw, held, ids, backends.echo.port)
         with sock:
             # As many as an honest gate worker may hold: written and tracked.
             _send_all(sock, opens[:limit])
-            _sync(gw, sock)
+            pf.sync_written(gw, sock)
             assert hf.process_alive(gate, start)
             assert _status_ids(gw) == {pf.tunnel_hex(i) for i in ids[:limit]}
             # One more is a lie, however well formed.
@@ -149,7 +140,7 @@ def test_reports_of_handoffs_never_sent_are_bounded_per_relay_worker(make_gatewa
         # up to the bound, counted (an honest gate worker's view of the
         # loads lags, so it may overshoot).
         _send_all(sock, [_handoff(0, i) for i in ids[:most]])
-        _sync(gw, sock)
+        pf.sync_written(gw, sock)
         assert hf.process_alive(gate, start)
         assert not pf.violations_about(gw, gate)
         _send_all(sock, [_handoff(0, ids[most])])

@@ -216,7 +216,11 @@ test_duration_bounds_are_enforced(void **state)
 		    "workers.restart_delay: 0.05 seconds is out of range; use a "
 		    "duration from 0.1 to 30 seconds" },
 		{ MINIMAL "workers = { restart_delay = 31; };", 3,
-		    "workers.restart_delay: 31 seconds is out of range" },
+		    "workers.restart_delay: 31 seconds is out of range; use a "
+		    "duration from 0.1 to 30 seconds" },
+		{ MINIMAL "workers = { restart_delay = 0; };", 3,
+		    "workers.restart_delay: 0 seconds is out of range; use a "
+		    "duration from 0.1 to 30 seconds" },
 		{ MINIMAL "auth = { failure_delay = 60.5; };", 3,
 		    "auth.failure_delay: 60.5 seconds is out of range; use a "
 		    "duration from 0 to 60 seconds" },
