@@ -111,7 +111,7 @@ void	 conn_pump(struct worker *, struct conn *);
 
 /* handoff.c */
 void	 handoff_try(struct worker *, struct conn *);
-void	 handoff_receive(struct worker *);
+int	 handoff_receive(struct worker *);
 
 /* gate.c */
 void	 gate_set_state(struct worker *, struct conn *, enum conn_state);

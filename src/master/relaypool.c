@@ -316,9 +316,18 @@ relays_timers(int64_t now, int64_t *next)
 void
 relays_stop(void)
 {
-	for (unsigned i = 0; i < m.n_relays; i++)
+	for (unsigned i = 0; i < m.n_relays; i++) {
 		if (m.relays[i].s.pid != 0)
 			kill(m.relays[i].s.pid, SIGTERM);
+		/*
+		 * No gate worker is started any more: when the last one has
+		 * gone, the relay worker reads the end of its handoffs.
+		 */
+		if (m.relays[i].send_end != -1) {
+			close(m.relays[i].send_end);
+			m.relays[i].send_end = -1;
+		}
+	}
 }
 
 size_t

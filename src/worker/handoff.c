@@ -184,8 +184,11 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 	conn_close(g, c, AUDIT_BY_ERROR, reason);
 }
 
-/* Relay worker: take every tunnel waiting on our socket. */
-void
+/*
+ * Relay worker: take every tunnel waiting on our socket. 0 once no gate
+ * worker (nor the master) holds the other end any more, else 1.
+ */
+int
 handoff_receive(struct worker *g)
 {
 	static _Alignas(struct handoff_msg) uint8_t msg[HANDOFF_MSG_MAX + 1];
@@ -195,8 +198,9 @@ handoff_receive(struct worker *g)
 		switch (msg_recv(&handoff_proto, g->env->handoff_fd, MSG_GATE,
 		    MSG_RELAY, msg, sizeof(msg), &in)) {
 		case MSG_AGAIN:
+			return 1;
 		case MSG_EOF:
-			return;
+			return 0;
 		case MSG_BAD:
 			log_warnx("handoff: dropped a handoff: %s", in.why);
 			break;

@@ -422,12 +422,15 @@ worker_dispatch_signal(struct worker *g)
 	while (read(g->sig_ev.fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 			/*
-			 * Handoffs already queued are tunnels with a 200 sent:
-			 * they drain like the rest, never die unread with us.
+			 * A handoff is a tunnel whose 200 was sent: one still
+			 * queued, or one a draining gate worker sends after
+			 * this, drains like the rest. A relay worker takes
+			 * them until every gate worker is gone (the master
+			 * closed its own end at the stop: end of file) or its
+			 * drain time is up.
 			 */
-			if (g->env->role == WORKER_RELAY && g->accepting)
-				handoff_receive(g);
-			gate_stop_accepting(g);
+			if (g->env->role != WORKER_RELAY)
+				gate_stop_accepting(g);
 			if (!g->draining) {
 				g->draining = true;
 				g->drain_at = proc_now_ms() +
@@ -451,6 +454,8 @@ worker_timers(struct worker *g)
 		if (c != NULL && (next == -1 || c->deadline_ms < next))
 			next = c->deadline_ms;
 	}
+	if (g->draining && now >= g->drain_at)
+		gate_stop_accepting(g);
 	if (g->draining && (next == -1 || g->drain_at < next))
 		next = g->drain_at;
 	worker_tunnel_timers(g, now, &next);
@@ -503,8 +508,8 @@ worker_dispatch(struct worker *g, struct ev *ev, uint32_t events)
 			conn_backend_event(g, ev->conn, events);
 		break;
 	case EV_HANDOFF:
-		if (g->accepting)
-			handoff_receive(g);
+		if (g->accepting && handoff_receive(g) == 0)
+			gate_stop_accepting(g);
 		break;
 	}
 }

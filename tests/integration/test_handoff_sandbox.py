@@ -25,8 +25,10 @@ def test_relay_workers_are_exec_d_children_of_the_master(gateway):
 def test_relay_workers_run_sandboxed(gateway, env):
     relay_uid = str(hf.uid_of(h.RELAY_USER))
     for pid in hf.relay_pids(gateway, 2):
+        # A relay worker enters its filter once its loop is set up.
+        h.wait_for(lambda: hf.proc_status(pid)["Seccomp"] == "2", 10,
+                   f"relay worker {pid} to enter its sandbox")
         st = hf.proc_status(pid)
-        assert st["Seccomp"] == "2", (pid, st["Seccomp"])
         assert st["NoNewPrivs"] == "1", (pid, st["NoNewPrivs"])
         assert st["Uid"].split() == [relay_uid] * 4, (pid, st["Uid"])
         assert int(st["CapEff"], 16) == 0 and int(st["CapPrm"], 16) == 0, (pid, st)

@@ -15,6 +15,7 @@ import pytest
 
 import harness as h
 import handoff_fixtures as hf
+import proto_fixtures as pf
 from harness import connect_request
 
 TUNNELS = 6
@@ -287,3 +288,36 @@ def test_tunnels_of_a_killed_gate_worker_get_audit_close_records(make_gateway, b
     closes = [e for e in gw.audit_events() if e["event"] == "close"
               and e["tunnel"] == close["tunnel"]]
     assert len(opens) == 1 and len(closes) == 1, (opens, closes)
+
+
+def test_a_tunnel_answered_as_the_gateway_stops_drains_in_a_relay_worker(make_gateway,
+                                                                         backends):
+    """The stop's race, made certain: the gate worker (held in a ptrace
+    stop) reads the request only after the relay worker was told to stop.
+    The 200 still goes out and the tunnel is handed over; the relay worker
+    takes handoffs until every gate worker has gone (it reads the end of
+    its handoff socket), so the tunnel drains like the rest instead of
+    dying queued behind a relay worker that has left."""
+    gw = make_gateway("stop-late-handoff", gate=1, relay=1)
+    gate, = gw.wait_children("tg-gate", 1)
+    relay, = hf.relay_pids(gw, 1)
+    # Filtered once its loop is set up (and SIGTERM is its to read).
+    h.wait_for(lambda: hf.proc_status(relay)["Seccomp"] == "2", 10,
+               f"relay worker {relay} to be ready")
+    c = h.TlsClient(gw.port, gw.env.ca)
+    held = pf.Held(gate)
+    try:
+        c.send(connect_request(f"backend.test:{backends.echo.port}"))
+        gw.signal(signal.SIGTERM)
+        h.wait_for(lambda: "stopping: no new connections" in gw.stderr_text(), 10,
+                   "the stop to begin")
+        time.sleep(h.scaled(0.5))   # for the relay worker to read its SIGTERM
+    finally:
+        held.release()
+    with c:
+        client = c.client_address
+        assert c.read_head().status == 200
+        h.echo_round_trip(c)
+        assert hf.wait_held_by_relay(gw, c.local_port) == relay
+    close = gw.wait_audit(event="close", client=client)
+    assert close["reason"] != "worker_died", close
