@@ -25,6 +25,11 @@ struct allowed {
 	uint64_t		 id;		/* first: the tree's key */
 	TAILQ_ENTRY(allowed)	 entry;
 	int64_t			 drop_at;
+	/*
+	 * Allowed twice before it opened: only a gate worker that chose the
+	 * id twice does that, and its open could name either decision.
+	 */
+	bool			 twice;
 	struct decided		 d;
 };
 
@@ -50,11 +55,15 @@ allowed_drop(struct allowed *e)
 void
 allows_put(const struct audit_record *allow, int64_t drop_at_ms)
 {
+	void		*node;
 	struct allowed	*e;
 
-	if (allow->tunnel_id == 0 ||
-	    tfind(&allow->tunnel_id, &tree, allowed_cmp) != NULL)
+	if (allow->tunnel_id == 0)
 		return;
+	if ((node = tfind(&allow->tunnel_id, &tree, allowed_cmp)) != NULL) {
+		(*(struct allowed **)node)->twice = true;
+		return;
+	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		fatal("allows: calloc");
 	e->id = allow->tunnel_id;
@@ -80,6 +89,10 @@ allows_take(struct audit_record *open)
 	if (node == NULL)
 		return false;
 	e = *(struct allowed **)node;
+	if (e->twice) {
+		allowed_drop(e);
+		return false;
+	}
 	AUDIT_SET(open->user, e->d.user);
 	AUDIT_SET(open->target, e->d.target);
 	AUDIT_SET(open->resolved, e->d.resolved);

@@ -18,7 +18,7 @@
 void	 allows_put(const struct audit_record *allow, int64_t drop_at_ms);
 /*
  * Writes the decision's fields over open's and forgets it; false if no
- * allow for open's tunnel is known.
+ * allow for open's tunnel is known, or two were.
  */
 bool	 allows_take(struct audit_record *open);
 /* Whether one is due to be dropped: read the gate workers' opens first. */

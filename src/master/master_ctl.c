@@ -154,7 +154,7 @@ master_open_allowed(struct child *gate, struct audit_record *r)
 	if (allows_take(r))
 		return true;
 	log_warnx("gate worker %d: open record for tunnel %016llx, which no "
-	    "authenticator allowed; not written", (int)gate->pid,
+	    "authenticator allowed (or two did); not written", (int)gate->pid,
 	    (unsigned long long)r->tunnel_id);
 	tunnels_end_untracked(gate, r->tunnel_id);
 	return false;

@@ -157,12 +157,32 @@ def test_an_open_record_for_a_tunnel_no_authenticator_allowed_is_not_written(
     with sock:
         pf.send(sock, pf.ctl_audit("open", tunnel, user="alice", target="x.test:1"))
         line = (f"gate worker {pid}: open record for tunnel {pf.tunnel_hex(tunnel)}, "
-                "which no authenticator allowed; not written")
+                "which no authenticator allowed (or two did); not written")
         h.wait_for(lambda: line in gw.stderr_text(), 10, f"the master's {line!r}")
         pf.sync_written(gw, sock)
     assert not pf.lines_with_tunnel(gw, tunnel)
     assert hf.process_alive(pid, start)
     assert not pf.violations_about(gw, pid)
+
+
+def test_an_open_record_for_a_tunnel_allowed_twice_is_not_written(make_gateway,
+                                                                  backends):
+    """A gate worker chooses tunnel ids: one it had allowed twice (two
+    backends, two decisions) opens with neither named."""
+    gw = make_gateway("ctl-open-allowed-twice")
+    pid, start, sock = _ctl_of(gw, "gate")
+    held = pf.Held(pid)
+    tunnel = pf.marker_id()
+    try:
+        pf.allow_tunnels(gw, held, [tunnel, tunnel], backends.echo.port)
+        with sock:
+            pf.send(sock, pf.ctl_audit("open", tunnel, user="alice", target="x.test:1"))
+            pf.sync_written(gw, sock)
+    finally:
+        held.release()
+    assert [e["event"] for e in pf.lines_with_tunnel(gw, tunnel)] == ["allow", "allow"]
+    assert "which no authenticator allowed (or two did); not written" in gw.stderr_text()
+    assert hf.process_alive(pid, start)
 
 
 def test_every_audit_line_names_the_process_that_sent_it(make_gateway, backends):
