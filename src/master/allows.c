@@ -10,17 +10,6 @@
 #include "allows.h"
 #include "log.h"
 
-/* The fields an allow record decides; the rest of it came from a gate. */
-struct decided {
-	char	 user[sizeof(((struct audit_record *)0)->user)];
-	char	 target[sizeof(((struct audit_record *)0)->target)];
-	char	 resolved[sizeof(((struct audit_record *)0)->resolved)];
-	char	 rule[sizeof(((struct audit_record *)0)->rule)];
-	char	 groups[TG_AUDIT_GROUPS_SIZE];
-	char	 cert_subject[TG_CERT_SUBJECT_SIZE];
-	char	 cert_sha256[sizeof(((struct audit_record *)0)->cert_sha256)];
-};
-
 struct allowed {
 	uint64_t		 id;		/* first: the tree's key */
 	TAILQ_ENTRY(allowed)	 entry;
@@ -30,7 +19,7 @@ struct allowed {
 	 * id twice does that, and its open could name either decision.
 	 */
 	bool			 twice;
-	struct decided		 d;
+	struct audit_record	 allow;
 };
 
 static void			*tree;
@@ -42,6 +31,19 @@ allowed_cmp(const void *a, const void *b)
 	uint64_t	 x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
 	return (x > y) - (x < y);
+}
+
+/* The fields an allow record decides; the rest of it came from a gate. */
+static void
+decided_copy(struct audit_record *to, const struct audit_record *from)
+{
+	AUDIT_SET(to->user, from->user);
+	AUDIT_SET(to->target, from->target);
+	AUDIT_SET(to->resolved, from->resolved);
+	AUDIT_SET(to->rule, from->rule);
+	AUDIT_SET(to->groups, from->groups);
+	AUDIT_SET(to->cert_subject, from->cert_subject);
+	AUDIT_SET(to->cert_sha256, from->cert_sha256);
 }
 
 static void
@@ -68,13 +70,7 @@ allows_put(const struct audit_record *allow, int64_t drop_at_ms)
 		fatal("allows: calloc");
 	e->id = allow->tunnel_id;
 	e->drop_at = drop_at_ms;
-	AUDIT_SET(e->d.user, allow->user);
-	AUDIT_SET(e->d.target, allow->target);
-	AUDIT_SET(e->d.resolved, allow->resolved);
-	AUDIT_SET(e->d.rule, allow->rule);
-	AUDIT_SET(e->d.groups, allow->groups);
-	AUDIT_SET(e->d.cert_subject, allow->cert_subject);
-	AUDIT_SET(e->d.cert_sha256, allow->cert_sha256);
+	decided_copy(&e->allow, allow);
 	if (tsearch(&e->id, &tree, allowed_cmp) == NULL)
 		fatal("allows: tsearch");
 	TAILQ_INSERT_TAIL(&queue, e, entry);
@@ -93,13 +89,7 @@ allows_take(struct audit_record *open)
 		allowed_drop(e);
 		return false;
 	}
-	AUDIT_SET(open->user, e->d.user);
-	AUDIT_SET(open->target, e->d.target);
-	AUDIT_SET(open->resolved, e->d.resolved);
-	AUDIT_SET(open->rule, e->d.rule);
-	AUDIT_SET(open->groups, e->d.groups);
-	AUDIT_SET(open->cert_subject, e->d.cert_subject);
-	AUDIT_SET(open->cert_sha256, e->d.cert_sha256);
+	decided_copy(open, &e->allow);
 	allowed_drop(e);
 	return true;
 }

@@ -236,7 +236,7 @@ hkdf_expand_label(const struct tls_suite *s, const uint8_t *secret,
 	size_t			 plen = sizeof(prefix) - 1, llen = strlen(label);
 	size_t			 n = 0;
 	int			 rv = -1;
-	EVP_KDF_CTX		*kctx = NULL;
+	EVP_KDF_CTX		*kctx;
 	OSSL_PARAM		 params[3];
 
 	if (llen > 16 || outlen > 255 || tls_record_global_init() == -1)
