@@ -239,7 +239,7 @@ class Slapd:
         self.dir.mkdir()
         (self.dir / "db").mkdir()
         (self.dir / "slapd.d").mkdir()
-        self.port, self.tls_port = h.free_port(), h.free_port()
+        self.port, self.tls_port = h.free_ports(2)
         self.ca, self.cert, self.key = make_ca(self.dir, f"{name} test CA")
         self.root_pw = secrets.token_hex(12)
         self.service_pw = secrets.token_hex(12)
@@ -284,9 +284,22 @@ class Slapd:
 
         def answers():
             assert self.proc.poll() is None, (
-                f"slapd exited with {self.proc.returncode}:\n{self.log.read_text()}")
+                f"slapd exited with {self.proc.returncode} "
+                f"(ports taken by another: {self._taken_ports()}):\n"
+                f"{self.log.read_text()}")
             return self._tool("ldapwhoami", check=False).returncode == 0
         h.wait_for(answers, timeout, "slapd to answer")
+
+    def _taken_ports(self):
+        """slapd -d 0 says nothing when it cannot bind; say it for it."""
+        taken = []
+        for port in {self.port, self.tls_port}:
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:
+                    taken.append(port)
+        return taken or "none"
 
     def stop(self):
         if self.proc is None or self.proc.poll() is not None:

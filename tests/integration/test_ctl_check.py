@@ -2,7 +2,6 @@
 would against policy files and configurations the tests write. Warnings
 name FILE:LINE of the rule; exit 0 clean, 1 warnings, 2 errors."""
 
-import os
 
 import harness as h
 from ctl_fixtures import ctl, policy_file, rules, warnings

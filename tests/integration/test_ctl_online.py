@@ -107,7 +107,7 @@ def test_online_pam_service_file(env):
     (gw.dir / "pam.d" / "tunnelgate").write_text("auth required pam_no_such_module.so\n")
     r, lines = _online(gw)
     assert r.returncode == 2
-    assert f"its modules do not load" in lines[0]
+    assert "its modules do not load" in lines[0]
     assert f"check the module names in {gw.dir / 'pam.d'}/tunnelgate" in lines[0]
 
 

@@ -11,8 +11,6 @@ import struct
 import threading
 import time
 
-import pytest
-
 import harness as h
 import handoff_fixtures as hf
 import proto_fixtures as pf

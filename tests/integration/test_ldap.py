@@ -10,7 +10,6 @@ so a gateway that fell back to PAM would fail these tests.
 """
 
 import subprocess
-import time
 
 import pytest
 

@@ -15,7 +15,6 @@ import time
 import pytest
 
 import harness as h
-from harness import connect_request
 
 LINE = re.compile(r'^([a-z_]+)(\{[^}]*\})? (\S+)$')
 
@@ -28,7 +27,7 @@ def _metrics_config(gw, listen):
 
 def _gateway(make_gateway, name, listen=None, **kw):
     gw = make_gateway(name, start=False, **kw)
-    gw.metrics_port = h.free_port()
+    gw.metrics_port, = h.free_ports(1, exclude=(gw.port,))
     gw.conf.write_text(_metrics_config(
         gw, listen or f"127.0.0.1:{gw.metrics_port}"))
     gw.start()

@@ -10,7 +10,7 @@ import pytest
 
 import harness as h
 from client_fixtures import extra_hosts
-from harness import assert_error, connect_request
+from harness import connect_request
 
 RULE_NO_LOOPBACK = "deny-loopback"
 RULE_ANYWHERE = "anywhere"

@@ -331,7 +331,7 @@ def two_listeners(env, backends):
     gw = h.Gateway(env, "resumption-listeners", gate=1, authenticator=1, relay=1)
     ca = gw.dir / "client-ca.pem"
     shutil.copy(pki.ca, ca)
-    gw.cert_port = h.free_port()
+    gw.cert_port, = h.free_ports(1, exclude=(gw.port,))
     plain = f'{{ address = "127.0.0.1"; port = {gw.port}; backlog = 128; }}'
     text = gw.config_text()
     assert plain in text

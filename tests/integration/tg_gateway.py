@@ -11,7 +11,6 @@ import signal
 import ssl
 import subprocess
 import time
-from pathlib import Path
 
 from tg_client import TlsClient, connect_request
 from tg_env import (GATE_USER, REALM, RELAY_USER, REPO, _parent, daemon_path, free_port,
