@@ -29,6 +29,23 @@
 #define TLS_RECORD_HEADER	5
 #define TLS_RECORD_MAX		16384	/* a plaintext record, RFC 8446 5.1 */
 
+/* Ids for GATE_IDS_BATCH connections from one getrandom() call. */
+#define GATE_IDS_BATCH		64
+
+static uint64_t
+conn_new_tunnel_id(void)
+{
+	static uint64_t	 ids[GATE_IDS_BATCH];
+	static size_t	 left;
+
+	if (left == 0) {
+		if (getrandom(ids, sizeof(ids), 0) != sizeof(ids))
+			fatal("gate: getrandom");
+		left = GATE_IDS_BATCH;
+	}
+	return ids[--left];
+}
+
 void
 conn_watch(struct worker *g, struct ev *ev, int fd, enum ev_kind kind,
     struct conn *c)
@@ -66,9 +83,7 @@ conn_accept(struct worker *g, int fd, const struct sockaddr *peer,
 	AUDIT_SET(c->facts.client, client);
 	c->proxy_versions = l->proxy_protocol;
 	c->listener = (unsigned)(l - g->env->listener_conf);
-	if (getrandom(&c->facts.tunnel_id, sizeof(c->facts.tunnel_id), 0) !=
-	    sizeof(c->facts.tunnel_id))
-		fatal("gate: getrandom");
+	c->facts.tunnel_id = conn_new_tunnel_id();
 	pump_end_init(&c->pump.client, fd, &ssl_pump_ops, NULL);
 	pump_end_init(&c->pump.backend, -1, &pump_plain_ops, NULL);
 	/*
@@ -169,7 +184,7 @@ conn_close(struct worker *g, struct conn *c, enum audit_closed_by by,
 	 * them), so close() alone could leave events naming a freed conn.
 	 */
 	epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->pump.client.fd, NULL);
-	if (c->pump.backend.fd != -1)
+	if (c->backend_ev.conn != NULL)
 		epoll_ctl(g->epfd, EPOLL_CTL_DEL, c->pump.backend.fd, NULL);
 	SSL_free(c->ssl);
 	c->ssl = NULL;
@@ -275,33 +290,38 @@ conn_ack_now(struct conn *c)
 	    sizeof(one));
 }
 
+enum first_record { FIRST_WAIT, FIRST_TLS, FIRST_PLAINTEXT, FIRST_CLOSE };
+
 /*
- * Whether the client's first TLS record (its ClientHello) is whole in the
- * socket's receive buffer. Until it is, the connection holds no TLS state:
- * a client that trickles its handshake costs the kernel's buffer, not the
- * tens of KiB of an SSL object with a partial record in its read buffer.
- * Edge-triggered epoll reports each arrival, so peeking loses no event.
+ * What the client sent first, from one peek: a TLS record only once it is
+ * whole in the socket's receive buffer. Until then the connection holds no
+ * TLS state: a client that trickles its ClientHello costs the kernel's
+ * buffer, not the tens of KiB of an SSL object with a partial record in its
+ * read buffer. Edge-triggered epoll reports each arrival, so peeking loses
+ * no event.
  */
-static bool
-conn_first_record_in(struct conn *c)
+static enum first_record
+conn_first_record(struct conn *c)
 {
 	static uint8_t	 peek[TLS_RECORD_HEADER + TLS_RECORD_MAX];
 	ssize_t		 n;
 	size_t		 len;
 
-	n = recv(c->pump.client.fd, peek, TLS_RECORD_HEADER, MSG_PEEK);
-	if (n >= 0 && n < TLS_RECORD_HEADER)
-		return n == 0;	/* a hang-up is OpenSSL's to see */
+	n = recv(c->pump.client.fd, peek, sizeof(peek), MSG_PEEK);
 	if (n == -1)
-		return errno != EAGAIN && errno != EINTR;
+		return errno == EAGAIN || errno == EINTR ? FIRST_WAIT :
+		    FIRST_CLOSE;
+	if (n == 0)
+		return FIRST_CLOSE;
+	if (peek[0] != TLS_RECORD_HANDSHAKE)
+		return isupper(peek[0]) ? FIRST_PLAINTEXT : FIRST_CLOSE;
+	if (n < TLS_RECORD_HEADER)
+		return FIRST_WAIT;
 	len = (size_t)peek[3] << 8 | peek[4];
 	/* Not a record a ClientHello fits in: let OpenSSL refuse it. */
 	if (len > TLS_RECORD_MAX)
-		return true;
-	n = recv(c->pump.client.fd, peek, TLS_RECORD_HEADER + len, MSG_PEEK);
-	if (n == -1)
-		return errno != EAGAIN && errno != EINTR;
-	return n == (ssize_t)(TLS_RECORD_HEADER + len);
+		return FIRST_TLS;
+	return (size_t)n >= TLS_RECORD_HEADER + len ? FIRST_TLS : FIRST_WAIT;
 }
 
 /*
@@ -331,8 +351,6 @@ conn_handshake_failed(struct worker *g, struct conn *c)
 static void
 conn_handshake(struct worker *g, struct conn *c)
 {
-	uint8_t	 first;
-	ssize_t	 n;
 	int	 r;
 
 	if (c->proxy_versions != 0) {
@@ -349,25 +367,18 @@ conn_handshake(struct worker *g, struct conn *c)
 		}
 	}
 	if (c->ssl == NULL) {
-		n = recv(c->pump.client.fd, &first, 1, MSG_PEEK);
-		if (n == -1 && (errno == EAGAIN || errno == EINTR)) {
+		switch (conn_first_record(c)) {
+		case FIRST_WAIT:
 			c->pump.client.readable = false;
 			return;
-		}
-		if (n <= 0) {
+		case FIRST_PLAINTEXT:
+			conn_plaintext(g, c);
+			return;
+		case FIRST_CLOSE:
 			conn_close(g, c, AUDIT_BY_NONE, NULL);
 			return;
-		}
-		if (first != TLS_RECORD_HANDSHAKE) {
-			if (isupper(first))
-				conn_plaintext(g, c);
-			else
-				conn_close(g, c, AUDIT_BY_NONE, NULL);
-			return;
-		}
-		if (!conn_first_record_in(c)) {
-			c->pump.client.readable = false;
-			return;
+		case FIRST_TLS:
+			break;
 		}
 		if ((c->ssl = SSL_new(g->env->ctx)) == NULL ||
 		    SSL_set_fd(c->ssl, c->pump.client.fd) != 1 ||
@@ -380,6 +391,13 @@ conn_handshake(struct worker *g, struct conn *c)
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
+		/*
+		 * A flight in one read, not a read per record header and one
+		 * per body. Off again once the handshake is done, so that
+		 * what libssl holds at a handoff is at most part of a record
+		 * (handoff_ready() waits for it).
+		 */
+		SSL_set_read_ahead(c->ssl, 1);
 		c->pump.client.io = c->ssl;
 		if (g->env->n_relays > 0 && tls_export_attach(c->ssl) != 0)
 			log_warnx("%s: cannot track TLS state; this tunnel "
@@ -387,6 +405,7 @@ conn_handshake(struct worker *g, struct conn *c)
 	}
 	ERR_clear_error();
 	if ((r = SSL_do_handshake(c->ssl)) == 1) {
+		SSL_set_read_ahead(c->ssl, 0);
 		conn_ack_now(c);
 		tls_facts(c->ssl, c->facts.tls_version,
 		    sizeof(c->facts.tls_version), c->facts.tls_cipher,
@@ -579,19 +598,15 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 {
 	char	 resp[64];
 	size_t	 n;
-	int	 one = 1;
 
 	/*
-	 * Real-time streams: never hold small writes back. The backend
-	 * socket comes non-blocking and with TCP_NODELAY from the
-	 * authenticator (auth_backend_connect()).
+	 * Both sockets have TCP_NODELAY: the client's from its listener
+	 * (listener_open()), the backend's from the authenticator
+	 * (auth_backend_connect()), which also made it non-blocking.
 	 */
-	setsockopt(c->pump.client.fd, IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one));
 	pump_end_init(&c->pump.backend, fd, &pump_plain_ops, NULL);
 	/* Authorized: the up buffer becomes a relay direction. */
 	buf_raise_max(&c->pump.up, g->env->cfg->limit_buffer_bytes);
-	conn_watch(g, &c->backend_ev, fd, EV_BACKEND, c);
 	n = http_response_format(200, "", resp, sizeof(resp));
 	buf_put(&c->pump.down, resp, n);
 	c->status_bytes = (uint32_t)n;
@@ -602,6 +617,14 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 		tls_read_ahead(c->ssl);
 	gate_audit(g, c, AUDIT_OPEN, AUDIT_BY_NONE, NULL);
 	conn_pump(g, c);
+	/*
+	 * Most tunnels leave for a relay worker in that pump: watch the
+	 * backend only for one that stays, which saves two epoll_ctl() calls
+	 * a tunnel. Adding a socket to edge-triggered epoll reports what is
+	 * already pending, so nothing that came meanwhile is missed.
+	 */
+	if (!c->dead)
+		conn_watch(g, &c->backend_ev, fd, EV_BACKEND, c);
 }
 
 void

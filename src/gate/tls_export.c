@@ -135,7 +135,10 @@ tls_export_ctx_init(SSL_CTX *ctx)
 		return -1;
 	SSL_CTX_set_keylog_callback(ctx, export_keylog_cb);
 	SSL_CTX_set_msg_callback(ctx, export_msg_cb);
-	/* Read-ahead would pull later records' ciphertext into libssl. */
+	/*
+	 * Read-ahead would pull later records' ciphertext into libssl: gate
+	 * workers turn it on for the handshake only (conn_handshake()).
+	 */
 	SSL_CTX_set_read_ahead(ctx, 0);
 	return 0;
 }

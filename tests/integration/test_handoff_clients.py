@@ -12,6 +12,7 @@ import pytest
 
 import harness as h
 import handoff_fixtures as hf
+from client_fixtures import nodelay
 from harness import connect_request
 
 KEY_UPDATE_SENT = b">>> TLS 1.3, Handshake [length 0005], KeyUpdate"
@@ -250,3 +251,32 @@ def test_large_pipelined_upload_arrives_intact_and_tunnel_moves_to_relay(gateway
         assert c.recv_until(b"\n") == f"{len(payload)} {h.sha256(payload)}\n".encode()
         r = server.result()
         assert (r["bytes"], r["sha256"]) == (len(payload), h.sha256(payload))
+
+
+def _socket_fd(pid, inode):
+    target = f"socket:[{inode}]"
+    fds = [fd for fd, what in hf.open_files(pid).items() if what == target]
+    assert len(fds) == 1, (pid, inode, fds)
+    return fds[0]
+
+
+@pytest.mark.parametrize("relay", [2, 0])
+def test_both_sockets_of_a_tunnel_have_tcp_nodelay(make_gateway, relay):
+    """Real-time streams: the gateway holds no small write back, on the
+    client's side (accepted with it from the listener) or the backend's,
+    in the relay worker that continues the tunnel or in a gate worker
+    that relays it itself."""
+    gw = make_gateway(f"nodelay-relay{relay}", relay=relay)
+    with hf.TrackingEcho() as backend:
+        c, link = hf.tracked_tunnel(gw, backend)
+        with c:
+            h.echo_round_trip(c)
+            if relay:
+                pid = hf.wait_held_by_relay(gw, c.local_port,
+                                            backend_link=(link, backend.port))
+            else:
+                pid = gw.gate_pid_of(c)
+            client_side = _socket_fd(pid, h.tcp_inode(gw.port, c.local_port))
+            backend_side = _socket_fd(pid, h.tcp_inode(link, backend.port))
+            assert nodelay(pid, client_side), "client's side without TCP_NODELAY"
+            assert nodelay(pid, backend_side), "backend's side without TCP_NODELAY"

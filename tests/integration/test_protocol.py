@@ -3,6 +3,7 @@
 import re
 import select
 import socket
+import ssl
 import time
 
 import pytest
@@ -112,6 +113,36 @@ def test_trickled_request_still_gets_408(gateway):
             assert time.monotonic() < deadline, "a trickling client kept its request open"
             c.send(raw[i:i + 1])
         assert_error(c.read_error(), 408)
+
+
+def test_a_client_hello_sent_in_pieces_is_answered(gateway, backends):
+    """The gateway waits for the whole first record, whichever byte the
+    client stops at: inside the record header, then inside its body."""
+    ctx = ssl.create_default_context(cafile=str(gateway.env.ca))
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = ctx.wrap_bio(inc, out, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=h.scaled(10)) as s:
+        with pytest.raises(ssl.SSLWantReadError):
+            obj.do_handshake()
+        hello = out.read()
+        for piece in (hello[:1], hello[1:4], hello[4:len(hello) // 2],
+                      hello[len(hello) // 2:]):
+            s.sendall(piece)
+            time.sleep(0.1)
+
+        def until_done(step):
+            while True:
+                try:
+                    return step()
+                except ssl.SSLWantReadError:
+                    s.sendall(out.read())
+                    data = s.recv(65536)
+                    assert data, "the gateway closed the connection"
+                    inc.write(data)
+        until_done(obj.do_handshake)
+        obj.write(connect_request(f"backend.test:{backends.echo.port}"))
+        s.sendall(out.read())
+        assert until_done(lambda: obj.read(len(h.OK_STATUS_LINE))) == h.OK_STATUS_LINE
 
 
 def test_silent_tcp_connection_is_closed_after_handshake_timeout(gateway):
