@@ -12,6 +12,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 import harness as h  # noqa: E402
 
+# The one suite the benchmarks force on every peer.
+SUITE = "TLS_AES_128_GCM_SHA256"
+# alice may open a tunnel to any port of 127.0.0.1.
+ALICE_POLICY = """version = 1;
+rules = (
+	{ name = "bench"; action = "allow"; users = ["alice"];
+	  hosts = ["127.0.0.1"]; ports = ["*"]; }
+);
+"""
+
+
+def strace_counts(path):
+    """{syscall: calls} from an strace -c summary."""
+    counts = {}
+    for line in path.read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
+            counts[parts[-1]] = int(parts[3])
+    return counts
+
 
 @contextlib.contextmanager
 def suite_environment():

@@ -19,28 +19,11 @@ if len(sys.argv) not in (2, 3):
     raise SystemExit(__doc__)
 BUILDS = [Path(a).resolve() for a in sys.argv[1:]]
 os.environ.setdefault("TG_BUILD", str(BUILDS[0]))
-from bench_env import h, suite_environment  # noqa: E402
+from bench_env import ALICE_POLICY, SUITE, h, strace_counts, suite_environment  # noqa: E402,E501
 from handoff_fixtures import suite_config  # noqa: E402
 
-SUITE = "TLS_AES_128_GCM_SHA256"
 BYTES = os.environ.get("CMP_BYTES", "256M")
 SHOWN = ("read", "recvfrom", "write", "sendto", "epoll_wait")
-POLICY = """version = 1;
-rules = (
-	{ name = "bench"; action = "allow"; users = ["alice"];
-	  hosts = ["127.0.0.1"]; ports = ["*"]; }
-);
-"""
-
-
-def strace_counts(path):
-    """{syscall: calls} from an strace -c summary."""
-    counts = {}
-    for line in path.read_text().splitlines():
-        parts = line.split()
-        if len(parts) >= 5 and parts[0][0].isdigit() and parts[-1] != "total":
-            counts[parts[-1]] = int(parts[3])
-    return counts
 
 
 def traced_transfer(build, gw, pids, mode, out):
@@ -67,7 +50,7 @@ def main():
         for build in BUILDS:
             os.environ["TG_BUILD"] = str(build)
             for relay, comm in ((2, "tg-relay"), (0, "tg-gate")):
-                gw = h.Gateway(env, f"syscalls-{relay}", policy=POLICY, relay=relay)
+                gw = h.Gateway(env, f"syscalls-{relay}", policy=ALICE_POLICY, relay=relay)
                 gw.conf.write_text(suite_config(gw, [SUITE], "1.3"))
                 gw.start()
                 try:
