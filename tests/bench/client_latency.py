@@ -27,18 +27,12 @@ BUILD = Path(sys.argv[1]).resolve() if len(sys.argv) == 2 else None
 if BUILD is None:
     raise SystemExit(__doc__)
 os.environ.setdefault("TG_BUILD", str(BUILD))
-from bench_env import h, stop_all, suite_environment  # noqa: E402
+from bench_env import ALICE_POLICY, h, stop_all, suite_environment  # noqa: E402
 
 MESSAGES = int(os.environ.get("LAT_MESSAGES", "20000"))
 SIZE = int(os.environ.get("LAT_SIZE", "200"))
 BATCH = 1000
 WARMUP = 500
-POLICY = """version = 1;
-rules = (
-	{ name = "bench"; action = "allow"; users = ["alice"];
-	  hosts = ["127.0.0.1"]; ports = ["*"]; }
-);
-"""
 ECHO_SERVER = """
 import socket, sys, threading
 l = socket.create_server(("127.0.0.1", 0))
@@ -145,7 +139,7 @@ def main():
         gw = echo = fwd = None
         paths = {}
         try:
-            gw = h.Gateway(env, "latency", policy=POLICY, gate=2, authenticator=2, idle=600.0)
+            gw = h.Gateway(env, "latency", policy=ALICE_POLICY, gate=2, authenticator=2, idle=600.0)
             gw.start()
             echo = subprocess.Popen([sys.executable, "-c", ECHO_SERVER], stdout=subprocess.PIPE)
             echo_port = int(echo.stdout.readline())

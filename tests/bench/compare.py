@@ -103,7 +103,7 @@ if os.environ.get("CMP_OPENSSL_TMP"):
 BUILD = Path(sys.argv[1]).resolve()
 MARKDOWN = Path(sys.argv[3]) if len(sys.argv) == 4 else None
 os.environ.setdefault("TG_BUILD", str(BUILD))
-from bench_env import h, stop_all, suite_environment  # noqa: E402
+from bench_env import ALICE_POLICY, h, stop_all, suite_environment  # noqa: E402
 from handoff_fixtures import suite_config  # noqa: E402
 import squid_fixture as sq  # noqa: E402
 import stunnel_fixture as st  # noqa: E402
@@ -137,12 +137,6 @@ CHOICES = [
      "the least allowed)", ("limits", "buffer_bytes", "16384"), "bulk"),
 ]
 TICK = os.sysconf("SC_CLK_TCK")
-POLICY = """version = 1;
-rules = (
-	{ name = "bench"; action = "allow"; users = ["alice"];
-	  hosts = ["127.0.0.1"]; ports = ["*"]; }
-);
-"""
 
 
 def cpu_by_process(pids):
@@ -526,7 +520,7 @@ def start_tunnelgated(env, name, build, change=None):
     # The shipped counts of workers and log level; the harness's limits on
     # connections and rates stay off (the shipped ones would refuse a bench
     # that opens thousands of tunnels a minute from one address and account).
-    gw = h.Gateway(env, name, policy=POLICY, user_tunnels=max(IDLE) + 64, authenticator=4)
+    gw = h.Gateway(env, name, policy=ALICE_POLICY, user_tunnels=max(IDLE) + 64, authenticator=4)
     conf = with_setting(suite_config(gw, [SUITE], "1.3"), ("log", "level", '"info"'))
     gw.conf.write_text(with_setting(conf, change) if change else conf)
     os.environ["TG_BUILD"] = str(build)

@@ -30,6 +30,7 @@ if len(sys.argv) != 2:
     raise SystemExit(__doc__)
 os.environ.setdefault("TG_BUILD", str(Path(sys.argv[1]).resolve()))
 import harness as h  # noqa: E402
+from bench_env import ALICE_POLICY  # noqa: E402
 
 BENCH = Path(os.environ["TG_BUILD"]) / "tunnelgate-bench"
 BYTES = os.environ.get("BENCH_BYTES", "1G")
@@ -38,12 +39,6 @@ IDLE_TUNNELS = int(os.environ.get("BENCH_IDLE_TUNNELS", "10000"))
 # One bench process holds a client socket and its built-in backend's socket
 # per tunnel: 2 descriptors each, under the 20000 hard RLIMIT_NOFILE.
 PER_PROCESS = 5000
-POLICY = """version = 1;
-rules = (
-	{ name = "bench"; action = "allow"; users = ["alice"];
-	  hosts = ["127.0.0.1"]; ports = ["*"]; }
-);
-"""
 
 
 def bench_argv(gw, *args):
@@ -181,7 +176,7 @@ def main():
     try:
         for name, relay in (("handoff", 2), ("in-gate", 0)):
             # Every tunnel here is alice's: limits.user_tunnels above the count.
-            gw = h.Gateway(env, name, policy=POLICY, gate=2, authenticator=4, relay=relay,
+            gw = h.Gateway(env, name, policy=ALICE_POLICY, gate=2, authenticator=4, relay=relay,
                            idle=600.0, request=10.0, handshake=10.0,
                            user_tunnels=IDLE_TUNNELS + 64)
             gw.start()
