@@ -29,8 +29,11 @@
 #define TLS_RECORD_HEADER	5
 #define TLS_RECORD_MAX		16384	/* a plaintext record, RFC 8446 5.1 */
 
-/* Ids for GATE_IDS_BATCH connections from one getrandom() call. */
-#define GATE_IDS_BATCH		64
+/*
+ * Ids for GATE_IDS_BATCH connections from one getrandom() call: 256 bytes,
+ * the most it returns whole whatever signals arrive.
+ */
+#define GATE_IDS_BATCH		32
 
 static uint64_t
 conn_new_tunnel_id(void)
@@ -391,13 +394,17 @@ conn_handshake(struct worker *g, struct conn *c)
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
+#if OPENSSL_VERSION_NUMBER < 0x30200000L
 		/*
 		 * A flight in one read, not a read per record header and one
 		 * per body. Off again once the handshake is done, so that
 		 * what libssl holds at a handoff is at most part of a record
-		 * (handoff_ready() waits for it).
+		 * (handoff_ready() waits for it). libssl 3.2 and later move
+		 * what was read ahead to a buffer SSL_has_pending() does not
+		 * see when the keys change, so there it stays off.
 		 */
 		SSL_set_read_ahead(c->ssl, 1);
+#endif
 		c->pump.client.io = c->ssl;
 		if (g->env->n_relays > 0 && tls_export_attach(c->ssl) != 0)
 			log_warnx("%s: cannot track TLS state; this tunnel "

@@ -250,6 +250,18 @@ out:
 	return rv;
 }
 
+bool
+tls_export_mid_record(const SSL *ssl)
+{
+	/*
+	 * Without read-ahead libssl 3.0 reads the 5-byte header, then the
+	 * body; between the two its read state is "RB", the header is out of
+	 * the read buffer SSL_has_pending() checks, and the message callback
+	 * has counted the record (export_msg_cb).
+	 */
+	return strcmp(SSL_rstate_string(ssl), "RB") == 0;
+}
+
 /* Why the connection cannot be handed over now, or NULL. */
 static const char *
 export_blocker(const SSL *ssl, const struct tls_export_conn *c)
@@ -263,6 +275,8 @@ export_blocker(const SSL *ssl, const struct tls_export_conn *c)
 	if (SSL_has_pending(ssl))
 		return "record bytes still inside libssl (SSL_read called "
 		    "after the request was complete?)";
+	if (tls_export_mid_record(ssl))
+		return "a record's header is inside libssl, its body not yet";
 	if (SSL_want_write(ssl))
 		return "the last SSL_write has not completed";
 	if (SSL_get_key_update_type(ssl) != SSL_KEY_UPDATE_NONE)

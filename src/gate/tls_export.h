@@ -27,6 +27,8 @@
 #define TG_TLS_EXPORT_H
 
 #include <stddef.h>
+#include <stdbool.h>
+
 #include <openssl/ssl.h>
 
 #include "tls_state.h"
@@ -37,10 +39,18 @@ int	 tls_export_ctx_init(SSL_CTX *);
 int	 tls_export_attach(SSL *);
 
 /*
+ * Whether libssl has read a record's header and waits for its body: it
+ * keeps those bytes where neither SSL_pending nor SSL_has_pending looks,
+ * and has counted the record. A handoff waits until the record is whole.
+ */
+bool	 tls_export_mid_record(const SSL *);
+
+/*
  * Fill *out with the connection's state, then wipe what was captured.
  * Preconditions, each checked: handshake finished, read-ahead off (the
  * default; tls_export_ctx_init turns it off), no plaintext or record bytes
- * left inside libssl (SSL_pending and SSL_has_pending both 0: stop calling
+ * left inside libssl (SSL_pending and SSL_has_pending both 0, no record
+ * header without its body: stop calling
  * SSL_read once the request is complete, except to drain SSL_pending into
  * the pipelined bytes), the last SSL_write complete, no KeyUpdate owed, no
  * shutdown begun, and a supported version and suite. Session tickets

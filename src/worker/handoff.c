@@ -78,7 +78,8 @@ handoff_ready(struct conn *c)
 		return false;
 	}
 	return buf_len(&r->down) == 0 && buf_len(&r->up) <= HANDOFF_DATA_MAX &&
-	    SSL_pending(c->ssl) == 0 && SSL_has_pending(c->ssl) == 0;
+	    SSL_pending(c->ssl) == 0 && SSL_has_pending(c->ssl) == 0 &&
+	    !tls_export_mid_record(c->ssl);
 }
 
 void

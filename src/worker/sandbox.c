@@ -70,16 +70,15 @@ static const struct sandbox_rule sandbox_common[] = {
 
 /*
  * The gate worker's own: accept4 on the listeners, sendmsg because the
- * handoff passes a tunnel's two sockets to a relay worker, and the two TCP
- * options it sets on client and backend sockets. A relay worker sends only
+ * handoff passes a tunnel's two sockets to a relay worker, and TCP_QUICKACK
+ * after a handshake (TCP_NODELAY comes set: the master's listeners and the
+ * authenticators' backend sockets have it). A relay worker sends only
  * plain messages, with send(), so it has no sendmsg and no way to pass a
  * descriptor on.
  */
 static const struct sandbox_rule sandbox_gate[] = {
 	ALLOW(accept4),
 	ALLOW(sendmsg),
-	{ SCMP_SYS(setsockopt), 2, { ARG_EQ(1, IPPROTO_TCP),
-	    ARG_EQ(2, TCP_NODELAY) } },
 	{ SCMP_SYS(setsockopt), 2, { ARG_EQ(1, IPPROTO_TCP),
 	    ARG_EQ(2, TCP_QUICKACK) } },
 };

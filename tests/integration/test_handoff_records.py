@@ -122,3 +122,25 @@ def test_truncated_record_then_tcp_close_ends_tunnel(gateway, tracking, version)
         assert hf.process_alive(relay, start), "the relay worker died"
         for _ in range(3):
             h.echo_round_trip(neighbour)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_a_record_whose_header_came_alone_moves_whole(gateway, tracking, version):
+    """The next record's header comes with the CONNECT, its body only after
+    the 200: libssl holds that header where SSL_has_pending() does not
+    look. The gate worker relays until the record is whole, then hands the
+    tunnel over, and nothing is lost."""
+    while not tracking.peers.empty():
+        tracking.peers.get_nowait()
+    with gateway.client(max_version=version) as c:
+        request = _sealed(c, h.connect_request(f"backend.test:{tracking.port}"))
+        data = b"its header came alone " * 10
+        record = _sealed(c, data)
+        c.sock.sendall(bytes(request + record[:5]))
+        assert c.recv_exact(len(h.OK_STATUS_LINE)) == h.OK_STATUS_LINE
+        link = tracking.next_peer()
+        time.sleep(h.scaled(0.5))   # a handoff made now would lose the header
+        c.sock.sendall(bytes(record[5:]))
+        assert c.recv_exact(len(data)) == data
+        hf.wait_held_by_relay(gateway, c.local_port, backend_link=(link, tracking.port))
+        h.echo_round_trip(c)

@@ -228,7 +228,7 @@ allowed_relay(struct prep *p)
 	_exit(CHILD_OK);
 }
 
-/* The gate's own: accept, its two TCP options, the handoff's fd passing. */
+/* The gate's own: accept, TCP_QUICKACK, the handoff's fd passing. */
 static void
 allowed_gate(struct prep *p)
 {
@@ -238,9 +238,7 @@ allowed_gate(struct prep *p)
 	if ((fd = accept4(p->listener, NULL, NULL,
 	    SOCK_NONBLOCK | SOCK_CLOEXEC)) == -1)
 		_exit(CHILD_ACCEPT);
-	if (setsockopt(p->tcp, IPPROTO_TCP, TCP_NODELAY, &one,
-	    sizeof(one)) == -1 ||
-	    setsockopt(p->tcp, IPPROTO_TCP, TCP_QUICKACK, &one,
+	if (setsockopt(p->tcp, IPPROTO_TCP, TCP_QUICKACK, &one,
 	    sizeof(one)) == -1)
 		_exit(CHILD_SOCKOPT);
 	/* The other way round: pair[1] holds the descriptor in flight. */
@@ -587,7 +585,7 @@ static const struct forbidden forbidden[] = {
 #endif
 	{ "sendmsg", RELAY, try_sendmsg },
 	{ "accept4", RELAY, try_accept },
-	{ "setsockopt-TCP_NODELAY", RELAY, try_setsockopt_nodelay },
+	{ "setsockopt-TCP_NODELAY", BOTH, try_setsockopt_nodelay },
 };
 
 #define NFORBIDDEN	(sizeof(forbidden) / sizeof(forbidden[0]))

@@ -125,6 +125,18 @@ test_export_refusals(void **state)
 	expect_export_error(p, "record bytes still inside libssl");
 	assert_int_equal(BIO_write(p->c2s, raw + 10, n - 10), n - 10);
 	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 5);
+	/*
+	 * Only a header: libssl keeps it where SSL_has_pending() does not
+	 * look, and the message callback has counted the record already.
+	 */
+	client_write(p, "header", 6);
+	n = BIO_read(p->c2s, raw, sizeof(raw));
+	assert_true(n > 5);
+	assert_int_equal(BIO_write(p->c2s, raw, 5), 5);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), -1);
+	expect_export_error(p, "record's header");
+	assert_int_equal(BIO_write(p->c2s, raw + 5, n - 5), n - 5);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 6);
 	SSL_set_read_ahead(p->s, 1);
 	expect_export_error(p, "read-ahead");
 	SSL_set_read_ahead(p->s, 0);
