@@ -97,13 +97,29 @@ expect_export_error(struct peer *p, const char *why)
 		assert_int_equal(((uint8_t *)&st)[i], 0);
 }
 
+/* A record the server has read the first cut bytes of is not exported. */
+static void
+expect_refused_mid_record(struct peer *p, int cut, const char *why)
+{
+	uint8_t	 raw[512], buf[8];
+	int	 n;
+
+	client_write(p, "split", 5);
+	n = BIO_read(p->c2s, raw, sizeof(raw));
+	assert_true(n > cut);
+	assert_int_equal(BIO_write(p->c2s, raw, cut), cut);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), -1);
+	expect_export_error(p, why);
+	assert_int_equal(BIO_write(p->c2s, raw + cut, n - cut), n - cut);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 5);
+}
+
 static void
 test_export_refusals(void **state)
 {
 	const struct tls_suite	*s = *state;
 	struct peer		*p;
-	uint8_t			 raw[512], buf[8];
-	int			 n;
+	uint8_t			 buf[8];
 
 	p = peer_new(s, NULL, 0, 0);
 	peer_handshake(p);
@@ -117,26 +133,12 @@ test_export_refusals(void **state)
 	expect_export_error(p, "SSL_pending");
 	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 8);
 	/* Half a record read from the socket stays inside libssl. */
-	client_write(p, "split", 5);
-	n = BIO_read(p->c2s, raw, sizeof(raw));
-	assert_true(n > 10);
-	assert_int_equal(BIO_write(p->c2s, raw, 10), 10);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), -1);
-	expect_export_error(p, "record bytes still inside libssl");
-	assert_int_equal(BIO_write(p->c2s, raw + 10, n - 10), n - 10);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 5);
+	expect_refused_mid_record(p, 10, "record bytes still inside libssl");
 	/*
 	 * Only a header: libssl keeps it where SSL_has_pending() does not
 	 * look, and the message callback has counted the record already.
 	 */
-	client_write(p, "header", 6);
-	n = BIO_read(p->c2s, raw, sizeof(raw));
-	assert_true(n > 5);
-	assert_int_equal(BIO_write(p->c2s, raw, 5), 5);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), -1);
-	expect_export_error(p, "record's header");
-	assert_int_equal(BIO_write(p->c2s, raw + 5, n - 5), n - 5);
-	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 6);
+	expect_refused_mid_record(p, 5, "record's header");
 	SSL_set_read_ahead(p->s, 1);
 	expect_export_error(p, "read-ahead");
 	SSL_set_read_ahead(p->s, 0);
