@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 
 #include "conn_limits.h"
@@ -394,17 +395,17 @@ conn_handshake(struct worker *g, struct conn *c)
 			return;
 		}
 		SSL_set_accept_state(c->ssl);
-#if OPENSSL_VERSION_NUMBER < 0x30200000L
 		/*
 		 * A flight in one read, not a read per record header and one
 		 * per body. Off again once the handshake is done, so that
 		 * what libssl holds at a handoff is at most part of a record
 		 * (handoff_ready() waits for it). libssl 3.2 and later move
 		 * what was read ahead to a buffer SSL_has_pending() does not
-		 * see when the keys change, so there it stays off.
+		 * see when the keys change, so there it stays off: asked of
+		 * the library running, which may be newer than the headers.
 		 */
-		SSL_set_read_ahead(c->ssl, 1);
-#endif
+		if (OpenSSL_version_num() < 0x30200000UL)
+			SSL_set_read_ahead(c->ssl, 1);
 		c->pump.client.io = c->ssl;
 		if (g->env->n_relays > 0 && tls_export_attach(c->ssl) != 0)
 			log_warnx("%s: cannot track TLS state; this tunnel "
