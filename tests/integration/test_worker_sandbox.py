@@ -230,10 +230,18 @@ def _block_listener(inj, gw):
     return inj.call("fcntl", _listener_fd(inj, gw), ta.F_SETFL, 0)
 
 
+# Every accepted socket inherits the listener's TCP_NODELAY: turned off
+# there, every gate worker's tunnels would hold small writes back.
+def _nagle_listener(inj, gw):
+    off = inj.write(struct.pack("<i", 0))
+    return inj.call("setsockopt", _listener_fd(inj, gw), socket.IPPROTO_TCP,
+                    socket.TCP_NODELAY, off, 4)
+
+
 @pytest.mark.parametrize("attack", [_openat, _listen, _socket, _shutdown_listener,
-                                    _block_listener],
+                                    _block_listener, _nagle_listener],
                          ids=["openat", "listen", "socket-unix", "shutdown-listener",
-                              "blocking-listener"])
+                              "blocking-listener", "nagle-listener"])
 def test_forbidden_call_injected_into_a_gate_worker_kills_it(make_gateway, backends,
                                                             attack):
     gw = attacked_gateway(make_gateway, attack.__name__.strip("_"))
