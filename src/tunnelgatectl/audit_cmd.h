@@ -46,6 +46,7 @@ struct audit_merge {
 	struct audit_line	 *cur;
 	char			(*time)[AUDIT_TIME_LEN + 1];
 	uint64_t		 *seq;		/* cur's chain seq; UINT64_MAX: none */
+	bool			 *seq_read;	/* seq was parsed from cur */
 	bool			 *live;		/* cur holds an unread line */
 	size_t			  n;
 };

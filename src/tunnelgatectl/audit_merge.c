@@ -28,6 +28,7 @@ audit_merge_open(struct audit_merge *m, char **paths, size_t n)
 	    (m->cur = calloc(n, sizeof(*m->cur))) == NULL ||
 	    (m->time = calloc(n, sizeof(*m->time))) == NULL ||
 	    (m->seq = calloc(n, sizeof(*m->seq))) == NULL ||
+	    (m->seq_read = calloc(n, sizeof(*m->seq_read))) == NULL ||
 	    (m->live = calloc(n, sizeof(*m->live))) == NULL) {
 		fprintf(stderr, "tunnelgatectl audit: out of memory\n");
 		audit_merge_close(m);
@@ -44,11 +45,29 @@ audit_merge_open(struct audit_merge *m, char **paths, size_t n)
 	return 0;
 }
 
+/*
+ * The chain seq of file i's current line, parsed the first time it is
+ * asked for: only lines of one millisecond need it.
+ */
+static uint64_t
+merge_seq(struct audit_merge *m, size_t i)
+{
+	char	 prev[AUDIT_HASH_HEX + 1];
+
+	if (!m->seq_read[i]) {
+		m->seq_read[i] = true;
+		if (audit_chain_parse(m->cur[i].p, m->cur[i].len, &m->seq[i],
+		    prev) != 0)
+			m->seq[i] = UINT64_MAX;
+	}
+	return m->seq[i];
+}
+
 /* The next line of file i into cur[i]; -1 on a read error. */
 static int
 merge_pull(struct audit_merge *m, size_t i)
 {
-	char	 err[512], prev[AUDIT_HASH_HEX + 1];
+	char	 err[512];
 	int	 r;
 
 	if (m->src[i] == NULL)
@@ -61,12 +80,10 @@ merge_pull(struct audit_merge *m, size_t i)
 	m->live[i] = r == 1;
 	m->time[i][0] = '\0';
 	m->seq[i] = UINT64_MAX;
-	if (r == 1 && m->cur[i].p != NULL) {
+	/* One file is read in its own order: nothing to compare. */
+	m->seq_read[i] = m->n == 1 || m->cur[i].p == NULL;
+	if (r == 1 && m->n > 1 && m->cur[i].p != NULL)
 		audit_line_time(m->cur[i].p, m->cur[i].len, m->time[i]);
-		if (audit_chain_parse(m->cur[i].p, m->cur[i].len, &m->seq[i],
-		    prev) != 0)
-			m->seq[i] = UINT64_MAX;
-	}
 	return 0;
 }
 
@@ -92,7 +109,8 @@ audit_merge_next(struct audit_merge *m, struct audit_line *l,
 		if (!m->live[i])
 			continue;
 		if (best == m->n || (cmp = strcmp(m->time[i],
-		    m->time[best])) < 0 || (cmp == 0 && m->seq[i] < m->seq[best]))
+		    m->time[best])) < 0 || (cmp == 0 &&
+		    merge_seq(m, i) < merge_seq(m, best)))
 			best = i;
 	}
 	if (best == m->n)
@@ -112,6 +130,7 @@ audit_merge_close(struct audit_merge *m)
 	free(m->cur);
 	free(m->time);
 	free(m->seq);
+	free(m->seq_read);
 	free(m->live);
 	memset(m, 0, sizeof(*m));
 }

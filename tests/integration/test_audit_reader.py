@@ -78,6 +78,24 @@ def test_rotated_and_gzipped_files_are_read_as_one_stream_in_time_order(made):
     assert times == sorted(times)
 
 
+def test_lines_of_one_millisecond_in_two_files_go_in_chain_order(tmp_path):
+    """A rotation inside one millisecond: the times tie, the chain's seq
+    decides, and a line without chain fields comes after those with."""
+    def line(seq, user):
+        rec = {"v": 2, "time": "2026-12-05T07:00:00.001Z", "event": "auth_fail",
+               "client": "192.0.2.1:1", "user": user}
+        if seq is not None:
+            rec.update(seq=seq, prev="ab" * 32)
+        return json.dumps(rec, separators=(",", ":")).encode() + b"\n"
+
+    early = tmp_path / "audit.log.1"
+    late = tmp_path / "audit.log"
+    early.write_bytes(line(7, "a") + line(9, "c") + line(None, "e"))
+    late.write_bytes(line(8, "b") + line(10, "d"))
+    got = _json_lines(ctl_audit("--json", late, early))
+    assert [json.loads(l)["user"] for l in got] == ["a", "b", "c", "d", "e"]
+
+
 @pytest.mark.parametrize("args, pred, count", [
     (["--user", "alice", "--event", "close"],
      lambda e: e.get("user") == "alice" and e["event"] == "close", 4),
