@@ -155,9 +155,9 @@ bench: all
 bench-compare: all
 	/usr/bin/python3 tests/bench/compare.py $(abspath $(BUILD))
 
-# The system users of the two unprivileged roles; their names are the
-# defaults of privsep.gate_user and privsep.relay_user (src/master/config.h).
-TG_USERS := $(shell awk -F'"' '/define TG_DEFAULT_(GATE|RELAY)_USER/ { print $$2 }' \
+# The system users of the unprivileged roles; their names are the
+# defaults of privsep.gate_user, relay_user and key_user (src/master/config.h).
+TG_USERS := $(shell awk -F'"' '/define TG_DEFAULT_(GATE|RELAY|KEY)_USER/ { print $$2 }' \
 	    src/master/config.h)
 
 users:

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Create the system users tunnelgated's unprivileged workers run as, one per
-# role (privsep.gate_user, privsep.relay_user): a system uid, a group of its
+# role (privsep.gate_user, privsep.relay_user, privsep.key_user): a system uid, a group of its
 # own, no home directory, no login shell, no password. Run as root by
 # `make install` and `make run`; a user that exists already is left alone.
 set -eu

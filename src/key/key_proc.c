@@ -170,7 +170,7 @@ key_main(void *arg)
 {
 	struct key_proc		 k = { .env = arg };
 	const struct config	*cfg = k.env->cfg;
-	struct proc_demote	 demote = { .user = cfg->gate_user.name,
+	struct proc_demote	 demote = { .user = cfg->key_user.name,
 				    .chroot_dir = cfg->chroot_dir,
 				    .no_network = true };
 	struct pollfd		 pfd[2];

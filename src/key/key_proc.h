@@ -1,7 +1,7 @@
 /*
  * The key process: one per gate worker slot, forked by the master
  * (proc_spawn), holding the TLS private key and doing nothing else. It
- * reads the key while still root, then drops to privsep.gate_user in the
+ * reads the key while still root, then drops to privsep.key_user in the
  * chroot with an empty network namespace, no_new_privs, non-dumpable, and
  * enters the key role's seccomp filter (sandbox.c). It answers its gate
  * worker's signature requests (key_proto.h), at most TG_KEY_SIGN_RATE a

@@ -44,9 +44,10 @@ struct config_listener {
 	unsigned	 client_verify_depth;	/* intermediates allowed */
 };
 
-/* The system users `make install` creates for the two unprivileged roles. */
+/* The system users `make install` creates for the unprivileged roles. */
 #define TG_DEFAULT_GATE_USER	"tunnelgate-gate"
 #define TG_DEFAULT_RELAY_USER	"tunnelgate-relay"
+#define TG_DEFAULT_KEY_USER	"tunnelgate-key"
 
 /*
  * A user an unprivileged role runs as. Whether it exists and may be used is
@@ -131,7 +132,7 @@ struct config {
 	unsigned		 relay_workers;	/* 0: tunnels stay in gate workers */
 	unsigned		 restart_delay_ms;	/* after a quick death */
 
-	struct config_user	 gate_user, relay_user;
+	struct config_user	 gate_user, relay_user, key_user;
 	char			 chroot_dir[PATH_MAX];
 
 	enum auth_backend	 auth_backend;

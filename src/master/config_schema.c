@@ -380,6 +380,7 @@ static const struct cfg_rule workers_rules[] = {
 static const struct cfg_rule privsep_rules[] = {
 	R_USER("gate_user", gate_user),
 	R_USER("relay_user", relay_user),
+	R_USER("key_user", key_user),
 	{ .name = "user", .type = T_STRING, .handler = h_user_replaced },
 	R_STR("chroot", h_path, C(chroot_dir)),
 	R_END
@@ -541,6 +542,8 @@ cfg_defaults(struct cfg_ctx *ctx)
 	    "gate_user");
 	cfg_default_user(ctx, &cfg->relay_user, TG_DEFAULT_RELAY_USER,
 	    "relay_user");
+	cfg_default_user(ctx, &cfg->key_user, TG_DEFAULT_KEY_USER,
+	    "key_user");
 	(void)snprintf(cfg->chroot_dir, sizeof(cfg->chroot_dir), "/var/empty");
 	cfg->auth_backend = AUTH_BACKEND_PAM;
 	(void)snprintf(cfg->auth_realm, sizeof(cfg->auth_realm), "tunnelgate");

@@ -103,24 +103,39 @@ privsep_check_user(const struct config_user *u, uid_t *uid)
 	return -1;
 }
 
+/* u's uid must not be other's: one role could signal or trace the other. */
+static int
+privsep_check_apart(const struct config_user *u, uid_t uid,
+    const char *other_setting, const struct config_user *other,
+    uid_t other_uid)
+{
+	if (uid != other_uid)
+		return 0;
+	log_warnx("%s: user \"%s\" has the same uid (%u) as privsep.%s \"%s\"; "
+	    "each role must run as a user of its own, so that neither can "
+	    "signal or trace the other; name another user", u->where, u->name,
+	    (unsigned)uid, other_setting, other->name);
+	return -1;
+}
+
 int
 privsep_check(const struct config *cfg)
 {
-	uid_t	 gate_uid = 0, relay_uid = 0;
+	uid_t	 gate_uid = 0, relay_uid = 0, key_uid = 0;
 	int	 rc = 0;
 
 	if (privsep_check_user(&cfg->gate_user, &gate_uid) == -1)
 		rc = -1;
 	if (privsep_check_user(&cfg->relay_user, &relay_uid) == -1)
 		rc = -1;
-	if (rc == 0 && gate_uid == relay_uid) {
-		log_warnx("%s: user \"%s\" has the same uid (%u) as "
-		    "privsep.gate_user \"%s\"; gate and relay workers must run "
-		    "as two different users, so that neither can signal or "
-		    "trace the other; name another user", cfg->relay_user.where,
-		    cfg->relay_user.name, (unsigned)relay_uid,
-		    cfg->gate_user.name);
+	if (privsep_check_user(&cfg->key_user, &key_uid) == -1)
 		rc = -1;
-	}
+	if (rc == 0 && (privsep_check_apart(&cfg->relay_user, relay_uid,
+	    "gate_user", &cfg->gate_user, gate_uid) == -1 ||
+	    privsep_check_apart(&cfg->key_user, key_uid, "gate_user",
+	    &cfg->gate_user, gate_uid) == -1 ||
+	    privsep_check_apart(&cfg->key_user, key_uid, "relay_user",
+	    &cfg->relay_user, relay_uid) == -1))
+		rc = -1;
 	return rc;
 }

@@ -5,8 +5,10 @@ what a benchmark started whatever happened."""
 
 import contextlib
 import os
+import socket
 import ssl
 import sys
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
@@ -79,3 +81,29 @@ def running(env, name, **kw):
         yield gw, f"127.0.0.1:{backend.port}", ssl.create_default_context(cafile=str(env.ca))
     finally:
         stop_all(backend, gw)
+
+
+def connect_to_200(name, port, ctx, target, session=None, nodelay=False):
+    """alice's CONNECT on a new TLS connection to the gateway named name:
+    (seconds from sending it to the end of the 200's head, the suite
+    negotiated, whether the session was resumed, the session to resume)."""
+    raw = socket.create_connection(("127.0.0.1", port))
+    if nodelay:
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = ctx.wrap_socket(raw, server_hostname="gateway.test", session=session)
+    try:
+        req = h.connect_request(target, "alice", h.password_of("alice"))
+        t0 = time.perf_counter()
+        s.sendall(req)
+        got = b""
+        while b"\r\n\r\n" not in got:
+            chunk = s.recv(4096)
+            if not chunk:
+                raise SystemExit(f"{name}: closed after {got[:80]!r}")
+            got += chunk
+        dt = time.perf_counter() - t0
+        if not got.startswith(b"HTTP/1.1 200"):
+            raise SystemExit(f"{name}: {got[:80]!r}")
+        return dt, s.cipher()[0], s.session_reused, s.session
+    finally:
+        s.close()

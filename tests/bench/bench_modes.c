@@ -23,6 +23,7 @@ struct worker {
 	double		*lat;
 	size_t		 nlat, cap;
 	uint64_t	 tunnels, errors;
+	uint64_t	 resumed;	/* handshakes the gateway resumed */
 	struct err	 first;
 };
 
@@ -81,6 +82,9 @@ setup_one(struct worker *w, SSL_SESSION **sess, struct err *e)
 
 	if ((r = tunnel_open(b, &c, *sess, e)) != EX_OK)
 		return r;
+	/* Counted, so a peer that ignores tickets cannot pass for fast. */
+	if (SSL_session_reused(c.ssl))
+		w->resumed++;
 	if ((r = conn_write(&c, &byte, 1, b->timeout, e)) == EX_OK &&
 	    (r = conn_read(&c, &byte, 1, &got, b->timeout, e)) == EX_OK &&
 	    byte != 'p')
@@ -147,13 +151,14 @@ percentile(const double *v, size_t n, unsigned p)
 static void
 setup_report(struct worker *w, unsigned n, double secs, struct err *e)
 {
-	uint64_t tunnels = 0, errors = 0;
+	uint64_t tunnels = 0, errors = 0, resumed = 0;
 	size_t total = 0, i;
 	double *all;
 
 	for (i = 0; i < n; i++) {
 		tunnels += w[i].tunnels;
 		errors += w[i].errors;
+		resumed += w[i].resumed;
 		total += w[i].nlat;
 		if (w[i].errors && e->code == EX_OK)
 			*e = w[i].first;
@@ -170,9 +175,10 @@ setup_report(struct worker *w, unsigned n, double secs, struct err *e)
 	}
 	qsort(all, total, sizeof(*all), cmp_double);
 	printf("setup tunnels=%llu seconds=%.3f tunnels/s=%.1f errors=%llu "
-	    "p50_ms=%.2f p99_ms=%.2f\n", (unsigned long long)tunnels, secs,
-	    (double)tunnels / secs, (unsigned long long)errors,
-	    percentile(all, total, 50), percentile(all, total, 99));
+	    "p50_ms=%.2f p99_ms=%.2f resumed=%llu\n",
+	    (unsigned long long)tunnels, secs, (double)tunnels / secs,
+	    (unsigned long long)errors, percentile(all, total, 50),
+	    percentile(all, total, 99), (unsigned long long)resumed);
 	free(all);
 	if (errors)
 		fprintf(stderr, "%s: %llu failed tunnels, the first: %s\n",

@@ -25,7 +25,8 @@ median of the repetitions is shown:
   the peers taking turns sample by sample;
 - tunnel setups at 16 and 64 concurrent clients, full handshakes and resumed
   ones (tunnelgate-bench --mode setup [--resume]): tunnels/s, setup p50/p99,
-  and gateway CPU per tunnel;
+  gateway CPU per tunnel, and for resumed runs the share of handshakes the
+  peer really resumed (SSL_session_reused() on every tunnel);
 - bulk, one tunnel each way (tunnelgate-bench --mode up/down): MB/s and
   gateway CPU seconds per GB;
 - memory per idle tunnel (tunnelgate-bench --mode idle) at CMP_IDLE tunnels
@@ -57,7 +58,7 @@ usage: /usr/bin/python3 tests/bench/compare.py BUILD_DIR [--markdown FILE]
        (FILE with a "## The latest table" section, such as docs/performance.md,
        gets the table in that section, and the design choices' table in
        theirs; `make bench` writes them there)
-env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (1G), CMP_SAMPLES (100),
+env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (512M), CMP_SAMPLES (100),
        CMP_IDLE (1000,10000), CMP_ONLY (latency,setup,bulk,idle,choices:
        a comma-separated subset), CMP_BASELINE, CMP_STUNNEL (1; 0 leaves
        stunnel out)
@@ -104,13 +105,14 @@ BUILD = Path(sys.argv[1]).resolve()
 MARKDOWN = Path(sys.argv[3]) if len(sys.argv) == 4 else None
 os.environ.setdefault("TG_BUILD", str(BUILD))
 from bench_env import ALICE_POLICY, h, stop_all, suite_environment  # noqa: E402
+from bench_env import connect_to_200 as connect_once  # noqa: E402
 from handoff_fixtures import suite_config  # noqa: E402
 import squid_fixture as sq  # noqa: E402
 import stunnel_fixture as st  # noqa: E402
 
 REPS = int(os.environ.get("CMP_REPS", "3"))
 SETUP_SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
-BYTES = os.environ.get("CMP_BYTES", "1G")
+BYTES = os.environ.get("CMP_BYTES", "512M")
 SAMPLES = int(os.environ.get("CMP_SAMPLES", "100"))
 IDLE = [int(n) for n in os.environ.get("CMP_IDLE", "1000,10000").split(",")]
 ONLY = set(os.environ.get("CMP_ONLY", "latency,setup,bulk,idle,choices").split(","))
@@ -277,28 +279,10 @@ def field(line, name):
 
 
 def connect_to_200(peer, ctx, nodelay):
-    raw = socket.create_connection(("127.0.0.1", peer.port))
-    if nodelay:
-        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    s = ctx.wrap_socket(raw, server_hostname="gateway.test")
-    try:
-        if s.cipher()[0] != SUITE:
-            raise SystemExit(f"{peer.name}: negotiated {s.cipher()[0]}, not {SUITE}")
-        req = h.connect_request(peer.target, "alice", h.password_of("alice"))
-        t0 = time.perf_counter()
-        s.sendall(req)
-        got = b""
-        while b"\r\n\r\n" not in got:
-            chunk = s.recv(4096)
-            if not chunk:
-                raise SystemExit(f"{peer.name}: closed after {got!r}")
-            got += chunk
-        dt = time.perf_counter() - t0
-        if not got.startswith(b"HTTP/1.1 200"):
-            raise SystemExit(f"{peer.name}: {got[:80]!r}")
-        return dt
-    finally:
-        s.close()
+    dt, suite, _, _ = connect_once(peer.name, peer.port, ctx, peer.target, nodelay=nodelay)
+    if suite != SUITE:
+        raise SystemExit(f"{peer.name}: negotiated {suite}, not {SUITE}")
+    return dt
 
 
 def sends_after_handshake(peer, ctx):
@@ -391,6 +375,11 @@ def setup_rows(add, peer, what, conc, resume=False, split=None):
     add(f"setup p50 (ms), {what}", peer, field(line, "p50_ms"))
     add(f"setup p99 (ms), {what}", peer, field(line, "p99_ms"))
     add(f"gateway CPU per tunnel (us), {what}", peer, cpu / n * 1e6)
+    if resume:
+        # A peer that ignored the tickets would fill the resumed rows with
+        # full handshakes: the share says how many really were resumed.
+        add(f"handshakes resumed (%), {what}", peer,
+            field(line, "resumed") / n * 100)
     for proc, sec in peer.split.items() if split is not None else ():
         split.setdefault(("split", what, peer.name, proc), []).append(sec / n * 1e6)
 

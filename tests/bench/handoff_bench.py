@@ -14,7 +14,7 @@ It reuses the integration suite's harness (test users for pam_unix,
 certificates, the daemon launcher) and so needs root in a private mount and
 network namespace; started outside one, it re-runs itself under
 `unshare --mount --net --propagation private`.
-Environment: BENCH_BYTES (1G), BENCH_RUNS (3), BENCH_IDLE_TUNNELS (10000).
+Environment: BENCH_BYTES (512M), BENCH_RUNS (3), BENCH_IDLE_TUNNELS (10000).
 """
 
 import os
@@ -33,7 +33,7 @@ import harness as h  # noqa: E402
 from bench_env import ALICE_POLICY  # noqa: E402
 
 BENCH = Path(os.environ["TG_BUILD"]) / "tunnelgate-bench"
-BYTES = os.environ.get("BENCH_BYTES", "1G")
+BYTES = os.environ.get("BENCH_BYTES", "512M")
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
 IDLE_TUNNELS = int(os.environ.get("BENCH_IDLE_TUNNELS", "10000"))
 # One bench process holds a client socket and its built-in backend's socket

@@ -8,7 +8,7 @@ build/tunnelgated`): each measurement runs in a child process with that
 tree's own test harness, so each daemon gets a configuration it knows. Runs
 alternate between the two builds (BENCH_RUNS each, default 3), so a load
 that changes during the run hits both; each is tunnelgate-bench --mode setup
-(full TLS 1.3 handshakes, 64 clients, 10 s) against 2 gate workers. Run it
+(full TLS 1.3 handshakes, 64 clients, 5 s) against 2 gate workers. Run it
 inside `unshare --mount --net` with loopback up, as tests/bench/run.sh does.
 Each line ends with the 1-minute load average before and after its runs
 (the benchmark itself adds about 3): runs spread far more on a loaded
@@ -59,7 +59,7 @@ def measure_one(tree, build, bench, kind):
         gw.start()
         r = subprocess.run([bench, "--gateway", f"127.0.0.1:{gw.port}", "--ca", str(env.ca),
                             "--user", "alice", "--mode", "setup", "--concurrency", "64",
-                            "--duration", "10"], capture_output=True, text=True,
+                            "--duration", "5"], capture_output=True, text=True,
                            env=dict(os.environ, TG_PASSWORD=h.password_of("alice")),
                            timeout=120)
         if r.returncode != 0:

@@ -25,6 +25,7 @@ unshare --mount --net --propagation private sh -c '
 	step "a legitimate login beside 2,000 slowloris connections:" "$1/tests/bench/slowloris_latency.py" "$2"
 	step "tunnel setups per second through the key process (ECDSA, RSA):" "$1/tests/bench/key_bench.py" "$2"
 	step "client latency (200-byte echo round trips):" "$1/tests/bench/client_latency.py" "$2"
+	step "CONNECT -> 200 for a Nagle client on every handshake path:" "$1/tests/bench/nagle_paths.py" "$2"
 	step "tunnelgatectl audit against jq, same filter, same multi-GB log:" "$1/tests/bench/audit_bench.py" "$2"
 	step "tunnelgated against Squid, one table (written to docs/performance.md):" "$1/tests/bench/compare.py" "$2" --markdown "$1/docs/performance.md"' \
 	    sh "$TOP" "$BUILD"

@@ -81,3 +81,42 @@ def test_closing_another_relay_workers_tunnel_changes_nothing(make_gateway, back
     close = gw.wait_audit(event="close", client=client)
     assert close["role"] == "relay" and close["pid"] == holder, close
     assert hf.start_times(hf.relay_pids(gw, 2)) == starts
+
+
+def test_closing_its_own_live_tunnels_attracts_no_more_than_its_share(make_gateway, backends):
+    """The lie a relay worker can still tell (docs/architecture.md, Known
+    limits): close records for the tunnels it still holds, which bring the
+    master's count of it to zero. Tunnels are handed out in turn, not to
+    the least loaded, so the next three go one to each relay worker (the
+    least loaded would have sent at least two to the liar). Each lie is a
+    close line with the liar's pid, and a relay worker whose statistics
+    still list a tunnel the master has closed is told to end it; the other
+    relay workers' tunnels flow on."""
+    gw = make_gateway("relay-own-close-forged", gate=1, relay=3)
+    per_relay, opened = _spread(gw, backends, 6)
+    try:
+        assert sorted(per_relay.values()) == [2, 2, 2], per_relay
+        liar = next(iter(per_relay))
+        held = [c for c in opened if hf.wait_held_by_relay(gw, c.local_port) == liar]
+        ids = [int(gw.wait_audit(event="allow", client=c.client_address)["tunnel"], 16)
+               for c in held]
+        with pf.steal(liar, pf.RELAY_CTL_FD) as sock:
+            for tunnel in ids:
+                pf.send(sock, pf.ctl_audit("close", tunnel, reason="closed"))
+        for tunnel in ids:
+            h.wait_for(lambda: [e for e in pf.lines_with_tunnel(gw, tunnel)
+                                if e["event"] == "close" and e["pid"] == liar], 10,
+                       f"the forged close of {tunnel:016x}")
+        hf.settle_loads()
+        after, more = _spread(gw, backends, 3)
+        opened += more
+        assert sorted(after) == sorted(per_relay) and sorted(after.values()) == [1, 1, 1], (
+            after, liar)
+        for c in opened:
+            if c in held:
+                c.recv_until_closed(timeout=10)
+            else:
+                h.echo_round_trip(c)
+    finally:
+        for c in opened:
+            c.close()

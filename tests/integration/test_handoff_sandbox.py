@@ -1,6 +1,6 @@
 """Relay workers as the admin sees them: exec'd, sandboxed children of the
-master that alone hold each tunnel's sockets once the 200 is written, chosen
-by load; and workers.relay = 0 keeping tunnels in the gate workers."""
+master that alone hold each tunnel's sockets once the 200 is written, taken in
+turn; and workers.relay = 0 keeping tunnels in the gate workers."""
 
 import os
 import ssl

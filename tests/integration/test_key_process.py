@@ -11,6 +11,7 @@ that fit the key, is throttled to TG_KEY_SIGN_RATE, and never takes the
 key process down: the other gate worker keeps completing handshakes."""
 
 import os
+import pwd
 import select
 import shutil
 import signal
@@ -25,6 +26,7 @@ import harness as h
 import key_fixtures as kf
 import proto_fixtures as pf
 from test_secrets_in_memory import copies_in_memory
+from tg_localuser import probe
 
 # src/common/tg_limits.h
 KEY_SIGN_RATE = KEY_SIGN_BURST = 5000
@@ -91,12 +93,25 @@ def _status(pid):
 def test_one_sandboxed_key_process_per_gate_slot(keyed):
     _, gw = keyed
     keys = gw.wait_children("tg-key", 2)
-    gate_uid = _status(gw.children("tg-gate")[0])["Uid"]
+    key_uid = str(pwd.getpwnam(h.KEY_USER).pw_uid)
     for pid in keys:
         st = _status(pid)
-        assert st["Uid"] == gate_uid and not st["Uid"].startswith("0\t"), st["Uid"]
+        assert st["Uid"].split() == [key_uid] * 4, st["Uid"]
         assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", pid
         assert h._ns_inode(pid, "net") != h._ns_inode(gw.proc.pid, "net")
+
+
+def test_a_process_of_the_gate_workers_uid_cannot_signal_trace_or_read_the_key_process(keyed):
+    """A gate worker that got past its system call filter is still the gate
+    user. The key process is another user's (THREAT-MODEL.md: root or its
+    own user), so that process can neither kill it, which would stall every
+    handshake of its slot, nor trace it or read its memory for the key."""
+    _, gw = keyed
+    gate = pwd.getpwnam(h.GATE_USER)
+    for pid in gw.wait_children("tg-key", 2):
+        result = probe(pid, gate.pw_uid, gate.pw_gid)
+        assert set(result["control"].values()) == {"ok"}, result
+        assert "ok" not in result["target"].values(), result
 
 
 def test_handshakes_fail_without_the_key_process(make_gateway, backends):

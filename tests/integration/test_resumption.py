@@ -220,6 +220,39 @@ def test_nagle_client_gets_its_200(ticket_gateway, echo):
                 assert recv_exactly(s, 7) == b"x" * 7
 
 
+@pytest.fixture(scope="module")
+def ticketless_gateway(env, backends):
+    gw = h.Gateway(env, "no-tickets", gate=1, authenticator=1, relay=1)
+    gw.conf.write_text(gw.config_text().replace(
+        'min_version = "1.2";', 'min_version = "1.2";\n\tticket_key_lifetime = 0;'))
+    gw.start()
+    yield gw
+    hf.finish_gateway(gw)
+
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_3, ssl.TLSVersion.TLSv1_2])
+def test_with_tickets_off_no_ticket_is_given_and_tunnels_still_move(ticketless_gateway, echo,
+                                                                   version):
+    """tls.ticket_key_lifetime = 0: no ticket in either version, so nothing
+    resumes, and with nothing sent after the handshake the tunnel is still
+    answered and handed to a relay worker."""
+    gw = ticketless_gateway
+    ctx = ssl.create_default_context(cafile=str(gw.env.ca))
+    ctx.maximum_version = version
+    session = None
+    for _ in range(2):
+        with socket.create_connection(("127.0.0.1", gw.port)) as raw:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+                s.sendall(connect_request(echo))
+                assert recv_exactly(s, len(h.OK_STATUS_LINE)) == h.OK_STATUS_LINE
+                hf.wait_held_by_relay(gw, s.getsockname()[1])
+                s.sendall(b"ping\n")
+                assert recv_exactly(s, 5) == b"ping\n"
+                assert not s.session_reused
+                assert s.session is None or not s.session.has_ticket
+                session = s.session
+
+
 # -- keys ----------------------------------------------------------------------
 
 LIFETIME = 4

@@ -1,5 +1,5 @@
-"""One identity per role: gate and relay workers run as two system users of
-their own; users that would defeat that are refused by the config check and
+"""One identity per role: gate workers, relay workers and key processes
+run as three system users of their own; users that would defeat that are refused by the config check and
 at start, naming the file, line and setting; and a gate worker, acting as
 an attacker, cannot signal a relay worker."""
 
@@ -27,6 +27,11 @@ BAD_USERS = [
      '(root); remove it from that group'),
     ("relay_user", h.GATE_USER, f'user "{h.GATE_USER}" has the same uid'),
     ("relay_user", h.GATE_ALIAS_USER, f'user "{h.GATE_ALIAS_USER}" has the same uid'),
+    ("key_user", h.GATE_USER, f'user "{h.GATE_USER}" has the same uid'),
+    ("key_user", h.GATE_ALIAS_USER, f'user "{h.GATE_ALIAS_USER}" has the same uid'),
+    ("key_user", h.RELAY_USER, f'user "{h.RELAY_USER}" has the same uid'),
+    ("key_user", h.UID0_USER, f'user "{h.UID0_USER}" has uid 0 (root), which would defeat '
+     'privilege separation'),
     ("gate_user", NOT_A_USER, f'user "{NOT_A_USER}" does not exist; create it as a system '
      f'user with a group of its own and no login (`useradd --system --user-group '
      f'--no-create-home --shell /usr/sbin/nologin {NOT_A_USER}`'),
@@ -37,7 +42,8 @@ def _config_with(gw, setting, user):
     """gw's config with privsep.SETTING = user, and that line's number."""
     text = gw.config_text()
     old = {"gate_user": f'gate_user = "{h.GATE_USER}";',
-           "relay_user": f'relay_user = "{h.RELAY_USER}";'}[setting]
+           "relay_user": f'relay_user = "{h.RELAY_USER}";',
+           "key_user": f'key_user = "{h.KEY_USER}";'}[setting]
     assert text.count(old) == 1
     text = text.replace(old, f'{setting} = "{user}";')
     line = next(n for n, l in enumerate(text.splitlines(), 1) if f'{setting} = "' in l)
@@ -79,12 +85,13 @@ def _ids(pid):
     return st["Uid"].split(), st["Gid"].split(), st["Groups"].split()
 
 
-def test_gate_and_relay_workers_run_as_their_own_users(gateway):
+def test_gate_and_relay_workers_and_key_processes_run_as_their_own_users(gateway):
     import pwd
-    gate, relay = pwd.getpwnam(h.GATE_USER), pwd.getpwnam(h.RELAY_USER)
-    assert gate.pw_uid != relay.pw_uid
+    gate, relay, key = (pwd.getpwnam(u) for u in (h.GATE_USER, h.RELAY_USER, h.KEY_USER))
+    assert len({gate.pw_uid, relay.pw_uid, key.pw_uid}) == 3
     for pids, pw in ((gateway.wait_children("tg-gate", 2), gate),
-                     (hf.relay_pids(gateway, 2), relay)):
+                     (hf.relay_pids(gateway, 2), relay),
+                     (gateway.wait_children("tg-key", 2), key)):
         want = ([str(pw.pw_uid)] * 4, [str(pw.pw_gid)] * 4, [str(pw.pw_gid)])
         for pid in pids:
             # A worker demotes itself once it has started (a relay worker
@@ -128,14 +135,14 @@ def _entries(path, names):
     return out
 
 
-def test_make_users_creates_both_worker_users_once(env):
+def test_make_users_creates_the_three_users_once(env):
     """`make users` (which `make install` and `make run` run) against a
-    private copy of /etc without the two users: each is created as a system
+    private copy of /etc without the three users: each is created as a system
     user with a group of its own, no home, no login, no password; a second
     run changes nothing."""
     etc = env.tmp / "etc-make-users"
     shutil.copytree("/etc", etc, symlinks=True)
-    names = (h.GATE_USER, h.RELAY_USER)
+    names = (h.GATE_USER, h.RELAY_USER, h.KEY_USER)
     for db in ("passwd", "group", "shadow", "gshadow"):
         path = etc / db
         if path.exists():
@@ -147,13 +154,13 @@ def test_make_users_creates_both_worker_users_once(env):
                f'{make}'], check=False)
     out = r.stdout.decode() + r.stderr.decode()
     assert r.returncode == 0, out
-    assert sorted(l for l in out.splitlines() if "created" in l) == [
-        f"created system user {n}" for n in names], out
+    assert sorted(l for l in out.splitlines() if "created" in l) == sorted(
+        f"created system user {n}" for n in names), out
     assert (etc / "passwd").read_text() == (etc / "after-1").read_text()
     users = _entries(etc / "passwd", names)
     groups = _entries(etc / "group", names)
     shadow = _entries(etc / "shadow", names)
-    assert users[h.GATE_USER][2] != users[h.RELAY_USER][2]
+    assert len({users[n][2] for n in names}) == 3
     for n in names:
         _, _, uid, gid, _, home, shell = users[n]
         assert 0 < int(uid) < 1000 and home == "/nonexistent" and shell == "/usr/sbin/nologin"

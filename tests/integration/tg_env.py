@@ -41,7 +41,7 @@ GROUPS = ("ops", "dev")
 
 # The system users the workers run as, as `make install` creates them
 # (kept as they are when the machine has them already).
-GATE_USER, RELAY_USER = "tunnelgate-gate", "tunnelgate-relay"
+GATE_USER, RELAY_USER, KEY_USER = "tunnelgate-gate", "tunnelgate-relay", "tunnelgate-key"
 # Users privsep.gate_user / relay_user must refuse: a second name for uid 0,
 # primary group 0, a member of group 0, a second name for GATE_USER's uid.
 UID0_USER, GID0_USER, ROOT_GROUP_USER, GATE_ALIAS_USER = (
@@ -357,6 +357,7 @@ def _system_user(passwd, group, name, free):
 def _privsep_users(passwd, group, free):
     passwd, group, _ = _system_user(passwd, group, GATE_USER, free)
     passwd, group, _ = _system_user(passwd, group, RELAY_USER, free)
+    passwd, group, _ = _system_user(passwd, group, KEY_USER, free)
     gate_uid = int(next(l for l in passwd.splitlines()
                         if l.startswith(GATE_USER + ":")).split(":")[2])
     own = next(free)
@@ -429,9 +430,10 @@ def check_environment(env):
         pw = pwd.getpwnam(u.name)
         assert grp.getgrgid(pw.pw_gid).gr_name == u.groups[0]
     assert "alice" in grp.getgrnam("ops").gr_mem
-    gate, relay = pwd.getpwnam(GATE_USER), pwd.getpwnam(RELAY_USER)
-    assert 0 not in (gate.pw_uid, gate.pw_gid, relay.pw_uid, relay.pw_gid)
-    assert gate.pw_uid != relay.pw_uid
+    gate, relay, key = (pwd.getpwnam(u) for u in (GATE_USER, RELAY_USER, KEY_USER))
+    assert 0 not in (gate.pw_uid, gate.pw_gid, relay.pw_uid, relay.pw_gid, key.pw_uid,
+                     key.pw_gid)
+    assert len({gate.pw_uid, relay.pw_uid, key.pw_uid}) == 3
     assert ROOT_GROUP_USER in grp.getgrgid(0).gr_mem
     addrs = {(a[0], a[4][0]) for a in socket.getaddrinfo("denied.test", 80, proto=socket.IPPROTO_TCP)}
     assert addrs == {(socket.AF_INET, "127.0.0.2")}, addrs

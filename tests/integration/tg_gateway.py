@@ -13,7 +13,7 @@ import subprocess
 import time
 
 from tg_client import TlsClient, connect_request
-from tg_env import (GATE_USER, REALM, RELAY_USER, REPO, _parent, daemon_path, free_port,
+from tg_env import (GATE_USER, KEY_USER, REALM, RELAY_USER, REPO, _parent, daemon_path, free_port,
                     scaled, wait_for)
 
 SANITIZER_MARKERS = ("AddressSanitizer", "runtime error:", "LeakSanitizer")
@@ -89,6 +89,7 @@ workers = {{
 privsep = {{
 	gate_user = "{gate_user}";
 	relay_user = "{relay_user}";
+	key_user = "{key_user}";
 	chroot = "{chroot}";
 }};
 
@@ -276,6 +277,7 @@ class Gateway:
         values = dict(self.settings, **changes)
         values.setdefault("gate_user", GATE_USER)
         values.setdefault("relay_user", RELAY_USER)
+        values.setdefault("key_user", KEY_USER)
         return CONFIG_TEMPLATE.format(port=self.port, cert=self.cert, key=self.key,
                                       chroot=self.env.chroot, realm=REALM, **values)
 

@@ -46,6 +46,7 @@ check_documented_values(const struct config *c)
 	assert_int_equal(c->auth_workers, 4);
 	assert_string_equal(c->gate_user.name, "tunnelgate-gate");
 	assert_string_equal(c->relay_user.name, "tunnelgate-relay");
+	assert_string_equal(c->key_user.name, "tunnelgate-key");
 	assert_string_equal(c->chroot_dir, "/var/empty");
 	assert_int_equal(c->auth_backend, AUTH_BACKEND_PAM);
 	assert_string_equal(c->auth_realm, "tunnelgate");
