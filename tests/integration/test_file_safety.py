@@ -13,6 +13,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import sys
 
 import pytest
 
@@ -232,3 +233,48 @@ def test_pam_files_included_from_etc_pam_d_are_checked(make_gateway):
         assert check.returncode == 0, check.stderr
     finally:
         subprocess.run(["umount", "/etc/pam.d"], check=True)
+
+
+_OPEN = """import errno, os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_RDONLY))
+    print("ok")
+except OSError as e:
+    print(errno.errorcode[e.errno])
+"""
+
+
+def open_as(user, path):
+    """What opening path for reading gives a process of user's uid and gid
+    with no other group and no capability: "ok" or the errno's name."""
+    r = subprocess.run([sys.executable, "-c", _OPEN, str(path)], user=user.pw_uid,
+                       group=user.pw_gid, extra_groups=[], capture_output=True, text=True,
+                       timeout=h.scaled(30))
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+def test_a_local_user_cannot_read_the_key_the_audit_log_or_the_bind_password(make_gateway):
+    """Attacker 6 as that user: with every directory above them open to
+    alice, so that only each file's own owner and mode stand in her way
+    (a control file beside them she reads), she cannot open the TLS key,
+    the audit log the running daemon writes, or the LDAP bind password."""
+    gw = prepared(make_gateway, "files-local-reader")
+    secret = ldap_bind_password_file(gw)
+    os.chmod(secret, 0o600)
+    gw.start()
+    h.wait_for(gw.audit_path.exists, 10, "the audit log")
+    assert gw.env.tmp in gw.dir.parents, gw.dir
+    d = gw.dir
+    while True:
+        os.chmod(d, os.stat(d).st_mode | 0o001)
+        if d == gw.env.tmp:
+            break
+        d = d.parent
+    control = gw.dir / "logs" / "control"
+    control.write_text("readable\n")
+    os.chmod(control, 0o644)
+    alice = pwd.getpwnam("alice")
+    assert open_as(alice, control) == "ok", "alice cannot reach the files at all"
+    for path in (gw.key, gw.audit_path, secret):
+        assert open_as(alice, path) == "EACCES", path

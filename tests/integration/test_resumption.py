@@ -220,12 +220,19 @@ def test_nagle_client_gets_its_200(ticket_gateway, echo):
                 assert recv_exactly(s, 7) == b"x" * 7
 
 
+def keys_living(env, name, lifetime, gate=1):
+    """A started gateway whose ticket keys rotate every lifetime seconds
+    (0: no tickets)."""
+    gw = h.Gateway(env, name, gate=gate, authenticator=1, relay=1)
+    gw.conf.write_text(gw.config_text().replace(
+        'min_version = "1.2";', f'min_version = "1.2";\n\tticket_key_lifetime = {lifetime};'))
+    gw.start()
+    return gw
+
+
 @pytest.fixture(scope="module")
 def ticketless_gateway(env, backends):
-    gw = h.Gateway(env, "no-tickets", gate=1, authenticator=1, relay=1)
-    gw.conf.write_text(gw.config_text().replace(
-        'min_version = "1.2";', 'min_version = "1.2";\n\tticket_key_lifetime = 0;'))
-    gw.start()
+    gw = keys_living(env, "no-tickets", 0)
     yield gw
     hf.finish_gateway(gw)
 
@@ -260,10 +267,7 @@ LIFETIME = 4
 
 @pytest.fixture(scope="module")
 def rotating_gateway(env, backends):
-    gw = h.Gateway(env, "ticket-rotation", gate=1, authenticator=1, relay=1)
-    gw.conf.write_text(gw.config_text().replace(
-        'min_version = "1.2";', f'min_version = "1.2";\n\tticket_key_lifetime = {LIFETIME};'))
-    gw.start()
+    gw = keys_living(env, "ticket-rotation", LIFETIME)
     yield gw
     hf.finish_gateway(gw)
 
@@ -298,6 +302,30 @@ def test_keys_rotate_and_the_previous_key_still_resumes(rotating_gateway, echo, 
     with SClient(gw, "-tls1_3", "-sess_in", str(path)) as s:
         s.tunnel_through_relay(echo)
         assert s.reused(), "a ticket of the previous key was not accepted"
+
+
+@pytest.fixture(scope="module")
+def rotating_pair(env, backends):
+    gw = keys_living(env, "ticket-rotation-pair", LIFETIME, gate=2)
+    yield gw
+    hf.finish_gateway(gw)
+
+
+def test_a_rotated_key_reaches_every_gate_worker(rotating_pair, echo, tmp_path):
+    """The master sends each new key to every gate worker, not only to the
+    one that happens to serve the next handshake: after a rotation both gate
+    workers' memory holds the key that sealed a fresh ticket (the previous
+    key stays too, so a rotation during the scan does not matter)."""
+    gw = rotating_pair
+    first = key_name(gw, tmp_path, echo)
+    h.wait_for(lambda: key_name(gw, tmp_path, echo) != first, 3 * LIFETIME,
+               "a ticket under a new key", interval=0.3)
+    ticket = session_ticket(new_session(gw, tmp_path, echo))
+    gates = gw.children("tg-gate")
+    assert len(gates) == 2, gates
+    for pid in gates:
+        assert ticket_keys_in(pid, ticket) is not None, (
+            f"gate worker {pid} lacks the key named {ticket[:NAME_LEN].hex()}")
 
 
 def ticket_keys_in(pid, ticket):

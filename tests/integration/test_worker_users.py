@@ -12,6 +12,7 @@ import pytest
 import harness as h
 import handoff_fixtures as hf
 from tg_attacker import EPERM, signal_from_inside
+from tg_localuser import probe
 
 NOT_A_USER = "tg-no-such-user"
 
@@ -124,6 +125,18 @@ def test_gate_worker_cannot_stop_a_relay_worker(make_gateway, backends):
         assert hf.wait_held_by_relay(gw, c.local_port) == relay
     with gw.tunnel(target) as t:
         h.echo_round_trip(t)
+
+
+def test_a_process_of_the_gate_user_cannot_signal_trace_or_read_a_relay_worker(gateway):
+    """A gate worker that got past its system call filter is still the gate
+    user: a relay worker, which holds established tunnels' keys, is another
+    user's, so it can neither stop it nor trace it or read its memory."""
+    import pwd
+    gate = pwd.getpwnam(h.GATE_USER)
+    for pid in hf.relay_pids(gateway, 2):
+        result = probe(pid, gate.pw_uid, gate.pw_gid)
+        assert set(result["control"].values()) == {"ok"}, result
+        assert "ok" not in result["target"].values(), result
 
 
 def _entries(path, names):
