@@ -9,8 +9,9 @@
 # root-owned sticky directory such as /tmp passes above a file's own
 # directory). A checkout in a home directory fails that, so the demo then
 # lives in /run/tunnelgate-quickstart instead.
-# The system is left as it was but for the two system users the workers run
-# as, which `make run` creates first (etc/create-users.sh, as `make install`).
+# The system is left as it was but for the three system users the workers and
+# key processes run as, which `make run` creates first (etc/create-users.sh,
+# as `make install`).
 set -eu
 BUILD=${1:?usage: quickstart.sh BUILD_DIR}
 TOP=$(cd "$(dirname "$0")/.." && pwd)
