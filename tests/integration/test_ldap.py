@@ -181,6 +181,24 @@ def test_locked_account_is_refused_with_its_own_reason(gw, echoes):
     assert audit_of(gw, resp, "auth_fail")["reason"] == "ldap: bad password"
 
 
+def test_every_407_is_the_same_bytes(gw, echoes):
+    """As with PAM (test_auth.py): a 407 never says which part was wrong. A
+    wrong password, an unknown user, a locked account with its right
+    password or a wrong one, an empty password: the same bytes, though the
+    audit log names each cause."""
+    cases = {"wrong password": (BOB.uid, h.wrong_password("ldap")),
+             "unknown user": ("mallory", "Mallory-Ldap-1"),
+             "locked, right password": (CAROL.uid, CAROL.password),
+             "locked, wrong password": (CAROL.uid, h.wrong_password("carol")),
+             "empty password": (ALICE.uid, "")}
+    answers = {}
+    for case, (user, password) in cases.items():
+        r = attempt(gw, user, password, echoes.target("ops"))
+        answers[case] = r.head + r.rest + r.body
+    assert len(set(answers.values())) == 1, answers
+    assert answers["wrong password"].startswith(b"HTTP/1.1 407 "), answers
+
+
 # -- groups and policy ----------------------------------------------------------
 
 def status_and_rule(gw, user, target):

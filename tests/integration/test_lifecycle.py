@@ -8,7 +8,9 @@ import ssl
 import threading
 import time
 
+import handoff_fixtures as hf
 import harness as h
+import proto_fixtures as pf
 from harness import assert_error, connect_request
 
 
@@ -216,6 +218,68 @@ def test_dead_authenticators_give_503_then_recover(make_gateway, backends):
     h.wait_for(lambda: gw.status_of(target) == 200, 15,
                "a CONNECT to succeed after the authenticators were restarted", interval=0.2)
     gw.wait_children("tg-auth", 3, exclude=auths)
+
+
+def test_a_request_taken_after_its_deadline_connects_nowhere(make_gateway, backends):
+    """timeouts.auth passes while every authenticator is held in a ptrace
+    stop (which the master does not see): the gate worker answers 503 at
+    the deadline, and the authenticator that takes the request once it runs
+    again neither allows it nor connects to its backend; it records why."""
+    gw = make_gateway("auth-late", authenticator=2, auth=2.0)
+    with h.EchoServer() as late:
+        held = [pf.Held(pid) for pid in gw.wait_children("tg-auth", 2)]
+        try:
+            resp = gw.attempt(connect_request(f"backend.test:{late.port}"), timeout=10)
+        finally:
+            for x in held:
+                x.release()
+        assert_error(resp, 503)
+        client = resp.client_address
+        gw.wait_audit(event="error", client=client,
+                      reason="request expired before an authenticator was free")
+        # Served after it on the same socket, so it has been taken by now.
+        assert gw.status_of(f"backend.test:{backends.echo.port}") == 200
+        assert late.accepted == 0
+        assert [e["event"] for e in gw.audit_events(after=gw.audit_mark_of(client))
+                if e.get("client") == client and e["event"] == "allow"] == []
+
+
+def _connecting_to(gw, port):
+    """The child of gw with a connect to port still in SYN_SENT, or None."""
+    inodes = set()
+    with open("/proc/net/tcp") as f:
+        next(f)
+        for line in f:
+            fields = line.split()
+            if fields[3] == "02" and int(fields[2].split(":")[1], 16) == port:
+                inodes.add(fields[9])
+    found = {pid for inode in inodes for pid, _ in hf.holders(gw, inode)}
+    return found.pop() if len(found) == 1 else None
+
+
+def test_an_authenticator_killed_mid_request_fails_only_its_own(make_gateway, backends):
+    """One authenticator is waiting on a backend connect that does not
+    complete (the blackhole) when it is killed. Its TAKEN named it, so the
+    gate worker answers that request 503 "authenticator died" at once, not
+    "authenticator timeout" at timeouts.auth; a tunnel the survivor opens
+    meanwhile keeps flowing, and the next request is served."""
+    gw = make_gateway("auth-dies-mid-request", authenticator=2, connect=30.0, auth=30.0)
+    ok = f"backend.test:{backends.echo.port}"
+    assert gw.status_of(ok) == 200
+    with gw.client(timeout=40) as c:
+        c.send(connect_request(f"backend.test:{backends.blackhole.port}"))
+        victim = h.wait_for(lambda: _connecting_to(gw, backends.blackhole.port), 10,
+                            "an authenticator connecting to the blackhole")
+        assert victim in gw.children("tg-auth"), victim
+        with gw.tunnel(ok) as t:
+            h.echo_round_trip(t)
+            os.kill(victim, signal.SIGKILL)
+            resp = c.read_head(timeout=20)
+            assert resp.status == 503, resp.head
+            h.echo_round_trip(t)
+        client = c.client_address
+    gw.wait_audit(event="error", client=client, reason="authenticator died")
+    assert gw.status_of(ok) == 200
 
 
 def test_sigterm_refuses_new_connections_and_drains_live_tunnel(make_gateway, backends):
