@@ -135,7 +135,7 @@
 #define TG_METRICS_BUCKETS_MS	{ 5, 10, 25, 50, 100, 250, 500, 1000, 2500, \
 				  5000, 10000 }
 #define TG_METRICS_BUCKETS	11
-/* privsep.gate_user, privsep.relay_user: a user name and its NUL. */
+/* privsep.gate_user, relay_user, key_user: a user name and its NUL. */
 #define TG_USER_NAME_SIZE	64
 
 /*

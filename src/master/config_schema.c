@@ -245,10 +245,10 @@ h_user_replaced(struct cfg_ctx *ctx, const config_setting_t *s,
 {
 	(void)r;
 	(void)base;
-	cfg_err(ctx, s, "is replaced by privsep.gate_user and "
-	    "privsep.relay_user, two users of their own (default \"%s\" and "
-	    "\"%s\"); rename the setting", TG_DEFAULT_GATE_USER,
-	    TG_DEFAULT_RELAY_USER);
+	cfg_err(ctx, s, "is replaced by privsep.gate_user, "
+	    "privsep.relay_user and privsep.key_user, three users of their own "
+	    "(default \"%s\", \"%s\" and \"%s\"); rename the setting",
+	    TG_DEFAULT_GATE_USER, TG_DEFAULT_RELAY_USER, TG_DEFAULT_KEY_USER);
 }
 
 static void

@@ -365,17 +365,27 @@ master_reap(void)
 }
 
 /*
- * Relay workers keep the settings they started with, the user included:
- * check the new gate user against the relay user they really run as.
+ * Relay workers keep the settings they started with, the user included,
+ * and key processes keep their user too: the old generation's key
+ * processes outlive the reload beside the new gate workers, and the new
+ * ones run beside the old gate workers, so a key user that moved could
+ * share a uid with gate workers of either. Check the new gate user against
+ * the users the others really run as.
  */
 static int
-master_reload_users(struct config *cfg)
+master_reload_users(struct config *cfg, const struct config *old)
 {
 	if (strcmp(cfg->relay_user.name, m.relay_init.user) != 0) {
 		log_info("%s: relay workers keep running as \"%s\" until a "
 		    "restart", cfg->relay_user.where, m.relay_init.user);
 		(void)snprintf(cfg->relay_user.name,
 		    sizeof(cfg->relay_user.name), "%s", m.relay_init.user);
+	}
+	if (strcmp(cfg->key_user.name, old->key_user.name) != 0) {
+		log_info("%s: key processes keep running as \"%s\" until a "
+		    "restart", cfg->key_user.where, old->key_user.name);
+		(void)snprintf(cfg->key_user.name, sizeof(cfg->key_user.name),
+		    "%s", old->key_user.name);
 	}
 	return privsep_check(cfg);
 }
@@ -419,7 +429,7 @@ master_reload(const char *by, char *why, size_t why_size)
 	if (fs_check_config_file(old->cfg->path, path, sizeof(path)) == -1 ||
 	    config_load(path, cfg) == -1 || fs_check_config(cfg) == -1 ||
 	    fs_prepare_chroot(cfg) == -1 ||
-	    master_reload_users(cfg) == -1 ||
+	    master_reload_users(cfg, old->cfg) == -1 ||
 	    (policy = policy_load(cfg->policy_file)) == NULL ||
 	    master_reload_probe(cfg, policy) == -1 ||
 	    tls_key_check_exec(cfg) == -1 ||
@@ -696,8 +706,8 @@ master_main(struct config *cfg, struct policy *policy)
 
 	if (getuid() != 0)
 		fatalx("must start as root: the authenticators need root for "
-		    "PAM and the workers drop to privsep.gate_user and "
-		    "privsep.relay_user");
+		    "PAM and the workers drop to privsep.gate_user, "
+		    "privsep.relay_user and privsep.key_user");
 	if (fs_prepare_chroot(cfg) == -1)
 		return 1;
 	master_raise_nofile(cfg);

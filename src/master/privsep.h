@@ -9,9 +9,9 @@
 #include "config.h"
 
 /*
- * 0 if the gate and relay users exist and may be used: not root, not
- * nobody, not in group 0, and two different users so that neither role can
- * signal or trace the other. Otherwise -1 after logging every problem as
+ * 0 if the gate, relay and key users exist and may be used: not root, not
+ * nobody, not in group 0, and three different users so that no role can
+ * signal or trace another. Otherwise -1 after logging every problem as
  * "FILE:LINE: privsep.SETTING: what is wrong; what to do".
  */
 int	 privsep_check(const struct config *);

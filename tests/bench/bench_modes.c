@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,13 +79,12 @@ setup_one(struct worker *w, SSL_SESSION **sess, struct err *e)
 	struct conn c;
 	unsigned char byte = 'p';
 	size_t got;
+	bool reused;
 	int r;
 
 	if ((r = tunnel_open(b, &c, *sess, e)) != EX_OK)
 		return r;
-	/* Counted, so a peer that ignores tickets cannot pass for fast. */
-	if (SSL_session_reused(c.ssl))
-		w->resumed++;
+	reused = SSL_session_reused(c.ssl) == 1;
 	if ((r = conn_write(&c, &byte, 1, b->timeout, e)) == EX_OK &&
 	    (r = conn_read(&c, &byte, 1, &got, b->timeout, e)) == EX_OK &&
 	    byte != 'p')
@@ -94,6 +94,9 @@ setup_one(struct worker *w, SSL_SESSION **sess, struct err *e)
 		SSL_SESSION_free(*sess);
 		*sess = SSL_get1_session(c.ssl);
 	}
+	/* Counted, so a peer that ignores tickets cannot pass for fast. */
+	if (r == EX_OK && reused)
+		w->resumed++;
 	conn_close(&c);
 	return r;
 }

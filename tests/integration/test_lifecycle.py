@@ -227,8 +227,10 @@ def test_a_request_taken_after_its_deadline_connects_nowhere(make_gateway, backe
     again neither allows it nor connects to its backend; it records why."""
     gw = make_gateway("auth-late", authenticator=2, auth=2.0)
     with h.EchoServer() as late:
-        held = [pf.Held(pid) for pid in gw.wait_children("tg-auth", 2)]
+        held = []
         try:
+            for pid in gw.wait_children("tg-auth", 2):
+                held.append(pf.Held(pid))
             resp = gw.attempt(connect_request(f"backend.test:{late.port}"), timeout=10)
         finally:
             for x in held:

@@ -4,7 +4,7 @@ nor signal it, and no process dumps core: every one of them holds a key or
 passwords, and the key process (tg-key, one per gate slot) holds the
 gateway's private key itself. Non-dumpable is what stops a process of the *same* user (the master
 and the authenticators are root; the workers and the key processes run as
-privsep users, often a shared one such as nobody), so each process is probed
+privsep users, one per role), so each process is probed
 by its own uid and gid with every capability dropped, and by another user's.
 A root process's capabilities alone already stop a capability-less root
 caller, so the master and the authenticators are also asked directly whether

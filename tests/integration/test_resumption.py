@@ -318,9 +318,12 @@ def test_a_rotated_key_reaches_every_gate_worker(rotating_pair, echo, tmp_path):
     key stays too, so a rotation during the scan does not matter)."""
     gw = rotating_pair
     first = key_name(gw, tmp_path, echo)
-    h.wait_for(lambda: key_name(gw, tmp_path, echo) != first, 3 * LIFETIME,
-               "a ticket under a new key", interval=0.3)
-    ticket = session_ticket(new_session(gw, tmp_path, echo))
+
+    def sealed_by_a_newer_key():
+        ticket = session_ticket(new_session(gw, tmp_path, echo))
+        return ticket if ticket[:NAME_LEN] != first else None
+    ticket = h.wait_for(sealed_by_a_newer_key, 3 * LIFETIME, "a ticket under a new key",
+                        interval=0.3)
     gates = gw.children("tg-gate")
     assert len(gates) == 2, gates
     for pid in gates:

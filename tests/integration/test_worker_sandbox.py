@@ -187,8 +187,9 @@ def test_signal_injected_into_a_gate_worker_cannot_stop_a_relay_worker(
 @pytest.mark.parametrize("call", ["kill", "tgkill", "tkill"])
 def test_signal_injected_into_a_gate_worker_cannot_reach_its_key_process(
         make_gateway, backends, call):
-    """The key process runs as the gate worker's user, so only the filter
-    stands between them: it kills the gate worker first."""
+    """The filter kills the gate worker before the kernel's permission
+    check, which would refuse too: the key process runs as a user of its
+    own (test_key_process.py probes that as the gate user)."""
     gw = attacked_gateway(make_gateway, f"key-{call}")
     gate, = gw.children("tg-gate")
     key, = gw.wait_children("tg-key", 1)

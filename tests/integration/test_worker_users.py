@@ -77,8 +77,39 @@ def test_old_privsep_user_setting_says_what_replaced_it(make_gateway):
     line = text.splitlines().index('\tuser = "nobody";') + 1
     r = gw.check_config(conf)
     assert r.returncode == 1
-    assert (f'{conf}:{line}: privsep.user: is replaced by privsep.gate_user and '
-            f'privsep.relay_user') in r.stderr, r.stderr
+    assert (f'{conf}:{line}: privsep.user: is replaced by privsep.gate_user, '
+            f'privsep.relay_user and privsep.key_user') in r.stderr, r.stderr
+
+
+def test_a_reload_keeps_the_key_user_and_checks_the_gate_user_against_it(make_gateway,
+                                                                        backends):
+    """Old key processes outlive a reload beside the new gate workers, and
+    new ones start beside the old gate workers: a key user that moved on a
+    reload could share a uid with either. So key processes keep their user
+    until a restart (the new ones too), and a reload that moves the gate
+    workers onto the key processes' user is refused."""
+    import pwd
+    gw = make_gateway("key-user-reload")
+    target = f"backend.test:{backends.echo.port}"
+    key_uid = str(pwd.getpwnam(h.KEY_USER).pw_uid)
+    old = gw.wait_children("tg-key", 2)
+    gw.conf.write_text(gw.config_text().replace(f'key_user = "{h.KEY_USER}";',
+                                                f'key_user = "{h.GATE_ALIAS_USER}";'))
+    gw.signal(signal.SIGHUP)
+    h.wait_for(lambda: f'key processes keep running as "{h.KEY_USER}" until a restart'
+               in gw.stderr_text(), 10, "the reload to keep the key user")
+    for pid in gw.wait_children("tg-key", 2, exclude=old):
+        h.wait_for(lambda: _ids(pid)[0] == [key_uid] * 4, 5,
+                   lambda: f"key process {pid} to run as {key_uid}: {_ids(pid)}")
+    assert gw.status_of(target) == 200
+    gates = gw.wait_children("tg-gate", 2)
+    gw.conf.write_text(gw.config_text().replace(f'gate_user = "{h.GATE_USER}";',
+                                                f'gate_user = "{h.KEY_USER}";'))
+    gw.signal(signal.SIGHUP)
+    h.wait_for(lambda: "reload failed" in gw.stderr_text(), 10, "the reload to be refused")
+    assert f'user "{h.KEY_USER}" has the same uid' in gw.stderr_text()
+    assert sorted(gw.children("tg-gate")) == sorted(gates)
+    assert gw.status_of(target) == 200
 
 
 def _ids(pid):
@@ -136,7 +167,9 @@ def test_a_process_of_the_gate_user_cannot_signal_trace_or_read_a_relay_worker(g
     for pid in hf.relay_pids(gateway, 2):
         result = probe(pid, gate.pw_uid, gate.pw_gid)
         assert set(result["control"].values()) == {"ok"}, result
-        assert "ok" not in result["target"].values(), result
+        assert result["target"] == {"environ": "Permission denied", "mem": "Permission denied",
+                                    "ptrace": "Operation not permitted",
+                                    "signal": "Operation not permitted"}, result
 
 
 def _entries(path, names):

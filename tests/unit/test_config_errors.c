@@ -582,10 +582,10 @@ test_privsep_users_are_named_and_located(void **state)
 {
 	static const struct bad_case cases[] = {
 		{ MINIMAL "privsep = { user = \"nobody\"; };", 3,
-		    "privsep.user: is replaced by privsep.gate_user and "
-		    "privsep.relay_user, two users of their own (default "
-		    "\"tunnelgate-gate\" and \"tunnelgate-relay\"); rename the "
-		    "setting" },
+		    "privsep.user: is replaced by privsep.gate_user, "
+		    "privsep.relay_user and privsep.key_user, three users of "
+		    "their own (default \"tunnelgate-gate\", \"tunnelgate-relay\" "
+		    "and \"tunnelgate-key\"); rename the setting" },
 		{ MINIMAL "privsep = { gate_user = \"\"; };", 3,
 		    "privsep.gate_user: is empty; name the unprivileged user" },
 		{ MINIMAL "privsep = { relay_user = \"u23456789012345678901234567"
