@@ -18,6 +18,7 @@ import harness as h
 import ldap_fixtures as lf
 from harness import assert_error
 from test_ldap import Echoes
+from test_secrets_in_memory import copies_in_memory
 from tg_env import daemon_path, scaled
 
 ALICE, ERIN = lf.USERS["alice"], lf.USERS["erin"]
@@ -101,6 +102,44 @@ def test_only_the_master_and_authenticators_hold_the_cache(gw):
             maps, fds = maps_and_fds(pid)
             assert CACHE_MAP not in maps, (comm, pid)
             assert not [f for f in fds if CACHE_MAP in f], (comm, pid, fds)
+
+
+def _cache_secrets(pid):
+    """32-byte pieces of the cache mapping, as pid sees it, that look random
+    (the salt, the digests of cached credentials), none overlapping another."""
+    with open(f"/proc/{pid}/maps") as f:
+        spans = [line.split()[0] for line in f if CACHE_MAP in line]
+    pieces = []
+    with open(f"/proc/{pid}/mem", "rb", buffering=0) as mem:
+        for span in spans:
+            lo, hi = (int(x, 16) for x in span.split("-"))
+            mem.seek(lo)
+            data = mem.read(hi - lo)
+            at = 0
+            while at + 32 <= len(data):
+                if len(set(data[at:at + 32])) >= 24:
+                    pieces.append(data[at:at + 32])
+                    at += 32
+                else:
+                    at += 8
+    return pieces
+
+
+def test_no_worker_holds_what_the_cache_holds(gw, echoes):
+    """Attacker 4 cannot learn cached credentials: after alice's cached
+    logins, nothing random-looking of the cache (its salt, the digest of
+    her credentials) is anywhere in a gate worker's, relay worker's or key
+    process's memory, while the same scan finds it in an authenticator."""
+    for _ in range(2):
+        assert status(gw, ALICE, echoes.target("ops")) == 200
+    auth = gw.wait_children("tg-auth", AUTHENTICATORS)[0]
+    pieces = _cache_secrets(auth)
+    assert pieces, "nothing random-looking in the cache mapping"
+    assert copies_in_memory(auth, pieces), "the scan does not find them where they are"
+    for comm in ("tg-gate", "tg-relay", "tg-key"):
+        for pid in gw.wait_children(comm, 2):
+            found = copies_in_memory(pid, pieces)
+            assert not found, f"{comm} {pid}: {found}"
 
 
 def test_a_cached_user_gets_in_whichever_authenticator_answers(gw, directory, echoes):
