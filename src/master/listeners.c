@@ -68,9 +68,14 @@ listener_open(const struct config *cfg, const struct config_listener *l)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	/*
 	 * Real-time streams: never hold small writes back. Accepted sockets
-	 * inherit it, which saves a gate worker a system call per tunnel.
+	 * inherit it, which saves a gate worker a system call per tunnel, and
+	 * the gate worker's filter does not let it set the option itself.
 	 */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1) {
+		log_warn("listen %s port %u: TCP_NODELAY", l->address, l->port);
+		close(fd);
+		return -1;
+	}
 	if (ss.ss_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&ss, sl) == -1 ||

@@ -12,11 +12,9 @@ env:   NAGLE_SAMPLES (40 per path)
 """
 
 import os
-import socket
 import ssl
 import statistics
 import sys
-import threading
 from pathlib import Path
 
 if len(sys.argv) != 2:
@@ -27,28 +25,6 @@ from bench_env import ALICE_POLICY, connect_to_200, h, stop_all, suite_environme
 
 SAMPLES = int(os.environ.get("NAGLE_SAMPLES", "40"))
 STALL_MS = 20.0
-
-
-class Backend:
-    """Accepts and holds connections until closed: the tunnels' far end."""
-
-    def __init__(self):
-        self.sock = socket.create_server(("127.0.0.1", 0), backlog=256)
-        self.port = self.sock.getsockname()[1]
-        self.held = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while True:
-            try:
-                self.held.append(self.sock.accept()[0])
-            except OSError:
-                return
-
-    def close(self):
-        self.sock.close()
-        for s in self.held:
-            s.close()
 
 
 def path_median(gw, env, target, version, resumed):
@@ -71,7 +47,7 @@ def main():
     with suite_environment() as env:
         on = off = backend = None
         try:
-            backend = Backend()
+            backend = h.EchoServer()
             target = f"127.0.0.1:{backend.port}"
             on = h.Gateway(env, "nagle-tickets", policy=ALICE_POLICY, user_tunnels=1000)
             off = h.Gateway(env, "nagle-no-tickets", policy=ALICE_POLICY, user_tunnels=1000)
