@@ -21,6 +21,11 @@
 #define TG_HEAD_MAX	4096
 #define TG_ERRMSG_MAX	512
 #define TG_REASON_MAX	64
+/*
+ * TLS 1.3 tickets a context keeps, each offered once: as many tunnels as
+ * this can start at once and all resume.
+ */
+#define TG_SESSIONS_MAX	8
 
 struct tg_ctx {
 	SSL_CTX		*ssl_ctx;
@@ -37,10 +42,11 @@ struct tg_ctx {
 	/* "Proxy-Authorization: Basic ...\r\n", wiped when freed. */
 	char		*auth_header;
 	size_t		 auth_len;
-	/* The session the next tunnel offers (libtg_session.c). */
+	/* The sessions the next tunnels offer, newest last (libtg_session.c). */
 	pthread_mutex_t	 session_lock;
 	int		 session_lock_ok;
-	SSL_SESSION	*session;
+	SSL_SESSION	*sessions[TG_SESSIONS_MAX];
+	size_t		 nsessions;
 	char		 errmsg[TG_ERRMSG_MAX];
 };
 
@@ -110,7 +116,7 @@ void	 tg_ssl_errstr(char *, size_t);
 int	 tg_io_failed(struct tg_tunnel *, int sslerr, const char *during);
 size_t	 tg_tunnel_queue_early(struct tg_tunnel *, const void *, size_t);
 
-/* libtg_session.c: resume the context's last session. */
+/* libtg_session.c: resume the sessions the gateway gave. */
 int	 tg_session_init(struct tg_ctx *);
 void	 tg_session_offer(struct tg_ctx *, SSL *);
 void	 tg_session_free(struct tg_ctx *);

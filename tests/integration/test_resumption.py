@@ -468,6 +468,12 @@ class HelloWatcher:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.resumed = []
+        # The gateway's bytes wait until this many connections have sent
+        # their ClientHello, so that each of them offered what it had
+        # before any ticket could reach the client.
+        self.hold_until = 0
+        self.hellos = 0
+        self.said_hello = threading.Condition()
         self.threads = [threading.Thread(target=self._accept, daemon=True)]
         self.threads[0].start()
 
@@ -488,8 +494,17 @@ class HelloWatcher:
 
     def _pump(self, src, dst, slot):
         seen = b""
+        first = True
         try:
             while data := src.recv(65536):
+                with self.said_hello:
+                    if first and slot is None:
+                        self.hellos += 1
+                        self.said_hello.notify_all()
+                    elif first:
+                        self.said_hello.wait_for(lambda: self.hellos >= self.hold_until,
+                                                 h.scaled(10))
+                first = False
                 if slot is not None and self.resumed[slot] is None:
                     seen += data
                     self.resumed[slot] = server_hello_resumes(seen)
@@ -513,5 +528,29 @@ def test_the_client_resumes_every_forwarded_connection_after_the_first(ticket_ga
                     s.sendall(b"hello %d\n" % i)
                     assert recv_exactly(s, 8) == b"hello %d\n" % i
         assert watcher.resumed == [False, True, True, True]
+    finally:
+        watcher.close()
+
+
+def test_tunnels_started_together_each_resume(ticket_gateway, backends):
+    """Three -L connections at once, twice: the first three make full
+    handshakes and leave a ticket each, with which the next three all resume
+    (a TLS 1.3 ticket is offered once, so one kept ticket would resume one)."""
+    watcher = HelloWatcher(ticket_gateway.port)
+    try:
+        with Forwarder(ticket_gateway.env, watcher.port,
+                       f"0:backend.test:{backends.echo.port}") as fwd:
+            for wave in (1, 2):
+                watcher.hold_until = 3 * wave
+                socks = [fwd.connect() for _ in range(3)]
+                try:
+                    for i, s in enumerate(socks):
+                        s.sendall(b"wave %d %d\n" % (wave, i))
+                    for i, s in enumerate(socks):
+                        assert recv_exactly(s, 9) == b"wave %d %d\n" % (wave, i)
+                finally:
+                    for s in socks:
+                        s.close()
+        assert watcher.resumed == [False] * 3 + [True] * 3
     finally:
         watcher.close()

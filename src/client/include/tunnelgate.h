@@ -28,8 +28,9 @@
  * tg_tunnel_step() does; with the pipeline option, tg_write() then takes
  * up to TG_EARLY_MAX bytes to send right behind the CONNECT request.
  *
- * Tunnels of one context resume the TLS session the gateway last gave it,
- * so open them from one context rather than one context each.
+ * Tunnels of one context resume the TLS sessions the gateway gave it (up
+ * to eight tickets, each offered once, so that tunnels opened together
+ * each resume), so open them from one context rather than one context each.
  *
  * A tunnel must be used by one thread at a time; a context may be shared by
  * threads once created. The library never changes signal dispositions and
