@@ -245,8 +245,18 @@ throttle_count(const struct config *cfg, struct throttle_entry *e, int64_t now,
 	 */
 	if (e->score < budget - 0.5 || e->locked_until_ms > now)
 		return false;
-	/* The lockout is the penalty: a score beyond it would only linger. */
-	e->score = budget;
+	/*
+	 * The lockout is the penalty: a score under the budget is raised to
+	 * it. Half a failure over it is kept, or a long spray would have it
+	 * forgotten at every lockout and pass more than the refills allow;
+	 * more is only seen when lockouts are shorter than a refill of one
+	 * failure (window / budget), and is dropped so the key does not stay
+	 * hot long after the spray (docs/tunnelgated.conf.5, throttle).
+	 */
+	if (e->score < budget)
+		e->score = budget;
+	if (e->score > budget + 0.5)
+		e->score = budget + 0.5;
 	len = (int64_t)cfg->throttle_lockout_ms << (e->strikes < 20 ?
 	    e->strikes : 20);
 	if (len > (int64_t)cfg->throttle_lockout_max_ms)

@@ -232,8 +232,10 @@ class Slapd:
     """One slapd with its own CA, config, data and ports (kept across a
     stop and start, so a restart is the same server)."""
 
-    def __init__(self, tmp, name="slapd", extra_users=(), extra_ldif="", tls=True):
-        """tls=False: a plain server, ldap:// only, no StartTLS."""
+    def __init__(self, tmp, name="slapd", extra_users=(), extra_ldif="", tls=True,
+                 extra_config=""):
+        """tls=False: a plain server, ldap:// only, no StartTLS; extra_config:
+        cn=config entries (LDIF) loaded with the rest before the start."""
         self.tls = tls
         self.dir = Path(tmp) / name
         self.dir.mkdir()
@@ -249,7 +251,7 @@ class Slapd:
         config = self.dir / "config.ldif"
         text = CONFIG_LDIF.format(
             dir=self.dir, ca=self.ca, cert=self.cert, key=self.key, base=BASE,
-            root_dn=ROOT_DN, root_pw=ssha(self.root_pw))
+            root_dn=ROOT_DN, root_pw=ssha(self.root_pw)) + extra_config
         if not tls:
             text = re.sub(r"^olcTLS.*\n", "", text, flags=re.M)
         config.write_text(text)
@@ -320,6 +322,11 @@ class Slapd:
 
     def ldapmodify(self, ldif):
         self._tool("ldapmodify", input=ldif.encode())
+
+    def binds_as(self, user, password):
+        """Whether a simple bind as user with password succeeds."""
+        return h.run(["ldapwhoami", "-x", "-H", self.uri, "-D", user.dn, "-w", password],
+                     check=False).returncode == 0
 
     def search(self, base, *args):
         return self._tool("ldapsearch", "-LLL", "-o", "ldif-wrap=no", "-b", base,

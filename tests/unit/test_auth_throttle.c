@@ -92,8 +92,11 @@ test_lockouts_double_up_to_the_maximum_and_are_forgotten(void **state)
 		assert_int_equal(ev[0].secs, want[round]);
 		t += (int64_t)ev[0].secs * 1000;
 	}
-	/* Quiet for lockout_max, and the budget refilled: from the start. */
-	t += 600000;
+	/*
+	 * Quiet for lockout_max, and the budget refilled (the half failure
+	 * a lockout keeps over it takes window / budget / 2): from the start.
+	 */
+	t += 700000;
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(failed_login("", "carol", t + i, ev), 0);
 	assert_int_equal(failed_login("", "carol", t + 2, ev), 1);
@@ -217,6 +220,63 @@ test_an_open_count_is_not_pushed_out(void **state)
 	assert_int_equal(auth_throttle_tunnel(&cfg, "mallory", 2), THROTTLE_OPEN);
 }
 
+/*
+ * A guesser who fails as fast as the throttle lets him, for a minute: in no
+ * stretch of T ms do more than budget * (1 + T / window) failures get
+ * through, plus the half a failure the rounding of a burst allows, plus one
+ * at the end of each lockout shorter than the refill of one failure
+ * (docs/tunnelgated.conf.5, throttle). A lockout that dropped the score to
+ * the budget would forget up to half a failure each time and let it add up.
+ */
+static void
+spray_within_the_bound(unsigned lockout_ms)
+{
+	struct throttle_event	 ev[2];
+	static int64_t		 at[4096], ends[4096];
+	size_t			 n = 0, nends = 0, short_ends;
+	unsigned		 secs;
+	double			 most;
+
+	cfg.throttle_user_failures = 5;
+	cfg.throttle_window_ms = 2000;
+	cfg.throttle_lockout_ms = lockout_ms;
+	cfg.throttle_lockout_max_ms = lockout_ms;
+	for (int64_t t = 0; t < 60000 && n < 4096; t += 70) {
+		if (auth_throttle_locked(&cfg, "", "dave", t, &secs) != 0)
+			continue;
+		if (failed_login("", "dave", t, ev) != 0)
+			ends[nends++] = t + lockout_ms;
+		at[n++] = t;
+	}
+	assert_true(n > 5 * 30);
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = i, k = 0; j < n; j++) {
+			for (short_ends = 0, k = 0; k < nends; k++)
+				short_ends += lockout_ms < 2000 / 5 &&
+				    ends[k] > at[i] && ends[k] <= at[j];
+			most = 5.0 * (1 + (double)(at[j] - at[i]) / 2000) +
+			    0.5 + (double)short_ends;
+			if ((double)(j - i + 1) > most)
+				fail_msg("%zu failures from %lld to %lld ms, "
+				    "at most %.1f", j - i + 1, (long long)at[i],
+				    (long long)at[j], most);
+		}
+}
+
+static void
+test_no_stretch_passes_more_than_the_refills_allow(void **state)
+{
+	(void)state;
+	spray_within_the_bound(1000);
+}
+
+static void
+test_short_lockouts_pass_one_more_each(void **state)
+{
+	(void)state;
+	spray_within_the_bound(150);
+}
+
 int
 main(void)
 {
@@ -231,6 +291,8 @@ main(void)
 		T(test_open_tunnels_are_counted_until_they_end),
 		T(test_the_rate_and_the_open_count_are_two_limits),
 		T(test_an_open_count_is_not_pushed_out),
+		T(test_no_stretch_passes_more_than_the_refills_allow),
+		T(test_short_lockouts_pass_one_more_each),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
