@@ -18,6 +18,8 @@
 #include "user_tunnels.h"
 
 #define REASON_WORKER_DIED	"worker_died"
+/* Its close line is not written: the master has no open line to match. */
+#define REASON_UNTRACKED	"untracked: the master holds no open record of it"
 
 TAILQ_HEAD(tunnel_list, tunnel);
 
@@ -156,7 +158,7 @@ tunnels_end_untracked(struct child *c, uint64_t id)
 	ctl_hdr_init(&k.hdr, CTL_TUNNEL_KILL);
 	k.tunnel_id = id;
 	k.closed_by = AUDIT_BY_ERROR;
-	AUDIT_SET(k.reason, REASON_WORKER_DIED);
+	AUDIT_SET(k.reason, REASON_UNTRACKED);
 	(void)ctl_send(c->ctl_fd, &k, sizeof(k), NULL, 0);
 }
 
