@@ -621,8 +621,10 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	gate_set_state(g, c, CS_TUNNEL);
 	c->opened_ms = proc_now_ms();
 	c->try_handoff = g->env->n_relays > 0;
-	if (!c->try_handoff)
+	if (!c->try_handoff) {
 		tls_read_ahead(c->ssl);
+		tls_batch_writes(c->ssl, c->pump.client.fd);
+	}
 	gate_audit(g, c, AUDIT_OPEN, AUDIT_BY_NONE, NULL);
 	conn_pump(g, c);
 	/*

@@ -72,15 +72,37 @@ tls_read(struct pump_end *e, uint8_t *p, size_t len)
 	return n > 0 ? n : tls_result(e, n, "read");
 }
 
+/* Write out what a batch holds: 0 once empty, else a PUMP_IO_* code. */
+static ssize_t
+tls_flush(struct pump_end *e)
+{
+	BIO	*w;
+
+	if (tls_batch_pending(e->io) == 0)
+		return 0;
+	w = SSL_get_wbio(e->io);
+	errno = 0;
+	if (BIO_flush(w) == 1)
+		return 0;
+	if (BIO_should_retry(w))
+		return PUMP_IO_WANT_WRITE;
+	snprintf(e->err, sizeof(e->err), "tls write: %s",
+	    errno ? strerror(errno) : "connection closed");
+	return PUMP_IO_ERROR;
+}
+
 /*
  * With SSL_MODE_ENABLE_PARTIAL_WRITE each SSL_write writes one record:
  * write them all here, so that the pump's next read from the backend fills
- * the whole buffer again instead of the one record's room.
+ * the whole buffer again instead of the one record's room. A batch (if
+ * any) is flushed once, after them; what it cannot write yet leaves with
+ * the pump's next flush.
  */
 static ssize_t
 tls_write(struct pump_end *e, const uint8_t *p, size_t len)
 {
 	size_t	 done = 0, left;
+	ssize_t	 f;
 	int	 n;
 
 	while (done < len) {
@@ -89,11 +111,15 @@ tls_write(struct pump_end *e, const uint8_t *p, size_t len)
 		left = len - done;
 		n = SSL_write(e->io, p + done, left > INT_MAX ? INT_MAX :
 		    (int)left);
-		if (n <= 0)
-			return done > 0 ? (ssize_t)done : tls_result(e, n,
-			    "write");
+		if (n <= 0) {
+			if (done == 0)
+				return tls_result(e, n, "write");
+			break;
+		}
 		done += (size_t)n;
 	}
+	if ((f = tls_flush(e)) == PUMP_IO_ERROR)
+		return f;
 	return (ssize_t)done;
 }
 
@@ -102,12 +128,18 @@ tls_shutdown_write(struct pump_end *e)
 {
 	int	 n;
 
-	ERR_clear_error();
-	errno = 0;
-	/* 0: our close_notify is out; the client may keep sending (half-close). */
-	if ((n = SSL_shutdown(e->io)) >= 0)
-		return 0;
-	return tls_result(e, n, "shutdown");
+	/* Once queued in a batch, only the flush is left to do. */
+	if (!tls_batch_closed(e->io)) {
+		ERR_clear_error();
+		errno = 0;
+		/* 0: our close_notify is out (half-close): the client may
+		 * keep sending. */
+		if ((n = SSL_shutdown(e->io)) < 0)
+			return tls_result(e, n, "shutdown");
+		if (!tls_batch_mark_closed(e->io))
+			return 0;
+	}
+	return tls_flush(e);
 }
 
 static bool
@@ -121,5 +153,6 @@ const struct pump_ops ssl_pump_ops = {
 	.write = tls_write,
 	.shutdown_write = tls_shutdown_write,
 	.has_pending = tls_has_pending,
+	.flush = tls_flush,
 	.record_reads = true,
 };

@@ -6,6 +6,7 @@
 #ifndef TG_TLS_H
 #define TG_TLS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <openssl/ssl.h>
 
@@ -28,6 +29,16 @@ const char *tls_error_string(void);
  * records per read(). Never for one that may still be handed off.
  */
 void	 tls_read_ahead(SSL *);
+/*
+ * For such a tunnel too: the records of one write leave together
+ * (tls_batch.c). Without memory for it, a write per record, logged.
+ */
+void	 tls_batch_writes(SSL *, int fd);
+/* Bytes sealed for the client and not yet written; 0 when not batched. */
+size_t	 tls_batch_pending(SSL *);
+/* Note our close_notify handed to the batch; false when not batched. */
+bool	 tls_batch_mark_closed(SSL *);
+bool	 tls_batch_closed(SSL *);
 
 /* Relay endpoint ops over an SSL object (io = SSL *). */
 struct pump_ops;

@@ -25,6 +25,37 @@ rules = (
 """
 
 
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_process(pids):
+    """{process name: utime + stime + cutime + cstime in seconds} of pids."""
+    out = {}
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                head, rest = f.read().rsplit(")", 1)
+        except OSError:
+            continue
+        name = head.split("(", 1)[1]
+        out[name] = out.get(name, 0) + sum(int(x) for x in rest.split()[11:15]) / TICK
+    return out
+
+
+def tree(root):
+    """root and every process below it."""
+    out, todo = [], [root]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
 def strace_counts(path):
     """{syscall: calls} from an strace -c summary."""
     counts = {}

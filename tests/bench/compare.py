@@ -105,6 +105,7 @@ BUILD = Path(sys.argv[1]).resolve()
 MARKDOWN = Path(sys.argv[3]) if len(sys.argv) == 4 else None
 os.environ.setdefault("TG_BUILD", str(BUILD))
 from bench_env import ALICE_POLICY, h, stop_all, suite_environment  # noqa: E402
+from bench_env import cpu_by_process, tree  # noqa: E402
 from bench_env import connect_to_200 as connect_once  # noqa: E402
 from handoff_fixtures import suite_config  # noqa: E402
 import squid_fixture as sq  # noqa: E402
@@ -138,27 +139,6 @@ CHOICES = [
     ("64 KiB tunnel buffers (`limits.buffer_bytes`; without: 16 KiB, "
      "the least allowed)", ("limits", "buffer_bytes", "16384"), "bulk"),
 ]
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_by_process(pids):
-    """{process name: utime + stime + cutime + cstime in seconds} of pids."""
-    out = {}
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                head, rest = f.read().rsplit(")", 1)
-        except OSError:
-            continue
-        name = head.split("(", 1)[1]
-        out[name] = out.get(name, 0) + sum(int(x) for x in rest.split()[11:15]) / TICK
-    return out
-
-
-def cpu_seconds(pids):
-    return sum(cpu_by_process(pids).values())
-
-
 def pss_kib(pids):
     total = 0
     for pid in pids:
@@ -168,19 +148,6 @@ def pss_kib(pids):
         except OSError:
             continue
     return total
-
-
-def tree(root):
-    out, todo = [], [root]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(x) for x in f.read().split()]
-        except OSError:
-            pass
-    return out
 
 
 def bench_env():

@@ -15,6 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_env import tree
+
 SQUID = Path("/usr/sbin/squid")
 NCSA = Path("/usr/lib/squid/basic_ncsa_auth")
 
@@ -111,16 +113,7 @@ http_access deny all
 
     def pids(self):
         """Squid's whole process tree (master, worker, auth helper)."""
-        out, todo = [], [self.proc.pid]
-        while todo:
-            p = todo.pop()
-            out.append(p)
-            try:
-                with open(f"/proc/{p}/task/{p}/children") as f:
-                    todo += [int(x) for x in f.read().split()]
-            except OSError:
-                pass
-        return out
+        return tree(self.proc.pid)
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -4,7 +4,11 @@ behind good records in the same read, a damaged record or a close_notify,
 waits until the good records reached the backend; then the backend gets a
 FIN. Checked in a gate worker (workers.relay = 0) and in a relay worker,
 with a client that controls the raw bytes after the 200 (ssl MemoryBIOs
-over a plain socket) and sends everything with one sendall."""
+over a plain socket) and sends everything with one sendall.
+
+The other way, a gate worker that relays a tunnel itself writes the
+records it seals for the client several to a write() (src/gate/tls_batch.c),
+as relay workers do: counted by the kernel in /proc/PID/io."""
 
 import os
 import queue
@@ -118,3 +122,28 @@ def test_records_before_close_notify_in_the_same_read_reach_the_backend_then_fin
         close = gw.wait_audit(event="close", client=c.client_address)
     assert close["closed_by"] == "client", close
     assert close["bytes_up"] == len(plain), close
+
+
+# A TLS record's most: 16 KiB of plaintext and the AEAD's overhead.
+RECORD_MAX = 16384 + 256
+BATCHED_BYTES = 64_000_000
+
+
+def _io(pid):
+    with open(f"/proc/{pid}/io") as f:
+        return {k: int(v) for k, v in (line.split(":") for line in f)}
+
+
+def test_a_gate_worker_writes_several_records_to_the_client_at_once(make_gateway):
+    """tunnelgate-bench checks the bytes (SHA-256) each way; the gate
+    worker's write() calls (syscw) carry more than two full records each on
+    average, where a write per record would carry at most one."""
+    gw = make_gateway("batch-gate", gate=1, relay=0)
+    (gate,) = gw.wait_children("tg-gate", 1)
+    hf.run_bench(gw, "up", BATCHED_BYTES)
+    before = _io(gate)
+    hf.run_bench(gw, "down", BATCHED_BYTES)
+    after = _io(gate)
+    written, writes = after["wchar"] - before["wchar"], after["syscw"] - before["syscw"]
+    assert written >= BATCHED_BYTES, (written, writes)
+    assert written / writes > 2 * RECORD_MAX, (written, writes)
