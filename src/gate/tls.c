@@ -94,38 +94,44 @@ tls_flush(struct pump_end *e)
 /*
  * With SSL_MODE_ENABLE_PARTIAL_WRITE each SSL_write writes one record:
  * write them all here, so that the pump's next read from the backend fills
- * the whole buffer again instead of the one record's room. A batch (if
- * any) is flushed once, after them; what it cannot write yet leaves with
- * the pump's next flush.
+ * the whole buffer again instead of the one record's room. Under a batch
+ * they leave with one flush, and count as written only once it is done:
+ * until then the pump keeps them, and comes back when the socket drains.
  */
 static ssize_t
 tls_write(struct pump_end *e, const uint8_t *p, size_t len)
 {
-	size_t	 done = 0, left;
+	size_t	 done, left;
 	ssize_t	 f;
 	int	 n;
 
-	while (done < len) {
-		ERR_clear_error();
-		errno = 0;
-		left = len - done;
-		n = SSL_write(e->io, p + done, left > INT_MAX ? INT_MAX :
-		    (int)left);
-		if (n <= 0) {
-			if (done == 0)
-				return tls_result(e, n, "write");
-			break;
+	/* Records for the head of p were batched by an earlier call. */
+	if ((done = tls_batch_queued(e->io)) == 0) {
+		while (done < len) {
+			ERR_clear_error();
+			errno = 0;
+			left = len - done;
+			n = SSL_write(e->io, p + done, left > INT_MAX ?
+			    INT_MAX : (int)left);
+			if (n <= 0) {
+				if (done == 0)
+					return tls_result(e, n, "write");
+				break;
+			}
+			done += (size_t)n;
 		}
-		done += (size_t)n;
+		tls_batch_set_queued(e->io, done);
 	}
-	if ((f = tls_flush(e)) == PUMP_IO_ERROR)
+	if ((f = tls_flush(e)) != 0)
 		return f;
+	tls_batch_set_queued(e->io, 0);
 	return (ssize_t)done;
 }
 
 static ssize_t
 tls_shutdown_write(struct pump_end *e)
 {
+	ssize_t	 r;
 	int	 n;
 
 	/* Once queued in a batch, only the flush is left to do. */
@@ -134,8 +140,13 @@ tls_shutdown_write(struct pump_end *e)
 		errno = 0;
 		/* 0: our close_notify is out (half-close): the client may
 		 * keep sending. */
-		if ((n = SSL_shutdown(e->io)) < 0)
-			return tls_result(e, n, "shutdown");
+		if ((n = SSL_shutdown(e->io)) < 0) {
+			r = tls_result(e, n, "shutdown");
+			/* A caller ending the tunnel now still sends these. */
+			if (tls_batch_pending(e->io) > 0)
+				(void)BIO_flush(SSL_get_wbio(e->io));
+			return r;
+		}
 		if (!tls_batch_mark_closed(e->io))
 			return 0;
 	}

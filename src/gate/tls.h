@@ -36,6 +36,12 @@ void	 tls_read_ahead(SSL *);
 void	 tls_batch_writes(SSL *, int fd);
 /* Bytes sealed for the client and not yet written; 0 when not batched. */
 size_t	 tls_batch_pending(SSL *);
+/*
+ * The caller's bytes whose records wait in the batch: told to the caller
+ * as written only once they are (tls.c, tls_write()). 0 when not batched.
+ */
+size_t	 tls_batch_queued(SSL *);
+void	 tls_batch_set_queued(SSL *, size_t);
 /* Note our close_notify handed to the batch; false when not batched. */
 bool	 tls_batch_mark_closed(SSL *);
 bool	 tls_batch_closed(SSL *);

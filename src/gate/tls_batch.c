@@ -23,7 +23,9 @@
 
 struct tls_batch {
 	int		 fd;
+	int		 err;		/* the first failed write's errno */
 	struct buf	 out;		/* sealed records not yet written */
+	size_t		 queued;	/* the caller's bytes sealed in out */
 	bool		 close_queued;	/* our close_notify is in out or gone */
 };
 
@@ -41,7 +43,11 @@ tls_batch_of(SSL *ssl)
 	return BIO_get_data(w);
 }
 
-/* 1 once out is empty; -1 (retry flag set on EAGAIN, errno kept) if not. */
+/*
+ * 1 once out is empty; -1 (retry flag set on EAGAIN) if not. A failure
+ * sticks, with its errno: a later write would only report EPIPE instead
+ * of the reset that ended the connection.
+ */
 static int
 batch_flush(BIO *bio, struct tls_batch *t)
 {
@@ -49,13 +55,21 @@ batch_flush(BIO *bio, struct tls_batch *t)
 
 	BIO_clear_retry_flags(bio);
 	while (buf_len(&t->out) > 0) {
+		if (t->err != 0) {
+			errno = t->err;
+			return -1;
+		}
 		n = write(t->fd, buf_rptr(&t->out), buf_len(&t->out));
 		if (n == -1 && errno == EINTR)
 			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			BIO_set_retry_write(bio);
-		if (n <= 0)
 			return -1;
+		}
+		if (n <= 0) {
+			t->err = n == 0 ? EPIPE : errno;
+			return -1;
+		}
 		buf_consume(&t->out, (size_t)n);
 	}
 	buf_release_if_empty(&t->out);
@@ -147,9 +161,14 @@ tls_batch_writes(SSL *ssl, int fd)
 	struct tls_batch	*t;
 	BIO			*bio;
 
-	if (batch_method_init() == -1 || (t = calloc(1, sizeof(*t))) == NULL) {
+	if (batch_method_init() == -1) {
 		log_warnx("gate: record batching unavailable, a write per "
 		    "record: %s", tls_error_string());
+		return;
+	}
+	if ((t = calloc(1, sizeof(*t))) == NULL) {
+		log_warn("gate: record batching unavailable, a write per "
+		    "record");
 		return;
 	}
 	if ((bio = BIO_new(batch_method)) == NULL) {
@@ -170,6 +189,23 @@ tls_batch_pending(SSL *ssl)
 	struct tls_batch	*t = tls_batch_of(ssl);
 
 	return t != NULL ? buf_len(&t->out) : 0;
+}
+
+size_t
+tls_batch_queued(SSL *ssl)
+{
+	struct tls_batch	*t = tls_batch_of(ssl);
+
+	return t != NULL ? t->queued : 0;
+}
+
+void
+tls_batch_set_queued(SSL *ssl, size_t n)
+{
+	struct tls_batch	*t = tls_batch_of(ssl);
+
+	if (t != NULL)
+		t->queued = n;
 }
 
 bool
