@@ -44,6 +44,7 @@ struct bench {
 	int		 verify;
 	int		 no_connect;	/* a plain TLS forwarder: no CONNECT */
 	uint16_t	 backend_port;
+	FILE		*stages;	/* --stages: a line per setup */
 	SSL_CTX		*ctx;
 	char		 req[2048];
 	size_t		 reqlen;
@@ -56,6 +57,7 @@ struct conn {
 	int		 healthy;	/* close_notify may be sent */
 	unsigned char	*pend;		/* tunnel bytes read with the answer */
 	size_t		 plen, poff;
+	double		 t_tcp, t_tls, t_200;	/* when each stage ended */
 };
 
 struct echo {

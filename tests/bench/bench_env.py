@@ -3,11 +3,14 @@ harness on sys.path, its environment (test users for pam_unix, certificates,
 the resolver) inside a private mount + network namespace, and one way to end
 what a benchmark started whatever happened."""
 
+import atexit
 import contextlib
 import os
+import shutil
 import socket
 import ssl
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +29,26 @@ rules = (
 
 
 TICK = os.sysconf("SC_CLK_TCK")
+
+
+def clients_negotiate_only(suite):
+    """Every TLS client this script starts (Python's ssl, tunnelgate-bench)
+    offers TLS 1.3 with suite alone, so a server that picks from what the
+    client offers (Squid) negotiates it too: the script runs again, once,
+    under an OPENSSL_CONF whose system default says so (OpenSSL reads it
+    when first used). A CMP_OPENSSL_CONF given by the caller is kept."""
+    if os.environ.get("CMP_OPENSSL_CONF") is None:
+        from handoff_fixtures import openssl_client_conf
+        tmp = tempfile.mkdtemp(prefix="bench-openssl.")
+        conf = openssl_client_conf(tmp, suite, tls13=True)
+        os.execve(sys.executable, [sys.executable, *sys.argv],
+                  dict(os.environ, OPENSSL_CONF=str(conf), CMP_OPENSSL_CONF=str(conf),
+                       CMP_OPENSSL_TMP=tmp))
+    # The exec above ran no exit handler, so the process it became (and the
+    # one re-run in a namespace by suite_environment, which inherits the
+    # variable) removes the directory.
+    if os.environ.get("CMP_OPENSSL_TMP"):
+        atexit.register(shutil.rmtree, os.environ["CMP_OPENSSL_TMP"], True)
 
 
 def cpu_by_process(pids):

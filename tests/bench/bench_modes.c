@@ -73,7 +73,7 @@ run_bulk(const struct bench *b, struct backend *bk, struct err *e)
 }
 
 static int
-setup_one(struct worker *w, SSL_SESSION **sess, struct err *e)
+setup_one(struct worker *w, SSL_SESSION **sess, double t0, struct err *e)
 {
 	const struct bench *b = w->b;
 	struct conn c;
@@ -97,6 +97,10 @@ setup_one(struct worker *w, SSL_SESSION **sess, struct err *e)
 	/* Counted, so a peer that ignores tickets cannot pass for fast. */
 	if (r == EX_OK && reused)
 		w->resumed++;
+	/* One fprintf a line: stdio locks the stream, lines stay whole. */
+	if (r == EX_OK && b->stages != NULL)
+		fprintf(b->stages, "%.6f %.6f %.6f %.6f %.6f\n", t0, c.t_tcp,
+		    c.t_tls, c.t_200, now());
 	conn_close(&c);
 	return r;
 }
@@ -110,7 +114,7 @@ setup_worker(void *arg)
 	double *nl, t0;
 
 	while ((t0 = now()) < w->b->deadline) {
-		if (setup_one(w, &sess, &e) != EX_OK) {
+		if (setup_one(w, &sess, t0, &e) != EX_OK) {
 			if (w->errors++ == 0)
 				w->first = e;
 			continue;

@@ -209,6 +209,7 @@ tunnel_open(const struct bench *b, struct conn *c, SSL_SESSION *sess,
 	}
 	if (c->fd == -1)
 		return r;
+	c->t_tcp = now();
 	if ((c->ssl = SSL_new(b->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1 ||
 	    (!b->gw_is_ip && SSL_set_tlsext_host_name(c->ssl, b->gwhost) != 1) ||
 	    (sess != NULL && SSL_set_session(c->ssl, sess) != 1)) {
@@ -229,6 +230,7 @@ tunnel_open(const struct bench *b, struct conn *c, SSL_SESSION *sess,
 		goto out;
 	}
 	c->healthy = 1;
+	c->t_tls = now();
 	/* A plain forwarder has connected the backend once the handshake
 	 * is done: the stream is the tunnel already. */
 	if (b->no_connect)
@@ -236,6 +238,7 @@ tunnel_open(const struct bench *b, struct conn *c, SSL_SESSION *sess,
 	if ((r = conn_write(c, b->req, b->reqlen, b->timeout, e)) != EX_OK ||
 	    (r = read_answer(b, c, e)) != EX_OK)
 		goto out;
+	c->t_200 = now();
 	return EX_OK;
 out:
 	conn_close(c);

@@ -64,43 +64,20 @@ env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (512M), CMP_SAMPLES (100),
        stunnel out)
 """
 
-import atexit
 import os
-import shutil
 import socket
 import ssl
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-SUITE = "TLS_AES_128_GCM_SHA256"
 if len(sys.argv) not in (2, 4):
     raise SystemExit(__doc__)
-# OpenSSL reads its config once, when first used: the clients here (Python's
-# ssl, tunnelgate-bench) get theirs before anything is imported.
-if os.environ.get("CMP_OPENSSL_CONF") is None:
-    tmp = tempfile.mkdtemp(prefix="compare-openssl.")
-    conf = Path(tmp) / "openssl.cnf"
-    conf.write_text(f"""openssl_conf = tg_conf
-[tg_conf]
-ssl_conf = tg_ssl
-[tg_ssl]
-system_default = tg_default
-[tg_default]
-MinProtocol = TLSv1.3
-Ciphersuites = {SUITE}
-""")
-    os.execve(sys.executable, [sys.executable, *sys.argv],
-              dict(os.environ, OPENSSL_CONF=str(conf), CMP_OPENSSL_CONF=str(conf),
-                   CMP_OPENSSL_TMP=tmp))
-# The exec above ran no exit handler, so the process it became (and the one
-# re-run in a namespace by suite_environment, which inherits the variable)
-# removes the directory; a CMP_OPENSSL_CONF given by the caller is left.
-if os.environ.get("CMP_OPENSSL_TMP"):
-    atexit.register(shutil.rmtree, os.environ["CMP_OPENSSL_TMP"], True)
+# Before anything starts a client.
+from bench_env import SUITE, clients_negotiate_only  # noqa: E402
+clients_negotiate_only(SUITE)
 BUILD = Path(sys.argv[1]).resolve()
 MARKDOWN = Path(sys.argv[3]) if len(sys.argv) == 4 else None
 os.environ.setdefault("TG_BUILD", str(BUILD))

@@ -88,8 +88,11 @@ usage(void)
 	fprintf(stderr,
 "usage: %s --gateway HOST:PORT [--ca FILE] [--user NAME] --mode MODE [opts]\n"
 "  --mode up|down --bytes N [--verify]   bulk throughput through one tunnel\n"
-"  --mode setup [--concurrency C] [--duration S] [--resume]\n"
-"                                        full tunnel setups per second\n"
+"  --mode setup [--concurrency C] [--duration S] [--resume] [--stages FILE]\n"
+"                                        full tunnel setups per second; FILE\n"
+"                                        gets a line per tunnel: when it began,\n"
+"                                        TCP connected, TLS done, 200, echo\n"
+"                                        (CLOCK_MONOTONIC seconds)\n"
 "  --mode idle [--tunnels N] [--hold S]  hold N open tunnels for S seconds\n"
 "  --target HOST:PORT     CONNECT authority (default: the built-in backend)\n"
 "  --backend-port P       port of the built-in backend on 127.0.0.1 (default\n"
@@ -212,6 +215,10 @@ parse_opt(struct bench *b, int ch, const char *arg, int *mode)
 	case 'r': b->resume = 1; break;
 	case 'v': b->verify = 1; break;
 	case 'N': b->no_connect = 1; break;
+	case 'S':
+		if ((b->stages = fopen(arg, "we")) == NULL)
+			bad_arg("--stages", arg, strerror(errno));
+		break;
 	default: usage();
 	}
 }
@@ -235,6 +242,7 @@ parse_args(struct bench *b, int argc, char *argv[])
 		{ "resume", no_argument, NULL, 'r' },
 		{ "verify", no_argument, NULL, 'v' },
 		{ "no-connect", no_argument, NULL, 'N' },
+		{ "stages", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -256,6 +264,10 @@ parse_args(struct bench *b, int argc, char *argv[])
 	if (b->no_connect && b->backend_port == 0) {
 		fprintf(stderr, "%s: --no-connect needs --backend-port\n",
 		    progname);
+		exit(EX_FAIL);
+	}
+	if (b->stages != NULL && b->mode != M_SETUP) {
+		fprintf(stderr, "%s: --stages is for --mode setup\n", progname);
 		exit(EX_FAIL);
 	}
 }
@@ -335,6 +347,10 @@ main(int argc, char *argv[])
 	/* Setup mode reported its failures with its figures. */
 	if (r != EX_OK && (b.mode != M_SETUP || bk.err.code != EX_OK))
 		fprintf(stderr, "%s: %s\n", progname, e.msg);
+	if (b.stages != NULL && fclose(b.stages) != 0) {
+		fprintf(stderr, "%s: --stages: %s\n", progname, strerror(errno));
+		r = EX_FAIL;
+	}
 	OPENSSL_cleanse(b.req, sizeof(b.req));
 	SSL_CTX_free(b.ctx);
 	freeaddrinfo(b.gwai);

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import harness as h
 
@@ -313,20 +314,15 @@ def make_suite_gateway(make_gateway, env, name, suites=None, rsa=False, min_vers
     return gw.start()
 
 
-def openssl_client_conf(tmp, suite):
-    """An OPENSSL_CONF that caps a client (tunnelgate-bench) at TLS 1.2 with
-    one cipher: the bench tool has no cipher options of its own."""
-    path = tmp / f"openssl-{suite}.cnf"
-    path.write_text(f"""openssl_conf = tg_conf
-[tg_conf]
-ssl_conf = tg_ssl
-[tg_ssl]
-system_default = tg_default
-[tg_default]
-MinProtocol = TLSv1.2
-MaxProtocol = TLSv1.2
-CipherString = {suite}
-""")
+def openssl_client_conf(tmp, suite, tls13=False):
+    """An OPENSSL_CONF whose system default lets a client (tunnelgate-bench,
+    Python's ssl) offer suite alone: a TLS 1.3 ciphersuite, or else a TLS
+    1.2 cipher with TLS 1.2 only. The bench tool has no cipher options."""
+    only = (f"MinProtocol = TLSv1.3\nCiphersuites = {suite}\n" if tls13 else
+            f"MinProtocol = TLSv1.2\nMaxProtocol = TLSv1.2\nCipherString = {suite}\n")
+    path = Path(tmp) / f"openssl-{suite}.cnf"
+    path.write_text("openssl_conf = tg_conf\n[tg_conf]\nssl_conf = tg_ssl\n[tg_ssl]\n"
+                    "system_default = tg_default\n[tg_default]\n" + only)
     return path
 
 
