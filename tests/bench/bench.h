@@ -45,6 +45,7 @@ struct bench {
 	int		 no_connect;	/* a plain TLS forwarder: no CONNECT */
 	uint16_t	 backend_port;
 	FILE		*stages;	/* --stages: a line per setup */
+	unsigned	 rate;		/* --rate: setups begun a second */
 	SSL_CTX		*ctx;
 	char		 req[2048];
 	size_t		 reqlen;

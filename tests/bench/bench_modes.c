@@ -20,6 +20,8 @@
 
 struct worker {
 	const struct bench *b;
+	unsigned	 index;		/* its place in the --rate schedule */
+	double		 begin;		/* when the run began */
 	pthread_t	 thr;
 	double		*lat;
 	size_t		 nlat, cap;
@@ -105,6 +107,32 @@ setup_one(struct worker *w, SSL_SESSION **sess, double t0, struct err *e)
 	return r;
 }
 
+/*
+ * With --rate, when the k-th setup of this worker is due: the workers take
+ * turns, so setups begin every 1/rate s whatever the gateway does. It waits
+ * for that time; a setup that is late begins at once, and its latency
+ * counts from when it was due, so a slow gateway cannot hide its queue by
+ * slowing the clients down (coordinated omission).
+ */
+static double
+setup_due(const struct worker *w, uint64_t k)
+{
+	const struct bench *b = w->b;
+	struct timespec ts;
+	double due, t;
+
+	if (b->rate == 0)
+		return now();
+	due = w->begin + ((double)k * b->concurrency + w->index) / b->rate;
+	if ((t = now()) < due) {
+		ts.tv_sec = (time_t)(due - t);
+		ts.tv_nsec = (long)((due - t - (double)ts.tv_sec) * 1e9);
+		while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+			;
+	}
+	return due;
+}
+
 static void *
 setup_worker(void *arg)
 {
@@ -112,8 +140,9 @@ setup_worker(void *arg)
 	SSL_SESSION *sess = NULL;
 	struct err e;
 	double *nl, t0;
+	uint64_t k = 0;
 
-	while ((t0 = now()) < w->b->deadline) {
+	while ((t0 = setup_due(w, k++)) < w->b->deadline) {
 		if (setup_one(w, &sess, t0, &e) != EX_OK) {
 			if (w->errors++ == 0)
 				w->first = e;
@@ -206,6 +235,8 @@ run_setup(struct bench *b, struct err *e)
 	b->deadline = t0 + b->duration;
 	for (started = 0; started < b->concurrency; started++) {
 		w[started].b = b;
+		w[started].index = started;
+		w[started].begin = t0;
 		if ((r = pthread_create(&w[started].thr, NULL, setup_worker,
 		    &w[started])) != 0)
 			break;

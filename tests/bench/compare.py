@@ -26,7 +26,12 @@ median of the repetitions is shown:
 - tunnel setups at 16 and 64 concurrent clients, full handshakes and resumed
   ones (tunnelgate-bench --mode setup [--resume]): tunnels/s, setup p50/p99,
   gateway CPU per tunnel, and for resumed runs the share of handshakes the
-  peer really resumed (SSL_session_reused() on every tunnel);
+  peer really resumed (SSL_session_reused() on every tunnel); those are
+  closed loops, each peer driven as fast as it goes, so their p99 rows also
+  say how near a peer drives the machine to its CPU allowance (on a VM the
+  hypervisor then takes CPU in stalls: tests/bench/setup_tail.py); the
+  same rows for an open loop, CMP_RATE setups begun a second by 64 clients
+  (tunnelgate-bench --rate), give every peer the same load;
 - bulk, one tunnel each way (tunnelgate-bench --mode up/down): MB/s and
   gateway CPU seconds per GB;
 - memory per idle tunnel (tunnelgate-bench --mode idle) at CMP_IDLE tunnels
@@ -58,7 +63,8 @@ usage: /usr/bin/python3 tests/bench/compare.py BUILD_DIR [--markdown FILE]
        (FILE with a "## The latest table" section, such as docs/performance.md,
        gets the table in that section, and the design choices' table in
        theirs; `make bench` writes them there)
-env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_BYTES (512M), CMP_SAMPLES (100),
+env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_RATE (800 setups a second in
+       the open-loop rows; 0: none), CMP_BYTES (512M), CMP_SAMPLES (100),
        CMP_IDLE (1000,10000), CMP_ONLY (latency,setup,bulk,idle,choices:
        a comma-separated subset), CMP_BASELINE, CMP_STUNNEL (1; 0 leaves
        stunnel out)
@@ -90,6 +96,9 @@ import stunnel_fixture as st  # noqa: E402
 
 REPS = int(os.environ.get("CMP_REPS", "3"))
 SETUP_SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
+# Below every peer's most on a 2-core machine (about 1,200/s), so the tails
+# compare at the same load; 0 leaves the open-loop rows out.
+RATE = os.environ.get("CMP_RATE", "800").lstrip("0")
 BYTES = os.environ.get("CMP_BYTES", "512M")
 SAMPLES = int(os.environ.get("CMP_SAMPLES", "100"))
 IDLE = [int(n) for n in os.environ.get("CMP_IDLE", "1000,10000").split(",")]
@@ -301,6 +310,8 @@ def measure(peers, ctx, starts):
                 what = f"c{conc} {'resumed' if resume else 'full'}"
                 for peer in peers:
                     setup_rows(add, peer, what, conc, resume, split=res)
+        for peer in peers if "setup" in ONLY and RATE else ():
+            setup_rows(add, peer, f"{RATE}/s from 64 clients, full", "64", rate=RATE)
         for peer in peers if "bulk" in ONLY else ():
             bulk_rows(add, peer)
         for n in IDLE if "idle" in ONLY else ():
@@ -309,10 +320,13 @@ def measure(peers, ctx, starts):
     return res
 
 
-def setup_rows(add, peer, what, conc, resume=False, split=None):
-    """One setup measurement's rows for peer; the CPU by process into split."""
+def setup_rows(add, peer, what, conc, resume=False, split=None, rate=None):
+    """One setup measurement's rows for peer; the CPU by process into split.
+    With rate, an open loop: rate setups begin a second whatever the peer
+    does, each timed from when it was due."""
     args = ["--mode", "setup", "--concurrency", conc, "--duration",
-            SETUP_SECONDS] + (["--resume"] if resume else [])
+            SETUP_SECONDS] + (["--resume"] if resume else []) + \
+        (["--rate", rate] if rate else [])
     line, cpu = peer.measured(*args)
     n = field(line, "tunnels")
     add(f"tunnels/s, {what}", peer, field(line, "tunnels/s"))

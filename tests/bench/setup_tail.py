@@ -9,9 +9,16 @@ stage their extra time went to (TCP connect, TLS handshake, CONNECT->200,
 echo), and in how many 100 ms windows they began: a few windows are
 stalls that hit every setup in flight at once, many are queueing.
 
+With CMP_RATE the clients are an open loop: that many setups begin a
+second whatever the gateway does (tunnelgate-bench --rate), each timed from
+when it was due, so every peer gets the same load and the tails compare
+at a rate below every peer's most; without it, a closed loop of
+CMP_CONCURRENCY clients drives each peer as fast as it goes.
+
 usage: /usr/bin/python3 tests/bench/setup_tail.py BUILD_DIR
 env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_CONCURRENCY (64),
-       CMP_GATES (2; comma-separated gate worker counts, one tunnelgated each)
+       CMP_GATES (2; comma-separated gate worker counts, one tunnelgated each),
+       CMP_RATE (none: closed loop)
 """
 
 import os
@@ -36,6 +43,7 @@ REPS = int(os.environ.get("CMP_REPS", "3"))
 SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
 CONCURRENCY = os.environ.get("CMP_CONCURRENCY", "64")
 GATES = [int(n) for n in os.environ.get("CMP_GATES", "2").split(",")]
+RATE = os.environ.get("CMP_RATE")
 STAGES = ("TCP connect", "TLS handshake", "CONNECT->200", "echo")
 WINDOW = 0.1
 
@@ -55,7 +63,7 @@ def run(port, ca, stages):
     r = subprocess.run([str(BUILD / "tunnelgate-bench"), "--gateway", f"127.0.0.1:{port}",
                         "--ca", str(ca), "--user", "alice", "--mode", "setup",
                         "--concurrency", CONCURRENCY, "--duration", SECONDS,
-                        "--stages", str(stages)],
+                        "--stages", str(stages), *(["--rate", RATE] if RATE else [])],
                        capture_output=True, text=True, env=env, timeout=600)
     after = cpu_ticks()
     if r.returncode != 0:
@@ -108,7 +116,9 @@ def main():
                     describe(f"{name} #{rep + 1}", stages, run(port, env.ca, stages))
         finally:
             stop_all(*started)
-    print(f"c{CONCURRENCY} full handshakes, {SECONDS} s a run, {SUITE}")
+    load = f"{RATE} setups begun a second by {CONCURRENCY} clients" if RATE else \
+        f"c{CONCURRENCY} closed loop"
+    print(f"{load}, full handshakes, {SECONDS} s a run, {SUITE}")
 
 
 if __name__ == "__main__":

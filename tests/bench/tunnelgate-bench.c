@@ -89,10 +89,13 @@ usage(void)
 "usage: %s --gateway HOST:PORT [--ca FILE] [--user NAME] --mode MODE [opts]\n"
 "  --mode up|down --bytes N [--verify]   bulk throughput through one tunnel\n"
 "  --mode setup [--concurrency C] [--duration S] [--resume] [--stages FILE]\n"
-"                                        full tunnel setups per second; FILE\n"
+"               [--rate R]               full tunnel setups per second; FILE\n"
 "                                        gets a line per tunnel: when it began,\n"
 "                                        TCP connected, TLS done, 200, echo\n"
-"                                        (CLOCK_MONOTONIC seconds)\n"
+"                                        (CLOCK_MONOTONIC seconds); with R,\n"
+"                                        R setups begin a second, spread over\n"
+"                                        the C clients, each timed from when\n"
+"                                        it was due\n"
 "  --mode idle [--tunnels N] [--hold S]  hold N open tunnels for S seconds\n"
 "  --target HOST:PORT     CONNECT authority (default: the built-in backend)\n"
 "  --backend-port P       port of the built-in backend on 127.0.0.1 (default\n"
@@ -215,6 +218,8 @@ parse_opt(struct bench *b, int ch, const char *arg, int *mode)
 	case 'r': b->resume = 1; break;
 	case 'v': b->verify = 1; break;
 	case 'N': b->no_connect = 1; break;
+	case 'R': b->rate = (unsigned)parse_num("--rate", arg, 1, 1000000);
+		break;
 	case 'S':
 		if ((b->stages = fopen(arg, "we")) == NULL)
 			bad_arg("--stages", arg, strerror(errno));
@@ -243,6 +248,7 @@ parse_args(struct bench *b, int argc, char *argv[])
 		{ "verify", no_argument, NULL, 'v' },
 		{ "no-connect", no_argument, NULL, 'N' },
 		{ "stages", required_argument, NULL, 'S' },
+		{ "rate", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -266,8 +272,9 @@ parse_args(struct bench *b, int argc, char *argv[])
 		    progname);
 		exit(EX_FAIL);
 	}
-	if (b->stages != NULL && b->mode != M_SETUP) {
-		fprintf(stderr, "%s: --stages is for --mode setup\n", progname);
+	if ((b->stages != NULL || b->rate != 0) && b->mode != M_SETUP) {
+		fprintf(stderr, "%s: --stages and --rate are for --mode setup\n",
+		    progname);
 		exit(EX_FAIL);
 	}
 }
