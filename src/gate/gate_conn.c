@@ -623,7 +623,7 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	c->try_handoff = g->env->n_relays > 0;
 	if (!c->try_handoff) {
 		tls_read_ahead(c->ssl);
-		tls_batch_writes(c->ssl, c->pump.client.fd);
+		tls_batch_writes(c->ssl);
 	}
 	gate_audit(g, c, AUDIT_OPEN, AUDIT_BY_NONE, NULL);
 	conn_pump(g, c);

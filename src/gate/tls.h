@@ -33,7 +33,7 @@ void	 tls_read_ahead(SSL *);
  * For such a tunnel too: the records of one write leave together
  * (tls_batch.c). Without memory for it, a write per record, logged.
  */
-void	 tls_batch_writes(SSL *, int fd);
+void	 tls_batch_writes(SSL *);
 /* Bytes sealed for the client and not yet written; 0 when not batched. */
 size_t	 tls_batch_pending(SSL *);
 /*

@@ -106,15 +106,12 @@ batch_ctrl(BIO *bio, int cmd, long num, void *ptr)
 	struct tls_batch	*t = BIO_get_data(bio);
 
 	(void)num;
+	(void)ptr;
 	switch (cmd) {
 	case BIO_CTRL_FLUSH:
 		return batch_flush(bio, t);
 	case BIO_CTRL_WPENDING:
 		return (long)buf_len(&t->out);
-	case BIO_C_GET_FD:
-		if (ptr != NULL)
-			*(int *)ptr = t->fd;
-		return t->fd;
 	default:
 		return 0;
 	}
@@ -156,12 +153,14 @@ batch_method_init(void)
 }
 
 void
-tls_batch_writes(SSL *ssl, int fd)
+tls_batch_writes(SSL *ssl)
 {
 	struct tls_batch	*t;
 	BIO			*bio;
+	int			 fd;
 
-	if (batch_method_init() == -1) {
+	/* The batch writes to the socket libssl reads from. */
+	if ((fd = SSL_get_rfd(ssl)) == -1 || batch_method_init() == -1) {
 		log_warnx("gate: record batching unavailable, a write per "
 		    "record: %s", tls_error_string());
 		return;

@@ -125,6 +125,8 @@ CHOICES = [
     ("64 KiB tunnel buffers (`limits.buffer_bytes`; without: 16 KiB, "
      "the least allowed)", ("limits", "buffer_bytes", "16384"), "bulk"),
 ]
+
+
 def pss_kib(pids):
     total = 0
     for pid in pids:
