@@ -601,6 +601,18 @@ conn_pump(struct worker *g, struct conn *c)
 	}
 }
 
+/*
+ * The tunnel stays in this worker for good: several records per read and
+ * per write, as a relay worker does. Not while a handoff may still come,
+ * which needs every sealed byte on the wire and none read ahead.
+ */
+void
+conn_relay_here(struct conn *c)
+{
+	tls_read_ahead(c->ssl);
+	tls_batch_writes(c->ssl);
+}
+
 static void
 conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 {
@@ -621,10 +633,8 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	gate_set_state(g, c, CS_TUNNEL);
 	c->opened_ms = proc_now_ms();
 	c->try_handoff = g->env->n_relays > 0;
-	if (!c->try_handoff) {
-		tls_read_ahead(c->ssl);
-		tls_batch_writes(c->ssl);
-	}
+	if (!c->try_handoff)
+		conn_relay_here(c);
 	gate_audit(g, c, AUDIT_OPEN, AUDIT_BY_NONE, NULL);
 	conn_pump(g, c);
 	/*

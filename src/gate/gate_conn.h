@@ -108,6 +108,7 @@ void	 conn_close(struct worker *, struct conn *, enum audit_closed_by,
 void	 conn_watch(struct worker *, struct ev *, int fd, enum ev_kind,
 	    struct conn *);
 void	 conn_pump(struct worker *, struct conn *);
+void	 conn_relay_here(struct conn *);
 
 /* handoff.c */
 void	 handoff_try(struct worker *, struct conn *);

@@ -82,8 +82,9 @@ handoff_ready(struct conn *c)
 	    !tls_export_mid_record(c->ssl);
 }
 
-void
-handoff_try(struct worker *g, struct conn *c)
+/* 0 once a relay worker holds the tunnel, -1 while it is still here. */
+static int
+handoff_send(struct worker *g, struct conn *c)
 {
 	struct handoff_msg	*h;
 	size_t			 len = buf_len(&c->pump.up), size;
@@ -91,19 +92,16 @@ handoff_try(struct worker *g, struct conn *c)
 	int			 fds[2] = { c->pump.client.fd, c->pump.backend.fd };
 	int			 r, pick;
 
-	if (!handoff_ready(c))
-		return;
-	c->try_handoff = false;
 	if ((pick = handoff_pick(g)) == -1)
-		return;		/* every relay worker full or down: relay here */
+		return -1;	/* every relay worker full or down */
 	size = sizeof(*h) + len;
 	if ((h = calloc(1, size)) == NULL)
-		return;
+		return -1;
 	if (tls_export(c->ssl, &h->tls, err, sizeof(err)) != 0) {
 		log_debug("%s: stays in the gate worker: %s", c->facts.client,
 		    err);
 		free(h);
-		return;
+		return -1;
 	}
 	msg_hdr_init(&handoff_proto, &h->hdr, HANDOFF_TUNNEL);
 	h->hdr.size = (uint32_t)size;
@@ -132,9 +130,22 @@ handoff_try(struct worker *g, struct conn *c)
 		/* The secrets are gone from libssl's callbacks, not from libssl. */
 		log_debug("%s: no relay worker took the tunnel; it stays here",
 		    c->facts.client);
-		return;
+		return -1;
 	}
 	g->relay_load[pick]++;
+	return 0;
+}
+
+void
+handoff_try(struct worker *g, struct conn *c)
+{
+	if (!handoff_ready(c))
+		return;
+	c->try_handoff = false;
+	if (handoff_send(g, c) != 0) {
+		conn_relay_here(c);
+		return;
+	}
 	/* libssl must not speak for this connection any more. */
 	SSL_set_quiet_shutdown(c->ssl, 1);
 	c->handed_off = true;

@@ -8,7 +8,8 @@ over a plain socket) and sends everything with one sendall.
 
 The other way, a gate worker that relays a tunnel itself writes the
 records it seals for the client several to a write() (src/gate/tls_batch.c),
-as relay workers do: counted by the kernel in /proc/PID/io."""
+as relay workers do: counted by the kernel in /proc/PID/io. So does a
+tunnel that stays in the gate worker because no relay worker could take it."""
 
 import os
 import queue
@@ -146,4 +147,27 @@ def test_a_gate_worker_writes_several_records_to_the_client_at_once(make_gateway
     after = _io(gate)
     written, writes = after["wchar"] - before["wchar"], after["syscw"] - before["syscw"]
     assert written >= BATCHED_BYTES, (written, writes)
+    assert written / writes > 2 * RECORD_MAX, (written, writes)
+
+
+def test_a_tunnel_no_relay_worker_can_take_is_relayed_in_batches_too(make_gateway, backends):
+    """limits.connections = 1: the one relay worker is full with a held
+    tunnel, so the bench's tunnel stays in the gate worker after its one
+    handoff try. From then on it reads and writes several records at a
+    time, as a tunnel meant for the gate worker from the start does."""
+    gw = make_gateway("batch-stays", gate=1, relay=1, connections=1)
+    (gate,) = gw.wait_children("tg-gate", 1)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as held:
+        hf.wait_held_by_relay(gw, held.local_port)
+        hf.settle_loads()
+        before = _io(gate)
+        hf.run_bench(gw, "up", BATCHED_BYTES)
+        middle = _io(gate)
+        hf.run_bench(gw, "down", BATCHED_BYTES)
+        after = _io(gate)
+        h.echo_round_trip(held)
+    read, reads = middle["rchar"] - before["rchar"], middle["syscr"] - before["syscr"]
+    written, writes = after["wchar"] - middle["wchar"], after["syscw"] - middle["syscw"]
+    assert read >= BATCHED_BYTES and written >= BATCHED_BYTES, (read, written)
+    assert read / reads > 2 * RECORD_MAX, (read, reads)
     assert written / writes > 2 * RECORD_MAX, (written, writes)
