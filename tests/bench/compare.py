@@ -19,7 +19,9 @@ lower bound (the bench tool drives it with --no-connect). The CONNECT->200
 rows do not apply to it (n/a).
 
 Measurements alternate between the gateways, REPS times each, and the
-median of the repetitions is shown:
+median of the repetitions is shown, with the ratio of the medians and the
+lowest and highest ratio of one repetition's pair (how much one run of the
+table can be trusted):
 - CONNECT -> 200 for a client that leaves Nagle on and one that sets
   TCP_NODELAY (Python ssl, full handshake, request written right after it),
   the peers taking turns sample by sample;
@@ -410,18 +412,33 @@ def cell(v):
     return f"{v:.3g}" if v < 100 else f"{v:.0f}"
 
 
+def rep_ratios(res, m):
+    """tunnelgated / squid of each repetition on its own (the two measured
+    next to each other in the alternation): min-max, or "" for a row
+    measured once."""
+    ours, theirs = res.get((m, "tunnelgated"), []), res.get((m, "squid"), [])
+    if len(ours) < 2 or len(ours) != len(theirs) or not all(theirs):
+        return ""
+    r = [a / b for a, b in zip(ours, theirs)]
+    return f"{min(r):.2f}-{max(r):.2f}x"
+
+
 def table(res, names):
     """Medians, a peer a column; n/a where a row does not apply to a peer
-    (stunnel sends no CONNECT). The ratio is tunnelgated / squid."""
+    (stunnel sends no CONNECT). The ratio is tunnelgated / squid of the
+    medians, and its range over the repetitions says how far one run can
+    be trusted."""
     metrics = list(dict.fromkeys(k[0] for k in res if k[0] != "split"))
-    head = "| | " + " | ".join(LABELS.get(n, n) for n in names) + " | ratio |"
-    lines = [head, "|---" * (len(names) + 2) + "|"]
+    head = ("| | " + " | ".join(LABELS.get(n, n) for n in names) +
+            " | ratio | ratio in each repetition |")
+    lines = [head, "|---" * (len(names) + 3) + "|"]
     for m in metrics:
         med = {n: statistics.median(res[(m, n)]) for n in names if (m, n) in res}
         cells = [cell(med[n]) if n in med else "n/a" for n in names]
         ratio = (f"{med['tunnelgated'] / med['squid']:.2f}x"
                  if med.get("squid") and "tunnelgated" in med else "")
-        lines.append(f"| {m} | " + " | ".join(cells) + f" | {ratio} |")
+        lines.append(f"| {m} | " + " | ".join(cells) +
+                     f" | {ratio} | {rep_ratios(res, m)} |")
     return "\n".join(lines)
 
 
