@@ -604,11 +604,13 @@ conn_pump(struct worker *g, struct conn *c)
 /*
  * The tunnel stays in this worker for good: several records per read and
  * per write, as a relay worker does. Not while a handoff may still come,
- * which needs every sealed byte on the wire and none read ahead.
+ * which needs every sealed byte on the wire and none read ahead. Nor does
+ * it need the copy of its secrets kept for a handoff any more.
  */
 void
 conn_relay_here(struct conn *c)
 {
+	tls_export_detach(c->ssl);
 	tls_read_ahead(c->ssl);
 	tls_batch_writes(c->ssl);
 }

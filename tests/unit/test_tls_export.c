@@ -4,7 +4,9 @@
  * a KeyUpdate libssl handled before the handoff, and every precondition it
  * refuses to export without (unattached, mid-handshake, plaintext or record
  * bytes left inside libssl, read-ahead, unsupported suites), and session
- * tickets sent after the handshake counted in the write sequence. The relay's record layer is test_tls_record.c.
+ * tickets sent after the handshake counted in the write sequence, and a
+ * connection that drops its tracked state (tls_export_detach). The relay's
+ * record layer is test_tls_record.c.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -152,6 +154,28 @@ test_export_refusals(void **state)
 	peer_free(p);
 }
 
+/*
+ * A tunnel that stays in the gate worker drops its copy of the secrets: no
+ * export afterwards, the connection itself unharmed, nothing freed twice.
+ */
+static void
+test_detach(void **state)
+{
+	const struct tls_suite	*s = *state;
+	struct peer		*p;
+	uint8_t			 buf[8];
+
+	p = peer_new(s, NULL, 0, 1);
+	peer_handshake(p);
+	tls_export_detach(p->s);
+	expect_export_error(p, "tls_export_attach");
+	tls_export_detach(p->s);
+	client_write(p, "still ok", 8);
+	assert_int_equal(SSL_read(p->s, buf, sizeof(buf)), 8);
+	assert_memory_equal(buf, "still ok", 8);
+	peer_free(p);
+}
+
 int
 main(void)
 {
@@ -171,6 +195,8 @@ main(void)
 	    tls_suite_lookup(0x1301));
 	add("test_export_refusals", test_export_refusals,
 	    tls_suite_lookup(0xC02F));
+	add("test_detach", test_detach, tls_suite_lookup(0x1301));
+	add("test_detach", test_detach, tls_suite_lookup(0xC02F));
 	return _cmocka_run_group_tests("tls_export", reg_tests, reg_n,
 	    group_setup, group_teardown);
 }
