@@ -18,7 +18,7 @@ CMP_CONCURRENCY clients drives each peer as fast as it goes.
 usage: /usr/bin/python3 tests/bench/setup_tail.py BUILD_DIR
 env:   CMP_REPS (3), CMP_SETUP_SECONDS (5), CMP_CONCURRENCY (64),
        CMP_GATES (2; comma-separated gate worker counts, one tunnelgated each),
-       CMP_RATE (none: closed loop)
+       CMP_RATE (none: closed loop), CMP_RESUME (1: resumed handshakes)
 """
 
 import os
@@ -44,6 +44,7 @@ SECONDS = os.environ.get("CMP_SETUP_SECONDS", "5")
 CONCURRENCY = os.environ.get("CMP_CONCURRENCY", "64")
 GATES = [int(n) for n in os.environ.get("CMP_GATES", "2").split(",")]
 RATE = os.environ.get("CMP_RATE")
+RESUME = os.environ.get("CMP_RESUME") == "1"
 STAGES = ("TCP connect", "TLS handshake", "CONNECT->200", "echo")
 WINDOW = 0.1
 
@@ -63,7 +64,8 @@ def run(port, ca, stages):
     r = subprocess.run([str(BUILD / "tunnelgate-bench"), "--gateway", f"127.0.0.1:{port}",
                         "--ca", str(ca), "--user", "alice", "--mode", "setup",
                         "--concurrency", CONCURRENCY, "--duration", SECONDS,
-                        "--stages", str(stages), *(["--rate", RATE] if RATE else [])],
+                        "--stages", str(stages), *(["--rate", RATE] if RATE else []),
+                        *(["--resume"] if RESUME else [])],
                        capture_output=True, text=True, env=env, timeout=600)
     after = cpu_ticks()
     if r.returncode != 0:
@@ -118,7 +120,8 @@ def main():
             stop_all(*started)
     load = f"{RATE} setups begun a second by {CONCURRENCY} clients" if RATE else \
         f"c{CONCURRENCY} closed loop"
-    print(f"{load}, full handshakes, {SECONDS} s a run, {SUITE}")
+    print(f"{load}, {'resumed' if RESUME else 'full'} handshakes, {SECONDS} s a run, "
+          f"{SUITE}")
 
 
 if __name__ == "__main__":
