@@ -10,12 +10,26 @@ buf_init(struct buf *b, size_t max)
 	b->max = max;
 }
 
+void
+buf_init_sealed(struct buf *b, size_t max)
+{
+	buf_init(b, max);
+	b->sealed = true;
+}
+
+static void
+buf_forget(const struct buf *b, uint8_t *p, size_t n)
+{
+	if (!b->sealed && n > 0)
+		explicit_bzero(p, n);
+}
+
 /* The readable bytes are the only ones not already zeroed (see buf.h). */
 static void
 buf_wipe_stored(struct buf *b)
 {
 	if (b->data != NULL)
-		explicit_bzero(b->data + b->off, b->len - b->off);
+		buf_forget(b, b->data + b->off, b->len - b->off);
 }
 
 void
@@ -54,7 +68,7 @@ buf_consume(struct buf *b, size_t n)
 	if (n > buf_len(b))
 		n = buf_len(b);
 	if (n > 0)
-		explicit_bzero(b->data + b->off, n);
+		buf_forget(b, b->data + b->off, n);
 	b->off += n;
 	if (b->off == b->len)
 		b->off = b->len = 0;
@@ -74,7 +88,7 @@ buf_make_room(struct buf *b, size_t want)
 	if (b->off > 0) {
 		memmove(b->data, b->data + b->off, used);
 		/* What the move left behind past the new end is a stale copy. */
-		explicit_bzero(b->data + used, b->len - used);
+		buf_forget(b, b->data + used, b->len - used);
 		b->off = 0;
 		b->len = used;
 		if (b->cap - b->len >= want)
@@ -90,7 +104,7 @@ buf_make_room(struct buf *b, size_t want)
 		return BUF_ERR_NOMEM;
 	if (b->data != NULL) {
 		memcpy(p, b->data, b->len);
-		explicit_bzero(b->data, b->len);
+		buf_forget(b, b->data, b->len);
 		free(b->data);
 	}
 	b->data = p;

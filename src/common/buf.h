@@ -9,11 +9,14 @@
  * that leaves it (consumed, reset, freed, or left behind when it compacts or
  * grows) is zeroed with explicit_bzero(). Only the readable bytes are ever
  * non-zero, which holds as long as a writer through buf_wptr() commits what
- * it wrote.
+ * it wrote. A buffer made with buf_init_sealed() holds only sealed TLS
+ * records, what the network sees anyway: it skips the zeroing, which would
+ * be a pass over every byte relayed for no secret kept.
  */
 #ifndef TG_BUF_H
 #define TG_BUF_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,6 +26,7 @@ struct buf {
 	size_t	 len;	/* end of stored bytes; readable = len - off */
 	size_t	 cap;	/* allocated */
 	size_t	 max;	/* hard limit on cap */
+	bool	 sealed;	/* only ciphertext: nothing to forget */
 };
 
 #define BUF_ERR_FULL	-1	/* would exceed max */
@@ -30,6 +34,7 @@ struct buf {
 #define BUF_ERR_SHORT	-3	/* get past the end */
 
 void	 buf_init(struct buf *, size_t max);
+void	 buf_init_sealed(struct buf *, size_t max);
 void	 buf_free(struct buf *);
 /* Drop the allocation if nothing is stored (idle tunnels keep no memory). */
 void	 buf_release_if_empty(struct buf *);

@@ -176,7 +176,7 @@ tls_batch_writes(SSL *ssl)
 		return;
 	}
 	t->fd = fd;
-	buf_init(&t->out, TLS_BATCH_BYTES);
+	buf_init_sealed(&t->out, TLS_BATCH_BYTES);
 	BIO_set_data(bio, t);
 	BIO_set_init(bio, 1);
 	SSL_set0_wbio(ssl, bio);

@@ -339,7 +339,7 @@ record_pump_init(struct pump_end *e, const struct tls_state *st, char *err,
 		return -1;
 	}
 	buf_init(&t->rx, RECORD_PUMP_RX_MAX);
-	buf_init(&t->tx, RECORD_PUMP_TX_MAX);
+	buf_init_sealed(&t->tx, RECORD_PUMP_TX_MAX);
 	e->io = t;
 	e->ops = &record_pump_ops;
 	return 0;

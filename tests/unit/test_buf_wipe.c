@@ -2,7 +2,8 @@
  * struct buf forgets what leaves it: consumed, reset and freed bytes, the
  * stale copy compaction leaves behind and the old storage a growing buffer
  * gives up are all zero. Request buffers hold Basic credentials, and a
- * connection may end on any path (400, 405, 408, 431, a hang-up).
+ * connection may end on any path (400, 405, 408, 431, a hang-up). Only a
+ * buffer of sealed records (buf_init_sealed) skips it.
  *
  * Freed storage is inspected on its way out: this binary is linked with
  * -Wl,--wrap=free, so buf.c's free() calls __wrap_free() below first.
@@ -180,6 +181,32 @@ test_release_if_empty_frees_zeroed_storage(void **state)
 	assert_true(freed.zero);
 }
 
+/*
+ * A buffer of sealed records spends no pass over the bytes it relays: what
+ * leaves it stays as the network saw it. Buffers made with buf_init() are
+ * the ones above.
+ */
+static void
+test_sealed_buffer_skips_the_zeroing(void **state)
+{
+	static const uint8_t	 record[] = { 0x17, 0x03, 0x03, 0x00, 0x02,
+	    0xa1, 0xb2 };
+	struct buf		 b;
+
+	(void)state;
+	buf_init_sealed(&b, 64);
+	assert_int_equal(buf_put(&b, record, sizeof(record)), 0);
+	buf_consume(&b, sizeof(record));
+	assert_int_equal(buf_len(&b), 0);
+	assert_memory_equal(b.data, record, sizeof(record));
+	assert_int_equal(buf_put(&b, record, sizeof(record)), 0);
+	buf_reset(&b);
+	assert_memory_equal(b.data, record, sizeof(record));
+	/* Released while empty and taken again, it is still a sealed one. */
+	buf_free(&b);
+	assert_true(b.sealed);
+}
+
 int
 main(void)
 {
@@ -191,6 +218,7 @@ main(void)
 		cmocka_unit_test(test_growth_wipes_the_old_storage),
 		cmocka_unit_test(test_free_wipes_unread_bytes),
 		cmocka_unit_test(test_release_if_empty_frees_zeroed_storage),
+		cmocka_unit_test(test_sealed_buffer_skips_the_zeroing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
