@@ -107,6 +107,7 @@ struct auth_cache {
 	unsigned		 negative_ttl_ms;
 	bool			 owned;		/* made it: unmaps it when freed */
 	EVP_MD_CTX		*md;
+	EVP_MD			*sha256;	/* fetched once, not per login */
 };
 
 static struct cache_shared	*shared;
@@ -270,8 +271,9 @@ auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
 		c->owned = true;
 	}
 	c->sh = shared;
-	if ((c->md = EVP_MD_CTX_new()) == NULL) {
-		log_warnx("credential cache: EVP_MD_CTX_new failed");
+	if ((c->md = EVP_MD_CTX_new()) == NULL ||
+	    (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		log_warnx("credential cache: no SHA-256 from libcrypto");
 		goto fail;
 	}
 	return c;
@@ -288,6 +290,7 @@ auth_cache_free(struct auth_cache *c)
 	if (c->owned)
 		auth_cache_unmap();
 	EVP_MD_CTX_free(c->md);
+	EVP_MD_free(c->sha256);
 	free(c);
 }
 
@@ -324,7 +327,7 @@ cache_digest(struct auth_cache *c, const char *user, const char *password,
     uint8_t d[SHA256_DIGEST_LENGTH])
 {
 	/* The NUL ending user separates it from the password. */
-	if (EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) != 1 ||
+	if (EVP_DigestInit_ex(c->md, c->sha256, NULL) != 1 ||
 	    EVP_DigestUpdate(c->md, c->sh->salt, sizeof(c->sh->salt)) != 1 ||
 	    EVP_DigestUpdate(c->md, user, strlen(user) + 1) != 1 ||
 	    EVP_DigestUpdate(c->md, password, strlen(password)) != 1 ||

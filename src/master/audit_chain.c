@@ -14,10 +14,15 @@ int
 audit_chain_hash(const void *p, size_t n, char out[AUDIT_HASH_HEX + 1])
 {
 	static const char	 hex[] = "0123456789abcdef";
+	/* Fetched once a process, not once a line: several lines a tunnel. */
+	static EVP_MD		*sha256;
 	unsigned char		 md[EVP_MAX_MD_SIZE];
 	unsigned int		 mdlen = 0, i;
 
-	if (EVP_Digest(p, n, md, &mdlen, EVP_sha256(), NULL) != 1 ||
+	if (sha256 == NULL && (sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) ==
+	    NULL)
+		return -1;
+	if (EVP_Digest(p, n, md, &mdlen, sha256, NULL) != 1 ||
 	    mdlen * 2 != AUDIT_HASH_HEX)
 		return -1;
 	for (i = 0; i < mdlen; i++) {
