@@ -112,9 +112,12 @@ def _next_open(gw, after, timeout=30):
     while time.monotonic() < deadline:
         with open(gw.audit_path, "rb") as f:
             f.seek(after)
-            for line in f.read().splitlines():
-                if b'"event":"open"' in line:
-                    return json.loads(line)
+            data = f.read()
+        # The file grows a page at a time: a line without its newline yet
+        # may be cut short.
+        for line in data[:data.rfind(b"\n") + 1].splitlines():
+            if b'"event":"open"' in line:
+                return json.loads(line)
         time.sleep(0.001)
     raise AssertionError("no tunnel opened while the test waited to kill a worker")
 
