@@ -271,9 +271,13 @@ auth_cache_new(unsigned max_entries, unsigned positive_ttl_ms,
 		c->owned = true;
 	}
 	c->sh = shared;
-	if ((c->md = EVP_MD_CTX_new()) == NULL ||
-	    (c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
-		log_warnx("credential cache: no SHA-256 from libcrypto");
+	if ((c->md = EVP_MD_CTX_new()) == NULL) {
+		log_warnx("credential cache: EVP_MD_CTX_new: out of memory");
+		goto fail;
+	}
+	if ((c->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL) {
+		log_warnx("credential cache: libcrypto offers no SHA-256 "
+		    "(EVP_MD_fetch); check the OpenSSL configuration's providers");
 		goto fail;
 	}
 	return c;

@@ -107,6 +107,12 @@ tls_ctx_new(const struct config *cfg)
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION |
 	    SSL_OP_CIPHER_SERVER_PREFERENCE |
 	    SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_CLEANSE_PLAINTEXT);
+	/*
+	 * Whatever the system's openssl.cnf says: with kernel TLS the kernel
+	 * seals the records, so the handoff could not export the state and
+	 * the batching BIO (src/gate/tls_batch.c) would be handed plaintext.
+	 */
+	SSL_CTX_clear_options(ctx, SSL_OP_ENABLE_KTLS);
 	SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE |
 	    SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
 	/* Record secrets and sequence numbers for the handoff to relays. */

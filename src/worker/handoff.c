@@ -74,7 +74,9 @@ handoff_ready(struct conn *c)
 
 	if (r->client.eof || r->backend.eof || r->client.shut ||
 	    r->backend.shut) {
+		/* Ending here: no handoff, so no copy of its secrets either. */
 		c->try_handoff = false;
+		tls_export_detach(c->ssl);
 		return false;
 	}
 	return buf_len(&r->down) == 0 && buf_len(&r->up) <= HANDOFF_DATA_MAX &&

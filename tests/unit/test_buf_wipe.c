@@ -191,10 +191,11 @@ test_sealed_buffer_skips_the_zeroing(void **state)
 {
 	static const uint8_t	 record[] = { 0x17, 0x03, 0x03, 0x00, 0x02,
 	    0xa1, 0xb2 };
+	uint8_t			 big[256];
 	struct buf		 b;
 
 	(void)state;
-	buf_init_sealed(&b, 64);
+	buf_init_sealed(&b, 16384);
 	assert_int_equal(buf_put(&b, record, sizeof(record)), 0);
 	buf_consume(&b, sizeof(record));
 	assert_int_equal(buf_len(&b), 0);
@@ -203,8 +204,20 @@ test_sealed_buffer_skips_the_zeroing(void **state)
 	buf_reset(&b);
 	assert_memory_equal(b.data, record, sizeof(record));
 	/* Released while empty and taken again, it is still a sealed one. */
+	watch_free(&b, sizeof(record));
 	buf_free(&b);
-	assert_true(b.sealed);
+	assert_true(freed.seen && !freed.zero);
+	assert_int_equal(buf_put(&b, record, sizeof(record)), 0);
+	buf_consume(&b, sizeof(record));
+	assert_memory_equal(b.data, record, sizeof(record));
+	/* Growing gives the old storage up as it was. */
+	assert_int_equal(buf_put(&b, record, sizeof(record)), 0);
+	memset(big, 0x5a, sizeof(big));
+	watch_free(&b, sizeof(record));
+	for (size_t i = 0; i < 4096 / sizeof(big); i++)
+		assert_int_equal(buf_put(&b, big, sizeof(big)), 0);
+	assert_true(freed.seen && !freed.zero);
+	buf_free(&b);
 }
 
 int
