@@ -1,5 +1,7 @@
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 
@@ -158,5 +160,25 @@ buf_get(struct buf *b, void *p, size_t n)
 		return 0;
 	memcpy(p, b->data + b->off, n);
 	buf_consume(b, n);
+	return 0;
+}
+
+int
+buf_write_to(struct buf *b, int fd)
+{
+	ssize_t	 n;
+
+	while (buf_len(b) > 0) {
+		n = write(fd, buf_rptr(b), buf_len(b));
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EPIPE;
+			return -1;
+		}
+		buf_consume(b, (size_t)n);
+	}
+	buf_release_if_empty(b);
 	return 0;
 }

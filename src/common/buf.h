@@ -64,5 +64,10 @@ void	 buf_commit(struct buf *, size_t n);
 
 int	 buf_put(struct buf *, const void *, size_t);
 int	 buf_get(struct buf *, void *, size_t);
+/*
+ * Write what is stored to fd (non-blocking) until it is all out, then
+ * release the storage: 0. Else -1 with errno, EAGAIN when fd is full.
+ */
+int	 buf_write_to(struct buf *, int fd);
 
 #endif

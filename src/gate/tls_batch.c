@@ -9,7 +9,6 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <openssl/bio.h>
 #include <openssl/ssl.h>
@@ -51,29 +50,18 @@ tls_batch_of(SSL *ssl)
 static int
 batch_flush(BIO *bio, struct tls_batch *t)
 {
-	ssize_t	 n;
-
 	BIO_clear_retry_flags(bio);
-	while (buf_len(&t->out) > 0) {
-		if (t->err != 0) {
-			errno = t->err;
-			return -1;
-		}
-		n = write(t->fd, buf_rptr(&t->out), buf_len(&t->out));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			BIO_set_retry_write(bio);
-			return -1;
-		}
-		if (n <= 0) {
-			t->err = n == 0 ? EPIPE : errno;
-			return -1;
-		}
-		buf_consume(&t->out, (size_t)n);
+	if (t->err != 0 && buf_len(&t->out) > 0) {
+		errno = t->err;
+		return -1;
 	}
-	buf_release_if_empty(&t->out);
-	return 1;
+	if (buf_write_to(&t->out, t->fd) == 0)
+		return 1;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		BIO_set_retry_write(bio);
+	else
+		t->err = errno;
+	return -1;
 }
 
 static int

@@ -73,23 +73,13 @@ static ssize_t
 rtls_flush(struct pump_end *e)
 {
 	struct relay_tls	*t = e->io;
-	ssize_t			 n;
 
-	while (buf_len(&t->tx) > 0) {
-		n = write(e->fd, buf_rptr(&t->tx), buf_len(&t->tx));
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			return PUMP_IO_WANT_WRITE;
-		if (n <= 0) {
-			snprintf(e->err, sizeof(e->err), "tls write: %s",
-			    strerror(errno));
-			return PUMP_IO_ERROR;
-		}
-		buf_consume(&t->tx, (size_t)n);
-	}
-	buf_release_if_empty(&t->tx);
-	return 0;
+	if (buf_write_to(&t->tx, e->fd) == 0)
+		return 0;
+	if (errno == EAGAIN || errno == EWOULDBLOCK)
+		return PUMP_IO_WANT_WRITE;
+	snprintf(e->err, sizeof(e->err), "tls write: %s", strerror(errno));
+	return PUMP_IO_ERROR;
 }
 
 /* A record failed: tell the client why, best effort, then fail. */

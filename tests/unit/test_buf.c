@@ -3,11 +3,15 @@
  * failed gets and puts leave it untouched, consumed space is reused by
  * compaction rather than growth, and an empty buffer can give its memory back.
  */
+#include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -287,6 +291,47 @@ test_reset_keeps_allocation(void **state)
 	assert_int_equal(buf_len(&b), 0);
 }
 
+/*
+ * buf_write_to: everything out and the storage released; on a full socket
+ * EAGAIN with the rest kept; on a closed peer the write's own error.
+ */
+static void
+test_write_to_drains_keeps_and_fails(void **state)
+{
+	static uint8_t	 chunk[4096], got[sizeof(chunk)];
+	struct buf	 b;
+	int		 sv[2];
+	size_t		 total = 0;
+
+	(void)state;
+	/* As in the daemon: a closed peer is an error return, not a signal. */
+	assert_true(signal(SIGPIPE, SIG_IGN) != SIG_ERR);
+	memset(chunk, 0x42, sizeof(chunk));
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0,
+	    sv), 0);
+	buf_init(&b, sizeof(chunk));
+	assert_int_equal(buf_put(&b, chunk, 100), 0);
+	assert_int_equal(buf_write_to(&b, sv[0]), 0);
+	assert_int_equal(buf_len(&b), 0);
+	assert_null(b.data);
+	assert_int_equal(read(sv[1], got, sizeof(got)), 100);
+	for (;;) {
+		assert_int_equal(buf_put(&b, chunk, sizeof(chunk)), 0);
+		if (buf_write_to(&b, sv[0]) == -1)
+			break;
+		total += sizeof(chunk);
+		assert_true(total < 64 * 1024 * 1024);
+	}
+	assert_true(errno == EAGAIN || errno == EWOULDBLOCK);
+	assert_true(buf_len(&b) > 0);
+	assert_int_equal(close(sv[1]), 0);
+	assert_int_equal(buf_write_to(&b, sv[0]), -1);
+	assert_int_equal(errno, EPIPE);
+	assert_true(buf_len(&b) > 0);
+	buf_free(&b);
+	close(sv[0]);
+}
+
 int
 main(void)
 {
@@ -304,6 +349,7 @@ main(void)
 		cmocka_unit_test(test_wptr_full_returns_null),
 		cmocka_unit_test(test_release_if_empty),
 		cmocka_unit_test(test_reset_keeps_allocation),
+		cmocka_unit_test(test_write_to_drains_keeps_and_fails),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
