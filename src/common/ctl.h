@@ -264,8 +264,9 @@ extern const struct msg_proto ctl_proto;
 
 void	 ctl_hdr_init(struct msg_hdr *, enum ctl_type);
 /*
- * Send a control message; if the socket is full wait up to a second, as the
- * master drains promptly. 0, or -1 with errno.
+ * A child's control message to the master; if the socket is full wait up to
+ * a second, as the master drains promptly. The master itself never waits on
+ * a child (src/master/outbox.c). 0, or -1 with errno.
  */
 int	 ctl_send(int ctl_fd, const void *msg, size_t len, const int *fds,
 	    size_t nfds);

@@ -105,9 +105,9 @@ master_send_status(struct generation *gen, pid_t dead)
 	st.alive = gen->auth_alive;
 	st.dead_pid = (uint32_t)dead;
 	TAILQ_FOREACH(c, &m.children, entry)
-		if (c->gen == gen && c->kind == CHILD_GATE &&
-		    ipc_send(c->ctl_fd, &st, sizeof(st), NULL, 0) == -1)
-			log_warn("master: to gate worker %d", (int)c->pid);
+		if (c->gen == gen && c->kind == CHILD_GATE)
+			(void)master_tell(c, &st, sizeof(st),
+			    "the authenticators' status");
 }
 
 /*
@@ -304,6 +304,7 @@ master_child_died(struct child *c, int status)
 		master_dispatch_child(c);
 	TAILQ_REMOVE(&m.children, c, entry);
 	close(c->ctl_fd);
+	outbox_free(c);
 	/* Its connections died with it. */
 	conn_limits_row_free(c->limits_row);
 	tunnels_worker_died(c);
@@ -599,11 +600,11 @@ master_timers(void)
 			m.kill_at = now + 1000;
 		}
 		next = m.kill_at;
-		retire_timers(now, &next);
+		outbox_timers(now, &next);
 		return (int)(next - now);
 	}
 	master_kill_deaf(now, &next);
-	retire_timers(now, &next);
+	outbox_timers(now, &next);
 	master_releases(now, &next);
 	admin_timers(now, &next);
 	tunnels_timers(now, &next);

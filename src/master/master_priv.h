@@ -8,6 +8,7 @@
 #include <sys/types.h>
 #include <openssl/ssl.h>
 
+#include "buf.h"
 #include "ctl.h"
 #include "listeners.h"
 #include "policy.h"
@@ -58,7 +59,9 @@ struct child {
 	bool			 killed;	/* broke a protocol; not read */
 	bool			 reaped;	/* dead: its pid may be reused */
 	int64_t			 hung_up_at;	/* its control socket ended */
-	int64_t			 retire_since;	/* retire not sent yet: socket full */
+	struct buf		 outbox;	/* owed messages (outbox.c) */
+	size_t			 outbox_msgs;
+	int64_t			 outbox_since;	/* its socket was last seen full */
 	int64_t			 tokens;	/* rate bucket, in 1/1000 message */
 	int64_t			 tokens_at;
 	int			 limits_row;	/* gate worker: conn_limits row */
@@ -116,7 +119,16 @@ void	 master_audit_cache_flush(const char *by, const char *user, bool applied,
 /* retire.c: a generation's children, or one child, told to retire. */
 void	 master_retire(struct generation *);
 void	 retire_child(struct child *);
-void	 retire_timers(int64_t now, int64_t *next);
+
+/*
+ * outbox.c: the one way the master sends a child a message without
+ * descriptors. It never waits: a full socket queues it, in order, and a
+ * child that does not read is killed. 0 sent or queued, -1 (killed).
+ */
+int	 master_tell(struct child *, const void *msg, size_t len,
+	    const char *what);
+void	 outbox_timers(int64_t now, int64_t *next);
+void	 outbox_free(struct child *);
 
 /* revoke.c: end live tunnels the new policy denies (policy.recheck_live). */
 void	 revoke_recheck(const struct config *, const struct policy *);

@@ -167,9 +167,7 @@ recheck_send_one(struct recheck_ask *slot, int64_t now)
 	ctl_hdr_init(&q.hdr, CTL_RECHECK);
 	q.serial = ++rc.serial;
 	auditlog_strlcpy(q.user, user, sizeof(q.user));
-	if (ctl_send(c->ctl_fd, &q, sizeof(q), NULL, 0) == -1) {
-		log_warn("account re-check: cannot ask authenticator %d",
-		    (int)c->pid);
+	if (master_tell(c, &q, sizeof(q), "an account re-check") == -1) {
 		recheck_unavailable(user, "the authenticator could not be asked");
 		return true;
 	}

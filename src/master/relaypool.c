@@ -281,15 +281,19 @@ relays_send_loads(int gate_ctl_fd)
 	for (unsigned i = 0; i < m.n_relays; i++)
 		msg.tunnels[i] = m.relays[i].s.pid == 0 ? UINT32_MAX :
 		    (uint32_t)m.relays[i].live.n;
+	/*
+	 * Not through the outbox: each set replaces the last, RELAY_LOADS_MS
+	 * apart, so one a full socket drops is made good by the next.
+	 */
 	if (gate_ctl_fd != -1) {
-		ipc_send(gate_ctl_fd, &msg, sizeof(msg), NULL, 0);
+		(void)ipc_send(gate_ctl_fd, &msg, sizeof(msg), NULL, 0);
 		return;
 	}
 	m.loads_dirty = false;
 	m.loads_at = proc_now_ms() + RELAY_LOADS_MS;
 	TAILQ_FOREACH(c, &m.children, entry)
 		if (c->kind == CHILD_GATE && !c->gen->retired)
-			ipc_send(c->ctl_fd, &msg, sizeof(msg), NULL, 0);
+			(void)ipc_send(c->ctl_fd, &msg, sizeof(msg), NULL, 0);
 }
 
 void

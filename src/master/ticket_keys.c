@@ -113,6 +113,18 @@ ticket_keys_send(int ctl_fd)
 	explicit_bzero(&msg, sizeof(msg));
 }
 
+/* A running gate worker: its socket may be full (the outbox wipes them). */
+static void
+ticket_keys_tell(struct child *c)
+{
+	struct ctl_ticket_keys	 msg;
+
+	if (ticket_keys_msg(&msg) == -1)
+		return;
+	(void)master_tell(c, &msg, sizeof(msg), "the session ticket keys");
+	explicit_bzero(&msg, sizeof(msg));
+}
+
 void
 ticket_keys_timers(int64_t now, int64_t *next)
 {
@@ -126,8 +138,8 @@ ticket_keys_timers(int64_t now, int64_t *next)
 		if (ticket_keys_rotate(now) == 0) {
 			log_debug("session ticket keys rotated");
 			TAILQ_FOREACH(c, &m.children, entry)
-				if (c->kind == CHILD_GATE && !c->killed)
-					ticket_keys_send(c->ctl_fd);
+				if (c->kind == CHILD_GATE)
+					ticket_keys_tell(c);
 		}
 		due = now + store->lifetime_ms;
 	}

@@ -16,7 +16,7 @@
 int	 ticket_keys_setup(const struct config *);
 /* A reload's lifetime: the current key lives its new lifetime from birth. */
 void	 ticket_keys_configure(const struct config *);
-/* Queue the keys on a gate worker's control socket (nothing if off). */
+/* The keys on a new gate worker's control socket (nothing if off). */
 void	 ticket_keys_send(int ctl_fd);
 /* Rotate when due and send every gate worker the new set. */
 void	 ticket_keys_timers(int64_t now, int64_t *next);

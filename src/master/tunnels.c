@@ -159,7 +159,7 @@ tunnels_end_untracked(struct child *c, uint64_t id)
 	k.tunnel_id = id;
 	k.closed_by = AUDIT_BY_ERROR;
 	AUDIT_SET(k.reason, REASON_UNTRACKED);
-	(void)ctl_send(c->ctl_fd, &k, sizeof(k), NULL, 0);
+	(void)master_tell(c, &k, sizeof(k), "a tunnel kill");
 }
 
 void
@@ -374,12 +374,8 @@ tunnels_kill(struct tunnel *t, enum audit_closed_by by, const char *reason)
 	k.tunnel_id = t->id;
 	k.closed_by = by;
 	AUDIT_SET(k.reason, reason);
-	if (ctl_send(c->ctl_fd, &k, sizeof(k), NULL, 0) == -1) {
-		log_warn("%s %d: cannot ask it to end tunnel %016llx",
-		    master_child_name(c->kind), (int)c->pid,
-		    (unsigned long long)t->id);
+	if (master_tell(c, &k, sizeof(k), "a tunnel kill") == -1)
 		return -1;
-	}
 	/*
 	 * Only one it has adopted: a queued one is not in its hands yet, and
 	 * is asked again when its relay worker reports it (tunnels_stats).
