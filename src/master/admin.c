@@ -157,6 +157,9 @@ admin_status(struct admin_conn *a)
 	int64_t			 now = proc_now_ms();
 	uint32_t		 n = 0;
 
+	/* Tunnels opened since the connection was accepted fit too. */
+	buf_raise_max(&a->out, (tunnels_count() + 1) *
+	    sizeof(struct admin_tunnel));
 	for (t = tunnels_first(); t != NULL; t = tunnels_next(t)) {
 		memset(&row, 0, sizeof(row));
 		admin_hdr_init(&row.hdr, ADMIN_TUNNEL);
@@ -269,8 +272,8 @@ admin_accept(void)
 	a->uid = cred.uid;
 	a->answered = false;
 	a->deadline_ms = proc_now_ms() + ADMIN_REQUEST_MS;
-	/* Every row of the largest table, and the last reply. */
-	buf_init(&a->out, (tunnels_count() + 1) * sizeof(struct admin_tunnel));
+	/* The last reply; a status raises it to every row (admin_status). */
+	buf_init(&a->out, sizeof(struct admin_tunnel));
 	admin_epoll(EPOLL_CTL_ADD, fd, EPOLLIN, a);
 	if (cred.uid != 0) {
 		log_warnx("control socket: uid %u (pid %d) refused: root only",

@@ -320,9 +320,20 @@ auditlog_groups(char out[TG_AUDIT_GROUPS_SIZE], const char *const *groups,
 int
 auditlog_open(const char *path, bool use_syslog)
 {
+	char	 was[sizeof(audit.path)];
+	bool	 was_syslog = audit.use_syslog;
+
+	/* On failure the file in use stays, and so must its name. */
+	memcpy(was, audit.path, sizeof(was));
 	auditlog_strlcpy(audit.path, path, sizeof(audit.path));
 	audit.use_syslog = use_syslog;
-	return auditlog_reopen();
+	if (auditlog_reopen() == 0)
+		return 0;
+	if (audit.fd != -1) {
+		memcpy(audit.path, was, sizeof(audit.path));
+		audit.use_syslog = was_syslog;
+	}
+	return -1;
 }
 
 /* The first line in each file opened: how the chain got there. */

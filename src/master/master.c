@@ -450,9 +450,12 @@ master_reload(const char *by, char *why, size_t why_size)
 		return false;
 	}
 	log_keep_first_warning(NULL, 0);
-	if (strcmp(cfg->audit_file, old->cfg->audit_file) != 0 ||
-	    cfg->audit_syslog != old->cfg->audit_syslog)
-		auditlog_open(cfg->audit_file, cfg->audit_syslog);
+	if ((strcmp(cfg->audit_file, old->cfg->audit_file) != 0 ||
+	    cfg->audit_syslog != old->cfg->audit_syslog) &&
+	    auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1)
+		log_warnx("reload: audit.file %s cannot be used (see above); "
+		    "audit records go on to %s", cfg->audit_file,
+		    old->cfg->audit_file);
 	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
 	master_raise_nofile(cfg);
 	ticket_keys_configure(cfg);

@@ -5,6 +5,7 @@ import re
 import shutil
 import signal
 import ssl
+import subprocess
 import threading
 import time
 
@@ -336,3 +337,35 @@ def test_sigusr1_reopens_audit_log(make_gateway, backends):
     assert not any(e.get("client") == after for e in gw.audit_events(rotated))
     assert any(e.get("client") == before for e in gw.audit_events(rotated))
     _assert_closed_to_others(gw.audit_path)
+
+
+def test_a_reload_to_an_audit_file_that_cannot_be_opened_keeps_the_old_one(make_gateway,
+                                                                          backends):
+    """A new audit.file that passes the checks (root's, mode 0640, in a
+    root-only directory) but cannot be opened (immutable: even root gets
+    EPERM): the file in use goes on, and so does its name, so a later
+    SIGUSR1 (log rotation) reopens it, not the path that failed."""
+    gw = make_gateway("audit-reload-immutable")
+    stuck = gw.audit_path.with_name("stuck.log")
+    stuck.touch(mode=0o640)
+    subprocess.run(["chattr", "+i", str(stuck)], check=True)
+    try:
+        gw.conf.write_text(gw.config_text().replace('file = "audit.log";',
+                                                    f'file = "{stuck.name}";'))
+        gw.signal(signal.SIGHUP)
+        h.wait_for(lambda: "generation 2:" in gw.stderr_text(), 15, "the reload")
+        rotated = gw.audit_path.with_name("audit.log.1")
+        os.rename(gw.audit_path, rotated)
+        gw.signal(signal.SIGUSR1)
+
+        def lands_in_a_new_file_at_the_old_path():
+            addr = gw.attempt(connect_request(f"forbidden.test:{backends.echo.port}")
+                              ).client_address
+            return gw.audit_path.exists() and any(e.get("client") == addr
+                                                  for e in gw.audit_events())
+        h.wait_for(lands_in_a_new_file_at_the_old_path, 10,
+                   "events in a new audit.log at the old path after SIGUSR1", interval=0.2)
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    assert stuck.stat().st_size == 0
+    assert f"audit records go on to {gw.audit_path}" in gw.stderr_text(), gw.stderr_tail()

@@ -205,3 +205,23 @@ def test_reload_says_whether_it_was_applied_and_why_not(make_gateway):
     gw.write_policy(h.STANDARD_POLICY)
     r = ctl(gw, "reload", check=0)
     assert r.stdout.startswith("applied: generation 2: 6 policy rules"), r.stdout
+
+
+def test_status_on_a_connection_older_than_the_tunnels_lists_them_all(make_gateway,
+                                                                      backends):
+    """The reply's bound is the table at the request, not at the connect: a
+    connection accepted while no tunnel was open asks after three opened."""
+    gw = make_gateway("ctl-status-late")
+    target = f"backend.test:{backends.echo.port}"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.settimeout(scaled(10))
+    s.connect(str(gw.control_path))
+    with s, gw.tunnel(target) as a, gw.tunnel(target) as b, gw.tunnel(target) as c:
+        ids = {tunnel_id(gw, t) for t in (a, b, c)}
+        h.wait_for(lambda: len(status(gw)) == 3, 10, "three tunnels in status")
+        s.send(_request(1))
+        rows = []
+        while (reply := s.recv(4096)) and struct.unpack_from("<H", reply, 2)[0] != ADMIN_DONE:
+            rows.append(struct.unpack_from("<Q", reply, 8)[0])
+        assert struct.unpack_from("<I", reply, 12)[0] == 3, reply[:24]
+        assert {f"{r:016x}" for r in rows} == ids, (rows, ids)
