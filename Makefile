@@ -75,6 +75,8 @@ $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libtgd.a
 
 # Looks at what buf.c hands to free() before it is freed (see the test).
 $(BUILD)/tests/test_buf_wipe: LDFLAGS += -Wl,--wrap=free
+# Makes proc.c's close_range() fail on demand (see the test).
+$(BUILD)/tests/test_proc_close: LDFLAGS += -Wl,--wrap=close_range
 
 BENCH_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/bench/*.c))
 $(BUILD)/tunnelgate-bench: $(BENCH_OBJS)

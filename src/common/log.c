@@ -108,6 +108,13 @@ log_reopen(void)
 	openlog("tunnelgated", LOG_PID | LOG_NDELAY, LOG_DAEMON);
 }
 
+void
+log_forget(void)
+{
+	if (log_syslog)
+		closelog();
+}
+
 int
 log_level_parse(const char *s, enum log_level *lvl)
 {

@@ -20,8 +20,16 @@ void	 log_set_procname(const char *procname);
  * into buf: what a caller reports elsewhere (a refused reload's reason).
  */
 void	 log_keep_first_warning(char *buf, size_t size);
-/* In a forked child: a fresh syslog connection of its own (before chroot). */
+/*
+ * In a forked child: a fresh syslog connection of its own, made after the
+ * child enters its network namespace and before it is chrooted.
+ */
 void	 log_reopen(void);
+/*
+ * In a forked child about to move its descriptors around: drop the syslog
+ * socket without reusing its number; the next message connects afresh.
+ */
+void	 log_forget(void);
 int	 log_level_parse(const char *, enum log_level *);
 
 /* The _x variants omit errno; the others append strerror(errno). */

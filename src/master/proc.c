@@ -52,6 +52,20 @@ cmp_int(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/*
+ * A child that went on after a failed close_range() (ENOSYS on a kernel
+ * before 5.9, EPERM under a container's seccomp profile) would run holding
+ * every descriptor of the master: the audit log, the control socket, the
+ * other slots' sockets. An empty range (a kept descriptor right above the
+ * last) is no call at all: the kernel refuses first > last.
+ */
+static void
+proc_close_range(unsigned first, unsigned last)
+{
+	if (first <= last && close_range(first, last, 0) == -1)
+		fatal("process: close_range(%u, %u)", first, last);
+}
+
 /* Close every descriptor above 2 that is not in keep. */
 static void
 proc_close_others(const int *keep, size_t nkeep)
@@ -67,10 +81,10 @@ proc_close_others(const int *keep, size_t nkeep)
 		if (sorted[i] < (int)lo)
 			continue;
 		if ((unsigned)sorted[i] > lo)
-			close_range(lo, (unsigned)sorted[i] - 1, 0);
+			proc_close_range(lo, (unsigned)sorted[i] - 1);
 		lo = (unsigned)sorted[i] + 1;
 	}
-	close_range(lo, ~0U, 0);
+	proc_close_range(lo, ~0U);
 }
 
 static void
@@ -115,10 +129,20 @@ proc_demote_now(const struct proc_demote *d)
 	 * root may create one; it comes after the user lookup, which NSS may
 	 * answer over the network.
 	 */
-	if (d->no_network && unshare(CLONE_NEWNET) == -1)
-		fatal("demote: unshare(CLONE_NEWNET) (the kernel needs "
-		    "network namespaces, CONFIG_NET_NS, and a container must "
-		    "grant CAP_SYS_ADMIN)");
+	if (d->no_network) {
+		if (unshare(CLONE_NEWNET) == -1)
+			fatal("demote: unshare(CLONE_NEWNET) (the kernel needs "
+			    "network namespaces, CONFIG_NET_NS, and a container "
+			    "must grant CAP_SYS_ADMIN)");
+		/*
+		 * A socket stays in the namespace it was made in: with the
+		 * syslog socket made before, sendmsg() to an abstract address
+		 * would reach the master's namespace (and pass descriptors
+		 * there). /dev/log is a path, found from any namespace, but
+		 * not from inside the chroot.
+		 */
+		log_reopen();
+	}
 	if (chroot(d->chroot_dir) == -1 || chdir("/") == -1)
 		fatal("demote: chroot %s (privsep.chroot must be an existing "
 		    "directory)", d->chroot_dir);
@@ -182,6 +206,11 @@ proc_spawn_exec(int exe_fd, const int *fds, size_t nfds, char *const argv[])
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1 ||
 	    getppid() != parent)
 		_exit(1);
+	/*
+	 * The dup2() calls below may put another socket at the syslog
+	 * socket's number: a message logged after them must open its own.
+	 */
+	log_forget();
 	/* Copy everything above the target range first, then into place. */
 	if (nfds > TG_RELAY_EXEC_FDS ||
 	    (exe = fcntl(exe_fd, F_DUPFD_CLOEXEC, (int)(3 + nfds))) == -1)
@@ -192,8 +221,8 @@ proc_spawn_exec(int exe_fd, const int *fds, size_t nfds, char *const argv[])
 	for (size_t i = 0; i < nfds; i++)
 		if (dup2(high[i], (int)(3 + i)) == -1)
 			_exit(1);
-	close_range((unsigned)(3 + nfds), (unsigned)exe - 1, 0);
-	close_range((unsigned)exe + 1, ~0U, 0);
+	proc_close_range((unsigned)(3 + nfds), (unsigned)exe - 1);
+	proc_close_range((unsigned)exe + 1, ~0U);
 	fexecve(exe, argv, environ);
 	_exit(127);
 }

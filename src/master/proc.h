@@ -20,9 +20,9 @@ struct proc_demote {
 /*
  * Fork a child. In the child: comm set to name, signals reset, every fd but
  * 0-2 and keep[] closed, parent-death signal set, privileges dropped as
- * demote says (network namespace, chroot, groups, uid/gid, no_new_privs; any
- * failure is fatal), then run(arg) which must not return. Returns the pid,
- * or -1 in the master.
+ * demote says (network namespace and a syslog connection made in it, chroot,
+ * groups, uid/gid, no_new_privs; any failure, closing included, is fatal),
+ * then run(arg) which must not return. Returns the pid, or -1 in the master.
  */
 pid_t	 proc_spawn(const char *name, const int *keep, size_t nkeep,
 	    const struct proc_demote *demote, void (*run)(void *), void *arg);
@@ -30,8 +30,9 @@ pid_t	 proc_spawn(const char *name, const int *keep, size_t nkeep,
 /*
  * Fork a child that execs the executable open at exe_fd with argv, so it
  * starts with a fresh address space (no private key, no config in memory).
- * fds[i] becomes descriptor 3 + i in it; nothing else stays open but 0-2.
- * Returns the pid, or -1 in the master.
+ * fds[i] becomes descriptor 3 + i in it; nothing else stays open but 0-2
+ * (a child that cannot close the rest exits). Returns the pid, or -1 in the
+ * master.
  */
 pid_t	 proc_spawn_exec(int exe_fd, const int *fds, size_t nfds,
 	    char *const argv[]);

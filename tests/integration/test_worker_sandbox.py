@@ -15,12 +15,12 @@ import signal
 import socket
 import struct
 import subprocess
-import threading
 
 import pytest
 
 import harness as h
 import handoff_fixtures as hf
+import syslog_fixtures as sf
 import tg_attacker as ta
 from test_metrics import _gateway as metrics_gateway, metrics_pid, scrape
 
@@ -322,19 +322,6 @@ def test_relay_worker_cannot_map_executable_memory(make_gateway, backends, call)
     assert_replaced(gw, "tg-relay", relay, backends)
 
 
-def _msghdr_passing(inj, sock_fd, passed_fd):
-    """A struct msghdr in the worker's memory: one byte and SCM_RIGHTS."""
-    size = 128
-    base = inj.write(b"\0" * size)
-    iov, cmsg, byte = base + 56, base + 72, base + 96
-    msg = struct.pack("<QIIQQQQi4x", 0, 0, 0, iov, 1, cmsg, 24, 0)
-    blob = (msg + struct.pack("<QQ", byte, 1)
-            + struct.pack("<QiiI4x", 20, socket.SOL_SOCKET, socket.SCM_RIGHTS, passed_fd)
-            + b"x")
-    inj.poke(base, blob.ljust(size, b"\0"))
-    return base
-
-
 def test_relay_worker_cannot_pass_a_descriptor_on(make_gateway, backends):
     """Its control socket leads to the master; with sendmsg a relay worker
     could hand a tunnel's socket to whoever reads there."""
@@ -342,7 +329,7 @@ def test_relay_worker_cannot_pass_a_descriptor_on(make_gateway, backends):
     c, relay, fd = relay_tunnel(gw, backends)
     with c:
         with ta.Injector(relay) as inj:
-            assert inj.call("sendmsg", 3, _msghdr_passing(inj, 3, fd), 0) is None
+            assert inj.call("sendmsg", 3, ta.msghdr(inj, passed_fd=fd), 0) is None
         assert_killed_by_sigsys(inj, "sendmsg with SCM_RIGHTS")
     assert_replaced(gw, "tg-relay", relay, backends)
 
@@ -412,64 +399,17 @@ def test_relay_worker_cannot_open_connections_files_or_programs(make_gateway, ba
 # ---------------------------------------------------------------------------
 # Logging from inside the sandbox
 
-class SyslogSink:
-    """A /dev/log of the test's own: a datagram socket whose messages a
-    thread collects (so a chatty daemon never blocks on a full queue)."""
-
-    def __init__(self, path):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
-        self.lines = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                self.lines.append(self.sock.recv(65536).decode(errors="replace"))
-            except socket.timeout:
-                continue
-
-    def has(self, text):
-        return any(text in line for line in list(self.lines))
-
-    def close(self):
-        self._stop.set()
-        self._thread.join(5)
-        self.sock.close()
-
-
-def private_dev_wrapper(devdir):
-    """unshare(1) + sh: the daemon sees devdir as /dev (with the real null,
-    zero and random devices), so its /dev/log is the test's socket."""
-    for name in ("null", "zero", "random", "urandom", "full"):
-        (devdir / name).touch()
-    script = ('for n in null zero random urandom full; do '
-              'mount --bind "/dev/$n" "$0/$n" || exit 1; done; '
-              'mount --rbind "$0" /dev && exec "$@"')
-    return ("unshare", "--mount", "--propagation", "private", "sh", "-c", script,
-            str(devdir))
-
-
 def test_workers_log_to_syslog_from_inside_their_sandbox(make_gateway, backends):
     """Each child opens its own syslog connection before it is chrooted and
     sandboxed; the line every worker logs after entering the sandbox
     arrives, and logging never costs a worker its life."""
     gw = make_gateway("syslog", start=False)
-    text = gw.config_text()
-    assert "log = {\n\tsyslog = false;" in text
-    gw.conf.write_text(text.replace("log = {\n\tsyslog = false;", "log = {\n\tsyslog = true;"))
-    devdir = gw.dir / "dev"
-    devdir.mkdir()
-    sink = SyslogSink(devdir / "log")
+    sink = sf.start_logging_to_syslog(gw)
     try:
-        gw.start(wrapper=private_dev_wrapper(devdir))
         workers = gw.wait_children("tg-gate", 2) + hf.relay_pids(gw, 2)
         started = hf.start_times(workers)
         for pid in workers:
-            ready = f"tunnelgated[{pid}]: {hf.comm(pid)}: worker ready"
+            ready = sf.ready_line(pid)
             h.wait_for(lambda: sink.has(ready), 10, lambda: (
                 f"'{ready}' in syslog; last lines:\n" + "\n".join(sink.lines[-20:])))
         for _ in range(4):

@@ -13,6 +13,7 @@ Standard library only; x86_64.
 
 import ctypes
 import errno
+import fcntl
 import os
 import signal
 import socket
@@ -250,6 +251,41 @@ def sockaddr_in(host, port):
         socket.inet_aton(host) + b"\0" * 8
 
 
+def msghdr(inj, payload=b"x", name=b"", passed_fd=None):
+    """A struct msghdr (x86_64 layout) in the worker's memory: payload in
+    one iovec, name as msg_name if given, passed_fd as SCM_RIGHTS if given.
+    Returns its address."""
+    cmsg = b"" if passed_fd is None else struct.pack(
+        "<QiiI4x", 20, socket.SOL_SOCKET, socket.SCM_RIGHTS, passed_fd)
+    base = inj.write(b"\0" * (72 + len(cmsg) + len(name) + len(payload)))
+    iov = base + 56
+    ctl = iov + 16
+    at_name = ctl + len(cmsg)
+    at_data = at_name + len(name)
+    msg = struct.pack("<QIIQQQQi4x", at_name if name else 0, len(name), 0, iov, 1,
+                      ctl if cmsg else 0, len(cmsg), 0)
+    inj.poke(base, msg + struct.pack("<QQ", at_data, len(payload)) + cmsg + name + payload)
+    return base
+
+
+def sockaddr_un_abstract(name):
+    """A struct sockaddr_un for the abstract address "\\0" + name."""
+    return struct.pack("<H", socket.AF_UNIX) + b"\0" + name
+
+
+SIOCGSKNS = 0x894C
+
+
+def socket_netns(fd):
+    """Inode of the network namespace the socket fd (held by the caller)
+    was made in."""
+    ns = fcntl.ioctl(fd, SIOCGSKNS)
+    try:
+        return os.fstat(ns).st_ino
+    finally:
+        os.close(ns)
+
+
 def connect_from_inside(pid, host, port):
     """socket() + connect() run inside pid. Returns (socket result,
     connect result, died status)."""
@@ -272,3 +308,4 @@ def signal_from_inside(pid, target, sig=signal.SIGSTOP):
 
 
 EPERM, EACCES, ENETUNREACH = errno.EPERM, errno.EACCES, errno.ENETUNREACH
+ECONNREFUSED = errno.ECONNREFUSED
