@@ -1,4 +1,3 @@
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -10,28 +9,13 @@
 #include <unistd.h>
 
 #include "fs_check.h"
+#include "fs_check_priv.h"
 #include "log.h"
 
 /* libconfig's own limit on nested @include's. */
 #define FS_INCLUDE_DEPTH	10
 
-enum fs_kind {
-	FS_FILE,	/* read by the daemon */
-	FS_SECRET,	/* a key or a password: also closed to group and others */
-	FS_DIR,		/* the chroot */
-	FS_HOLDER,	/* a directory holding the files that matter */
-};
-
-/* Who asks, for the front of every message: "CONFIG: SETTING: ". */
-struct fs_ctx {
-	const char	*where;
-	const char	*setting;
-};
-
-static void fs_complain(const struct fs_ctx *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
+void
 fs_complain(const struct fs_ctx *x, const char *fmt, ...)
 {
 	char	 msg[3 * PATH_MAX];
@@ -121,7 +105,7 @@ fs_check_parents(const struct fs_ctx *x, const char *real, bool holder)
 }
 
 /* Checks path (size bytes) and the directories above it; resolves it. */
-static int
+int
 fs_check_object(const struct fs_ctx *x, char *path, size_t size,
     enum fs_kind kind)
 {
@@ -209,24 +193,55 @@ fs_include_line(const char *dir, const char *file, unsigned lineno,
 	return fs_check_includes(dir, path, depth + 1);
 }
 
+/*
+ * One line of f, without its newline, into line (size bytes): 1, 0 at the
+ * end of f (or on a read error: see ferror()), -1 if it does not fit.
+ */
+int
+fs_read_line(FILE *f, char *line, size_t size)
+{
+	size_t	 n = 0;
+	int	 c;
+
+	while ((c = getc(f)) != EOF && c != '\n') {
+		if (n + 1 >= size)
+			return -1;
+		line[n++] = (char)c;
+	}
+	line[n] = '\0';
+	return c == EOF && n == 0 ? 0 : 1;
+}
+
+/* What ended a scan of file at line lineno other than its end. */
+int
+fs_scan_failed(const char *file, unsigned lineno, FILE *f)
+{
+	if (ferror(f))
+		log_warn("%s: cannot read", file);
+	else
+		log_warnx("%s:%u: the line is longer than %d bytes; split it",
+		    file, lineno, FS_LINE_MAX);
+	return -1;
+}
+
 /* Every file file @include's, by names relative to dir. */
 static int
 fs_check_includes(const char *dir, const char *file, unsigned depth)
 {
 	FILE		*f;
-	char		*line = NULL;
-	size_t		 cap = 0;
+	char		 line[FS_LINE_MAX + 1];
 	unsigned	 lineno = 0;
-	int		 rc = 0;
+	int		 r, rc = 0;
 
 	if ((f = fopen(file, "re")) == NULL) {
 		log_warn("%s: cannot read", file);
 		return -1;
 	}
-	while (getline(&line, &cap, f) != -1)
+	while ((r = fs_read_line(f, line, sizeof(line))) == 1)
 		if (fs_include_line(dir, file, ++lineno, line, depth) == -1)
 			rc = -1;
-	free(line);
+	if (r == -1 || ferror(f))
+		rc = fs_scan_failed(file, lineno + 1, f);
 	fclose(f);
 	return rc;
 }
@@ -248,7 +263,7 @@ fs_check_config_file(const char *file, char *real, size_t size)
 	return fs_check_includes(dir, real, 0);
 }
 
-static int
+int
 fs_join(const struct fs_ctx *x, char *out, size_t size, const char *dir,
     const char *name)
 {
@@ -259,67 +274,6 @@ fs_join(const struct fs_ctx *x, char *out, size_t size, const char *dir,
 		return -1;
 	}
 	return 0;
-}
-
-/*
- * Every file but the service in the directory PAM reads it from: PAM's
- * include and substack (common-auth and the like) load them as well.
- */
-static int
-fs_check_pam_others(struct config *cfg, const char *pamdir)
-{
-	struct fs_ctx	 x = { cfg->path, "auth.pam.confdir" };
-	char		 file[PATH_MAX];
-	struct dirent	*d;
-	DIR		*dir;
-	int		 rc = 0;
-
-	if ((dir = opendir(pamdir)) == NULL) {
-		fs_complain(&x, "%s: %s", pamdir, strerror(errno));
-		return -1;
-	}
-	while ((d = readdir(dir)) != NULL) {
-		if (d->d_name[0] == '.' ||
-		    strcmp(d->d_name, cfg->pam_service) == 0 ||
-		    (d->d_type != DT_REG && d->d_type != DT_LNK))
-			continue;
-		if (fs_join(&x, file, sizeof(file), pamdir, d->d_name) == -1 ||
-		    fs_check_object(&x, file, sizeof(file), FS_FILE) == -1)
-			rc = -1;
-	}
-	closedir(dir);
-	return rc;
-}
-
-static int
-fs_check_pam(struct config *cfg)
-{
-	struct fs_ctx	 dir = { cfg->path, "auth.pam.confdir" };
-	struct fs_ctx	 service = { cfg->path, "auth.pam.service" };
-	char		 file[PATH_MAX];
-
-	if (cfg->auth_backend != AUTH_BACKEND_PAM)
-		return 0;
-	if (cfg->pam_confdir[0] == '\0') {
-		/* Without it PAM falls back to "other", not ours to judge. */
-		if (fs_join(&service, file, sizeof(file), "/etc/pam.d",
-		    cfg->pam_service) == -1)
-			return -1;
-		if (access(file, F_OK) == -1)
-			return 0;
-		if (fs_check_object(&service, file, sizeof(file),
-		    FS_FILE) == -1)
-			return -1;
-		return fs_check_pam_others(cfg, "/etc/pam.d");
-	}
-	if (fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
-	    FS_HOLDER) == -1)
-		return -1;
-	if (fs_join(&service, file, sizeof(file), cfg->pam_confdir,
-	    cfg->pam_service) == -1 ||
-	    fs_check_object(&service, file, sizeof(file), FS_FILE) == -1)
-		return -1;
-	return fs_check_pam_others(cfg, cfg->pam_confdir);
 }
 
 static int
@@ -403,7 +357,7 @@ fs_check_audit_stat(const struct fs_ctx *x, const char *path,
  * not exist). A name that does not exist yet must not be one anybody else
  * could create first, so that directory gets no sticky pass.
  */
-static int
+int
 fs_check_holder(const struct fs_ctx *x, char *path, size_t size,
     struct stat *st)
 {

@@ -22,10 +22,11 @@
 /* The configuration file and every file it @include's; real gets its path. */
 int	 fs_check_config_file(const char *file, char *real, size_t size);
 /*
- * Every path cfg names: policy, PAM confdir and its files (or the system
- * service file), TLS certificate and key, LDAP files, the audit log's
- * directory and the audit log if it exists, the chroot (or, if it does not
- * exist yet, the directory that will hold it).
+ * Every path cfg names: policy, the PAM files libpam will load (service,
+ * "other" and their includes) and the directories it finds them in, TLS
+ * certificate and key, LDAP files, the audit log's directory and the audit
+ * log if it exists, the chroot (or, if it does not exist yet, the directory
+ * that will hold it).
  */
 int	 fs_check_config(struct config *cfg);
 /* Creates the chroot directory if it is missing, then checks it. */

@@ -6,6 +6,7 @@ others. `tunnelgated -t`, a start and a reload refuse anything else, naming
 the path and what to do.
 """
 
+import contextlib
 import os
 import pwd
 import re
@@ -19,6 +20,7 @@ import pytest
 
 import harness as h
 import ldap_fixtures as lf
+from cert_fixtures import ClientPki
 
 
 def user_uid():
@@ -38,16 +40,59 @@ def prepared(make_gateway, name):
     return gw
 
 
-# What each test spoils; the chroot's is a component in the middle.
+def use_ldap(gw, block):
+    """gw's auth group replaced by block, an LDAP one."""
+    text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: block, gw.conf.read_text(),
+                      flags=re.S | re.M)
+    assert n == 1, "harness.CONFIG_TEMPLATE has no auth group to replace"
+    gw.conf.write_text(text)
+
+
+def ldap_tls_files(gw):
+    """gw made to reach its directory over TLS with a client certificate;
+    the CA, certificate and key files, copies in gw's directory."""
+    ca, cert, key = (gw.dir / n for n in ("ldap-ca.pem", "ldap-client.pem", "ldap-client.key"))
+    shutil.copy(gw.env.ca, ca)
+    shutil.copy(gw.cert, cert)
+    shutil.copy(gw.key, key)
+    os.chmod(key, 0o600)
+    tls = "verify = true; }"
+    block = lf.ldap_block(["ldap://127.0.0.1:9"], ca, bind="template")
+    assert tls in block
+    use_ldap(gw, block.replace(tls, f'verify = true; certificate = "{cert}"; key = "{key}"; }}'))
+    return ca, cert, key
+
+
+def client_crl_file(gw):
+    """gw's listener made to check client certificates against a CRL of a
+    CA made for it; the CRL."""
+    pki = ClientPki(gw.dir / "client-pki")
+    crl = pki.crl(gw.dir / "client-crl.pem")
+    plain = "backlog = 128; }"
+    text = gw.conf.read_text()
+    assert plain in text
+    gw.conf.write_text(text.replace(plain, f'backlog = 128; client_auth = "require"; '
+                                           f'client_ca_file = "{pki.ca}"; '
+                                           f'client_crl_file = "{crl}"; }}'))
+    return crl
+
+
+# What each test spoils, and the setting the refusal names (None: the
+# configuration itself); the chroot's is a component in the middle.
 TARGETS = {
-    "config": lambda gw: gw.conf,
-    "config-directory": lambda gw: gw.dir,
-    "policy": lambda gw: gw.policy_path,
-    "pam-service-file": lambda gw: gw.dir / "pam.d" / "tunnelgate",
-    "pam-confdir": lambda gw: gw.dir / "pam.d",
-    "tls-key": lambda gw: gw.key,
-    "audit-log-directory": lambda gw: gw.dir / "logs",
-    "chroot-component": lambda gw: gw.dir / "jail",
+    "config": (lambda gw: gw.conf, None),
+    "config-directory": (lambda gw: gw.dir, None),
+    "policy": (lambda gw: gw.policy_path, "policy"),
+    "pam-service-file": (lambda gw: gw.dir / "pam.d" / "tunnelgate", "auth.pam.service"),
+    "pam-confdir": (lambda gw: gw.dir / "pam.d", "auth.pam.confdir"),
+    "tls-certificate": (lambda gw: gw.cert, "tls.certificate"),
+    "tls-key": (lambda gw: gw.key, "tls.key"),
+    "ldap-ca-file": (lambda gw: ldap_tls_files(gw)[0], "auth.ldap.tls.ca_file"),
+    "ldap-client-certificate": (lambda gw: ldap_tls_files(gw)[1], "auth.ldap.tls.certificate"),
+    "ldap-client-key": (lambda gw: ldap_tls_files(gw)[2], "auth.ldap.tls.key"),
+    "client-crl-file": (client_crl_file, "listen[0].client_crl_file"),
+    "audit-log-directory": (lambda gw: gw.dir / "logs", "audit.file"),
+    "chroot-component": (lambda gw: gw.dir / "jail", "privsep.chroot"),
 }
 
 DAMAGE = {
@@ -84,10 +129,12 @@ def test_good_setup_passes_check_and_starts(make_gateway):
 @pytest.mark.parametrize("target", sorted(TARGETS))
 def test_unsafe_path_is_refused(make_gateway, target, damage):
     gw = prepared(make_gateway, f"files-{target}-{damage}")
-    path = TARGETS[target](gw)
+    make, setting = TARGETS[target]
+    path = make(gw)
     spoil, says = DAMAGE[damage]
     spoil(path)
-    assert_refused(gw, *says(os.path.realpath(path)))
+    problem, fix = says(os.path.realpath(path))
+    assert_refused(gw, f"{setting}: {problem}" if setting else problem, fix)
 
 
 def existing_audit_log(gw):
@@ -101,11 +148,7 @@ def ldap_bind_password_file(gw):
     secret.write_text(secrets.token_hex(16))
     ca = gw.dir / "ldap-ca.pem"
     shutil.copy(gw.env.ca, ca)
-    block = lf.ldap_block(["ldap://127.0.0.1:9"], ca, secret=secret)
-    text, n = re.subn(r"^auth = \{\n.*?^\};\n", lambda m: block, gw.conf.read_text(),
-                      flags=re.S | re.M)
-    assert n == 1, "harness.CONFIG_TEMPLATE has no auth group to replace"
-    gw.conf.write_text(text)
+    use_ldap(gw, lf.ldap_block(["ldap://127.0.0.1:9"], ca, secret=secret))
     return secret
 
 
@@ -117,6 +160,9 @@ CLOSED_FILES = {
         f"file must be 0600 or 0400", f"chmod 600 {p}")),
     "audit-log": (existing_audit_log, 0o640, lambda p, m: (
         f"audit.file: {p} is open to others (mode {m:04o})", f"chmod 640 {p}")),
+    "ldap-client-key": (lambda gw: ldap_tls_files(gw)[2], 0o600, lambda p, m: (
+        f"auth.ldap.tls.key: {p} is open to group or others (mode {m:04o}), a key or "
+        f"password file must be 0600 or 0400", f"chmod 600 {p}")),
     "ldap-bind-password-file": (ldap_bind_password_file, 0o600, lambda p, m: (
         f"auth.ldap.bind.password_file: {p} must be a regular file owned by root and "
         f"closed to group and others (it is uid 0, mode {m:04o})", "chmod 600 it")),
@@ -125,6 +171,8 @@ CLOSED_FILES = {
 
 @pytest.mark.parametrize("target, mode", [("tls-key", "0640"), ("tls-key", "0644"),
                                           ("audit-log", "0644"),
+                                          ("ldap-client-key", "0640"),
+                                          ("ldap-client-key", "0604"),
                                           ("ldap-bind-password-file", "0640"),
                                           ("ldap-bind-password-file", "0644")])
 def test_file_open_to_too_many_is_refused(make_gateway, target, mode):
@@ -211,28 +259,134 @@ def test_reload_with_an_unsafe_policy_keeps_the_running_one(make_gateway, backen
         h.echo_round_trip(c, 100)
 
 
+# The directories libpam 1.5 reads a service from without a confdir, in order.
+PAM_DIRS = ("/etc/pam.d", "/usr/lib/pam.d")
+
+
+@contextlib.contextmanager
+def system_pam_dirs(gw):
+    """gw made to use the system's PAM directories (auth.pam.confdir = ""),
+    with a private copy of each bind-mounted over it only in the suite's own
+    mount namespace; yields the copies, to be changed in place."""
+    copies = [gw.dir / ("system" + d.replace("/", "-")) for d in PAM_DIRS]
+    for d, copy in zip(PAM_DIRS, copies):
+        if not os.path.isdir(d):
+            pytest.skip(f"{d} does not exist on this host to be mounted over")
+        shutil.copytree(d, copy, symlinks=True)
+    gw.conf.write_text(gw.conf.read_text().replace('confdir = "pam.d";', 'confdir = "";'))
+    mounted = []
+    try:
+        for d, copy in zip(PAM_DIRS, copies):
+            subprocess.run(["mount", "--bind", str(copy), d], check=True)
+            mounted.append(d)
+        yield copies
+    finally:
+        for d in reversed(mounted):
+            subprocess.run(["umount", d], check=True)
+
+
+def assert_passes(gw):
+    check = gw.check_config()
+    assert check.returncode == 0, check.stderr
+
+
 def test_pam_files_included_from_etc_pam_d_are_checked(make_gateway):
     """Without auth.pam.confdir PAM reads /etc/pam.d/SERVICE, whose include
     lines (common-auth and the like) load other files there: those are
-    checked too. A copy of /etc/pam.d is bind-mounted over it only in the
-    suite's own mount namespace."""
+    checked too."""
     gw = prepared(make_gateway, "files-etc-pam-d")
-    copy = gw.dir / "etc-pam.d"
-    shutil.copytree("/etc/pam.d", copy, symlinks=True)
-    shutil.copy(gw.dir / "pam.d" / "tunnelgate", copy / "tunnelgate")
-    planted = copy / "common-planted"
-    planted.write_text("auth sufficient pam_permit.so\n")
-    os.chmod(planted, 0o664)
-    gw.conf.write_text(gw.conf.read_text().replace('confdir = "pam.d";', 'confdir = "";'))
-    subprocess.run(["mount", "--bind", str(copy), "/etc/pam.d"], check=True)
-    try:
+    with system_pam_dirs(gw) as (etc, _):
+        shutil.copy(gw.dir / "pam.d" / "tunnelgate", etc / "tunnelgate")
+        planted = etc / "common-planted"
+        planted.write_text("auth sufficient pam_permit.so\n")
+        os.chmod(planted, 0o664)
         assert_refused(gw, "/etc/pam.d/common-planted is writable by its group",
                        "chmod go-w /etc/pam.d/common-planted")
         os.chmod(planted, 0o644)
-        check = gw.check_config()
-        assert check.returncode == 0, check.stderr
-    finally:
-        subprocess.run(["umount", "/etc/pam.d"], check=True)
+        assert_passes(gw)
+
+
+def test_other_is_checked_when_no_directory_has_the_service(make_gateway):
+    """With no file of its own in /etc/pam.d or /usr/lib/pam.d, the
+    service runs what /etc/pam.d/other says."""
+    gw = prepared(make_gateway, "files-pam-other")
+    with system_pam_dirs(gw) as (etc, usr):
+        assert not (etc / "tunnelgate").exists() and not (usr / "tunnelgate").exists()
+        os.chmod(etc / "other", 0o664)
+        assert_refused(gw, "auth.pam.service: /etc/pam.d/other is writable by its group")
+        os.chmod(etc / "other", 0o644)
+        assert_passes(gw)
+
+
+# Each way a PAM line loads another file, as libpam 1.5.2 parses it.
+PAM_INCLUDES = {
+    "at-include": "@include {}",
+    "include": "auth include {}",
+    "substack": "-session substack {}",
+    "bracketed": "account [include] {}",
+}
+
+
+@pytest.mark.parametrize("form", sorted(PAM_INCLUDES))
+def test_files_other_includes_are_checked_when_no_directory_has_the_service(make_gateway,
+                                                                            form):
+    """What "other" includes is loaded as well, wherever it lies: here a
+    file by its absolute name outside /etc/pam.d."""
+    gw = prepared(make_gateway, f"files-pam-other-{form}")
+    planted = gw.dir / "planted-pam"
+    planted.write_text("auth sufficient pam_permit.so\n")
+    os.chmod(planted, 0o664)
+    with system_pam_dirs(gw) as (etc, _):
+        other = etc / "other"
+        other.write_text(other.read_text() + PAM_INCLUDES[form].format(planted) + "\n")
+        line = other.read_text().count("\n")
+        assert_refused(gw, f"/etc/pam.d/other:{line}: include: {planted} is writable by "
+                       "its group")
+        os.chmod(planted, 0o644)
+        assert_passes(gw)
+
+
+@pytest.mark.parametrize("name", ["tunnelgate", "other"])
+def test_pam_file_in_usr_lib_is_checked_when_etc_pam_d_lacks_it(make_gateway, name):
+    """libpam looks for a name /etc/pam.d does not have in /usr/lib/pam.d:
+    the service's file, or "other"."""
+    gw = prepared(make_gateway, f"files-usr-lib-pam-{name}")
+    with system_pam_dirs(gw) as (etc, usr):
+        if name == "other":
+            (etc / "other").unlink()
+        vendor = usr / name
+        shutil.copy(gw.dir / "pam.d" / "tunnelgate", vendor)
+        os.chmod(vendor, 0o664)
+        assert_refused(gw, f"auth.pam.service: /usr/lib/pam.d/{name} is writable by its "
+                       "group")
+        os.chmod(vendor, 0o644)
+        assert_passes(gw)
+
+
+@pytest.mark.parametrize("directory", PAM_DIRS)
+def test_a_pam_directory_others_can_write_is_refused_without_the_service(make_gateway,
+                                                                         directory):
+    """Whoever can write a directory libpam searches could put the missing
+    service's file there."""
+    gw = prepared(make_gateway, "files-pam-dir" + directory.replace("/", "-"))
+    with system_pam_dirs(gw) as copies:
+        copy = copies[PAM_DIRS.index(directory)]
+        os.chmod(copy, 0o775)
+        assert_refused(gw, f"auth.pam.confdir: {directory} is writable by its group",
+                       f"chmod go-w {directory}")
+        os.chmod(copy, 0o755)
+        assert_passes(gw)
+
+
+def test_config_line_longer_than_the_bound_is_refused(make_gateway):
+    """The @include scan reads lines of up to 8192 bytes, no more."""
+    gw = prepared(make_gateway, "files-long-line")
+    text = gw.conf.read_text()
+    line = text.count("\n") + 1
+    gw.conf.write_text(text + "# " + "x" * 8190 + "\n")
+    assert_passes(gw)
+    gw.conf.write_text(text + "# " + "x" * 8191 + "\n")
+    assert_refused(gw, f"{gw.conf}:{line}: the line is longer than 8192 bytes")
 
 
 _OPEN = """import errno, os, sys

@@ -1,0 +1,322 @@
+/*
+ * The PAM files tunnelgated's authenticators will load, found the way
+ * Linux-PAM 1.5.2 (Debian 12's libpam) finds them: pam_start_confdir() or
+ * pam_start() reads the service's file, then "other", and follows the
+ * include and substack lines (and Debian's @include) of each.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs_check_priv.h"
+#include "log.h"
+
+/*
+ * Linux-PAM's limit on nested include and substack (PAM_SUBSTACK_MAX_LEVEL);
+ * libpam 1.5.2 counts substacks alone, so a deeper chain of includes is
+ * refused rather than followed without end.
+ */
+#define FS_PAM_DEPTH		16
+
+/*
+ * Every file but the service in the directory PAM reads it from: PAM's
+ * include and substack (common-auth and the like) load them as well.
+ */
+static int
+fs_check_pam_others(struct config *cfg, const char *pamdir)
+{
+	struct fs_ctx	 x = { cfg->path, "auth.pam.confdir" };
+	char		 file[PATH_MAX];
+	struct dirent	*d;
+	DIR		*dir;
+	int		 rc = 0;
+
+	if ((dir = opendir(pamdir)) == NULL) {
+		fs_complain(&x, "%s: %s", pamdir, strerror(errno));
+		return -1;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (d->d_name[0] == '.' ||
+		    strcmp(d->d_name, cfg->pam_service) == 0 ||
+		    (d->d_type != DT_REG && d->d_type != DT_LNK))
+			continue;
+		if (fs_join(&x, file, sizeof(file), pamdir, d->d_name) == -1 ||
+		    fs_check_object(&x, file, sizeof(file), FS_FILE) == -1)
+			rc = -1;
+	}
+	closedir(dir);
+	return rc;
+}
+
+/*
+ * The next token of *p as libpam's _pam_StrTok() cuts it: words between
+ * blanks, but "[...]" up to the first ']' is one token without its
+ * brackets, "\]" in it standing for ']'. NULL when none is left.
+ */
+static char *
+fs_pam_token(char **p)
+{
+	char	*s = *p + strspn(*p, " \t\n"), *end, *to;
+
+	if (*s == '\0')
+		return NULL;
+	if (*s == '[') {
+		for (to = end = ++s; *end != '\0' && *end != ']'; to++, end++) {
+			if (*end == '\\' && end[1] == ']')
+				end++;
+			*to = *end;
+		}
+		if (to != end)
+			*to = '\0';
+	} else
+		end = s + strcspn(s, " \t\n");
+	if (*end != '\0')
+		*end++ = '\0';
+	*p = end;
+	return s;
+}
+
+/*
+ * The name a PAM line loads another file by, or NULL: Debian's
+ * "@include NAME" in the type column, or "TYPE include NAME" and
+ * "TYPE substack NAME". libpam follows these whatever the type says, and
+ * with '-' in front of it.
+ */
+static const char *
+fs_pam_included(char *line, bool service_column)
+{
+	char	*p = line, *type, *control;
+
+	if (service_column && fs_pam_token(&p) == NULL)
+		return NULL;
+	if ((type = fs_pam_token(&p)) == NULL)
+		return NULL;
+	if (type[0] == '-')
+		type++;
+	if (strcasecmp(type, "@include") == 0)
+		return fs_pam_token(&p);
+	if ((control = fs_pam_token(&p)) == NULL)
+		return NULL;
+	if (strcasecmp(control, "include") == 0 ||
+	    strcasecmp(control, "substack") == 0)
+		return fs_pam_token(&p);
+	return NULL;
+}
+
+/*
+ * One logical line of a PAM file into buf, as libpam's
+ * _pam_assemble_line() makes it: blank and comment lines are skipped,
+ * '#' ends the line, and a '\' at its end joins the next line on.
+ * lineno counts the lines read. 1, 0 at the end of f, -1 if too long.
+ */
+static int
+fs_pam_line(FILE *f, char *buf, size_t size, unsigned *lineno)
+{
+	size_t	 used = 0;
+	char	*s, *end;
+	int	 r;
+
+	for (;;) {
+		if ((r = fs_read_line(f, buf + used, size - used)) != 1)
+			return r == 0 && used > 0 ? 1 : r;
+		(*lineno)++;
+		s = buf + used + strspn(buf + used, " \t");
+		if (*s == '\0' || *s == '#')
+			continue;
+		end = s + strcspn(s, "#");
+		if (*end == '#') {
+			*end = '\0';
+			return 1;
+		}
+		while (end[-1] == ' ' || end[-1] == '\t')
+			end--;
+		if (end[-1] != '\\')
+			return 1;
+		end[-1] = ' ';
+		*end = '\0';
+		used = (size_t)(end - buf);
+	}
+}
+
+/* Where libpam 1.5.2 looks for a name without auth.pam.confdir, in order. */
+static const char *const fs_pam_dirs[] = { "/etc/pam.d", "/usr/lib/pam.d" };
+
+/*
+ * The file libpam's _pam_open_config_file() opens for name into out: an
+ * absolute name as it is, else the one in auth.pam.confdir, else the first
+ * of fs_pam_dirs that has it. 1, 0 if there is none (out holds the last
+ * name tried), -1 after a complaint.
+ */
+static int
+fs_pam_lookup(const struct config *cfg, const struct fs_ctx *x,
+    const char *name, char *out, size_t size)
+{
+	size_t	 i;
+
+	if (name[0] == '/') {
+		if ((size_t)snprintf(out, size, "%s", name) >= size) {
+			fs_complain(x, "%s: path too long", name);
+			return -1;
+		}
+		return access(out, F_OK) == 0;
+	}
+	if (cfg->pam_confdir[0] != '\0') {
+		if (fs_join(x, out, size, cfg->pam_confdir, name) == -1)
+			return -1;
+		return access(out, F_OK) == 0;
+	}
+	for (i = 0; i < sizeof(fs_pam_dirs) / sizeof(fs_pam_dirs[0]); i++) {
+		if (fs_join(x, out, size, fs_pam_dirs[i], name) == -1)
+			return -1;
+		if (access(out, F_OK) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int fs_check_pam_file(struct config *, const char *, unsigned, bool);
+
+/*
+ * The file libpam loads for name, and what it includes in turn. A name
+ * found nowhere loads nothing, but an absolute one must not be one
+ * anybody else could create; the directories libpam searches otherwise
+ * are checked once, by fs_check_pam().
+ */
+static int
+fs_check_pam_load(struct config *cfg, const struct fs_ctx *x,
+    const char *name, unsigned depth)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+	int		 found;
+
+	if ((found = fs_pam_lookup(cfg, x, name, path, sizeof(path))) == -1)
+		return -1;
+	if (found == 0)
+		return name[0] == '/' ?
+		    fs_check_holder(x, path, sizeof(path), &st) : 0;
+	if (fs_check_object(x, path, sizeof(path), FS_FILE) == -1)
+		return -1;
+	return fs_check_pam_file(cfg, path, depth, false);
+}
+
+/* Every file the PAM file file includes; pam.conf has a service column. */
+static int
+fs_check_pam_file(struct config *cfg, const char *file, unsigned depth,
+    bool service_column)
+{
+	char		 where[PATH_MAX + 16], line[FS_LINE_MAX + 1];
+	struct fs_ctx	 x = { where, "include" };
+	const char	*name;
+	unsigned	 lineno = 0;
+	FILE		*f;
+	int		 r, rc = 0;
+
+	if ((f = fopen(file, "re")) == NULL) {
+		log_warn("%s: cannot read", file);
+		return -1;
+	}
+	while ((r = fs_pam_line(f, line, sizeof(line), &lineno)) == 1) {
+		if ((name = fs_pam_included(line, service_column)) == NULL)
+			continue;
+		(void)snprintf(where, sizeof(where), "%s:%u", file, lineno);
+		if (depth + 1 >= FS_PAM_DEPTH) {
+			fs_complain(&x, "%s: includes nest deeper than %d; "
+			    "is there a loop?", name, FS_PAM_DEPTH);
+			rc = -1;
+		} else if (fs_check_pam_load(cfg, &x, name, depth + 1) == -1)
+			rc = -1;
+	}
+	if (r == -1 || ferror(f))
+		rc = fs_scan_failed(file, lineno + 1, f);
+	fclose(f);
+	return rc;
+}
+
+/*
+ * A directory libpam searches without auth.pam.confdir; one that does not
+ * exist must not be one anybody else could create. 1 if it exists.
+ */
+static int
+fs_check_pam_dir(const struct fs_ctx *x, const char *dir)
+{
+	char		 path[PATH_MAX];
+	struct stat	 st;
+
+	(void)snprintf(path, sizeof(path), "%s", dir);
+	if (fs_check_holder(x, path, sizeof(path), &st) == -1)
+		return -1;
+	if (st.st_mode == 0)
+		return 0;
+	return fs_check_object(x, path, sizeof(path), FS_HOLDER) == -1 ? -1 : 1;
+}
+
+/*
+ * What pam_start() reads without a confdir: the service, or nothing if no
+ * directory has it, then "other" all the same (libpam falls back on its
+ * modules for what the service leaves out), each with its includes; and
+ * /etc/pam.conf instead only if neither directory exists.
+ */
+static int
+fs_check_pam_system(struct config *cfg)
+{
+	struct fs_ctx	 dir = { cfg->path, "auth.pam.confdir" };
+	struct fs_ctx	 service = { cfg->path, "auth.pam.service" };
+	char		 conf[PATH_MAX] = "/etc/pam.conf";
+	bool		 any = false;
+	size_t		 i;
+	int		 r, rc = 0;
+
+	for (i = 0; i < sizeof(fs_pam_dirs) / sizeof(fs_pam_dirs[0]); i++) {
+		if ((r = fs_check_pam_dir(&dir, fs_pam_dirs[i])) == -1)
+			rc = -1;
+		any |= r == 1;
+	}
+	if (rc == -1)
+		return -1;
+	if (!any) {
+		if (access(conf, F_OK) == -1)
+			return 0;
+		if (fs_check_object(&service, conf, sizeof(conf), FS_FILE) == -1)
+			return -1;
+		return fs_check_pam_file(cfg, conf, 0, true);
+	}
+	rc |= fs_check_pam_load(cfg, &service, cfg->pam_service, 0);
+	rc |= fs_check_pam_load(cfg, &service, "other", 0);
+	if (access(fs_pam_dirs[0], F_OK) == 0)
+		rc |= fs_check_pam_others(cfg, fs_pam_dirs[0]);
+	return rc;
+}
+
+/* pam_start_confdir() has no fallback: the service must be in confdir. */
+int
+fs_check_pam(struct config *cfg)
+{
+	struct fs_ctx	 dir = { cfg->path, "auth.pam.confdir" };
+	struct fs_ctx	 service = { cfg->path, "auth.pam.service" };
+	char		 file[PATH_MAX];
+	int		 rc = 0;
+
+	if (cfg->auth_backend != AUTH_BACKEND_PAM)
+		return 0;
+	if (cfg->pam_confdir[0] == '\0')
+		return fs_check_pam_system(cfg);
+	if (fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
+	    FS_HOLDER) == -1)
+		return -1;
+	if (fs_join(&service, file, sizeof(file), cfg->pam_confdir,
+	    cfg->pam_service) == -1 ||
+	    fs_check_object(&service, file, sizeof(file), FS_FILE) == -1)
+		return -1;
+	rc |= fs_check_pam_file(cfg, file, 0, false);
+	rc |= fs_check_pam_load(cfg, &service, "other", 0);
+	rc |= fs_check_pam_others(cfg, cfg->pam_confdir);
+	return rc;
+}
+

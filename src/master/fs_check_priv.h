@@ -1,0 +1,55 @@
+/*
+ * What fs_check.c and fs_check_pam.c share: how a check names what it
+ * checks, and the checks of one path.
+ */
+#ifndef TG_FS_CHECK_PRIV_H
+#define TG_FS_CHECK_PRIV_H
+
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+
+#include "config.h"
+
+/*
+ * The longest line, without its newline, of a file scanned for includes:
+ * room for any setting with a PATH_MAX path, and a bound on what a scan
+ * holds in memory.
+ */
+#define FS_LINE_MAX		(2 * PATH_MAX)
+
+enum fs_kind {
+	FS_FILE,	/* read by the daemon */
+	FS_SECRET,	/* a key or a password: also closed to group and others */
+	FS_DIR,		/* the chroot */
+	FS_HOLDER,	/* a directory holding the files that matter */
+};
+
+/* Who asks, for the front of every message: "CONFIG: SETTING: ". */
+struct fs_ctx {
+	const char	*where;
+	const char	*setting;
+};
+
+void	 fs_complain(const struct fs_ctx *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Checks path (size bytes) and the directories above it; resolves it. */
+int	 fs_check_object(const struct fs_ctx *, char *path, size_t size,
+	    enum fs_kind);
+/*
+ * Checks the directory holding path and resolves path into it; *st gets
+ * the name's lstat(), st_mode 0 if it does not exist.
+ */
+int	 fs_check_holder(const struct fs_ctx *, char *path, size_t size,
+	    struct stat *st);
+/* dir/name into out (size bytes). */
+int	 fs_join(const struct fs_ctx *, char *out, size_t size,
+	    const char *dir, const char *name);
+/* One line of f, at most FS_LINE_MAX bytes: 1, 0 at the end, -1 too long. */
+int	 fs_read_line(FILE *f, char *line, size_t size);
+/* Says why a scan of file stopped at line lineno before its end; -1. */
+int	 fs_scan_failed(const char *file, unsigned lineno, FILE *f);
+/* The PAM service and every file libpam loads with it (fs_check_pam.c). */
+int	 fs_check_pam(struct config *);
+
+#endif
