@@ -19,6 +19,7 @@
 
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
+#include "../../src/master/fs_check_pam.c"
 #include "../../src/common/admin_proto.c"
 #include "netaddr.h"
 
