@@ -143,7 +143,7 @@ void	 auth_before_wait(void);
 enum auth_verdict auth_backend_connect(const struct config *cfg,
 	    const struct policy *pol, const struct policy_subject *subject,
 	    const char *host, uint16_t port, int64_t deadline_ms, int *fd,
-	    char rule[AUTH_NAME_MAX], char resolved[AUTH_ADDR_MAX],
+	    char rule[TG_RULE_NAME_SIZE], char resolved[AUTH_ADDR_MAX],
 	    char *reason, size_t reasonlen);
 
 #endif

@@ -141,7 +141,7 @@ min_deadline(int64_t deadline_ms, unsigned timeout_ms)
 static enum auth_verdict
 backend_addrs(const struct config *cfg, const struct policy *pol,
     const struct policy_subject *subject, const char *host, uint16_t port,
-    int64_t deadline_ms, struct addrinfo **res, char rule[AUTH_NAME_MAX],
+    int64_t deadline_ms, struct addrinfo **res, char rule[TG_RULE_NAME_SIZE],
     char *reason, size_t reasonlen)
 {
 	struct policy_verdict	 pv;
@@ -159,7 +159,7 @@ backend_addrs(const struct config *cfg, const struct policy *pol,
 	if (auth_dns_numeric(name, port, res))
 		return AUTH_ALLOW;
 	if (!policy_lookup_needed(pol, subject, host, port, &pv)) {
-		snprintf(rule, AUTH_NAME_MAX, "%s", pv.rule);
+		snprintf(rule, TG_RULE_NAME_SIZE, "%s", pv.rule);
 		snprintf(reason, reasonlen, "denied by policy (not resolved)");
 		return AUTH_POLICY_DENY;
 	}
@@ -189,7 +189,7 @@ window_reason(const struct policy *pol, const char *rule, bool outside,
 enum auth_verdict
 auth_backend_connect(const struct config *cfg, const struct policy *pol,
     const struct policy_subject *subject, const char *host, uint16_t port,
-    int64_t deadline_ms, int *fd, char rule[AUTH_NAME_MAX],
+    int64_t deadline_ms, int *fd, char rule[TG_RULE_NAME_SIZE],
     char resolved[AUTH_ADDR_MAX], char *reason, size_t reasonlen)
 {
 	struct policy_target	 target = { .host = host, .port = port };
@@ -221,14 +221,14 @@ auth_backend_connect(const struct config *cfg, const struct policy *pol,
 		if (pv.action != POLICY_ALLOW) {
 			/* Only a deny with nothing allowed is the answer. */
 			if (!denied && !allowed) {
-				snprintf(rule, AUTH_NAME_MAX, "%s", pv.rule);
+				snprintf(rule, TG_RULE_NAME_SIZE, "%s", pv.rule);
 				addr_format(ai->ai_addr, resolved);
 				denied = pv.outside_window ? 2 : 1;
 			}
 			continue;
 		}
 		allowed = 1;
-		snprintf(rule, AUTH_NAME_MAX, "%s", pv.rule);
+		snprintf(rule, TG_RULE_NAME_SIZE, "%s", pv.rule);
 		addr_format(ai->ai_addr, resolved);
 		err = backend_try(ai, min_deadline(deadline_ms,
 		    cfg->timeout_connect_ms), fd);

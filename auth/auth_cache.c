@@ -65,7 +65,6 @@
 #include "log.h"
 
 /* About 70 bytes a slot and 384 of arena: under 512 MiB at the most. */
-#define CACHE_MAX_ENTRIES	(1U << 20)
 #define CACHE_SALT_LEN		32
 #define CACHE_BLOB_AVG		384
 /* A name and the largest group list auth_groups_dup() accepts. */
@@ -169,9 +168,9 @@ cache_map(unsigned max_entries, size_t *size)
 	void			*p;
 	int			 fd;
 
-	if (max_entries > CACHE_MAX_ENTRIES) {
+	if (max_entries > TG_MAX_CACHE_ENTRIES) {
 		log_warnx("credential cache: cache max_entries %u is over "
-		    "%u; lower it", max_entries, CACHE_MAX_ENTRIES);
+		    "%u; lower it", max_entries, TG_MAX_CACHE_ENTRIES);
 		return NULL;
 	}
 	/* Digests are uniform, so their low bits index a power-of-two table. */

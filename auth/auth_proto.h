@@ -97,7 +97,7 @@ struct auth_reply {
 	struct auth_msg_hdr hdr;
 	uint32_t	 verdict;	/* enum auth_verdict */
 	uint32_t	 pid;
-	char		 rule[AUTH_NAME_MAX];
+	char		 rule[TG_RULE_NAME_SIZE];
 	char		 resolved[AUTH_ADDR_MAX];	/* address connected to */
 	char		 reason[128];			/* short, no secrets */
 	/* The account's own name once the credentials were accepted, else "". */

@@ -15,11 +15,12 @@
 
 #include "policy.h"
 #include "policy_tz.h"
+#include "tg_limits.h"
 
 #define POLICY_MAX_BYTES	(4u * 1024 * 1024)	/* policy text */
 #define POLICY_MAX_RULES	10000
 #define POLICY_MAX_ENTRIES	1000	/* per users/groups/hosts/ports list */
-#define POLICY_MAX_RULE_NAME	63
+#define POLICY_MAX_RULE_NAME	(TG_RULE_NAME_SIZE - 1)
 #define POLICY_MAX_HOST		253	/* DNS name, without the trailing dot */
 #define POLICY_MAX_PRINCIPAL	255	/* user or group name */
 

@@ -202,7 +202,7 @@ struct ctl_metrics_ask {
 };
 
 struct ctl_metrics_rule {
-	char			 name[64];	/* as audit records name it */
+	char			 name[TG_RULE_NAME_SIZE];	/* as audit records name it */
 	uint64_t		 open;
 };
 

@@ -32,6 +32,13 @@
 #define TG_MAX_RELAY_WORKERS	64
 /* listen: listening sockets, all held by every gate worker. */
 #define TG_MAX_LISTENERS	16
+/*
+ * A policy rule's name with its NUL: the policy refuses a longer one, and
+ * the authenticator's verdict, audit records and per-rule metrics carry it.
+ */
+#define TG_RULE_NAME_SIZE	64
+/* cache.max_entries: credential cache entries. */
+#define TG_MAX_CACHE_ENTRIES	(1U << 20)
 /* limits.connections: per gate worker, and tunnels per relay worker. */
 #define TG_MAX_CONNECTIONS	1000000
 /* limits.buffer_bytes: at least one whole TLS record, or a relay stalls. */

@@ -65,7 +65,7 @@ struct audit_record {
 	char		 user[HTTP_CRED_MAX + 1];
 	char		 target[HTTP_HOST_MAX + 10];	/* [host]:port */
 	char		 resolved[64];
-	char		 rule[64];
+	char		 rule[TG_RULE_NAME_SIZE];
 	char		 tls_version[16];
 	char		 tls_cipher[64];
 	char		 reason[128];

@@ -413,7 +413,7 @@ static const struct cfg_rule auth_rules[] = {
 static const struct cfg_rule cache_rules[] = {
 	R_SECS("positive_ttl", cache_positive_ttl_ms, 0, 86400),
 	R_SECS("negative_ttl", cache_negative_ttl_ms, 0, 86400),
-	R_INT("max_entries", C(cache_max_entries), 0, 1048576),
+	R_INT("max_entries", C(cache_max_entries), 0, TG_MAX_CACHE_ENTRIES),
 	R_END
 };
 

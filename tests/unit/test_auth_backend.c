@@ -30,7 +30,7 @@ struct backend_result {
 	enum auth_verdict	 v;
 	int			 fd;
 	int64_t			 elapsed_ms;
-	char			 rule[AUTH_NAME_MAX];
+	char			 rule[TG_RULE_NAME_SIZE];
 	char			 resolved[AUTH_ADDR_MAX];
 	char			 reason[128];
 };
