@@ -67,8 +67,9 @@ def client_env(password=None, **extra):
 
 def client_argv(env, port, *args, target=None, user="alice", ca=None,
                 host="gateway.test"):
-    argv = [str(client_path()), "--ca", str(ca or env.ca), "-u", user, *args,
-            f"{host}:{port}"]
+    """ca: a CA file, None for the suite's, False for no --ca (the system's)."""
+    ca_args = [] if ca is False else ["--ca", str(ca or env.ca)]
+    argv = [str(client_path()), *ca_args, "-u", user, *args, f"{host}:{port}"]
     return argv + ([target] if target else [])
 
 

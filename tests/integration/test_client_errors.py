@@ -141,6 +141,21 @@ def test_certificate_from_another_ca_is_refused(gateway, backends):
     failed(r, EXIT_TLS, "certificate not accepted", "--ca")
 
 
+def test_without_ca_the_system_trust_store_decides(gateway, backends):
+    """No --ca: the gateway's certificate is checked against the system's
+    trust anchors (OpenSSL's default paths), which do not hold the suite's
+    CA, so it is refused; the same run with SSL_CERT_FILE naming that CA
+    (how OpenSSL's default paths can be pointed elsewhere) is accepted,
+    so the refusal is the verification, not a broken default."""
+    target = f"backend.test:{backends.echo.port}"
+    r = tunnelgate(gateway.env, gateway.port, target=target, ca=False)
+    failed(r, EXIT_TLS, "certificate not accepted", "--ca")
+    r = tunnelgate(gateway.env, gateway.port, target=target, ca=False, input=b"system\n",
+                   extra_env={"SSL_CERT_FILE": str(gateway.env.ca)})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"system\n"
+
+
 def test_certificate_without_the_gateway_name_is_refused(gateway, backends):
     r = tunnelgate(gateway.env, gateway.port, "--server-name", "other.test",
                    target=f"backend.test:{backends.echo.port}")
