@@ -32,7 +32,7 @@ enum ctl_type {
 	CTL_RELAY_LOADS = 6,	/* master -> gate: every relay worker's count */
 	CTL_HANDOFF = 7,	/* gate -> master: tunnel goes to relay worker */
 	CTL_HANDOFF_FAILED = 8,	/* gate -> master: ... but it stayed here */
-	CTL_GATE_BROKE = 9,	/* authenticator -> master: kill that gate */
+	CTL_GATE_BROKE = 9,	/* authenticator, key -> master: kill that gate */
 	CTL_AUTH_SOCKET = 10,	/* master -> authenticator: a fresh gate socket */
 	CTL_TUNNEL_STATS = 11,	/* gate, relay -> master: its live tunnels */
 	CTL_TICKET_KEYS = 12,	/* master -> gate: session ticket keys */

@@ -284,6 +284,9 @@ master_gate_broke(struct child *from, const struct ctl_gate_broke *b)
 
 	if (b->slot >= gen->cfg->gate_workers)
 		return "names a gate socket that does not exist";
+	/* Authenticators serve every gate socket, a key process one. */
+	if (from->kind == CHILD_KEY && b->slot != from->slot)
+		return "names a gate socket other than its own";
 	/*
 	 * A report on a pair already replaced is about a dead worker; a
 	 * retired generation's gate workers close their sockets when done.
@@ -297,19 +300,32 @@ master_gate_broke(struct child *from, const struct ctl_gate_broke *b)
 	return NULL;
 }
 
+/*
+ * A report moves a relay worker's count only for a tunnel the table gives
+ * the gate worker. An id the table does not know is not counted, and the
+ * sender is not killed: an honest gate worker hands on a tunnel whose open
+ * record was lost or refused (master_open_allowed) before it reads the
+ * order to end it, and the relay worker is told when it reports the
+ * tunnel. A tunnel the table gives to someone else no honest gate worker
+ * reports: counted, it would let one fill any relay worker.
+ */
 static const char *
 master_handoff(struct child *gate, const struct ctl_handoff *h, bool sent)
 {
 	const char	*why;
 
-	/*
-	 * Its relay worker died between the report and the send, and the
-	 * master closed the tunnel then; the gate worker must not keep it.
-	 */
-	if (!sent && tunnels_find(h->tunnel_id) == NULL) {
-		tunnels_end_untracked(gate, h->tunnel_id);
+	if (tunnels_find(h->tunnel_id) == NULL) {
+		if (sent)
+			log_warnx("gate worker %d: handoff of tunnel %016llx, "
+			    "which the master has no record of; not counted",
+			    (int)gate->pid, (unsigned long long)h->tunnel_id);
+		else	/* its relay worker died, the tunnel with it */
+			tunnels_end_untracked(gate, h->tunnel_id);
 		return NULL;
 	}
+	if (!tunnels_may_report(gate, h->relay, h->tunnel_id, sent))
+		return sent ? "a handoff of a tunnel it does not hold" :
+		    "a failed handoff it never reported";
 	if ((why = relays_handoff(h, sent)) == NULL)
 		tunnels_handoff(gate, h->relay, h->tunnel_id, sent);
 	return why;

@@ -5,8 +5,8 @@
  * crash never touches the tunnels they relay.
  *
  * Their loads are the master's own count, never the relay workers' word: a
- * tunnel counts for a relay worker from the gate worker's CTL_HANDOFF until
- * that relay worker's close record for the same tunnel id.
+ * tunnel counts for a relay worker from the CTL_HANDOFF of the gate worker
+ * that holds it until that relay worker's close record for the same id.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -195,12 +195,13 @@ relays_known_or_queued(uint64_t id, void *arg)
 }
 
 /*
- * A gate worker died: reports of handoffs it never sent, for tunnels it
- * never opened, would count against their relay worker for as long as
- * that worker lives. An id the table does not know is kept only while a
- * handoff for it still waits on the relay worker's socket; one already
- * adopted was told to end when the relay worker reported it (an honest
- * handoff whose open record was lost, which loses its close record too).
+ * A gate worker died. Its reports counted only tunnels the table gave it,
+ * and those no relay worker took died with it (tunnels_worker_died), so an
+ * id the table does not know is here only where the two disagree; it must
+ * not count against its relay worker for as long as that worker lives. It
+ * is kept only while a handoff for it still waits on the relay worker's
+ * socket; one already adopted was told to end when the relay worker
+ * reported it.
  */
 void
 relays_gate_died(void)

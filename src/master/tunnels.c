@@ -113,14 +113,27 @@ tunnels_open(struct child *gate, const struct audit_record *rec)
 	return NULL;
 }
 
+bool
+tunnels_may_report(const struct child *gate, unsigned relay, uint64_t id,
+    bool sent)
+{
+	const struct tunnel	*t = tunnels_find(id);
+
+	if (t == NULL)
+		return false;
+	if (sent)
+		return tunnel_held_by(t, gate);
+	/* Its own handoff to that relay worker, which has not taken it. */
+	return t->holder == TUNNEL_IN_RELAY && t->relay == relay && !t->taken &&
+	    t->gate_pid == gate->pid;
+}
+
 void
 tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
 {
 	struct tunnel	*t = tunnels_find(id);
 
-	if (t == NULL)
-		return;		/* its open record was lost */
-	if (sent && tunnel_held_by(t, gate)) {
+	if (sent) {
 		/* The gate worker handed it on before it read the kill. */
 		if (t->kill_due_ms != 0) {
 			killing--;
@@ -130,10 +143,8 @@ tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
 		t->relay = relay;
 		t->taken = false;
 		gate->tunnels--;
-	} else if (!sent && t->holder == TUNNEL_IN_RELAY && t->relay == relay &&
-	    !t->taken) {
+	} else {
 		t->holder = TUNNEL_IN_GATE;
-		t->gate_pid = gate->pid;
 		gate->tunnels++;
 	}
 }

@@ -33,7 +33,7 @@ struct tunnel {
 	struct audit_record	 facts;		/* the gate worker's open record */
 	unsigned		 gen;		/* of the gate worker that opened it */
 	enum tunnel_holder	 holder;
-	pid_t			 gate_pid;	/* TUNNEL_IN_GATE */
+	pid_t			 gate_pid;	/* holds it, or handed it off */
 	unsigned		 relay;		/* TUNNEL_IN_RELAY: slot */
 	bool			 taken;		/* that relay worker adopted it */
 	uint64_t		 bytes_up, bytes_down;
@@ -76,7 +76,14 @@ void	 tunnel_record(const struct tunnel *, int64_t now, enum audit_event,
 
 /* A gate worker's open record; NULL, or why the gate worker lies. */
 const char *tunnels_open(struct child *gate, const struct audit_record *);
-/* A handoff report from a gate worker (sent: to relay, else back). */
+/*
+ * May a gate worker report a handoff of id to relay (sent), or its failure?
+ * Only of a tunnel it holds, or of its own handoff to that relay worker
+ * which no relay worker has taken yet.
+ */
+bool	 tunnels_may_report(const struct child *gate, unsigned relay,
+	    uint64_t id, bool sent);
+/* A report tunnels_may_report() let through: to relay, or back. */
 void	 tunnels_handoff(struct child *gate, unsigned relay, uint64_t id,
 	    bool sent);
 /* Is id in the table, held by this worker? */

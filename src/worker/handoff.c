@@ -122,7 +122,12 @@ handoff_send(struct worker *g, struct conn *c)
 			break;
 		if ((r = ipc_send(g->env->relay_fds[pick], h, size, fds, 2)) == 0)
 			break;
-		handoff_tell(g, CTL_HANDOFF_FAILED, pick, c);
+		/*
+		 * Unless the master hears of the failure, it has the tunnel
+		 * at pick still and takes a report of another try for a lie.
+		 */
+		if (handoff_tell(g, CTL_HANDOFF_FAILED, pick, c) != 0)
+			break;
 		/* That one's queue is full; count it as full until told. */
 		g->relay_load[pick] = g->relay_capacity;
 	}

@@ -32,7 +32,8 @@ VERDICT_UNAVAILABLE = 7
 # src/common/ctl.h
 CTL_VERSION = 2
 CTL_AUDIT, CTL_RELAY_LOAD_RETIRED, CTL_HANDOFF = 1, 5, 7
-CTL_AUDIT_SIZE = 1720
+CTL_HANDOFF_FAILED, CTL_GATE_BROKE = 8, 9
+CTL_AUDIT_SIZE, CTL_HANDOFF_SIZE, CTL_GATE_BROKE_SIZE = 1720, 24, 144
 CTL_RATE_PER_SEC = 20000
 CTL_RATE_BURST = 20000
 
@@ -105,6 +106,22 @@ def ctl_relay_load(tunnels=0):
     return _hdr(CTL_VERSION, CTL_RELAY_LOAD_RETIRED, 16) + struct.pack("<II", tunnels, 0)
 
 
+def ctl_handoff(relay, tunnel_id, failed=False):
+    """A gate worker's report: tunnel_id goes to relay slot (or stayed)."""
+    msg = _hdr(CTL_VERSION, CTL_HANDOFF_FAILED if failed else CTL_HANDOFF,
+               CTL_HANDOFF_SIZE) + struct.pack("<IIQ", relay, 0, tunnel_id)
+    assert len(msg) == CTL_HANDOFF_SIZE
+    return msg
+
+
+def ctl_gate_broke(slot, serial, why):
+    """An authenticator's or key process's report: kill that gate worker."""
+    msg = _hdr(CTL_VERSION, CTL_GATE_BROKE, CTL_GATE_BROKE_SIZE) + \
+        struct.pack("<II", slot, serial) + _fixed(why, 128)
+    assert len(msg) == CTL_GATE_BROKE_SIZE
+    return msg
+
+
 def marker_id():
     """A tunnel id no real connection will have."""
     return int.from_bytes(os.urandom(8), "little") | 1
@@ -169,6 +186,28 @@ def ctl_socket(gw, pid):
     found = _sockets(gw, pid, set())
     assert "ctl" in found, (pid, found)
     return found["ctl"]
+
+
+def by_slot(gw, pids):
+    """Relay workers or key processes of a fresh gateway in slot order. Each
+    shares one socket with the master (its handoff or gate socket), and the
+    master made those in slot order, so slot 0's has its lowest descriptor."""
+    master = {inode: fd for fd, inode in _socket_fds(gw.proc.pid).items()}
+
+    def master_fd(pid):
+        shared = [master[i] for i in _socket_fds(pid).values() if i in master]
+        assert len(shared) == 1, (pid, shared)
+        return shared[0]
+    return sorted(pids, key=master_fd)
+
+
+def peer_of(pid, candidates):
+    """The one of candidates holding the other end of one of pid's sockets."""
+    peers = unix_peers()
+    found = {p for inode in _socket_fds(pid).values() if (peer := peers.get(inode))
+             for p in _holders(peer, candidates)}
+    assert len(found) == 1, (pid, found)
+    return found.pop()
 
 
 def steal(pid, fd):

@@ -92,14 +92,19 @@ def test_a_descriptor_on_the_control_socket_kills_the_sender(make_gateway, role)
 def test_a_flood_of_records_kills_the_sender_and_bounds_the_log(make_gateway):
     gw = make_gateway("ctl-flood")
     pid, start, sock = _ctl_of(gw, "gate")
-    # close records: a repeated or 10001st open is refused before any rate.
-    msg = pf.ctl_audit("close", pf.marker_id(), user="mallory", target="x.test:1")
+    # error records, which the master writes whatever the tunnel: a close
+    # is written only for a tunnel the sender holds, an open only once an
+    # authenticator allowed it, so neither would reach the log to bound.
+    msg = pf.ctl_audit("error", pf.marker_id(), user="mallory", target="x.test:1",
+                       reason="flood")
     began = time.monotonic()
     with sock:
         sent = pf.send_until_gone(sock, lambda: msg, timeout=30)
     elapsed = time.monotonic() - began
     _assert_killed_and_replaced(gw, pid, start, "tg-gate")
     written = [e for e in gw.audit_events() if e.get("pid") == pid]
+    # Many written, or the bound below says nothing.
+    assert len(written) >= pf.CTL_RATE_BURST + 10000, len(written)
     # The bucket: a burst of CTL_RATE_BURST plus limits.connections (10000
     # here), then CTL_RATE_PER_SEC; the flood ran far past it.
     bound = pf.CTL_RATE_BURST + 10000 + pf.CTL_RATE_PER_SEC * elapsed
@@ -210,3 +215,28 @@ def test_every_audit_line_names_the_process_that_sent_it(make_gateway, backends)
         assert ("gen" in e) == (e["role"] != "relay"), e
     by_event = {e["event"]: e["role"] for e in events if e.get("client") == client}
     assert by_event == {"allow": "authenticator", "open": "gate", "close": "relay"}
+
+
+def test_a_key_process_naming_another_gate_slot_is_killed(make_gateway):
+    """A key process serves one gate socket, so it may report only that
+    one's gate worker: its report on its own slot kills that gate worker
+    (the packer is right), on the other slot it kills the key process,
+    however right the pair's serial (a small counter, 0 here)."""
+    gw = make_gateway("ctl-key-broke-other")
+    keys = pf.by_slot(gw, gw.wait_children("tg-key", 2))
+    gates = gw.wait_children("tg-gate", 2)
+    own, other = (pf.peer_of(k, set(gates)) for k in keys)
+    liar, start = keys[0], hf.start_time(keys[0])
+    starts = hf.start_times([own, other])
+    with pf.steal(liar, pf.ctl_socket(gw, liar)) as sock:
+        assert pf.send(sock, pf.ctl_gate_broke(0, 0, "key process: its own"))
+        pf.wait_gone(own, starts[own])
+        assert pf.violations_about(gw, own)[0]["reason"].endswith(
+            f"key process: its own, says key process {liar}")
+        assert pf.send(sock, pf.ctl_gate_broke(1, 0, "key process: not its own"))
+        pf.wait_gone(liar, start)
+    pf.wait_replaced(gw, "tg-key", 2, liar)
+    assert "other than its own" in pf.violations_about(gw, liar)[0]["reason"]
+    assert hf.process_alive(other, starts[other])
+    assert not pf.violations_about(gw, other)
+    assert "not its own" not in gw.stderr_text()

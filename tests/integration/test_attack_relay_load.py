@@ -5,9 +5,35 @@ has no message that says "I am empty". The test speaks on a real relay
 worker's control socket (a duplicate taken with pidfd_getfd)."""
 
 
+import json
+
+import pytest
+
 import harness as h
+import ctl_fixtures as cf
 import handoff_fixtures as hf
 import proto_fixtures as pf
+
+
+def _status(gw):
+    r = cf.ctl("status", "-s", gw.control_path, "--json")
+    assert r.returncode == 0, (r.returncode, r.stdout, r.stderr)
+    return {row["tunnel"]: row for row in json.loads(r.stdout)}
+
+
+def _next_to_then_in_gate(gw, backends, relay):
+    """With room for one tunnel per relay worker and one held already: the
+    next tunnel goes to relay, the one after stays in its gate worker."""
+    hf.settle_loads()
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as second:
+        h.echo_round_trip(second)
+        assert hf.wait_held_by_relay(gw, second.local_port) == relay
+        hf.settle_loads()
+        with gw.tunnel(f"backend.test:{backends.echo.port}") as third:
+            h.echo_round_trip(third)
+            hf.settle_loads()
+            held = hf.port_holders(gw, third.local_port)
+            assert [comm for _, comm in held] == ["tg-gate"], held
 
 
 def _spread(gw, backends, count):
@@ -66,16 +92,7 @@ def test_closing_another_relay_workers_tunnel_changes_nothing(make_gateway, back
                    "the master's note about the forged close")
         assert not [e for e in pf.lines_with_tunnel(gw, int(tunnel, 16))
                     if e["event"] == "close"]
-        hf.settle_loads()
-        with gw.tunnel(f"backend.test:{backends.echo.port}") as second:
-            h.echo_round_trip(second)
-            assert hf.wait_held_by_relay(gw, second.local_port) == other
-            hf.settle_loads()
-            with gw.tunnel(f"backend.test:{backends.echo.port}") as third:
-                h.echo_round_trip(third)
-                hf.settle_loads()
-                held = hf.port_holders(gw, third.local_port)
-                assert [comm for _, comm in held] == ["tg-gate"], held
+        _next_to_then_in_gate(gw, backends, other)
         h.echo_round_trip(first)
         client = first.client_address
     close = gw.wait_audit(event="close", client=client)
@@ -124,3 +141,43 @@ def test_closing_its_own_live_tunnels_attracts_no_more_than_its_share(make_gatew
     finally:
         for c in opened:
             c.close()
+
+
+@pytest.mark.parametrize("failed", [False, True])
+def test_a_gate_workers_report_on_a_tunnel_it_does_not_hold_kills_it(make_gateway,
+                                                                    backends, failed):
+    """A compromised gate worker (THREAT-MODEL.md, attacker 4) reports on a
+    tunnel a relay worker holds: its handoff to the other relay worker
+    (counted, that one looks full), or its failed handoff to its own
+    (counted out, that one looks empty). No honest gate worker sends
+    either: it is killed, and no count moves. With room for one tunnel per
+    relay worker, the next tunnel goes to the other relay worker and the
+    one after stays in its gate worker."""
+    gw = make_gateway(f"relay-report-not-held-{int(failed)}", gate=1, start=False)
+    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
+                                                "connections = 1;"))
+    gw.start()
+    slots = pf.by_slot(gw, hf.relay_pids(gw, 2))
+    gate = gw.wait_children("tg-gate", 1)[0]
+    start = hf.start_time(gate)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as first:
+        # A fresh gate worker hands its first tunnel to slot 0.
+        assert hf.wait_held_by_relay(gw, first.local_port) == slots[0]
+        h.echo_round_trip(first)
+        tunnel = gw.wait_audit(event="allow", client=first.client_address)["tunnel"]
+        # Its bytes, which only the relay worker counted: the master knows
+        # it adopted the tunnel (before, a failed handoff could be honest).
+        h.wait_for(lambda: _status(gw)[tunnel]["bytes_up"] >= 65536, 10,
+                   "the relay worker's statistics")
+        with pf.steal(gate, pf.gate_sockets(gw, gate)["ctl"]) as sock:
+            pf.send(sock, pf.ctl_handoff(0 if failed else 1, int(tunnel, 16), failed))
+        pf.wait_gone(gate, start)
+        pf.wait_replaced(gw, "tg-gate", 1, gate)
+        why = "a failed handoff it never reported" if failed else \
+            "a handoff of a tunnel it does not hold"
+        assert why in pf.violations_about(gw, gate)[0]["reason"]
+        _next_to_then_in_gate(gw, backends, slots[1])
+        h.echo_round_trip(first)
+        client = first.client_address
+    close = gw.wait_audit(event="close", client=client)
+    assert close["role"] == "relay" and close["pid"] == slots[0], close
