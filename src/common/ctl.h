@@ -88,6 +88,8 @@ struct ctl_relay_loads {
 	struct msg_hdr		 hdr;
 	uint32_t		 n;		/* relay workers */
 	uint32_t		 capacity;	/* tunnels each may hold */
+	/* The most pipelined bytes each takes: its own limits.buffer_bytes. */
+	uint32_t		 buffer_bytes;
 	uint32_t		 tunnels[TG_MAX_RELAY_WORKERS];	/* UINT32_MAX: down */
 };
 

@@ -621,6 +621,14 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	char	 resp[64];
 	size_t	 n;
 
+	/* A tunnel without its 200 would look to the client like a refusal. */
+	n = http_response_format(200, "", resp, sizeof(resp));
+	if (n == 0 || buf_put(&c->pump.down, resp, n) != 0) {
+		close(fd);
+		conn_refuse(g, c, 503, "out of memory");
+		return;
+	}
+	c->status_bytes = (uint32_t)n;
 	/*
 	 * Both sockets have TCP_NODELAY: the client's from its listener
 	 * (listener_open()), the backend's from the authenticator
@@ -629,9 +637,6 @@ conn_open_tunnel(struct worker *g, struct conn *c, int fd)
 	pump_end_init(&c->pump.backend, fd, &pump_plain_ops, NULL);
 	/* Authorized: the up buffer becomes a relay direction. */
 	buf_raise_max(&c->pump.up, g->env->cfg->limit_buffer_bytes);
-	n = http_response_format(200, "", resp, sizeof(resp));
-	buf_put(&c->pump.down, resp, n);
-	c->status_bytes = (uint32_t)n;
 	gate_set_state(g, c, CS_TUNNEL);
 	c->opened_ms = proc_now_ms();
 	c->try_handoff = g->env->n_relays > 0;

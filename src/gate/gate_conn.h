@@ -84,12 +84,24 @@ struct worker {
 	/* Gate: relay workers' loads as the master last told, plus ours since. */
 	uint32_t		 relay_load[TG_MAX_RELAY_WORKERS];
 	uint32_t		 relay_capacity;
+	/* Relay workers keep their settings across reloads: theirs, not ours. */
+	uint32_t		 relay_buffer_bytes;
 	size_t			 relay_next;	/* handoff_pick() goes round */
 	/* Refusals by a connection limit: audited at a bounded rate. */
 	int64_t			 refused_second;
 	unsigned		 refused_audited, refused_unsaid;
 	int64_t			 stats_at;	/* next tunnel report to the master */
 };
+
+/*
+ * limits.connections, for a gate worker's accepted connections and for a
+ * relay worker's adopted tunnels alike.
+ */
+static inline bool
+worker_full(const struct worker *g)
+{
+	return g->n_conns >= g->env->cfg->limit_connections;
+}
 
 /* gate_conn.c */
 void	 conn_accept(struct worker *, int fd, const struct sockaddr *peer,

@@ -279,6 +279,7 @@ relays_send_loads(int gate_ctl_fd)
 	ctl_hdr_init(&msg.hdr, CTL_RELAY_LOADS);
 	msg.n = m.n_relays;
 	msg.capacity = m.relay_init.limit_tunnels;
+	msg.buffer_bytes = m.relay_init.limit_buffer_bytes;
 	for (unsigned i = 0; i < m.n_relays; i++)
 		msg.tunnels[i] = m.relays[i].s.pid == 0 ? UINT32_MAX :
 		    (uint32_t)m.relays[i].live.n;

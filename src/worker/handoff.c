@@ -64,13 +64,16 @@ handoff_tell(struct worker *g, enum ctl_type type, int relay, struct conn *c)
 /*
  * Only at a clean point: the client's answer and everything the backend
  * sent are written, both directions still open, and what the client
- * pipelined fits the message. Otherwise keep relaying here and retry after
- * the next pump; a tunnel that cannot move stays in this worker.
+ * pipelined fits the message and the relay worker's buffer (ours may be
+ * larger: limits.header_bytes). Otherwise keep relaying here and retry
+ * after the next pump; a tunnel that cannot move stays in this worker.
  */
 static bool
-handoff_ready(struct conn *c)
+handoff_ready(const struct worker *g, struct conn *c)
 {
 	struct pump	*r = &c->pump;
+	size_t		 most = g->relay_buffer_bytes < HANDOFF_DATA_MAX ?
+			    g->relay_buffer_bytes : HANDOFF_DATA_MAX;
 
 	if (r->client.eof || r->backend.eof || r->client.shut ||
 	    r->backend.shut) {
@@ -79,7 +82,7 @@ handoff_ready(struct conn *c)
 		tls_export_detach(c->ssl);
 		return false;
 	}
-	return buf_len(&r->down) == 0 && buf_len(&r->up) <= HANDOFF_DATA_MAX &&
+	return buf_len(&r->down) == 0 && buf_len(&r->up) <= most &&
 	    SSL_pending(c->ssl) == 0 && SSL_has_pending(c->ssl) == 0 &&
 	    !tls_export_mid_record(c->ssl);
 }
@@ -146,7 +149,7 @@ handoff_send(struct worker *g, struct conn *c)
 void
 handoff_try(struct worker *g, struct conn *c)
 {
-	if (!handoff_ready(c))
+	if (!handoff_ready(g, c))
 		return;
 	c->try_handoff = false;
 	if (handoff_send(g, c) != 0) {
@@ -159,10 +162,17 @@ handoff_try(struct worker *g, struct conn *c)
 	conn_close(g, c, AUDIT_BY_NONE, NULL);
 }
 
+/*
+ * The master's count of our tunnels comes from gate workers' reports, which
+ * a compromised one skips: refuse past limits.connections ourselves, or our
+ * tunnels are bounded only by RLIMIT_NOFILE. Refused through conn_close(),
+ * so the reason is audited wherever the master counted the tunnel.
+ */
 static void
 handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 {
 	const struct config	*cfg = g->env->cfg;
+	bool			 full = worker_full(g);
 	struct conn		*c;
 	char			 err[128], reason[160];
 
@@ -186,6 +196,9 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 	g->n_conns++;
 	if (conn_facts_from_record(&c->facts, &h->facts) != 0)
 		snprintf(err, sizeof(err), "out of memory");
+	else if (full)
+		snprintf(err, sizeof(err), "over limits.connections (%u)",
+		    cfg->limit_connections);
 	else if (record_pump_init(&c->pump.client, &h->tls, err,
 	    sizeof(err)) == 0) {
 		if (buf_put(&c->pump.up, h->data, h->data_len) == 0) {
@@ -204,7 +217,15 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 }
 
 /*
- * Relay worker: take every tunnel waiting on our socket. 0 once no gate
+ * Handoffs taken in one wake-up. A gate worker that keeps the socket full
+ * would otherwise keep us here, our other tunnels waiting and refused ones
+ * piling up unfreed until the event batch ends; the socket is watched
+ * level-triggered, so what is left wakes us again.
+ */
+#define HANDOFF_RECEIVE_BATCH	64
+
+/*
+ * Relay worker: take the tunnels waiting on our socket. 0 once no gate
  * worker (nor the master) holds the other end any more, else 1.
  */
 int
@@ -213,7 +234,7 @@ handoff_receive(struct worker *g)
 	static _Alignas(struct handoff_msg) uint8_t msg[HANDOFF_MSG_MAX + 1];
 	struct msg_in		 in;
 
-	for (;;) {
+	for (int i = 0; i < HANDOFF_RECEIVE_BATCH; i++) {
 		switch (msg_recv(&handoff_proto, g->env->handoff_fd, MSG_GATE,
 		    MSG_RELAY, msg, sizeof(msg), &in)) {
 		case MSG_AGAIN:
@@ -230,4 +251,5 @@ handoff_receive(struct worker *g)
 			break;
 		}
 	}
+	return 1;
 }

@@ -250,7 +250,7 @@ gate_accept(struct worker *g, size_t li)
 				log_warn("worker: accept");
 			return;
 		}
-		if (g->n_conns >= g->env->cfg->limit_connections) {
+		if (worker_full(g)) {
 			/* Nothing can be said before TLS; refuse fast. */
 			close(fd);
 			continue;
@@ -399,6 +399,7 @@ worker_dispatch_ctl(struct worker *g)
 			memcpy(g->relay_load, m.loads.tunnels,
 			    sizeof(g->relay_load));
 			g->relay_capacity = m.loads.capacity;
+			g->relay_buffer_bytes = m.loads.buffer_bytes;
 			break;
 		case CTL_TICKET_KEYS:
 			tls_tickets_take(&m.keys);

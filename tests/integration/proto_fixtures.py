@@ -3,7 +3,8 @@
 A test takes one of a real worker's own sockets with tg_attacker.steal_fd()
 and sends on it exactly what code running in that worker could send: the
 messages are packed here with the layouts of auth/auth_proto.h,
-src/common/ctl.h and src/master/audit.h (x86_64). Each test that sends a
+src/common/ctl.h, src/master/audit.h, src/worker/handoff.h and
+src/common/tls_state.h (x86_64). Each test that sends a
 forged message also sends a well-formed one through the same packer and
 sees it accepted, so a refusal is about what the message says, never about
 a packing mistake. Standard library only.
@@ -48,6 +49,11 @@ RECORD_SIZE = 1712
 
 # A relay worker is exec'd with these (src/relay/relay_worker.c).
 RELAY_CTL_FD, RELAY_HANDOFF_FD = 3, 4
+
+# src/worker/handoff.h, src/common/tls_state.h
+HANDOFF_VERSION, HANDOFF_TUNNEL = 2, 1
+HANDOFF_SIZE = 1968     # struct handoff_msg without pipelined bytes
+TLS12, ECDHE_ECDSA_AES128_GCM_SHA256 = 0x0303, 0xC02B
 
 
 def _hdr(version, mtype, size):
@@ -122,6 +128,27 @@ def ctl_gate_broke(slot, serial, why):
     return msg
 
 
+def _tls12_aes128_gcm_dir(seq):
+    """A struct tls_state_dir: seq, no secret, a 16-byte key, a 4-byte salt."""
+    return struct.pack("<Q48s32s12sBBBB", seq, b"", os.urandom(16), os.urandom(4),
+                       0, 16, 4, 0)
+
+
+def handoff_msg(tunnel_id, data=b""):
+    """A tunnel as a gate worker hands it to a relay worker (two sockets go
+    with it): TLS 1.2 state, which a relay worker cannot check against a
+    secret, the facts of an open record and data pipelined for the backend."""
+    tls = struct.pack("<HHI", TLS12, ECDHE_ECDSA_AES128_GCM_SHA256, 0)
+    tls += _tls12_aes128_gcm_dir(1) + _tls12_aes128_gcm_dir(1)
+    body = struct.pack("<QQqII", 0, 0, int(time.monotonic() * 1000), len(data), 0)
+    body += tls + audit_record("open", tunnel_id, client="192.0.2.1:40000",
+                               user="mallory", target="x.test:1", tls_version="TLSv1.2",
+                               tls_cipher="ECDHE-ECDSA-AES128-GCM-SHA256")
+    msg = _hdr(HANDOFF_VERSION, HANDOFF_TUNNEL, HANDOFF_SIZE + len(data)) + body + data
+    assert len(msg) == HANDOFF_SIZE + len(data)
+    return msg
+
+
 def marker_id():
     """A tunnel id no real connection will have."""
     return int.from_bytes(os.urandom(8), "little") | 1
@@ -179,6 +206,16 @@ def gate_sockets(gw, pid):
     found = _sockets(gw, pid, auths)
     assert set(found) == {"auth", "ctl"}, (pid, found)
     return found
+
+
+def handoff_socket(gate, relay):
+    """Gate worker gate's descriptor for handing tunnels to relay worker
+    relay: the other end of the relay worker's RELAY_HANDOFF_FD."""
+    theirs = _socket_fds(relay)[RELAY_HANDOFF_FD]
+    ours = {inode: fd for fd, inode in _socket_fds(gate).items()}
+    peer = unix_peers()[theirs]
+    assert peer in ours, (gate, relay, peer)
+    return ours[peer]
 
 
 def ctl_socket(gw, pid):

@@ -7,7 +7,9 @@ src/common/ctl.h and auth/auth_proto.h (proto_fixtures.py)."""
 
 import contextlib
 import json
+import os
 import signal
+import socket
 import struct
 import threading
 import time
@@ -303,3 +305,68 @@ def test_an_audit_record_that_cannot_be_sent_is_reported_lost(make_gateway, back
     assert hf.process_alive(gate, start)
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
         h.echo_round_trip(c)
+
+
+# ---------------------------------------------------------------------------
+# THREAT-MODEL.md, attacker 4, limits on everything that grows: a relay
+# worker adopts at most limits.connections tunnels, whatever the master was
+# told of them.
+
+def _held_and_closed(relay, kept):
+    """Of the test's ends of handed-off sockets: how many lead into relay,
+    and how many the relay worker has closed."""
+    peers = pf.unix_peers()
+    inside = set(pf._socket_fds(relay).values())
+    held = sum(peers.get(str(os.fstat(s.fileno()).st_ino)) in inside for s in kept)
+    closed = 0
+    for s in kept:
+        try:
+            closed += s.recv(1, socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            pass
+    return held, closed
+
+
+def test_a_relay_worker_adopts_no_more_tunnels_than_limits_connections(make_gateway):
+    """A gate worker that skips its CTL_HANDOFF reports leaves the master's
+    count of the relay worker at zero, so only the relay worker can bound
+    what it holds. limit + extra handoffs on the gate worker's own socket,
+    each with a fresh socket pair whose other ends the test keeps. The
+    master ends each tunnel it never heard of once the relay worker reports
+    it; it is stopped while the test counts, so the count is the relay
+    worker's own bound and not a race with the master."""
+    limit, extra = 3, 6
+    gw = make_gateway("limits-adopt", start=False)
+    _with_connections(gw, limit)
+    gw.start()
+    relay = hf.relay_pids(gw, 2)[0]
+    start = hf.start_time(relay)
+    gate = gw.wait_children("tg-gate", 2)[0]
+    sock = pf.steal(gate, pf.handoff_socket(gate, relay))
+    kept = []
+    os.kill(gw.proc.pid, signal.SIGSTOP)
+    try:
+        with sock:
+            for _ in range(limit + extra):
+                pairs = [socket.socketpair() for _ in range(2)]
+                kept += [ours for ours, _ in pairs]
+                assert pf.send(sock, pf.handoff_msg(pf.marker_id()),
+                               [theirs.fileno() for _, theirs in pairs])
+                for _, theirs in pairs:
+                    theirs.close()
+        # Every handoff taken: its two sockets held or closed.
+        held, closed = h.wait_for(
+            lambda: (lambda n: n if sum(n) == len(kept) else None)(
+                _held_and_closed(relay, kept)), 10,
+            lambda: f"the relay worker to take every handoff: "
+                    f"{_held_and_closed(relay, kept)} of {len(kept)}")
+        assert (held, closed) == (2 * limit, 2 * extra), (held, closed)
+    finally:
+        os.kill(gw.proc.pid, signal.SIGCONT)
+    # The master ends the ones it never heard of; the relay worker lives on.
+    h.wait_for(lambda: _held_and_closed(relay, kept)[1] == len(kept), 10,
+               "the master to end the untracked tunnels")
+    for s in kept:
+        s.close()
+    assert hf.process_alive(relay, start)
+    assert not pf.violations_about(gw, relay)

@@ -242,7 +242,7 @@ def test_data_in_records_after_the_connect_reaches_backend_after_handoff(gateway
 def test_large_pipelined_upload_arrives_intact_and_tunnel_moves_to_relay(gateway):
     """More pipelined data than a handoff message carries: the gate worker
     relays until it reaches a clean point, then hands the tunnel over."""
-    payload = os.urandom(1024 * 1024)
+    payload = os.urandom(100000)
     with h.HalfCloseReplyServer() as server, gateway.client() as c:
         c.send(connect_request(f"backend.test:{server.port}") + payload)
         assert c.read_head().status == 200
@@ -280,3 +280,41 @@ def test_both_sockets_of_a_tunnel_have_tcp_nodelay(make_gateway, relay):
             backend_side = _socket_fd(pid, h.tcp_inode(link, backend.port))
             assert nodelay(pid, client_side), "client's side without TCP_NODELAY"
             assert nodelay(pid, backend_side), "backend's side without TCP_NODELAY"
+
+
+
+class SlowToReadBackend(h.Backend):
+    """Reads nothing for its first second, then want bytes (or to EOF), and
+    answers with what it read ("<bytes> <sha256>\\n"). Its tiny segments and
+    receive buffer keep the gateway's send buffer towards it small (Linux
+    sizes it by the segment size), so tens of KiB stall the gateway."""
+
+    def __init__(self, want):
+        self.want = want
+        super().__init__()
+        self.listener.setsockopt(socket.IPPROTO_TCP, socket.TCP_MAXSEG, 88)
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+
+    def handle(self, conn):
+        time.sleep(h.scaled(1))
+        got = bytearray()
+        while len(got) < self.want and (data := conn.recv(self.want - len(got))):
+            got += data
+        conn.sendall(f"{len(got)} {h.sha256(bytes(got))}\n".encode())
+        self.results.put({"bytes": len(got)})
+
+
+def test_pipelined_bytes_over_a_relay_workers_buffer_wait_in_the_gate_worker(
+        make_gateway):
+    """limits.header_bytes above limits.buffer_bytes: the client sends more
+    with its request than a relay worker's buffer takes, and the backend is
+    slow to read, so the gate worker still holds over limits.buffer_bytes of
+    it once its 200 is out. It hands the tunnel over only once what it
+    holds fits, and every byte reaches the backend."""
+    gw = make_gateway("pipelined-over-buffer", header_bytes=65536, buffer_bytes=16384)
+    payload = os.urandom(100000)
+    with SlowToReadBackend(len(payload)) as server, gw.client() as c:
+        c.send(connect_request(f"backend.test:{server.port}") + payload)
+        assert c.read_head().status == 200
+        assert c.recv_until(b"\n") == f"{len(payload)} {h.sha256(payload)}\n".encode()
+        hf.wait_held_by_relay(gw, c.local_port)

@@ -61,7 +61,8 @@ RESTART_DELAY = 0.1
 # Connection limits across gate workers and login throttling: off (0), as
 # the suite sends many wrong passwords and connections from 127.0.0.1;
 # tests about them set their own (test_throttle.py, test_conn_limits.py).
-LIMITS = {"connections": 10000, "total_connections": 0, "source_connections": 0,
+LIMITS = {"connections": 10000, "header_bytes": 8192, "buffer_bytes": 65536,
+          "total_connections": 0, "source_connections": 0,
           "source_rate": 0, "user_rate": 0, "user_tunnels": 256,
           "source_failures": 0, "user_failures": 0, "throttle_window": 600.0,
           "lockout": 60.0, "lockout_max": 900.0}
@@ -121,8 +122,8 @@ timeouts = {{
 
 limits = {{
 	connections = {connections};
-	header_bytes = 8192;
-	buffer_bytes = 65536;
+	header_bytes = {header_bytes};
+	buffer_bytes = {buffer_bytes};
 	pending_auth = 256;
 	total_connections = {total_connections};
 	source_connections = {source_connections};
