@@ -139,8 +139,6 @@ fs_check_object(const struct fs_ctx *x, char *path, size_t size,
 	return 0;
 }
 
-static int fs_check_includes(const char *, const char *, unsigned);
-
 /*
  * One line of a configuration file; over-approximates libconfig's
  * ^[ \t]*@include[ \t]+"NAME" on purpose. libconfig opens the name as
@@ -148,9 +146,10 @@ static int fs_check_includes(const char *, const char *, unsigned);
  * after the check.
  */
 static int
-fs_include_line(const char *dir, const char *file, unsigned lineno,
-    const char *line, unsigned depth)
+fs_include_line(struct fs_scan *s, const char *file, unsigned lineno,
+    char *line, unsigned depth)
 {
+	const char	*dir = s->arg;
 	char		 where[PATH_MAX + 16], path[PATH_MAX], real[PATH_MAX];
 	struct fs_ctx	 x = { where, "@include" };
 	const char	*p = line + strspn(line, " \t"), *end;
@@ -187,10 +186,7 @@ fs_include_line(const char *dir, const char *file, unsigned lineno,
 	}
 	if (fs_check_object(&x, path, sizeof(path), FS_FILE) == -1)
 		return -1;
-	/* Deeper ones libconfig refuses itself. */
-	if (depth + 1 >= FS_INCLUDE_DEPTH)
-		return 0;
-	return fs_check_includes(dir, path, depth + 1);
+	return fs_scan_include(s, &x, path, depth + 1);
 }
 
 /*
@@ -224,26 +220,25 @@ fs_scan_failed(const char *file, unsigned lineno, FILE *f)
 	return -1;
 }
 
-/* Every file file @include's, by names relative to dir. */
 static int
-fs_check_includes(const char *dir, const char *file, unsigned depth)
+fs_config_line(FILE *f, char *line, size_t size, unsigned *lineno)
 {
-	FILE		*f;
-	char		 line[FS_LINE_MAX + 1];
-	unsigned	 lineno = 0;
-	int		 r, rc = 0;
+	int	 r = fs_read_line(f, line, size);
 
-	if ((f = fopen(file, "re")) == NULL) {
-		log_warn("%s: cannot read", file);
-		return -1;
-	}
-	while ((r = fs_read_line(f, line, sizeof(line))) == 1)
-		if (fs_include_line(dir, file, ++lineno, line, depth) == -1)
-			rc = -1;
-	if (r == -1 || ferror(f))
-		rc = fs_scan_failed(file, lineno + 1, f);
-	fclose(f);
-	return rc;
+	*lineno += r == 1;
+	return r;
+}
+
+/* file and every file it @include's, by names relative to dir. */
+static int
+fs_check_includes(const char *dir, const char *file)
+{
+	static const struct fs_ctx	 x = { "", "" };
+	struct fs_scan			 s = { .read_line = fs_config_line,
+					    .line = fs_include_line, .arg = dir,
+					    .limit = FS_INCLUDE_DEPTH };
+
+	return fs_scan_include(&s, &x, file, 0);
 }
 
 int
@@ -260,7 +255,7 @@ fs_check_config_file(const char *file, char *real, size_t size)
 		return -1;
 	(void)snprintf(dir, sizeof(dir), "%s", real);
 	fs_dirname(dir);
-	return fs_check_includes(dir, real, 0);
+	return fs_check_includes(dir, real);
 }
 
 int

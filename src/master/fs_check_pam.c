@@ -180,7 +180,11 @@ fs_pam_lookup(const struct config *cfg, const struct fs_ctx *x,
 	return 0;
 }
 
-static int fs_check_pam_file(struct config *, const char *, unsigned, bool);
+/* What a PAM include scan's lines need: pam.conf has a service column. */
+struct fs_pam_scan {
+	const struct config	*cfg;
+	bool			 service_column;
+};
 
 /*
  * The file libpam loads for name, and what it includes in turn. A name
@@ -189,54 +193,48 @@ static int fs_check_pam_file(struct config *, const char *, unsigned, bool);
  * are checked once, by fs_check_pam().
  */
 static int
-fs_check_pam_load(struct config *cfg, const struct fs_ctx *x,
+fs_check_pam_load(struct fs_scan *s, const struct fs_ctx *x,
     const char *name, unsigned depth)
 {
-	char		 path[PATH_MAX];
-	struct stat	 st;
-	int		 found;
+	const struct fs_pam_scan	*p = s->arg;
+	char				 path[PATH_MAX];
+	struct stat			 st;
+	int				 found;
 
-	if ((found = fs_pam_lookup(cfg, x, name, path, sizeof(path))) == -1)
+	if ((found = fs_pam_lookup(p->cfg, x, name, path, sizeof(path))) == -1)
 		return -1;
 	if (found == 0)
 		return name[0] == '/' ?
 		    fs_check_holder(x, path, sizeof(path), &st) : 0;
 	if (fs_check_object(x, path, sizeof(path), FS_FILE) == -1)
 		return -1;
-	return fs_check_pam_file(cfg, path, depth, false);
+	return fs_scan_include(s, x, path, depth);
 }
 
-/* Every file the PAM file file includes; pam.conf has a service column. */
+/* What one line of file, at depth, includes. */
 static int
-fs_check_pam_file(struct config *cfg, const char *file, unsigned depth,
-    bool service_column)
+fs_check_pam_line(struct fs_scan *s, const char *file, unsigned lineno,
+    char *line, unsigned depth)
 {
-	char		 where[PATH_MAX + 16], line[FS_LINE_MAX + 1];
-	struct fs_ctx	 x = { where, "include" };
-	const char	*name;
-	unsigned	 lineno = 0;
-	FILE		*f;
-	int		 r, rc = 0;
+	const struct fs_pam_scan	*p = s->arg;
+	char				 where[PATH_MAX + 16];
+	struct fs_ctx			 x = { where, "include" };
+	const char			*name;
 
-	if ((f = fopen(file, "re")) == NULL) {
-		log_warn("%s: cannot read", file);
-		return -1;
-	}
-	while ((r = fs_pam_line(f, line, sizeof(line), &lineno)) == 1) {
-		if ((name = fs_pam_included(line, service_column)) == NULL)
-			continue;
-		(void)snprintf(where, sizeof(where), "%s:%u", file, lineno);
-		if (depth + 1 >= FS_PAM_DEPTH) {
-			fs_complain(&x, "%s: includes nest deeper than %d; "
-			    "is there a loop?", name, FS_PAM_DEPTH);
-			rc = -1;
-		} else if (fs_check_pam_load(cfg, &x, name, depth + 1) == -1)
-			rc = -1;
-	}
-	if (r == -1 || ferror(f))
-		rc = fs_scan_failed(file, lineno + 1, f);
-	fclose(f);
-	return rc;
+	name = fs_pam_included(line, depth == 0 && p->service_column);
+	if (name == NULL)
+		return 0;
+	(void)snprintf(where, sizeof(where), "%s:%u", file, lineno);
+	return fs_check_pam_load(s, &x, name, depth + 1);
+}
+
+/* A scan of PAM files, each of them read once. */
+static void
+fs_pam_scan_init(struct fs_scan *s, const struct fs_pam_scan *p)
+{
+	*s = (struct fs_scan){ .read_line = fs_pam_line,
+	    .line = fs_check_pam_line, .arg = p, .limit = FS_PAM_DEPTH,
+	    .too_deep_refused = true };
 }
 
 /*
@@ -264,7 +262,8 @@ fs_check_pam_dir(const struct fs_ctx *x, const char *dir)
  * /etc/pam.conf instead only if neither directory exists.
  */
 static int
-fs_check_pam_system(struct config *cfg)
+fs_check_pam_system(struct config *cfg, struct fs_scan *s,
+    struct fs_pam_scan *p)
 {
 	struct fs_ctx	 dir = { cfg->path, "auth.pam.confdir" };
 	struct fs_ctx	 service = { cfg->path, "auth.pam.service" };
@@ -285,10 +284,11 @@ fs_check_pam_system(struct config *cfg)
 			return 0;
 		if (fs_check_object(&service, conf, sizeof(conf), FS_FILE) == -1)
 			return -1;
-		return fs_check_pam_file(cfg, conf, 0, true);
+		p->service_column = true;
+		return fs_scan_include(s, &service, conf, 0);
 	}
-	rc |= fs_check_pam_load(cfg, &service, cfg->pam_service, 0);
-	rc |= fs_check_pam_load(cfg, &service, "other", 0);
+	rc |= fs_check_pam_load(s, &service, cfg->pam_service, 0);
+	rc |= fs_check_pam_load(s, &service, "other", 0);
 	if (access(fs_pam_dirs[0], F_OK) == 0)
 		rc |= fs_check_pam_others(cfg, fs_pam_dirs[0]);
 	return rc;
@@ -298,15 +298,18 @@ fs_check_pam_system(struct config *cfg)
 int
 fs_check_pam(struct config *cfg)
 {
-	struct fs_ctx	 dir = { cfg->path, "auth.pam.confdir" };
-	struct fs_ctx	 service = { cfg->path, "auth.pam.service" };
-	char		 file[PATH_MAX];
-	int		 rc = 0;
+	struct fs_ctx		 dir = { cfg->path, "auth.pam.confdir" };
+	struct fs_ctx		 service = { cfg->path, "auth.pam.service" };
+	struct fs_pam_scan	 p = { cfg, false };
+	struct fs_scan		 s;
+	char			 file[PATH_MAX];
+	int			 rc = 0;
 
 	if (cfg->auth_backend != AUTH_BACKEND_PAM)
 		return 0;
+	fs_pam_scan_init(&s, &p);
 	if (cfg->pam_confdir[0] == '\0')
-		return fs_check_pam_system(cfg);
+		return fs_check_pam_system(cfg, &s, &p);
 	if (fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
 	    FS_HOLDER) == -1)
 		return -1;
@@ -314,8 +317,8 @@ fs_check_pam(struct config *cfg)
 	    cfg->pam_service) == -1 ||
 	    fs_check_object(&service, file, sizeof(file), FS_FILE) == -1)
 		return -1;
-	rc |= fs_check_pam_file(cfg, file, 0, false);
-	rc |= fs_check_pam_load(cfg, &service, "other", 0);
+	rc |= fs_scan_include(&s, &service, file, 0);
+	rc |= fs_check_pam_load(&s, &service, "other", 0);
 	rc |= fs_check_pam_others(cfg, cfg->pam_confdir);
 	return rc;
 }

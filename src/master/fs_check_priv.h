@@ -6,6 +6,7 @@
 #define TG_FS_CHECK_PRIV_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <sys/stat.h>
 
@@ -49,6 +50,44 @@ int	 fs_join(const struct fs_ctx *, char *out, size_t size,
 int	 fs_read_line(FILE *f, char *line, size_t size);
 /* Says why a scan of file stopped at line lineno before its end; -1. */
 int	 fs_scan_failed(const char *file, unsigned lineno, FILE *f);
+/*
+ * The most files one include scan reads (fs_check_scan.c): far more than
+ * a configuration or a PAM stack pulls in, and a bound on the memo.
+ */
+#define FS_SCAN_FILES		256
+
+/* What an include scan remembers of a file it read. */
+struct fs_scanned {
+	dev_t		 dev;
+	ino_t		 ino;
+	unsigned	 depth;		/* the shallowest it was read at */
+	unsigned	 height;	/* how many levels its includes go */
+	bool		 open;		/* being read: reaching it is a loop */
+};
+
+/*
+ * An include scan: read_line() gives the next line of a file (1, 0 at its
+ * end, -1 if too long) and counts the lines read in *lineno; line() checks
+ * what it includes, at depth + 1, through fs_scan_include().
+ */
+struct fs_scan {
+	int		(*read_line)(FILE *, char *, size_t, unsigned *);
+	int		(*line)(struct fs_scan *, const char *file,
+			    unsigned lineno, char *line, unsigned depth);
+	const void	 *arg;		/* what line() needs */
+	unsigned	  limit;	/* files are read at depths below it */
+	bool		  too_deep_refused;
+	unsigned	  reach;	/* the deepest depth the read reached */
+	size_t		  n;
+	struct fs_scanned files[FS_SCAN_FILES];
+};
+
+/*
+ * Reads file, reached at depth, and what it includes, unless an earlier
+ * read covers it; a complaint names x when it goes deeper than s->limit.
+ */
+int	 fs_scan_include(struct fs_scan *s, const struct fs_ctx *x,
+	    const char *file, unsigned depth);
 /* The PAM service and every file libpam loads with it (fs_check_pam.c). */
 int	 fs_check_pam(struct config *);
 

@@ -20,6 +20,7 @@
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
 #include "../../src/master/fs_check_pam.c"
+#include "../../src/master/fs_check_scan.c"
 #include "../../src/common/admin_proto.c"
 #include "netaddr.h"
 

@@ -24,6 +24,7 @@
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
 #include "../../src/master/fs_check_pam.c"
+#include "../../src/master/fs_check_scan.c"
 #include "../../src/common/ctl.c"
 #include "../../src/metrics/metrics_text.c"
 

@@ -20,6 +20,7 @@
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
 #include "../../src/master/fs_check_pam.c"
+#include "../../src/master/fs_check_scan.c"
 #include "../../src/relay/tls_record.c"
 #include "../../src/worker/handoff_proto.c"
 

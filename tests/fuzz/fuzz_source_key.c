@@ -14,6 +14,7 @@
 #include "../../src/master/audit.c"
 #include "../../src/master/fs_check.c"
 #include "../../src/master/fs_check_pam.c"
+#include "../../src/master/fs_check_scan.c"
 #include "../../src/common/conn_facts.c"
 
 int	 LLVMFuzzerTestOneInput(const uint8_t *, size_t);

@@ -432,3 +432,62 @@ def test_a_local_user_cannot_read_the_key_the_audit_log_or_the_bind_password(mak
     assert open_as(alice, control) == "ok", "alice cannot reach the files at all"
     for path in (gw.key, gw.audit_path, secret):
         assert open_as(alice, path) == "EACCES", path
+
+
+# A chain of files each naming the next on this many lines: a scan that read
+# a file once per line naming it would read the last one 20**5 times.
+FAN_LINES = 20
+FAN_LEVELS = 5
+
+# How each scan's files name another: the config's @include (relative to
+# its directory), a PAM file's include (looked up in auth.pam.confdir).
+FAN_INCLUDES = {
+    "config": ('@include "{}"', lambda gw: gw.dir, ".conf", lambda gw: gw.conf),
+    "pam": ("auth include {}", lambda gw: gw.dir / "pam.d", "",
+            lambda gw: gw.dir / "pam.d" / "tunnelgate"),
+}
+
+
+def fan_out(gw, kind):
+    """FAN_LEVELS files, each naming the next on FAN_LINES lines, named on
+    FAN_LINES lines of the file kind's scan starts from; the last file and
+    the one naming it."""
+    include, where, ext, start = FAN_INCLUDES[kind]
+    files = [where(gw) / f"fan-{i}{ext}" for i in range(1, FAN_LEVELS + 1)]
+    lines = [(include.format(f.name) + "\n") * FAN_LINES for f in files]
+    for f, text in zip(files, lines[1:] + ["# the end of the chain\n"]):
+        f.write_text(text)
+    text = lines[0]
+    if kind == "config":
+        # libconfig skips what a block comment holds, the scan does not:
+        # only the scan follows the chain, libconfig reads none of it.
+        text = "/*\n" + text + "*/\n"
+    start(gw).write_text(start(gw).read_text() + text)
+    return files[-1], files[-2]
+
+
+@pytest.mark.parametrize("kind", sorted(FAN_INCLUDES))
+def test_file_included_on_many_lines_is_checked_once(make_gateway, kind):
+    """Each file is read once however many lines name it: the check ends
+    (within the helper's subprocess timeout) with the right answer."""
+    gw = prepared(make_gateway, f"files-fan-{kind}")
+    last, before = (os.path.realpath(f) for f in fan_out(gw, kind))
+    assert_passes(gw)
+    os.chmod(last, 0o664)
+    setting = "@include" if kind == "config" else "include"
+    assert_refused(gw, f"{before}:1: {setting}: {last} is writable by its group",
+                   f"chmod go-w {last}")
+
+
+def test_pam_file_including_itself_is_refused_at_the_line(make_gateway):
+    """A loop libpam would follow to its depth limit: refused where it
+    closes, however many lines close it."""
+    gw = prepared(make_gateway, "files-pam-loop")
+    service = os.path.realpath(gw.dir / "pam.d" / "tunnelgate")
+    with open(service) as f:
+        text = f.read()
+    line = text.count("\n") + 1
+    with open(service, "a") as f:
+        f.write("auth include tunnelgate\n" * 3)
+    assert_refused(gw, f"{service}:{line}: include: {service}: includes nest deeper than "
+                   "16; is there a loop?")
