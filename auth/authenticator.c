@@ -10,6 +10,7 @@
 #include "audit.h"
 #include "auth.h"
 #include "auth_cert.h"
+#include "auth_held.h"
 #include "auth_ldap.h"
 #include "auth_lockout.h"
 #include "auth_recheck.h"
@@ -26,21 +27,8 @@
  * wait on the key process.
  */
 #define AUTH_SEND_WAIT_MS (TG_KEY_REPLY_TIMEOUT_MS + 500)
-/*
- * Requests taken and not yet served: a request whose credentials miss the
- * cache waits here while the authenticator reads on, so that cached logins
- * queued behind it are served first. Bounded, because what one
- * authenticator holds no other can serve.
- */
-#define AUTH_HELD_MAX	32
 /* Requests taken between two slow ones, so that held ones are not starved. */
 #define AUTH_ROUND_MAX	64
-
-struct auth_held {
-	struct auth_request	 req;
-	size_t			 slot;
-	uint32_t		 serial;	/* of the socket it came on */
-};
 
 struct authenticator {
 	const struct auth_env	*env;
@@ -56,8 +44,7 @@ struct authenticator {
 	size_t			 n_open;	/* gate sockets not at EOF */
 	bool			 retired;	/* the master said: no new work */
 	int64_t			 retire_by;	/* no logins taken after this */
-	struct auth_held	 held[AUTH_HELD_MAX];	/* a ring, oldest first */
-	size_t			 held_first, n_held;
+	struct auth_held_set	 held;
 	/* The request auth_answer() works on, until its gate worker knows. */
 	int			 serving_sock;
 	const struct auth_request *serving;
@@ -519,7 +506,6 @@ auth_close_sock(struct authenticator *a, size_t slot)
 static void
 auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 {
-	struct auth_held	*h;
 	enum auth_verdict	 v;
 	int64_t			 now = auth_now_ms();
 
@@ -537,10 +523,7 @@ auth_triage(struct authenticator *a, size_t slot, struct auth_request *req)
 	}
 	/* A held request waits behind others: its gate worker learns now. */
 	auth_take(a->pfds[slot].fd, req);
-	h = &a->held[(a->held_first + a->n_held++) % AUTH_HELD_MAX];
-	h->req = *req;
-	h->slot = slot;
-	h->serial = a->serials[slot];
+	auth_held_put(&a->held, slot, a->serials[slot], req);
 }
 
 /*
@@ -593,7 +576,9 @@ auth_dispatch_gate(struct authenticator *a, size_t slot)
 /*
  * One request at a time from each readable socket in turn, so that no gate
  * worker's queue hides another's, until the sockets are empty, the held
- * ring is full or a round's worth was taken. A pass in which an answer
+ * set is full or a round's worth was taken. A socket whose slot holds its
+ * share is left for later, as all are when the set is full: what it sends
+ * next may be one more miss. A pass in which an answer
  * waited on a full gate socket ends the round, so that the held requests
  * and the master's messages are not kept waiting behind a slow reader
  * (one that stays full is suspended by auth_send()).
@@ -605,11 +590,12 @@ auth_pull(struct authenticator *a)
 	int	 more = 1;
 
 	auth_send_waited = false;
-	while (more && !auth_send_waited && a->n_held < AUTH_HELD_MAX &&
+	while (more && !auth_send_waited && a->held.n_held < AUTH_HELD_MAX &&
 	    taken < AUTH_ROUND_MAX) {
 		more = 0;
-		for (i = 0; i < n && a->n_held < AUTH_HELD_MAX; i++) {
-			if (a->pfds[i].fd == -1 || a->pfds[i].revents == 0)
+		for (i = 0; i < n && a->held.n_held < AUTH_HELD_MAX; i++) {
+			if (a->pfds[i].fd == -1 || a->pfds[i].revents == 0 ||
+			    !auth_held_room(&a->held, i))
 				continue;
 			if (auth_dispatch_gate(a, i)) {
 				more = 1;
@@ -620,19 +606,19 @@ auth_pull(struct authenticator *a)
 	}
 }
 
-/* The oldest held request; its socket may have been replaced meanwhile. */
+/* The next held request; its socket may have been replaced meanwhile. */
 static void
 auth_serve_held(struct authenticator *a)
 {
-	struct auth_held	*h = &a->held[a->held_first];
+	struct auth_held	*h = auth_held_next(&a->held);
 
-	a->held_first = (a->held_first + 1) % AUTH_HELD_MAX;
-	a->n_held--;
+	if (h == NULL)
+		return;
 	/* A suspended socket's gate worker is being replaced. */
 	if (a->pfds[h->slot].fd != -1 && a->pfds[h->slot].events != 0 &&
 	    a->serials[h->slot] == h->serial)
 		auth_answer(a, a->pfds[h->slot].fd, &h->req, true);
-	explicit_bzero(h, sizeof(*h));
+	auth_held_done(&a->held, h);
 }
 
 /* A gate slot's new socket pair: the old socket, if still open, goes. */
@@ -755,19 +741,19 @@ authenticator_main(void *arg)
 			a.serials[i] = env->serials[i];
 	}
 	a.n_open = n;
+	auth_held_init(&a.held, n);
 	/* Until retired, a gate slot with no socket waits for its new pair. */
 	while (!a.retired || a.n_open > 0) {
 		/* While requests are held, only look at what else is queued. */
-		if (auth_wait(&a, a.n_held > 0 ? 0 : -1) == -1)
+		if (auth_wait(&a, a.held.n_held > 0 ? 0 : -1) == -1)
 			continue;
 		/* First: a replaced socket's old events must not be acted on. */
 		if (a.pfds[n].revents && auth_dispatch_master(&a) == -1)
 			break;
 		auth_pull(&a);
-		if (a.n_held > 0)
-			auth_serve_held(&a);
+		auth_serve_held(&a);
 	}
-	explicit_bzero(a.held, sizeof(a.held));
+	explicit_bzero(&a.held, sizeof(a.held));
 	auth_cache_free(a.cache);
 	exit(0);
 }

@@ -67,13 +67,14 @@ def _fixed(text, size):
 
 
 def auth_request(req_id, user="alice", password=None, host="forbidden.test", port=22,
-                 tunnel_id=0x5eed, chain=b"", listener=0):
-    """chain: a client certificate chain, DER back to back."""
+                 tunnel_id=0x5eed, chain=b"", listener=0, client="192.0.2.1:40000"):
+    """chain: a client certificate chain, DER back to back; client: the
+    address the throttles count the request under."""
     password = h.USERS[user].password if password is None and user in h.USERS \
         else password or ""
     body = struct.pack("<QQqHH4x", req_id, tunnel_id, 1 << 62, port, listener)
     body += _fixed(user, 256) + _fixed(password, 256) + _fixed(host, 256)
-    body += _fixed("192.0.2.1:40000", 64) + _fixed("", 64) + _fixed("TLSv1.3", 16)
+    body += _fixed(client, 64) + _fixed("", 64) + _fixed("TLSv1.3", 16)
     body += _fixed("TLS_AES_128_GCM_SHA256", 64)
     body += struct.pack("<II", len(chain), 0) + chain
     msg = _hdr(AUTH_VERSION, AUTH_REQUEST, AUTH_REQUEST_SIZE + len(chain)) + body
