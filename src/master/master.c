@@ -452,10 +452,15 @@ master_reload(const char *by, char *why, size_t why_size)
 	log_keep_first_warning(NULL, 0);
 	if ((strcmp(cfg->audit_file, old->cfg->audit_file) != 0 ||
 	    cfg->audit_syslog != old->cfg->audit_syslog) &&
-	    auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1)
+	    auditlog_open(cfg->audit_file, cfg->audit_syslog) == -1) {
 		log_warnx("reload: audit.file %s cannot be used (see above); "
 		    "audit records go on to %s", cfg->audit_file,
 		    old->cfg->audit_file);
+		/* So that the next reload compares with what is in use. */
+		memcpy(cfg->audit_file, old->cfg->audit_file,
+		    sizeof(cfg->audit_file));
+		cfg->audit_syslog = old->cfg->audit_syslog;
+	}
 	log_init("tunnelgated", cfg->log_syslog, cfg->log_level);
 	master_raise_nofile(cfg);
 	ticket_keys_configure(cfg);

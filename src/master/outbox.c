@@ -29,16 +29,26 @@ outbox_max_msgs(const struct child *c)
 	return (size_t)limit + OUTBOX_SLACK;
 }
 
+/*
+ * A child whose end is closed has gone or is going: SIGCHLD (or, for one
+ * that lingers, master_kill_deaf()) ends it, and what it sent last is still
+ * read. Any other failure means it cannot be told what it must hear.
+ */
 static void
 outbox_kill(struct child *c, int err, const char *what)
 {
 	char	 why[160];
 
+	outbox_free(c);
+	if (err == EPIPE || err == ECONNRESET) {
+		if (c->hung_up_at == 0)
+			c->hung_up_at = proc_now_ms();
+		return;
+	}
 	(void)snprintf(why, sizeof(why), "%s not delivered: %s", what,
 	    err == EAGAIN || err == EWOULDBLOCK ?
 	    "its control socket stayed full" : strerror(err));
 	master_kill_child(c, why);
-	outbox_free(c);
 }
 
 /* Send what waits, oldest first; 0 when nothing is left, 1 if some is. */

@@ -282,7 +282,7 @@ relays_send_loads(int gate_ctl_fd)
 	msg.buffer_bytes = m.relay_init.limit_buffer_bytes;
 	for (unsigned i = 0; i < m.n_relays; i++)
 		msg.tunnels[i] = m.relays[i].s.pid == 0 ? UINT32_MAX :
-		    (uint32_t)m.relays[i].live.n;
+		    (uint32_t)(m.relays[i].live.n + m.relays[i].orphans.n);
 	/*
 	 * Not through the outbox: each set replaces the last, RELAY_LOADS_MS
 	 * apart, so one a full socket drops is made good by the next.

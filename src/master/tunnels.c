@@ -146,6 +146,10 @@ tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
 	} else {
 		t->holder = TUNNEL_IN_GATE;
 		gate->tunnels++;
+		/* A kill sent meanwhile went to a relay worker that never had it. */
+		if (t->kill_reason[0] != '\0' && t->kill_due_ms == 0)
+			(void)tunnels_kill(t, (enum audit_closed_by)t->kill_by,
+			    t->kill_reason);
 	}
 }
 
@@ -464,6 +468,16 @@ tunnels_timers(int64_t now, int64_t *next)
 		}
 		if ((c = holder_child(t)) == NULL)
 			continue;
+		/*
+		 * Not told yet: the kill waits in the outbox, which kills a
+		 * child that stops reading for CHILD_HANGUP_GRACE_MS itself.
+		 */
+		if (c->outbox_msgs > 0) {
+			t->kill_due_ms = now + TUNNEL_KILL_GRACE_MS;
+			if (*next == -1 || t->kill_due_ms < *next)
+				*next = t->kill_due_ms;
+			continue;
+		}
 		(void)snprintf(what, sizeof(what), "did not end tunnel %016llx "
 		    "when told", (unsigned long long)t->id);
 		master_kill_child(c, what);

@@ -369,3 +369,7 @@ def test_a_reload_to_an_audit_file_that_cannot_be_opened_keeps_the_old_one(make_
         subprocess.run(["chattr", "-i", str(stuck)], check=True)
     assert stuck.stat().st_size == 0
     assert f"audit records go on to {gw.audit_path}" in gw.stderr_text(), gw.stderr_tail()
+    # Once it can be opened, reloading the same configuration switches to it.
+    gw.signal(signal.SIGHUP)
+    h.wait_for(lambda: "generation 3:" in gw.stderr_text(), 15, "the second reload")
+    h.wait_for(lambda: stuck.stat().st_size > 0, 10, "records in the file now usable")

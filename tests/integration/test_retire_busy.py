@@ -10,6 +10,7 @@ import signal
 import struct
 import time
 
+import ctl_fixtures as cf
 import harness as h
 import handoff_fixtures as hf
 import proto_fixtures as pf
@@ -72,3 +73,29 @@ def test_a_gate_worker_whose_socket_stays_full_is_killed(make_gateway):
         sock.close()
     violations = pf.violations_about(gw, gate)
     assert violations and STAYED_FULL in violations[0]["reason"], violations
+
+
+def test_a_kill_queued_for_a_busy_gate_worker_waits_until_it_is_sent(make_gateway,
+                                                                     backends):
+    """tunnelgatectl kill for a tunnel in a gate worker whose socket is full:
+    the kill waits in the master's outbox, and the second the worker has to
+    end the tunnel (TUNNEL_KILL_GRACE_MS) starts only once it is told. Held
+    for 1.3 s, between that second and the 2 s after which the outbox
+    gives up on it, the worker lives and ends the tunnel as asked."""
+    gw = make_gateway("kill-busy", gate=1, relay=0)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        h.echo_round_trip(c)
+        tid = gw.wait_audit(event="open", client=c.client_address)["tunnel"]
+        gate, start, sock, held = _held_with_full_socket(gw)
+        try:
+            r = cf.ctl("kill", "-s", gw.control_path, tid, timeout=10)
+            assert r.returncode == 0, (r.stdout, r.stderr)
+            time.sleep(1.3)
+            assert not held.reap(), "the master killed the busy gate worker"
+        finally:
+            held.release()
+            sock.close()
+        close = gw.wait_audit(event="close", tunnel=tid)
+        assert (close["closed_by"], close["reason"]) == ("admin", "admin_kill by uid 0"), close
+    assert gate in gw.children("tg-gate")
+    assert pf.violations_about(gw, gate) == []
