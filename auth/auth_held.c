@@ -62,3 +62,11 @@ auth_held_done(struct auth_held_set *s, struct auth_held *h)
 	s->n_by_slot[h->slot]--;
 	explicit_bzero(h, sizeof(*h));
 }
+
+void
+auth_held_drop_slot(struct auth_held_set *s, size_t slot)
+{
+	for (size_t i = 0; i < AUTH_HELD_MAX; i++)
+		if (s->held[i].used && s->held[i].slot == slot)
+			auth_held_done(s, &s->held[i]);
+}

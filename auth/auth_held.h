@@ -55,5 +55,10 @@ void	 auth_held_put(struct auth_held_set *, size_t slot, uint32_t serial,
 struct auth_held *auth_held_next(struct auth_held_set *);
 /* Served or dropped: wiped, and its place free. */
 void	 auth_held_done(struct auth_held_set *, struct auth_held *);
+/*
+ * A slot's socket closed or replaced: what the old one held is owed to
+ * nobody, and must not keep the new gate worker's share taken.
+ */
+void	 auth_held_drop_slot(struct auth_held_set *, size_t slot);
 
 #endif

@@ -496,6 +496,7 @@ auth_close_sock(struct authenticator *a, size_t slot)
 	close(a->pfds[slot].fd);
 	a->pfds[slot].fd = -1;
 	a->n_open--;
+	auth_held_drop_slot(&a->held, slot);
 }
 
 /*
@@ -635,6 +636,7 @@ auth_replace_sock(struct authenticator *a, const struct ctl_auth_socket *s,
 	if (pfd->fd != -1) {
 		auth_unwatch(a, s->slot);
 		close(pfd->fd);
+		auth_held_drop_slot(&a->held, s->slot);
 	} else
 		a->n_open++;
 	pfd->fd = fd;

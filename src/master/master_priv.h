@@ -123,7 +123,8 @@ void	 retire_child(struct child *);
 /*
  * outbox.c: the one way the master sends a child a message without
  * descriptors. It never waits: a full socket queues it, in order, and a
- * child that does not read is killed. 0 sent or queued, -1 (killed).
+ * child that does not read is killed. 0 sent, 1 queued, -1 neither (the
+ * child was killed, or has gone).
  */
 int	 master_tell(struct child *, const void *msg, size_t len,
 	    const char *what);

@@ -103,7 +103,7 @@ master_tell(struct child *c, const void *msg, size_t len, const char *what)
 		return -1;
 	}
 	c->outbox_msgs++;
-	return 0;
+	return 1;
 }
 
 void

@@ -377,6 +377,8 @@ tunnels_kill(struct tunnel *t, enum audit_closed_by by, const char *reason)
 {
 	struct ctl_tunnel_kill	 k;
 	struct child		*c;
+	int64_t			 grace = TUNNEL_KILL_GRACE_MS;
+	int			 told;
 
 	if (t->kill_reason[0] == '\0') {
 		t->kill_by = by;
@@ -389,15 +391,22 @@ tunnels_kill(struct tunnel *t, enum audit_closed_by by, const char *reason)
 	k.tunnel_id = t->id;
 	k.closed_by = by;
 	AUDIT_SET(k.reason, reason);
-	if (master_tell(c, &k, sizeof(k), "a tunnel kill") == -1)
+	if ((told = master_tell(c, &k, sizeof(k), "a tunnel kill")) == -1)
 		return -1;
+	/*
+	 * Queued behind a full socket, it may take the outbox up to
+	 * CHILD_HANGUP_GRACE_MS to deliver (or it kills the child): the grace
+	 * starts after that, and no later, whatever the child reads meanwhile.
+	 */
+	if (told == 1)
+		grace += CHILD_HANGUP_GRACE_MS;
 	/*
 	 * Only one it has adopted: a queued one is not in its hands yet, and
 	 * is asked again when its relay worker reports it (tunnels_stats).
 	 */
 	if (t->kill_due_ms == 0 && (t->holder == TUNNEL_IN_GATE || t->taken)) {
 		killing++;
-		t->kill_due_ms = proc_now_ms() + TUNNEL_KILL_GRACE_MS;
+		t->kill_due_ms = proc_now_ms() + grace;
 	}
 	return 0;
 }
@@ -468,16 +477,6 @@ tunnels_timers(int64_t now, int64_t *next)
 		}
 		if ((c = holder_child(t)) == NULL)
 			continue;
-		/*
-		 * Not told yet: the kill waits in the outbox, which kills a
-		 * child that stops reading for CHILD_HANGUP_GRACE_MS itself.
-		 */
-		if (c->outbox_msgs > 0) {
-			t->kill_due_ms = now + TUNNEL_KILL_GRACE_MS;
-			if (*next == -1 || t->kill_due_ms < *next)
-				*next = t->kill_due_ms;
-			continue;
-		}
 		(void)snprintf(what, sizeof(what), "did not end tunnel %016llx "
 		    "when told", (unsigned long long)t->id);
 		master_kill_child(c, what);

@@ -131,7 +131,7 @@ def _value(defs, name):
 
 
 CONSTANTS = _defines("policy/policy_priv.h", "policy/policy_tz.h", "policy/policy.c",
-                     "policy/policy_window.c", "auth/auth.h")
+                     "policy/policy_window.c", "auth/auth.h", "src/common/tg_limits.h")
 
 # Each item of LIMITS: the constant it states, the sentence, the unit.
 LIMITS = {

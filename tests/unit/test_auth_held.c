@@ -142,6 +142,22 @@ test_a_served_request_is_wiped(void **state)
 	assert_false(h->used);
 }
 
+static void
+test_a_dropped_slot_frees_its_share_only(void **state)
+{
+	(void)state;
+	auth_held_init(&set, 2);
+	for (uint64_t i = 0; i < set.share; i++)
+		hold(0, i);
+	hold(1, 100);
+	assert_false(auth_held_room(&set, 0));
+	auth_held_drop_slot(&set, 0);
+	assert_true(auth_held_room(&set, 0));
+	assert_int_equal(set.n_held, 1);
+	assert_int_equal(serve(), 100);
+	assert_null(auth_held_next(&set));
+}
+
 int
 main(void)
 {
@@ -152,6 +168,7 @@ main(void)
 		cmocka_unit_test(test_a_late_request_of_another_slot_is_next_but_one),
 		cmocka_unit_test(test_with_more_slots_than_places_each_may_hold_one),
 		cmocka_unit_test(test_a_served_request_is_wiped),
+		cmocka_unit_test(test_a_dropped_slot_frees_its_share_only),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
