@@ -146,15 +146,16 @@ fs_pam_line(FILE *f, char *buf, size_t size, unsigned *lineno)
 
 /* Where libpam 1.5.2 looks for a name without auth.pam.confdir, in order. */
 static const char *const fs_pam_dirs[] = { "/etc/pam.d", "/usr/lib/pam.d" };
+#define FS_PAM_NDIRS	(sizeof(fs_pam_dirs) / sizeof(fs_pam_dirs[0]))
 
 /*
  * The file libpam's _pam_open_config_file() opens for name into out: an
- * absolute name as it is, else the one in auth.pam.confdir, else the first
- * of fs_pam_dirs that has it. 1, 0 if there is none (out holds the last
- * name tried), -1 after a complaint.
+ * absolute name as it is, else the first of dirs (ndirs of them) that has
+ * it. 1, 0 if there is none (out holds the last name tried), -1 after a
+ * complaint.
  */
 static int
-fs_pam_lookup(const struct config *cfg, const struct fs_ctx *x,
+fs_pam_lookup(const char *const *dirs, size_t ndirs, const struct fs_ctx *x,
     const char *name, char *out, size_t size)
 {
 	size_t	 i;
@@ -166,13 +167,8 @@ fs_pam_lookup(const struct config *cfg, const struct fs_ctx *x,
 		}
 		return access(out, F_OK) == 0;
 	}
-	if (cfg->pam_confdir[0] != '\0') {
-		if (fs_join(x, out, size, cfg->pam_confdir, name) == -1)
-			return -1;
-		return access(out, F_OK) == 0;
-	}
-	for (i = 0; i < sizeof(fs_pam_dirs) / sizeof(fs_pam_dirs[0]); i++) {
-		if (fs_join(x, out, size, fs_pam_dirs[i], name) == -1)
+	for (i = 0; i < ndirs; i++) {
+		if (fs_join(x, out, size, dirs[i], name) == -1)
 			return -1;
 		if (access(out, F_OK) == 0)
 			return 1;
@@ -184,6 +180,14 @@ fs_pam_lookup(const struct config *cfg, const struct fs_ctx *x,
 struct fs_pam_scan {
 	const struct config	*cfg;
 	bool			 service_column;
+	/*
+	 * Where an included relative name is looked up. Debian's libpam
+	 * 1.5.2 reads only the service and "other" from a confdir: what they
+	 * include by a relative name it opens as /etc/pam.d/NAME, with no
+	 * /usr/lib/pam.d fallback (strace of pam_start_confdir() shows it).
+	 */
+	const char *const	*include_dirs;
+	size_t			 include_ndirs;
 };
 
 /*
@@ -197,11 +201,20 @@ fs_check_pam_load(struct fs_scan *s, const struct fs_ctx *x,
     const char *name, unsigned depth)
 {
 	const struct fs_pam_scan	*p = s->arg;
+	const char *const		*dirs = p->include_dirs;
+	const char			*confdir[] = { p->cfg->pam_confdir };
+	size_t				 ndirs = p->include_ndirs;
 	char				 path[PATH_MAX];
 	struct stat			 st;
 	int				 found;
 
-	if ((found = fs_pam_lookup(p->cfg, x, name, path, sizeof(path))) == -1)
+	/* The service and "other" come from auth.pam.confdir if it is set. */
+	if (depth == 0 && p->cfg->pam_confdir[0] != '\0') {
+		dirs = confdir;
+		ndirs = 1;
+	}
+	if ((found = fs_pam_lookup(dirs, ndirs, x, name, path,
+	    sizeof(path))) == -1)
 		return -1;
 	if (found == 0)
 		return name[0] == '/' ?
@@ -238,8 +251,9 @@ fs_pam_scan_init(struct fs_scan *s, const struct fs_pam_scan *p)
 }
 
 /*
- * A directory libpam searches without auth.pam.confdir; one that does not
- * exist must not be one anybody else could create. 1 if it exists.
+ * A directory libpam searches (/etc/pam.d for includes with
+ * auth.pam.confdir too); one that does not exist must not be one anybody
+ * else could create. 1 if it exists.
  */
 static int
 fs_check_pam_dir(const struct fs_ctx *x, const char *dir)
@@ -272,7 +286,7 @@ fs_check_pam_system(struct config *cfg, struct fs_scan *s,
 	size_t		 i;
 	int		 r, rc = 0;
 
-	for (i = 0; i < sizeof(fs_pam_dirs) / sizeof(fs_pam_dirs[0]); i++) {
+	for (i = 0; i < FS_PAM_NDIRS; i++) {
 		if ((r = fs_check_pam_dir(&dir, fs_pam_dirs[i])) == -1)
 			rc = -1;
 		any |= r == 1;
@@ -300,7 +314,7 @@ fs_check_pam(struct config *cfg)
 {
 	struct fs_ctx		 dir = { cfg->path, "auth.pam.confdir" };
 	struct fs_ctx		 service = { cfg->path, "auth.pam.service" };
-	struct fs_pam_scan	 p = { cfg, false };
+	struct fs_pam_scan	 p = { cfg, false, fs_pam_dirs, FS_PAM_NDIRS };
 	struct fs_scan		 s;
 	char			 file[PATH_MAX];
 	int			 rc = 0;
@@ -310,7 +324,10 @@ fs_check_pam(struct config *cfg)
 	fs_pam_scan_init(&s, &p);
 	if (cfg->pam_confdir[0] == '\0')
 		return fs_check_pam_system(cfg, &s, &p);
-	if (fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
+	/* What the service includes by a relative name is in /etc/pam.d. */
+	p.include_ndirs = 1;
+	if (fs_check_pam_dir(&dir, fs_pam_dirs[0]) == -1 ||
+	    fs_check_object(&dir, cfg->pam_confdir, sizeof(cfg->pam_confdir),
 	    FS_HOLDER) == -1)
 		return -1;
 	if (fs_join(&service, file, sizeof(file), cfg->pam_confdir,

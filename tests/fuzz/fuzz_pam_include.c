@@ -2,7 +2,8 @@
  * The PAM line parser of fs_check_pam.c (fs_pam_line(), fs_pam_token(),
  * fs_pam_included()) and the include scan it drives, on arbitrary text:
  * the text is written to one file in a private directory made at start-up,
- * used as auth.pam.confdir, beside files an input may include, and scanned
+ * used as auth.pam.confdir and (in place of /etc/pam.d) as where included
+ * names are looked up, beside files an input may include, and scanned
  * as a pam.d file and as pam.conf (with a service column). Besides memory
  * errors, abort when the parser or the scan breaks its contract: a name is
  * a string inside the line; the scan returns 0 or -1; text with no
@@ -138,7 +139,8 @@ static void
 fz_scan(const uint8_t *data, size_t size, bool service_column)
 {
 	static const struct fs_ctx	 x = { "", "" };
-	struct fs_pam_scan		 p = { &fz_cfg, service_column };
+	const char			*dirs[] = { fz_dir };
+	struct fs_pam_scan		 p = { &fz_cfg, service_column, dirs, 1 };
 	struct fs_scan			 s;
 	int				 r;
 

@@ -264,16 +264,18 @@ PAM_DIRS = ("/etc/pam.d", "/usr/lib/pam.d")
 
 
 @contextlib.contextmanager
-def system_pam_dirs(gw):
-    """gw made to use the system's PAM directories (auth.pam.confdir = ""),
-    with a private copy of each bind-mounted over it only in the suite's own
-    mount namespace; yields the copies, to be changed in place."""
+def system_pam_dirs(gw, keep_confdir=False):
+    """gw made to use the system's PAM directories (auth.pam.confdir = ""
+    unless keep_confdir), with a private copy of each bind-mounted over it
+    only in the suite's own mount namespace; yields the copies, to be
+    changed in place."""
     copies = [gw.dir / ("system" + d.replace("/", "-")) for d in PAM_DIRS]
     for d, copy in zip(PAM_DIRS, copies):
         if not os.path.isdir(d):
             pytest.skip(f"{d} does not exist on this host to be mounted over")
         shutil.copytree(d, copy, symlinks=True)
-    gw.conf.write_text(gw.conf.read_text().replace('confdir = "pam.d";', 'confdir = "";'))
+    if not keep_confdir:
+        gw.conf.write_text(gw.conf.read_text().replace('confdir = "pam.d";', 'confdir = "";'))
     mounted = []
     try:
         for d, copy in zip(PAM_DIRS, copies):
@@ -378,6 +380,39 @@ def test_a_pam_directory_others_can_write_is_refused_without_the_service(make_ga
         assert_passes(gw)
 
 
+def append_to_service(gw, line):
+    """line added to gw's PAM service file in its confdir; the file's real
+    path and the number of the line."""
+    service = os.path.realpath(gw.dir / "pam.d" / "tunnelgate")
+    with open(service, "a+") as f:
+        f.seek(0)
+        number = f.read().count("\n") + 1
+        f.write(line + "\n")
+    return service, number
+
+
+def test_confdir_service_includes_relative_names_from_etc_pam_d(make_gateway):
+    """With auth.pam.confdir, Debian's libpam 1.5.2 reads only the service
+    and "other" from it: an included relative name is /etc/pam.d/NAME (the
+    reviewer's strace of pam_start_confdir()), so that is the file checked,
+    not the harmless one of that name in the confdir; and /etc/pam.d
+    itself is checked."""
+    gw = prepared(make_gateway, "files-confdir-include")
+    (gw.dir / "pam.d" / "common-planted").write_text("auth required pam_deny.so\n")
+    with system_pam_dirs(gw, keep_confdir=True) as (etc, _):
+        planted = etc / "common-planted"
+        planted.write_text("auth sufficient pam_permit.so\n")
+        os.chmod(planted, 0o664)
+        service, line = append_to_service(gw, "auth include common-planted")
+        assert_refused(gw, f"{service}:{line}: include: /etc/pam.d/common-planted is "
+                       "writable by its group")
+        os.chmod(planted, 0o644)
+        assert_passes(gw)
+        os.chmod(etc, 0o775)
+        assert_refused(gw, "auth.pam.confdir: /etc/pam.d is writable by its group")
+        os.chmod(etc, 0o755)
+
+
 def test_config_line_longer_than_the_bound_is_refused(make_gateway):
     """The @include scan reads lines of up to 8192 bytes, no more."""
     gw = prepared(make_gateway, "files-long-line")
@@ -440,7 +475,8 @@ FAN_LINES = 20
 FAN_LEVELS = 5
 
 # How each scan's files name another: the config's @include (relative to
-# its directory), a PAM file's include (looked up in auth.pam.confdir).
+# its directory), a PAM file's include (by absolute name: libpam looks a
+# relative one up in /etc/pam.d, even with auth.pam.confdir).
 FAN_INCLUDES = {
     "config": ('@include "{}"', lambda gw: gw.dir, ".conf", lambda gw: gw.conf),
     "pam": ("auth include {}", lambda gw: gw.dir / "pam.d", "",
@@ -454,7 +490,8 @@ def fan_out(gw, kind):
     the one naming it."""
     include, where, ext, start = FAN_INCLUDES[kind]
     files = [where(gw) / f"fan-{i}{ext}" for i in range(1, FAN_LEVELS + 1)]
-    lines = [(include.format(f.name) + "\n") * FAN_LINES for f in files]
+    names = [f.name if kind == "config" else os.path.realpath(f) for f in files]
+    lines = [(include.format(n) + "\n") * FAN_LINES for n in names]
     for f, text in zip(files, lines[1:] + ["# the end of the chain\n"]):
         f.write_text(text)
     text = lines[0]
@@ -488,6 +525,6 @@ def test_pam_file_including_itself_is_refused_at_the_line(make_gateway):
         text = f.read()
     line = text.count("\n") + 1
     with open(service, "a") as f:
-        f.write("auth include tunnelgate\n" * 3)
+        f.write(f"auth include {service}\n" * 3)
     assert_refused(gw, f"{service}:{line}: include: {service}: includes nest deeper than "
                    "16; is there a loop?")
