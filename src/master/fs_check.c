@@ -210,10 +210,13 @@ fs_read_line(FILE *f, char *line, size_t size)
 
 /* What ended a scan of file at line lineno other than its end. */
 int
-fs_scan_failed(const char *file, unsigned lineno, FILE *f)
+fs_scan_failed(const char *file, unsigned lineno, FILE *f,
+    const char *too_long)
 {
 	if (ferror(f))
 		log_warn("%s: cannot read", file);
+	else if (too_long != NULL)
+		log_warnx("%s:%u: %s", file, lineno, too_long);
 	else
 		log_warnx("%s:%u: the line is longer than %d bytes; split it",
 		    file, lineno, FS_LINE_MAX);

@@ -25,6 +25,19 @@
 #define FS_PAM_DEPTH		16
 
 /*
+ * The longest line of a PAM file, its newline included, that libpam reads
+ * whole. libpam 1.5.2's _pam_assemble_line() fgets() into a 1024-byte
+ * buffer (BUF_SIZE): a longer line arrives in pieces, and the piece after
+ * the cut is parsed as a line of its own, so padding a line (a comment
+ * too) hides an include from a check that reads it whole. Lines that a
+ * '\' joins share the buffer: the bound is on all of them together, up
+ * to the end of the last. Longer lines are refused.
+ */
+#define FS_PAM_LINE_MAX		1023
+#define FS_PAM_STR(n)		FS_PAM_XSTR(n)
+#define FS_PAM_XSTR(n)		#n
+
+/*
  * Every file but the service in the directory PAM reads it from: PAM's
  * include and substack (common-auth and the like) load them as well.
  */
@@ -113,7 +126,9 @@ fs_pam_included(char *line, bool service_column)
  * One logical line of a PAM file into buf, as libpam's
  * _pam_assemble_line() makes it: blank and comment lines are skipped,
  * '#' ends the line, and a '\' at its end joins the next line on.
- * lineno counts the lines read. 1, 0 at the end of f, -1 if too long.
+ * lineno counts the lines read. 1, 0 at the end of f, -1 if too long: as
+ * libpam, which reads the next line to where the last '\' was, it holds
+ * no more than FS_PAM_LINE_MAX bytes with a newline.
  */
 static int
 fs_pam_line(FILE *f, char *buf, size_t size, unsigned *lineno)
@@ -122,6 +137,8 @@ fs_pam_line(FILE *f, char *buf, size_t size, unsigned *lineno)
 	char	*s, *end;
 	int	 r;
 
+	if (size > FS_PAM_LINE_MAX + 1)
+		size = FS_PAM_LINE_MAX + 1;
 	for (;;) {
 		if ((r = fs_read_line(f, buf + used, size - used)) != 1)
 			return r == 0 && used > 0 ? 1 : r;
@@ -247,7 +264,10 @@ fs_pam_scan_init(struct fs_scan *s, const struct fs_pam_scan *p)
 {
 	*s = (struct fs_scan){ .read_line = fs_pam_line,
 	    .line = fs_check_pam_line, .arg = p, .limit = FS_PAM_DEPTH,
-	    .too_deep_refused = true };
+	    .too_deep_refused = true, .too_long = "the line is longer than "
+	    "libpam 1.5.2 reads whole (" FS_PAM_STR(FS_PAM_LINE_MAX) " bytes "
+	    "with its newline, counting the lines a '\\' joins to it); libpam "
+	    "would read the rest as a line of its own: shorten it" };
 }
 
 /*

@@ -48,8 +48,12 @@ int	 fs_join(const struct fs_ctx *, char *out, size_t size,
 	    const char *dir, const char *name);
 /* One line of f, at most FS_LINE_MAX bytes: 1, 0 at the end, -1 too long. */
 int	 fs_read_line(FILE *f, char *line, size_t size);
-/* Says why a scan of file stopped at line lineno before its end; -1. */
-int	 fs_scan_failed(const char *file, unsigned lineno, FILE *f);
+/*
+ * Says why a scan of file stopped at line lineno before its end, too_long
+ * (or the configuration's bound if NULL) for a line that did not fit; -1.
+ */
+int	 fs_scan_failed(const char *file, unsigned lineno, FILE *f,
+	    const char *too_long);
 /*
  * The most files one include scan reads (fs_check_scan.c): far more than
  * a configuration or a PAM stack pulls in, and a bound on the memo.
@@ -75,6 +79,7 @@ struct fs_scan {
 	int		(*line)(struct fs_scan *, const char *file,
 			    unsigned lineno, char *line, unsigned depth);
 	const void	 *arg;		/* what line() needs */
+	const char	 *too_long;	/* why a line is too long, or NULL */
 	unsigned	  limit;	/* files are read at depths below it */
 	bool		  too_deep_refused;
 	unsigned	  reach;	/* the deepest depth the read reached */

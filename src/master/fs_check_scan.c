@@ -65,7 +65,7 @@ fs_scan_lines(struct fs_scan *s, FILE *f, const char *file, unsigned depth)
 		if (s->line(s, file, lineno, line, depth) == -1)
 			rc = -1;
 	if (r == -1 || ferror(f))
-		rc = fs_scan_failed(file, lineno + 1, f);
+		rc = fs_scan_failed(file, lineno + 1, f, s->too_long);
 	return rc;
 }
 

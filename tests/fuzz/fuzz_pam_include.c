@@ -7,9 +7,12 @@
  * as a pam.d file and as pam.conf (with a service column). Besides memory
  * errors, abort when the parser or the scan breaks its contract: a name is
  * a string inside the line; the scan returns 0 or -1; text with no
- * "include" or "substack", no line over FS_LINE_MAX and no '\' (which
- * joins lines into a longer one) passes; a longer line fails. An input may name itself or loop: the scan reads each file
- * once. An input naming a file with a '/' is parsed but not scanned: the
+ * "include" or "substack", no line that libpam 1.5.2 would not read whole
+ * (FS_PAM_LINE_MAX bytes with its newline) and no '\' (which joins lines
+ * into a longer one) passes; a longer line fails, whatever it holds (a
+ * comment too: libpam would read the rest of it as a line of its own). An
+ * input may name itself or loop: the scan reads each file once. An input
+ * naming a file with a '/' is parsed but not scanned: the
  * scan would open it wherever it is (/proc/kmsg blocks a read), and the
  * target opens only what it made.
  *
@@ -149,7 +152,7 @@ fz_scan(const uint8_t *data, size_t size, bool service_column)
 	fs_pam_scan_init(&s, &p);
 	r = fs_scan_include(&s, &x, fz_path, 0);
 	check(r == 0 || r == -1);
-	if (fz_long_line(data, size, FS_LINE_MAX))
+	if (fz_long_line(data, size, FS_PAM_LINE_MAX - 1))
 		check(r == -1);
 	else if (!fz_has(data, size, "include") &&
 	    !fz_has(data, size, "substack") && memchr(data, '\\', size) == NULL)

@@ -413,6 +413,40 @@ def test_confdir_service_includes_relative_names_from_etc_pam_d(make_gateway):
         os.chmod(etc, 0o755)
 
 
+# What pads a PAM line: module arguments, or a comment.
+PAM_PADDING = {"arguments": "auth required pam_permit.so ", "comment": "#"}
+
+
+@pytest.mark.parametrize("padding", sorted(PAM_PADDING))
+def test_pam_line_longer_than_libpam_reads_whole_is_refused(make_gateway, padding):
+    """libpam 1.5.2 fgets() a PAM line into 1024 bytes: past 1023 bytes
+    with its newline, the rest is a line of its own, here an include a
+    check reading the line whole would not see. Such a line is refused;
+    one that fits passes."""
+    gw = prepared(make_gateway, f"files-pam-long-{padding}")
+    planted = gw.dir / "planted-pam"
+    planted.write_text("auth sufficient pam_permit.so\n")
+    os.chmod(planted, 0o664)
+    start = PAM_PADDING[padding]
+    service, line = append_to_service(gw, start.ljust(1022, "x"))
+    assert_passes(gw)
+    with open(service) as f:
+        text = f.read()
+    with open(service, "w") as f:
+        f.write(text.replace("x\n", f"xx auth include {planted}\n"))
+    assert_refused(gw, f"{service}:{line}: the line is longer than libpam 1.5.2 reads "
+                   "whole (1023 bytes")
+
+
+def test_pam_lines_joined_by_a_backslash_count_together(make_gateway):
+    """A '\\' joins the next line into the same 1024-byte buffer: the
+    joined lines are bounded together."""
+    gw = prepared(make_gateway, "files-pam-long-joined")
+    service, line = append_to_service(gw, "auth required pam_permit.so \\")
+    append_to_service(gw, "x" * 1000)
+    assert_refused(gw, f"{service}:{line + 1}: the line is longer than libpam 1.5.2")
+
+
 def test_config_line_longer_than_the_bound_is_refused(make_gateway):
     """The @include scan reads lines of up to 8192 bytes, no more."""
     gw = prepared(make_gateway, "files-long-line")
