@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
@@ -38,6 +39,38 @@
 #define FS_PAM_XSTR(n)		#n
 
 /*
+ * A PAM file at path, which libpam opens by that name again after the
+ * check: the name must be the file itself, not a symbolic link (or "..")
+ * that whoever owns a directory on the way could re-point after the
+ * check, the rule the configuration's @include follows (fs_check.c).
+ */
+static int
+fs_check_pam_file(const struct fs_ctx *x, char *path, size_t size)
+{
+	char		 real[PATH_MAX];
+	struct stat	 st;
+	int		 saved;
+
+	if (realpath(path, real) == NULL) {
+		saved = errno;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			fs_complain(x, "%s is a symbolic link that leads nowhere; "
+			    "libpam would open whatever is made there: remove "
+			    "it", path);
+		else
+			fs_complain(x, "%s: %s", path, strerror(saved));
+		return -1;
+	}
+	if (strcmp(real, path) != 0) {
+		fs_complain(x, "%s leads to %s through a symbolic link or "
+		    "\"..\", which could be changed after the check; name %s "
+		    "itself", path, real, real);
+		return -1;
+	}
+	return fs_check_object(x, path, size, FS_FILE);
+}
+
+/*
  * Every file but the service in the directory PAM reads it from: PAM's
  * include and substack (common-auth and the like) load them as well.
  */
@@ -60,7 +93,7 @@ fs_check_pam_others(struct config *cfg, const char *pamdir)
 		    (d->d_type != DT_REG && d->d_type != DT_LNK))
 			continue;
 		if (fs_join(&x, file, sizeof(file), pamdir, d->d_name) == -1 ||
-		    fs_check_object(&x, file, sizeof(file), FS_FILE) == -1)
+		    fs_check_pam_file(&x, file, sizeof(file)) == -1)
 			rc = -1;
 	}
 	closedir(dir);
@@ -236,7 +269,7 @@ fs_check_pam_load(struct fs_scan *s, const struct fs_ctx *x,
 	if (found == 0)
 		return name[0] == '/' ?
 		    fs_check_holder(x, path, sizeof(path), &st) : 0;
-	if (fs_check_object(x, path, sizeof(path), FS_FILE) == -1)
+	if (fs_check_pam_file(x, path, sizeof(path)) == -1)
 		return -1;
 	return fs_scan_include(s, x, path, depth);
 }
@@ -316,7 +349,7 @@ fs_check_pam_system(struct config *cfg, struct fs_scan *s,
 	if (!any) {
 		if (access(conf, F_OK) == -1)
 			return 0;
-		if (fs_check_object(&service, conf, sizeof(conf), FS_FILE) == -1)
+		if (fs_check_pam_file(&service, conf, sizeof(conf)) == -1)
 			return -1;
 		p->service_column = true;
 		return fs_scan_include(s, &service, conf, 0);
@@ -352,7 +385,7 @@ fs_check_pam(struct config *cfg)
 		return -1;
 	if (fs_join(&service, file, sizeof(file), cfg->pam_confdir,
 	    cfg->pam_service) == -1 ||
-	    fs_check_object(&service, file, sizeof(file), FS_FILE) == -1)
+	    fs_check_pam_file(&service, file, sizeof(file)) == -1)
 		return -1;
 	rc |= fs_scan_include(&s, &service, file, 0);
 	rc |= fs_check_pam_load(&s, &service, "other", 0);

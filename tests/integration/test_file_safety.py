@@ -413,6 +413,34 @@ def test_confdir_service_includes_relative_names_from_etc_pam_d(make_gateway):
         os.chmod(etc, 0o755)
 
 
+@pytest.mark.parametrize("which", ["include", "service"])
+def test_pam_file_reached_through_a_symbolic_link_is_refused(make_gateway, which):
+    """libpam opens a PAM file by its name again after the check: a link
+    on the way could be re-pointed by whoever owns the directory holding
+    it, so the name must be the file itself (as for the config's
+    @include)."""
+    gw = prepared(make_gateway, f"files-pam-link-{which}")
+    here = os.path.realpath(gw.dir)
+    target = os.path.join(here, "pam-real")
+    service = os.path.realpath(gw.dir / "pam.d" / "tunnelgate")
+    if which == "include":
+        link = os.path.join(here, "pam-link")
+        with open(target, "w") as f:
+            f.write("auth required pam_deny.so\n")
+        os.symlink(target, link)
+        service, line = append_to_service(gw, f"auth include {link}")
+        where = f"{service}:{line}: include: "
+    else:
+        link = service
+        shutil.move(service, target)
+        os.symlink(target, link)
+        where = "auth.pam.service: "
+    assert_refused(gw, f"{where}{link} leads to {target} through a symbolic link")
+    os.unlink(link)
+    shutil.move(target, link)
+    assert_passes(gw)
+
+
 # What pads a PAM line: module arguments, or a comment.
 PAM_PADDING = {"arguments": "auth required pam_permit.so ", "comment": "#"}
 
