@@ -199,31 +199,30 @@ static const char *const fs_pam_dirs[] = { "/etc/pam.d", "/usr/lib/pam.d" };
 #define FS_PAM_NDIRS	(sizeof(fs_pam_dirs) / sizeof(fs_pam_dirs[0]))
 
 /*
- * The file libpam's _pam_open_config_file() opens for name into out: an
- * absolute name as it is, else the first of dirs (ndirs of them) that has
- * it. 1, 0 if there is none (out holds the last name tried), -1 after a
- * complaint.
+ * The i-th file libpam's _pam_open_config_file() tries for name, into
+ * out: an absolute name as it is (the only one), else dirs[i]/name.
  */
 static int
-fs_pam_lookup(const char *const *dirs, size_t ndirs, const struct fs_ctx *x,
+fs_pam_candidate(const struct fs_ctx *x, const char *const *dirs, size_t i,
     const char *name, char *out, size_t size)
 {
-	size_t	 i;
-
-	if (name[0] == '/') {
-		if ((size_t)snprintf(out, size, "%s", name) >= size) {
-			fs_complain(x, "%s: path too long", name);
-			return -1;
-		}
-		return access(out, F_OK) == 0;
-	}
-	for (i = 0; i < ndirs; i++) {
-		if (fs_join(x, out, size, dirs[i], name) == -1)
-			return -1;
-		if (access(out, F_OK) == 0)
-			return 1;
+	if (name[0] != '/')
+		return fs_join(x, out, size, dirs[i], name);
+	if ((size_t)snprintf(out, size, "%s", name) >= size) {
+		fs_complain(x, "%s: path too long", name);
+		return -1;
 	}
 	return 0;
+}
+
+/* Whether name has a ".." component. */
+static bool
+fs_pam_dotdot(const char *name)
+{
+	for (const char *p = name; (p = strstr(p, "..")) != NULL; p += 2)
+		if ((p == name || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return true;
+	return false;
 }
 
 /* What a PAM include scan's lines need: pam.conf has a service column. */
@@ -241,10 +240,48 @@ struct fs_pam_scan {
 };
 
 /*
- * The file libpam loads for name, and what it includes in turn. A name
- * found nowhere loads nothing, but an absolute one must not be one
- * anybody else could create; the directories libpam searches otherwise
- * are checked once, by fs_check_pam().
+ * A name libpam finds nowhere (ncand files tried): it loads nothing now,
+ * but opens the same names on every pam_start(), so none of them may be
+ * one anybody else could create, directly or by re-pointing a symbolic
+ * link on the way. A directory of fs_pam_dirs that does not exist was
+ * checked by fs_check_pam_dir().
+ */
+static int
+fs_check_pam_missing(const struct fs_ctx *x, const char *const *dirs,
+    size_t ncand, const char *name)
+{
+	char		 path[PATH_MAX], held[PATH_MAX];
+	struct stat	 st;
+
+	for (size_t i = 0; i < ncand; i++) {
+		if (name[0] != '/' && access(dirs[i], F_OK) == -1)
+			continue;
+		if (fs_pam_candidate(x, dirs, i, name, path, sizeof(path)) == -1)
+			return -1;
+		(void)snprintf(held, sizeof(held), "%s", path);
+		if (fs_check_holder(x, held, sizeof(held), &st) == -1)
+			return -1;
+		if (st.st_mode != 0) {
+			fs_complain(x, "%s appeared during the check; check "
+			    "again", path);
+			return -1;
+		}
+		if (strcmp(held, path) != 0) {
+			fs_complain(x, "%s leads to %s through a symbolic link, "
+			    "which could be changed after the check; name %s "
+			    "itself", path, held, held);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The file libpam loads for name, and what it includes in turn: the first
+ * candidate that exists, even as a symbolic link leading nowhere (refused
+ * by fs_check_pam_file()), else what fs_check_pam_missing() says. An
+ * included name with ".." is refused: libpam would follow it out of the
+ * directory it searches, and no standard PAM file needs one.
  */
 static int
 fs_check_pam_load(struct fs_scan *s, const struct fs_ctx *x,
@@ -253,22 +290,30 @@ fs_check_pam_load(struct fs_scan *s, const struct fs_ctx *x,
 	const struct fs_pam_scan	*p = s->arg;
 	const char *const		*dirs = p->include_dirs;
 	const char			*confdir[] = { p->cfg->pam_confdir };
-	size_t				 ndirs = p->include_ndirs;
+	size_t				 i, n = p->include_ndirs;
 	char				 path[PATH_MAX];
 	struct stat			 st;
-	int				 found;
 
+	if (depth > 0 && fs_pam_dotdot(name)) {
+		fs_complain(x, "%s: a name with \"..\" is not supported; name "
+		    "the file by its absolute path", name);
+		return -1;
+	}
 	/* The service and "other" come from auth.pam.confdir if it is set. */
 	if (depth == 0 && p->cfg->pam_confdir[0] != '\0') {
 		dirs = confdir;
-		ndirs = 1;
+		n = 1;
 	}
-	if ((found = fs_pam_lookup(dirs, ndirs, x, name, path,
-	    sizeof(path))) == -1)
-		return -1;
-	if (found == 0)
-		return name[0] == '/' ?
-		    fs_check_holder(x, path, sizeof(path), &st) : 0;
+	if (name[0] == '/')
+		n = 1;
+	for (i = 0; i < n; i++) {
+		if (fs_pam_candidate(x, dirs, i, name, path, sizeof(path)) == -1)
+			return -1;
+		if (lstat(path, &st) == 0)
+			break;
+	}
+	if (i == n)
+		return fs_check_pam_missing(x, dirs, n, name);
 	if (fs_check_pam_file(x, path, sizeof(path)) == -1)
 		return -1;
 	return fs_scan_include(s, x, path, depth);

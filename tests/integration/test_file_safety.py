@@ -441,6 +441,50 @@ def test_pam_file_reached_through_a_symbolic_link_is_refused(make_gateway, which
     assert_passes(gw)
 
 
+def missing_dotdot(gw, name):
+    """An include by a relative name with "..": libpam opens
+    /etc/pam.d/../../../tmp/NAME, which a local user may create."""
+    return f"../../../tmp/{name}", 'a name with ".." is not supported'
+
+
+def missing_dangling_link(gw, name):
+    """An include of a symbolic link that leads nowhere yet, into /tmp."""
+    link = os.path.join(os.path.realpath(gw.dir), "pam-dangling")
+    os.symlink(f"/tmp/{name}", link)
+    return link, f"{link} is a symbolic link that leads nowhere"
+
+
+def missing_in_a_linked_directory(gw, name):
+    """An include of a missing file in a directory reached through a
+    link, which could be re-pointed to one a local user can write."""
+    here = os.path.realpath(gw.dir)
+    os.mkdir(os.path.join(here, "pam-real-dir"), 0o755)
+    os.symlink(os.path.join(here, "pam-real-dir"), os.path.join(here, "pam-dir-link"))
+    missing = os.path.join(here, "pam-dir-link", name)
+    return missing, (f"{missing} leads to {here}/pam-real-dir/{name} through a "
+                     "symbolic link")
+
+
+MISSING_INCLUDES = {
+    "dotdot": missing_dotdot,
+    "dangling-link": missing_dangling_link,
+    "linked-directory": missing_in_a_linked_directory,
+}
+
+
+@pytest.mark.parametrize("how", sorted(MISSING_INCLUDES))
+def test_pam_include_missing_at_check_time_must_not_be_creatable(make_gateway, how):
+    """An included file that does not exist yet loads nothing now, but
+    libpam opens the same name on every start: what someone makes there
+    later would be loaded unchecked."""
+    gw = prepared(make_gateway, f"files-pam-missing-{how}")
+    name = f"tg-missing-{secrets.token_hex(8)}"
+    include, says = MISSING_INCLUDES[how](gw, name)
+    assert not os.path.lexists(f"/tmp/{name}")
+    service, line = append_to_service(gw, f"auth include {include}")
+    assert_refused(gw, f"{service}:{line}: include: ", says)
+
+
 # What pads a PAM line: module arguments, or a comment.
 PAM_PADDING = {"arguments": "auth required pam_permit.so ", "comment": "#"}
 
