@@ -39,6 +39,22 @@
 #define FS_PAM_XSTR(n)		#n
 
 /*
+ * Whether path, libpam's name for a file, is real, its resolved name: a
+ * symbolic link (or "..") on the way could be re-pointed by whoever owns
+ * the directory holding it after the check. Complains if not.
+ */
+static bool
+fs_pam_is_real(const struct fs_ctx *x, const char *path, const char *real)
+{
+	if (strcmp(real, path) == 0)
+		return true;
+	fs_complain(x, "%s leads to %s through a symbolic link or \"..\", "
+	    "which could be changed after the check; name %s itself", path,
+	    real, real);
+	return false;
+}
+
+/*
  * A PAM file at path, which libpam opens by that name again after the
  * check: the name must be the file itself, not a symbolic link (or "..")
  * that whoever owns a directory on the way could re-point after the
@@ -61,12 +77,8 @@ fs_check_pam_file(const struct fs_ctx *x, char *path, size_t size)
 			fs_complain(x, "%s: %s", path, strerror(saved));
 		return -1;
 	}
-	if (strcmp(real, path) != 0) {
-		fs_complain(x, "%s leads to %s through a symbolic link or "
-		    "\"..\", which could be changed after the check; name %s "
-		    "itself", path, real, real);
+	if (!fs_pam_is_real(x, path, real))
 		return -1;
-	}
 	return fs_check_object(x, path, size, FS_FILE);
 }
 
@@ -266,12 +278,8 @@ fs_check_pam_missing(const struct fs_ctx *x, const char *const *dirs,
 			    "again", path);
 			return -1;
 		}
-		if (strcmp(held, path) != 0) {
-			fs_complain(x, "%s leads to %s through a symbolic link, "
-			    "which could be changed after the check; name %s "
-			    "itself", path, held, held);
+		if (!fs_pam_is_real(x, path, held))
 			return -1;
-		}
 	}
 	return 0;
 }
