@@ -107,39 +107,24 @@ conn_accept(struct worker *g, int fd, const struct sockaddr *peer,
 		conn_admit(g, c);
 }
 
-/*
- * A refusal by a limit is audited, but at most GATE_REFUSED_AUDITS a second
- * per gate worker: the rest are counted into the next record, so a flood
- * of connections cannot flood the log.
- */
-#define GATE_REFUSED_AUDITS	10
-
+/* A refusal by a limit, audited at a bounded rate (refusal_audit_take). */
 static void
 conn_audit_refused(struct worker *g, struct conn *c, const char *why,
     const struct source_key *k)
 {
-	int64_t	 second = proc_now_ms() / 1000;
-	char	 reason[128];
+	char		 reason[128];
+	unsigned	 before;
 
-	if (second != g->refused_second) {
-		g->refused_second = second;
-		g->refused_audited = 0;
-	}
-	if (g->refused_audited >= GATE_REFUSED_AUDITS) {
-		g->refused_unsaid++;
+	if (!refusal_audit_take(&g->refused, &before))
 		return;
-	}
-	g->refused_audited++;
-	if (g->refused_unsaid > 0)
+	if (before > 0)
 		(void)snprintf(reason, sizeof(reason), "%s (source %s); %u more "
-		    "refused by limits before this one", why, k->label,
-		    g->refused_unsaid);
+		    "refused by limits before this one", why, k->label, before);
 	else
 		(void)snprintf(reason, sizeof(reason), "%s (source %s)", why,
 		    k->label);
-	if (g->refused_unsaid > 0 || g->refused_audited == 1)
+	if (before > 0 || g->refused.said == 1)
 		log_info("%s: refused: %s", c->facts.client, reason);
-	g->refused_unsaid = 0;
 	gate_audit(g, c, AUDIT_ERROR, AUDIT_BY_NONE, reason);
 }
 
@@ -172,7 +157,7 @@ conn_close(struct worker *g, struct conn *c, enum audit_closed_by by,
 {
 	if (c->dead)
 		return;
-	if (c->state == CS_TUNNEL && !c->handed_off)
+	if (c->state == CS_TUNNEL && !c->handed_off && !c->unaudited)
 		gate_audit(g, c, AUDIT_CLOSE, by, reason);
 	if (c->state == CS_AUTH)
 		g->n_pending--;

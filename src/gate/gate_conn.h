@@ -20,6 +20,22 @@ enum ev_kind {
 
 struct conn;
 
+/*
+ * Refusals are audited at most REFUSED_AUDITS_PER_SEC a second per worker;
+ * the rest are counted into the next record. Whoever makes us refuse (a
+ * flood of connections, or a compromised gate worker's flood of handoffs)
+ * then floods neither the audit log nor the master, which kills a child
+ * that sends more than CTL_RATE_PER_SEC control messages a second.
+ */
+#define REFUSED_AUDITS_PER_SEC	10
+_Static_assert(REFUSED_AUDITS_PER_SEC * 100 <= CTL_RATE_PER_SEC,
+    "refusal records must stay well under the master's rate bound");
+
+struct refusal_rate {
+	int64_t		 second;
+	unsigned	 said, unsaid;
+};
+
 struct ev {
 	enum ev_kind	 kind;
 	int		 fd;
@@ -43,6 +59,12 @@ struct conn {
 	bool			 lingering;	/* answer sent, draining input */
 	bool			 handed_off;	/* a relay worker owns it now */
 	bool			 try_handoff;	/* hand off at the next clean point */
+	/*
+	 * A handoff refused over REFUSED_AUDITS_PER_SEC: no close record,
+	 * the master writes it when we never report the tunnel adopted
+	 * (tunnels_doubt_timers).
+	 */
+	bool			 unaudited;
 	int64_t			 deadline_ms;
 	struct ev		 client_ev, backend_ev;
 	SSL			*ssl;
@@ -87,9 +109,8 @@ struct worker {
 	/* Relay workers keep their settings across reloads: theirs, not ours. */
 	uint32_t		 relay_buffer_bytes;
 	size_t			 relay_next;	/* handoff_pick() goes round */
-	/* Refusals by a connection limit: audited at a bounded rate. */
-	int64_t			 refused_second;
-	unsigned		 refused_audited, refused_unsaid;
+	/* Refusals by a limit, or of a handoff: audited at a bounded rate. */
+	struct refusal_rate	 refused;
 	int64_t			 stats_at;	/* next tunnel report to the master */
 };
 
@@ -125,6 +146,13 @@ void	 conn_relay_here(struct conn *);
 /* handoff.c */
 void	 handoff_try(struct worker *, struct conn *);
 int	 handoff_receive(struct worker *);
+
+/*
+ * worker.c: may this refusal be audited? If so, *before is how many were
+ * counted unsaid since the last one that was (it says so), else it is
+ * counted.
+ */
+bool	 refusal_audit_take(struct refusal_rate *, unsigned *before);
 
 /* gate.c */
 void	 gate_set_state(struct worker *, struct conn *, enum conn_state);

@@ -18,6 +18,8 @@
 #include "user_tunnels.h"
 
 #define REASON_WORKER_DIED	"worker_died"
+/* handoff_refuse(): a refusal over the relay worker's audit rate. */
+#define REASON_NOT_ADOPTED	"handoff: refused by the relay worker"
 /* Its close line is not written: the master has no open line to match. */
 #define REASON_UNTRACKED	"untracked: the master holds no open record of it"
 
@@ -133,6 +135,15 @@ tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
 {
 	struct tunnel	*t = tunnels_find(id);
 
+	/*
+	 * A relay worker audits its refusals at a bounded rate, so silence
+	 * may be a refusal: doubt the handoff until it reports the tunnel.
+	 */
+	if (t->doubt_until_ms == 0 && sent)
+		doubting++;
+	else if (t->doubt_until_ms != 0 && !sent)
+		doubting--;
+	t->doubt_until_ms = sent ? proc_now_ms() + TUNNEL_ADOPT_GRACE_MS : 0;
 	if (sent) {
 		/* The gate worker handed it on before it read the kill. */
 		if (t->kill_due_ms != 0) {
@@ -244,13 +255,13 @@ tunnel_record(const struct tunnel *t, int64_t now, enum audit_event event,
 }
 
 static void
-tunnel_write_died(const struct tunnel *t, int64_t now)
+tunnel_write_died(const struct tunnel *t, int64_t now, const char *reason)
 {
 	struct audit_record	 rec;
 
 	tunnel_record(t, now, AUDIT_CLOSE, &rec);
 	rec.closed_by = AUDIT_BY_ERROR;
-	AUDIT_SET(rec.reason, REASON_WORKER_DIED);
+	AUDIT_SET(rec.reason, reason);
 	/* Killed because it would not end this tunnel when told. */
 	if (t->kill_due_ms != 0 && t->kill_due_ms <= now) {
 		rec.closed_by = t->kill_by;
@@ -309,6 +320,7 @@ tunnel_doubt(struct tunnel *t, const struct child *c, int64_t now)
 	if (t->doubt_until_ms == 0)
 		doubting++;
 	t->doubt_until_ms = now + TUNNEL_ADOPT_GRACE_MS;
+	t->gate_died = true;
 	return true;
 }
 
@@ -334,7 +346,7 @@ tunnels_worker_died(struct child *c)
 		if (!tunnel_died_with(t, c, scanned, queued) ||
 		    tunnel_doubt(t, c, now))
 			continue;
-		tunnel_write_died(t, now);
+		tunnel_write_died(t, now, REASON_WORKER_DIED);
 		if (t->holder == TUNNEL_IN_RELAY)
 			relays_forget(t->relay, t->id);
 		tunnel_remove(t);
@@ -431,11 +443,18 @@ tunnels_doubt_due(int64_t now, int64_t *next)
 	return due;
 }
 
-/* No relay worker reported these in time: they died with their gate worker. */
+/*
+ * No relay worker reported these in time. One still queued (behind a
+ * flood, or for a relay worker being restarted) waits another grace; the
+ * rest were refused without a record, or died with their gate worker.
+ */
 static void
 tunnels_doubt_timers(int64_t now, int64_t *next)
 {
-	struct tunnel	*t, *nt;
+	static bool		 scanned[TG_MAX_RELAY_WORKERS];
+	static struct tunnelset	 queued[TG_MAX_RELAY_WORKERS];
+	struct tunnel		*t, *nt;
+	unsigned		 refused = 0;
 
 	if (doubting == 0 || !tunnels_doubt_due(now, next))
 		return;
@@ -443,14 +462,33 @@ tunnels_doubt_timers(int64_t now, int64_t *next)
 		nt = tunnels_next(t);
 		if (t->doubt_until_ms == 0 || t->doubt_until_ms > now)
 			continue;
-		log_warnx("tunnel %016llx: no relay worker reported it in %d ms "
-		    "after its gate worker died; its close record says "
-		    "worker_died", (unsigned long long)t->id,
-		    TUNNEL_ADOPT_GRACE_MS);
-		tunnel_write_died(t, now);
+		if (tunnel_queued(t, scanned, queued)) {
+			t->doubt_until_ms = now + TUNNEL_ADOPT_GRACE_MS;
+			if (*next == -1 || t->doubt_until_ms < *next)
+				*next = t->doubt_until_ms;
+			continue;
+		}
+		if (t->gate_died) {
+			log_warnx("tunnel %016llx: no relay worker reported it "
+			    "in %d ms after its gate worker died; its close "
+			    "record says worker_died", (unsigned long long)t->id,
+			    TUNNEL_ADOPT_GRACE_MS);
+			tunnel_write_died(t, now, REASON_WORKER_DIED);
+		} else {
+			tunnel_write_died(t, now, REASON_NOT_ADOPTED);
+			refused++;
+		}
 		relays_forget(t->relay, t->id);
 		tunnel_remove(t);
 	}
+	for (unsigned i = 0; i < TG_MAX_RELAY_WORKERS; i++) {
+		scanned[i] = false;
+		tunnelset_clear(&queued[i]);
+	}
+	if (refused > 0)
+		log_warnx("%u handed-off tunnels not reported adopted in %d ms "
+		    "and no longer queued: refused by their relay workers",
+		    refused, TUNNEL_ADOPT_GRACE_MS);
 }
 
 void

@@ -49,11 +49,13 @@ struct tunnel {
 	unsigned		 rule_gen;
 	size_t			 rule_idx;
 	/*
-	 * Its gate worker died after handing it off and the handoff is no
-	 * longer queued: a relay worker may have read it and not said so yet.
-	 * Adopted if that report comes by then, else it died unsent.
+	 * Handed off and not reported adopted: by then the relay worker says
+	 * it adopted it (or its close record says it refused it), else, once
+	 * no longer queued, it was refused unaudited (handoff_refuse) or,
+	 * gate_died, it may have died unsent.
 	 */
 	int64_t			 doubt_until_ms;
+	bool			 gate_died;
 	/* Asked to end it: by when, and what its close record says. */
 	int64_t			 kill_due_ms;
 	uint32_t		 kill_by;	/* enum audit_closed_by */

@@ -163,10 +163,37 @@ handoff_try(struct worker *g, struct conn *c)
 }
 
 /*
+ * Every refusal would be a control message to the master, and a compromised
+ * gate worker can hand us refusable tunnels as fast as we read them: past
+ * the master's rate bound, it would kill us and every tunnel we hold. So
+ * refusals are audited at a bounded rate; for the rest the master writes
+ * the close record when we never report the tunnel adopted
+ * (tunnels_doubt_timers), and the next record we send counts them.
+ */
+static void
+handoff_refuse(struct worker *g, struct conn *c, const char *why)
+{
+	char		 reason[192];
+	unsigned	 before = 0;
+
+	if (!refusal_audit_take(&g->refused, &before))
+		c->unaudited = true;
+	else if (before > 0)
+		snprintf(reason, sizeof(reason), "handoff: %s; %u more handoffs "
+		    "refused before this one", why, before);
+	else
+		snprintf(reason, sizeof(reason), "handoff: %s", why);
+	if (!c->unaudited && (before > 0 || g->refused.said == 1))
+		log_warnx("%016llx: %s", (unsigned long long)c->facts.tunnel_id,
+		    reason);
+	conn_close(g, c, AUDIT_BY_ERROR, c->unaudited ? NULL : reason);
+}
+
+/*
  * The master's count of our tunnels comes from gate workers' reports, which
  * a compromised one skips: refuse past limits.connections ourselves, or our
- * tunnels are bounded only by RLIMIT_NOFILE. Refused through conn_close(),
- * so the reason is audited wherever the master counted the tunnel.
+ * tunnels are bounded only by RLIMIT_NOFILE. Refused through
+ * handoff_refuse(), so the master closes each tunnel it counted.
  */
 static void
 handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
@@ -174,7 +201,7 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 	const struct config	*cfg = g->env->cfg;
 	bool			 full = worker_full(g);
 	struct conn		*c;
-	char			 err[128], reason[160];
+	char			 err[128];
 
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		log_warn("handoff: calloc");
@@ -212,8 +239,7 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 		snprintf(err, sizeof(err),
 		    "pipelined bytes over limits.buffer_bytes");
 	}
-	snprintf(reason, sizeof(reason), "handoff: %s", err);
-	conn_close(g, c, AUDIT_BY_ERROR, reason);
+	handoff_refuse(g, c, err);
 }
 
 /*

@@ -107,6 +107,25 @@ gate_hold_until(struct worker *g, struct conn *c, int64_t until_ms)
 		TAILQ_INSERT_AFTER(list, p, c, timer);
 }
 
+bool
+refusal_audit_take(struct refusal_rate *r, unsigned *before)
+{
+	int64_t	 second = proc_now_ms() / 1000;
+
+	if (second != r->second) {
+		r->second = second;
+		r->said = 0;
+	}
+	if (r->said >= REFUSED_AUDITS_PER_SEC) {
+		r->unsaid++;
+		return false;
+	}
+	r->said++;
+	*before = r->unsaid;
+	r->unsaid = 0;
+	return true;
+}
+
 void
 gate_audit(struct worker *g, struct conn *c, enum audit_event ev,
     enum audit_closed_by by, const char *reason)

@@ -370,3 +370,65 @@ def test_a_relay_worker_adopts_no_more_tunnels_than_limits_connections(make_gate
         s.close()
     assert hf.process_alive(relay, start)
     assert not pf.violations_about(gw, relay)
+
+
+# ---------------------------------------------------------------------------
+# THREAT-MODEL.md, attacker 4: a compromised gate worker cannot hurt other
+# users' tunnels. Every refused handoff is a close record from the relay
+# worker, and the master kills a child that sends more than CTL_RATE_PER_SEC
+# control messages a second (src/common/ctl.h): a gate worker that can make
+# an honest relay worker refuse faster than that must not get it killed.
+
+
+def _flood(sock, msg, fds, seconds):
+    """Send msg (with fds) as fast as the relay worker reads, for seconds."""
+    anc = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack(f"{len(fds)}i", *fds))]
+    sock.setblocking(True)
+    sock.settimeout(1)
+    sent, deadline = 0, time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for _ in range(256):
+            try:
+                sock.sendmsg([msg], anc)
+            except (TimeoutError, socket.timeout):
+                break
+            sent += 1
+    return sent
+
+
+def test_a_flood_of_refused_handoffs_gets_no_relay_worker_killed(make_gateway, backends):
+    """With room for one tunnel per relay worker, an honest tunnel fills
+    its relay worker; a stolen handoff socket then sends it the same two
+    sockets again and again, each handoff refused (over limits.connections),
+    for more than CTL_RATE_BURST + CTL_RATE_PER_SEC x seconds messages'
+    worth. The relay worker must refuse them without sending a control
+    message for each: it is the same process afterwards, no violation
+    record names it, and the honest tunnel still echoes."""
+    seconds = 4
+    gw = make_gateway("limits-refused-flood", gate=1, start=False)
+    _with_connections(gw, 1)
+    gw.start()
+    relay = pf.by_slot(gw, hf.relay_pids(gw, 2))[0]
+    start = hf.start_time(relay)
+    gate = gw.wait_children("tg-gate", 1)[0]
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as honest:
+        h.echo_round_trip(honest)
+        # A fresh gate worker hands its first tunnel to slot 0.
+        assert hf.wait_held_by_relay(gw, honest.local_port) == relay
+        pairs = [socket.socketpair() for _ in range(2)]
+        with pf.steal(gate, pf.handoff_socket(gate, relay)) as sock:
+            sent = _flood(sock, pf.handoff_msg(pf.marker_id()),
+                          [theirs.fileno() for _, theirs in pairs],
+                          h.scaled(seconds))
+        print(f"refused-handoff flood: {sent} handoffs in {h.scaled(seconds):.1f} s")
+        for ours, theirs in pairs:
+            ours.close()
+            theirs.close()
+        # Let the master read what the relay worker sent for them.
+        time.sleep(h.scaled(1.0))
+        assert hf.process_alive(relay, start), (sent, pf.violations_about(gw, relay))
+        assert not pf.violations_about(gw, relay)
+        # More than the master would take as one control message each.
+        assert sent > pf.CTL_RATE_BURST + 1 + pf.CTL_RATE_PER_SEC * seconds, sent
+        assert hf.wait_held_by_relay(gw, honest.local_port) == relay
+        h.echo_round_trip(honest)
