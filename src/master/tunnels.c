@@ -30,6 +30,16 @@ static struct tunnel_list	 list = TAILQ_HEAD_INITIALIZER(list);
 static size_t			 count;
 static size_t			 killing;	/* with kill_due_ms set */
 static size_t			 doubting;	/* with doubt_until_ms set */
+/*
+ * When the doubts are next looked at (0: at the next timer pass). Every
+ * handoff is doubted until its relay worker reports it, so doubting is
+ * rarely 0 under load, and a look walks the whole table: it happens when
+ * the earliest doubt known at the last look is due, not at every pass.
+ * Doubts are always TUNNEL_ADOPT_GRACE_MS from their making, so a new one
+ * is never due before those already known; one resolved meanwhile costs
+ * only an early look.
+ */
+static int64_t			 doubt_look_ms;
 
 static int
 tunnel_cmp(const void *a, const void *b)
@@ -144,6 +154,8 @@ tunnels_handoff(struct child *gate, unsigned relay, uint64_t id, bool sent)
 	else if (t->doubt_until_ms != 0 && !sent)
 		doubting--;
 	t->doubt_until_ms = sent ? proc_now_ms() + TUNNEL_ADOPT_GRACE_MS : 0;
+	if (sent && doubt_look_ms == 0)
+		doubt_look_ms = t->doubt_until_ms;
 	if (sent) {
 		/* The gate worker handed it on before it read the kill. */
 		if (t->kill_due_ms != 0) {
@@ -449,23 +461,20 @@ tunnels_doubt_due(int64_t now, int64_t *next)
  * rest were refused without a record, or died with their gate worker.
  */
 static void
-tunnels_doubt_timers(int64_t now, int64_t *next)
+tunnels_doubts_end(int64_t now, int64_t *later, unsigned *refused)
 {
 	static bool		 scanned[TG_MAX_RELAY_WORKERS];
 	static struct tunnelset	 queued[TG_MAX_RELAY_WORKERS];
 	struct tunnel		*t, *nt;
-	unsigned		 refused = 0;
 
-	if (doubting == 0 || !tunnels_doubt_due(now, next))
-		return;
 	for (t = tunnels_first(); t != NULL; t = nt) {
 		nt = tunnels_next(t);
 		if (t->doubt_until_ms == 0 || t->doubt_until_ms > now)
 			continue;
 		if (tunnel_queued(t, scanned, queued)) {
 			t->doubt_until_ms = now + TUNNEL_ADOPT_GRACE_MS;
-			if (*next == -1 || t->doubt_until_ms < *next)
-				*next = t->doubt_until_ms;
+			if (*later == -1 || t->doubt_until_ms < *later)
+				*later = t->doubt_until_ms;
 			continue;
 		}
 		if (t->gate_died) {
@@ -476,7 +485,7 @@ tunnels_doubt_timers(int64_t now, int64_t *next)
 			tunnel_write_died(t, now, REASON_WORKER_DIED);
 		} else {
 			tunnel_write_died(t, now, REASON_NOT_ADOPTED);
-			refused++;
+			(*refused)++;
 		}
 		relays_forget(t->relay, t->id);
 		tunnel_remove(t);
@@ -485,6 +494,26 @@ tunnels_doubt_timers(int64_t now, int64_t *next)
 		scanned[i] = false;
 		tunnelset_clear(&queued[i]);
 	}
+}
+
+static void
+tunnels_doubt_timers(int64_t now, int64_t *next)
+{
+	unsigned	 refused = 0;
+	int64_t		 later = -1;
+
+	if (doubting == 0)
+		return;
+	if (doubt_look_ms != 0 && now < doubt_look_ms) {
+		if (*next == -1 || doubt_look_ms < *next)
+			*next = doubt_look_ms;
+		return;
+	}
+	if (tunnels_doubt_due(now, &later))
+		tunnels_doubts_end(now, &later, &refused);
+	doubt_look_ms = later == -1 ? 0 : later;
+	if (later != -1 && (*next == -1 || later < *next))
+		*next = later;
 	if (refused > 0)
 		log_warnx("%u handed-off tunnels not reported adopted in %d ms "
 		    "and no longer queued: refused by their relay workers",
