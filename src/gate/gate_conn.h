@@ -111,6 +111,7 @@ struct worker {
 	size_t			 relay_next;	/* handoff_pick() goes round */
 	/* Refusals by a limit, or of a handoff: audited at a bounded rate. */
 	struct refusal_rate	 refused;
+	struct refusal_rate	 dropped;	/* relay: malformed handoffs */
 	int64_t			 stats_at;	/* next tunnel report to the master */
 };
 

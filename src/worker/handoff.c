@@ -243,6 +243,24 @@ handoff_adopt(struct worker *g, const struct handoff_msg *h, int cfd, int bfd)
 }
 
 /*
+ * A gate worker can send malformed handoffs as fast as we read them: the
+ * daemon log says so at the refusals' bounded rate, with a count.
+ */
+static void
+handoff_dropped(struct worker *g, const char *why)
+{
+	unsigned	 before;
+
+	if (!refusal_audit_take(&g->dropped, &before))
+		return;
+	if (before > 0)
+		log_warnx("handoff: dropped a handoff: %s (%u more dropped "
+		    "before it, not logged)", why, before);
+	else
+		log_warnx("handoff: dropped a handoff: %s", why);
+}
+
+/*
  * Handoffs taken in one wake-up. A gate worker that keeps the socket full
  * would otherwise keep us here, our other tunnels waiting and refused ones
  * piling up unfreed until the event batch ends; the socket is watched
@@ -268,7 +286,7 @@ handoff_receive(struct worker *g)
 		case MSG_EOF:
 			return 0;
 		case MSG_BAD:
-			log_warnx("handoff: dropped a handoff: %s", in.why);
+			handoff_dropped(g, in.why);
 			break;
 		case MSG_OK:
 			handoff_adopt(g, (struct handoff_msg *)msg, in.fds[0],

@@ -432,3 +432,34 @@ def test_a_flood_of_refused_handoffs_gets_no_relay_worker_killed(make_gateway, b
         assert sent > pf.CTL_RATE_BURST + 1 + pf.CTL_RATE_PER_SEC * seconds, sent
         assert hf.wait_held_by_relay(gw, honest.local_port) == relay
         h.echo_round_trip(honest)
+
+
+REFUSED_AUDITS_PER_SEC = 10     # src/gate/gate_conn.h
+
+
+def test_a_flood_of_malformed_handoffs_is_logged_at_a_bounded_rate(make_gateway):
+    """A stolen handoff socket sends a relay worker malformed handoffs (an
+    unknown version, with two descriptors each) as fast as it reads them:
+    it drops every one, and its log says so at most REFUSED_AUDITS_PER_SEC
+    times a second, counting the rest, instead of a line per message."""
+    seconds = 2
+    gw = make_gateway("limits-malformed-flood", gate=1)
+    relay = hf.relay_pids(gw, 2)[0]
+    start = hf.start_time(relay)
+    gate = gw.wait_children("tg-gate", 1)[0]
+    good = pf.handoff_msg(pf.marker_id())
+    bad = pf._hdr(9, 1, len(good)) + good[8:]
+    pairs = [socket.socketpair() for _ in range(2)]
+    with pf.steal(gate, pf.handoff_socket(gate, relay)) as sock:
+        sent = _flood(sock, bad, [theirs.fileno() for _, theirs in pairs],
+                      h.scaled(seconds))
+    for ours, theirs in pairs:
+        ours.close()
+        theirs.close()
+    time.sleep(h.scaled(0.5))
+    lines = [line for line in gw.stderr_text().splitlines()
+             if "dropped a handoff" in line]
+    assert sent > 20 * REFUSED_AUDITS_PER_SEC * (h.scaled(seconds) + 1), sent
+    assert 0 < len(lines) <= REFUSED_AUDITS_PER_SEC * (h.scaled(seconds) + 2), (len(lines), sent)
+    assert any("more dropped before it" in line for line in lines), lines[-3:]
+    assert hf.process_alive(relay, start)
