@@ -378,5 +378,21 @@ def violations_about(gw, pid):
             and f" {pid} " in e.get("reason", "")]
 
 
+# The master's reason for a child that stopped reading (src/master/outbox.c).
+STAYED_FULL = "control messages not delivered: its control socket stayed full"
+
+
+def killed_held(gw, held, sock, reason, timeout=15):
+    """Wait for the master to kill the held worker, let it go, close the
+    stolen socket, and check the first violation record names reason."""
+    try:
+        h.wait_for(held.reap, timeout, "the master to kill the held worker")
+    finally:
+        held.release()
+        sock.close()
+    violations = violations_about(gw, held.pid)
+    assert violations and reason in violations[0]["reason"], violations
+
+
 def lines_with_tunnel(gw, tunnel_id):
     return [e for e in gw.audit_events() if e.get("tunnel") == tunnel_hex(tunnel_id)]
