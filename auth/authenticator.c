@@ -651,6 +651,7 @@ auth_dispatch_master(struct authenticator *a)
 	union {
 		struct ctl_auth_socket	sock;
 		struct ctl_recheck	recheck;
+		struct ctl_ping		ping;
 		uint8_t			raw[CTL_MSG_BUF];
 	} m;
 	struct msg_in	 in;
@@ -678,6 +679,9 @@ auth_dispatch_master(struct authenticator *a)
 			break;
 		case CTL_RECHECK:
 			auth_recheck_answer(a->env, &m.recheck);
+			break;
+		case CTL_PING:
+			(void)ctl_pong(a->env->ctl_fd, &m.ping);
 			break;
 		default:
 			auth_replace_sock(a, &m.sock, in.fds[0]);

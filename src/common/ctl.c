@@ -304,7 +304,27 @@ recheck_reply_check(const void *msg, size_t n, size_t nfds, unsigned from,
 	return 0;
 }
 
+/* Serial 0 would answer a ping never sent. */
+static int
+ping_check(const void *msg, size_t n, size_t nfds, unsigned from,
+    const char **why)
+{
+	uint64_t	 serial;
+
+	(void)n;
+	(void)nfds;
+	(void)from;
+	memcpy(&serial, (const uint8_t *)msg + offsetof(struct ctl_ping,
+	    serial), sizeof(serial));
+	if (serial == 0) {
+		*why = "ping or pong: serial 0";
+		return -1;
+	}
+	return 0;
+}
+
 #define CHILDREN	(MSG_AUTH | MSG_GATE | MSG_RELAY)
+#define EVERY_CHILD	(CHILDREN | MSG_KEY | MSG_METRICS)
 
 static const struct msg_type ctl_types[] = {
 	MSG_FIXED(CTL_AUDIT, "audit", struct ctl_audit,
@@ -341,6 +361,10 @@ static const struct msg_type ctl_types[] = {
 	    MSG_MASTER, MSG_AUTH, 0, 0, recheck_check),
 	MSG_FIXED(CTL_RECHECK_REPLY, "recheck reply", struct ctl_recheck_reply,
 	    MSG_AUTH, MSG_MASTER, 0, 0, recheck_reply_check),
+	MSG_FIXED(CTL_PING, "ping", struct ctl_ping,
+	    MSG_MASTER, EVERY_CHILD, 0, 0, ping_check),
+	MSG_FIXED(CTL_PONG, "pong", struct ctl_ping,
+	    EVERY_CHILD, MSG_MASTER, 0, 0, ping_check),
 };
 
 const struct msg_proto ctl_proto = {
@@ -371,6 +395,21 @@ ctl_send(int ctl_fd, const void *msg, size_t len, const int *fds, size_t nfds)
 	while (ipc_send(ctl_fd, msg, len, fds, nfds) == -1)
 		if (errno != EAGAIN || poll(&pfd, 1, CTL_SEND_WAIT_MS) != 1)
 			return -1;
+	return 0;
+}
+
+int
+ctl_pong(int ctl_fd, const struct ctl_ping *ping)
+{
+	struct ctl_ping	 m;
+
+	memset(&m, 0, sizeof(m));
+	ctl_hdr_init(&m.hdr, CTL_PONG);
+	m.serial = ping->serial;
+	if (ctl_send(ctl_fd, &m, sizeof(m), NULL, 0) == -1) {
+		log_warn("control: answering the master's heartbeat");
+		return -1;
+	}
 	return 0;
 }
 

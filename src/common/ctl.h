@@ -21,7 +21,7 @@
 #include "msg.h"
 #include "tg_limits.h"
 
-#define CTL_PROTO_VERSION	2
+#define CTL_PROTO_VERSION	3
 
 enum ctl_type {
 	CTL_AUDIT = 1,		/* authenticator, gate, relay -> master */
@@ -42,6 +42,8 @@ enum ctl_type {
 	CTL_METRICS = 16,	/* master -> metrics child: the counters now */
 	CTL_RECHECK = 17,	/* master -> authenticator: is user still ok? */
 	CTL_RECHECK_REPLY = 18,	/* authenticator -> master: its answer */
+	CTL_PING = 19,		/* master -> every child: still serving? */
+	CTL_PONG = 20,		/* every child -> master: that ping's serial */
 };
 
 /*
@@ -259,6 +261,16 @@ struct ctl_recheck_reply {
 	char			 groups[TG_RECHECK_GROUPS_SIZE];
 };
 
+/*
+ * The master's heartbeat (src/master/heartbeat.c): every child answers a
+ * ping from its event loop with the same serial, so one that runs but no
+ * longer comes back to its loop is found and replaced.
+ */
+struct ctl_ping {
+	struct msg_hdr		 hdr;
+	uint64_t		 serial;
+};
+
 extern const struct msg_proto ctl_proto;
 
 /* Large enough for any control message plus one byte. */
@@ -272,6 +284,8 @@ void	 ctl_hdr_init(struct msg_hdr *, enum ctl_type);
  */
 int	 ctl_send(int ctl_fd, const void *msg, size_t len, const int *fds,
 	    size_t nfds);
+/* A child's answer to CTL_PING; -1 (logged) if it could not be sent. */
+int	 ctl_pong(int ctl_fd, const struct ctl_ping *);
 /* Send an audit record to the master; -1 (logged) if it was lost. */
 int	 ctl_send_audit(int ctl_fd, const struct audit_record *);
 

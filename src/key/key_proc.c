@@ -130,6 +130,7 @@ key_dispatch_ctl(struct key_proc *k)
 {
 	union {
 		struct ctl_auth_socket	sock;
+		struct ctl_ping		ping;
 		uint8_t			raw[CTL_MSG_BUF];
 	} m;
 	struct msg_in	 in;
@@ -157,6 +158,9 @@ key_dispatch_ctl(struct key_proc *k)
 			k->env->gate_fd = in.fds[0];
 			k->env->serial = m.sock.serial;
 			key_rate_reset(k);
+			break;
+		case CTL_PING:
+			(void)ctl_pong(k->env->ctl_fd, &m.ping);
 			break;
 		default:
 			fatalx("key: unexpected %s message from the master",

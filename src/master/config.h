@@ -161,6 +161,7 @@ struct config {
 	unsigned		 timeout_connect_ms;
 	unsigned		 timeout_idle_ms;
 	unsigned		 timeout_drain_ms;
+	unsigned		 timeout_hang_ms;	/* heartbeat.c */
 
 	unsigned		 limit_connections;	/* per gate worker */
 	unsigned		 limit_header_bytes;

@@ -429,6 +429,7 @@ static const struct cfg_rule timeouts_rules[] = {
 	R_SECS("connect", timeout_connect_ms, 1, 3600),
 	R_SECS("idle", timeout_idle_ms, 1, 7 * 86400),
 	R_SECS("drain", timeout_drain_ms, 1, 86400),
+	R_SECS("hang", timeout_hang_ms, 1, 3600),
 	R_END
 };
 
@@ -563,6 +564,7 @@ cfg_defaults(struct cfg_ctx *ctx)
 	cfg->timeout_connect_ms = 10 * 1000;
 	cfg->timeout_idle_ms = 3600 * 1000;
 	cfg->timeout_drain_ms = 30 * 1000;
+	cfg->timeout_hang_ms = 30 * 1000;
 	cfg->limit_connections = TG_DEFAULT_CONNECTIONS;
 	cfg->limit_header_bytes = 8192;
 	cfg->limit_buffer_bytes = 65536;

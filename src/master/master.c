@@ -613,6 +613,7 @@ master_timers(void)
 	}
 	master_kill_deaf(now, &next);
 	outbox_timers(now, &next);
+	heartbeat_timers(now, &next);
 	master_releases(now, &next);
 	admin_timers(now, &next);
 	tunnels_timers(now, &next);

@@ -351,6 +351,8 @@ master_handle(struct child *c, const struct msg_type *t, const void *msg)
 		return NULL;
 	case CTL_RECHECK_REPLY:
 		return recheck_reply(c, msg);
+	case CTL_PONG:
+		return heartbeat_pong(c, msg);
 	}
 	return "a message the master does not take";
 }

@@ -66,6 +66,8 @@ struct child {
 	int64_t			 tokens_at;
 	int			 limits_row;	/* gate worker: conn_limits row */
 	unsigned		 tunnels;	/* gate worker: open, not handed off */
+	uint64_t		 ping_serial;	/* heartbeat.c: unanswered, or 0 */
+	int64_t			 ping_at;	/* ... sent then, or next due then */
 };
 
 /*
@@ -130,6 +132,13 @@ int	 master_tell(struct child *, const void *msg, size_t len,
 	    const char *what);
 void	 outbox_timers(int64_t now, int64_t *next);
 void	 outbox_free(struct child *);
+
+/*
+ * heartbeat.c: a child that leaves a ping unanswered for timeouts.hang is
+ * killed. heartbeat_pong() gives NULL, or why the answer is a lie.
+ */
+void	 heartbeat_timers(int64_t now, int64_t *next);
+const char *heartbeat_pong(struct child *, const struct ctl_ping *);
 
 /* revoke.c: end live tunnels the new policy denies (policy.recheck_live). */
 void	 revoke_recheck(const struct config *, const struct policy *);

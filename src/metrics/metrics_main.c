@@ -56,6 +56,7 @@ metrics_read_master(struct ctl_metrics *snap, bool *got)
 {
 	union {
 		struct ctl_metrics	 m;
+		struct ctl_ping		 ping;
 		uint8_t			 raw[sizeof(struct ctl_metrics) + 1];
 	} msg;
 	struct msg_in	 in;
@@ -71,7 +72,9 @@ metrics_read_master(struct ctl_metrics *snap, bool *got)
 			fatalx("metrics: bad message from the master: %s",
 			    in.why);
 		case MSG_OK:
-			if (snap != NULL && in.t->type == CTL_METRICS) {
+			if (in.t->type == CTL_PING)
+				(void)ctl_pong(METRICS_CTL_FD, &msg.ping);
+			else if (snap != NULL && in.t->type == CTL_METRICS) {
 				*snap = msg.m;
 				*got = true;
 			}

@@ -381,6 +381,7 @@ worker_dispatch_ctl(struct worker *g)
 		struct ctl_relay_loads	loads;
 		struct ctl_ticket_keys	keys;
 		struct ctl_tunnel_kill	kill;
+		struct ctl_ping		ping;
 		uint8_t			raw[CTL_MSG_BUF];
 	} m;
 	struct msg_in	 in;
@@ -426,6 +427,9 @@ worker_dispatch_ctl(struct worker *g)
 			break;
 		case CTL_TUNNEL_KILL:
 			worker_kill_tunnel(g, &m.kill);
+			break;
+		case CTL_PING:
+			(void)ctl_pong(g->env->ctl_fd, &m.ping);
 			break;
 		default:
 			fatalx("worker: unexpected %s message from the master",

@@ -50,7 +50,7 @@ rules = (
 
 
 TIMEOUTS = {"handshake": 5.0, "request": 2.0, "auth": 8.0, "dns": 2.0,
-            "connect": 2.0, "idle": 30.0, "drain": 3.0}
+            "connect": 2.0, "idle": 30.0, "drain": 3.0, "hang": 30.0}
 # auth.failure_delay: shorter than the daemon's 2 s default, to keep the
 # suite quick; tests about the delay set their own.
 FAILURE_DELAY = 0.5
@@ -118,6 +118,7 @@ timeouts = {{
 	connect = {connect};
 	idle = {idle};
 	drain = {drain};
+	hang = {hang};
 }};
 
 limits = {{

@@ -96,6 +96,7 @@ check_documented_values(const struct config *c)
 	assert_int_equal(c->timeout_connect_ms, 10000);
 	assert_int_equal(c->timeout_idle_ms, 3600000);
 	assert_int_equal(c->timeout_drain_ms, 30000);
+	assert_int_equal(c->timeout_hang_ms, 30000);
 	assert_int_equal(c->limit_connections, 8192);
 	assert_int_equal(c->limit_header_bytes, 8192);
 	assert_int_equal(c->limit_buffer_bytes, 65536);

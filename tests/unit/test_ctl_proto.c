@@ -222,6 +222,29 @@ test_recheck_questions_go_from_the_master_to_authenticators(void **state)
 	assert_false(accepts(&q, sizeof(q), 0, MSG_MASTER, MSG_AUTH));
 }
 
+static void
+test_pings_go_to_every_child_and_pongs_back(void **state)
+{
+	static const unsigned	 children[] = { MSG_AUTH, MSG_GATE, MSG_RELAY,
+				    MSG_KEY, MSG_METRICS };
+	struct ctl_ping		 p;
+
+	(void)state;
+	memset(&p, 0, sizeof(p));
+	p.serial = 7;
+	for (size_t i = 0; i < sizeof(children) / sizeof(children[0]); i++) {
+		ctl_hdr_init(&p.hdr, CTL_PING);
+		assert_true(accepts(&p, sizeof(p), 0, MSG_MASTER, children[i]));
+		assert_false(accepts(&p, sizeof(p), 0, children[i], MSG_MASTER));
+		ctl_hdr_init(&p.hdr, CTL_PONG);
+		assert_true(accepts(&p, sizeof(p), 0, children[i], MSG_MASTER));
+		assert_false(accepts(&p, sizeof(p), 0, MSG_MASTER, children[i]));
+		assert_false(accepts(&p, sizeof(p), 1, children[i], MSG_MASTER));
+	}
+	p.serial = 0;
+	assert_false(accepts(&p, sizeof(p), 0, MSG_GATE, MSG_MASTER));
+}
+
 static struct ctl_recheck_reply
 recheck_reply(enum ctl_recheck_status status, const char *groups, size_t len,
     uint32_t n)
@@ -283,6 +306,7 @@ main(void)
 		cmocka_unit_test(
 		    test_recheck_questions_go_from_the_master_to_authenticators),
 		cmocka_unit_test(test_recheck_answers_hold_exactly_their_groups),
+		cmocka_unit_test(test_pings_go_to_every_child_and_pongs_back),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
