@@ -184,6 +184,24 @@ conn_close(struct worker *g, struct conn *c, enum audit_closed_by by,
 	g->n_conns--;
 }
 
+/*
+ * When a failed request's answer is due: auth.failure_delay after it, or,
+ * for a check that took longer, the first whole multiple of the delay not
+ * yet past. A slow check (a directory that answers an unknown name sooner
+ * than a wrong password) then shows only in which step its answer came,
+ * not in how long each kind of check took.
+ */
+static int64_t
+conn_failure_due(int64_t asked_ms, int64_t delay_ms, int64_t now_ms)
+{
+	int64_t	 steps;
+
+	if (delay_ms <= 0)
+		return now_ms;
+	steps = (now_ms - asked_ms + delay_ms - 1) / delay_ms;
+	return asked_ms + (steps < 1 ? 1 : steps) * delay_ms;
+}
+
 /* Answer the client once, then close; nothing it sends later is parsed. */
 void
 conn_reply(struct worker *g, struct conn *c, int status, const char *reason)
@@ -210,7 +228,8 @@ conn_reply(struct worker *g, struct conn *c, int status, const char *reason)
 	 * spend handshakes as fast as it can make them.
 	 */
 	if ((status == 407 || status == 429) && c->asked_ms != 0) {
-		due = c->asked_ms + g->env->cfg->auth_failure_delay_ms;
+		due = conn_failure_due(c->asked_ms,
+		    g->env->cfg->auth_failure_delay_ms, proc_now_ms());
 		if (due > proc_now_ms()) {
 			gate_hold_until(g, c, due);
 			return;

@@ -144,6 +144,26 @@ def test_every_407_for_credentials_comes_after_the_failure_delay(make_gateway, b
         assert bare.done_at < a.done_at, f"{name} was answered before no credentials"
 
 
+def test_a_check_slower_than_the_delay_is_answered_at_the_next_step(make_gateway, backends):
+    """A check that takes longer than auth.failure_delay (here every check
+    sleeps 1.3 s in the PAM stack, as a slow directory would) is answered at
+    the next whole multiple of the delay after the request, 2 s, not when it
+    ends: how long a kind of check took is hidden to the step. On the build
+    before, the 407s came at about 1.3 s."""
+    delay = 1.0
+    gw = make_gateway("slow-check", start=False, failure_delay=delay)
+    service = gw.dir / "pam.d" / "tunnelgate"
+    service.write_text("auth required pam_exec.so quiet /bin/sleep 1.3\n" +
+                       service.read_text())
+    gw.start()
+    target = f"backend.test:{backends.echo.port}"
+    timeout = h.TIMEOUTS["auth"] + 10
+    for user in ("alice", h.UNKNOWN_USER.name):
+        a = Attempt(gw, connect_request(target, user, h.wrong_password(user)), timeout)
+        assert_error(a.wait(), 407)
+        assert a.elapsed >= 1.9 * delay, f"{user}: 407 after {a.elapsed:.2f}s"
+
+
 def test_a_held_407_does_not_stall_its_gate_worker(make_gateway, backends):
     """With one gate worker: while a wrong password's 407 is held, a tunnel
     already open keeps relaying, a new login gets its tunnel and a request
