@@ -35,6 +35,8 @@ CTL_VERSION = 3
 CTL_AUDIT, CTL_RELAY_LOAD_RETIRED, CTL_HANDOFF = 1, 5, 7
 CTL_HANDOFF_FAILED, CTL_GATE_BROKE = 8, 9
 CTL_AUDIT_SIZE, CTL_HANDOFF_SIZE, CTL_GATE_BROKE_SIZE = 1720, 24, 144
+CTL_TUNNEL_STATS, STATS_PER_MSG = 11, 64
+CTL_TUNNEL_STATS_SIZE = 8 + 8 + STATS_PER_MSG * 32
 CTL_RATE_PER_SEC = 20000
 CTL_RATE_BURST = 20000
 
@@ -118,6 +120,17 @@ def ctl_handoff(relay, tunnel_id, failed=False):
     msg = _hdr(CTL_VERSION, CTL_HANDOFF_FAILED if failed else CTL_HANDOFF,
                CTL_HANDOFF_SIZE) + struct.pack("<IIQ", relay, 0, tunnel_id)
     assert len(msg) == CTL_HANDOFF_SIZE
+    return msg
+
+
+def ctl_tunnel_stats(first_id, n=STATS_PER_MSG):
+    """A worker's report of n tunnels numbered from first_id, none of them
+    real: the master tells it to end each (tunnels_end_untracked)."""
+    rows = b"".join(struct.pack("<QQQII", first_id + i, 0, 0, 0, 0)
+                    for i in range(n))
+    msg = _hdr(CTL_VERSION, CTL_TUNNEL_STATS, CTL_TUNNEL_STATS_SIZE) + \
+        struct.pack("<II", n, 0) + rows.ljust(STATS_PER_MSG * 32, b"\0")
+    assert len(msg) == CTL_TUNNEL_STATS_SIZE
     return msg
 
 

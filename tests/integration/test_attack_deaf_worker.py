@@ -11,24 +11,11 @@ which fills after a few hundred. Before the outbox every kill past that
 point held the master for a second: some 1,200 seconds for these reports,
 with the admin socket, the audit log and every other child waiting."""
 
-import struct
-
 import ctl_fixtures as cf
 import harness as h
 import proto_fixtures as pf
 
-CTL_TUNNEL_STATS = 11
-STATS_PER_MSG = 64
-STATS_SIZE = 8 + 8 + STATS_PER_MSG * 32
-KILLS_QUEUED = 20 * STATS_PER_MSG
-
-
-def _stats(first_id):
-    """A full report of tunnels numbered from first_id (none of them real)."""
-    rows = b"".join(struct.pack("<QQQII", first_id + i, 0, 0, 0, 0)
-                    for i in range(STATS_PER_MSG))
-    return pf._hdr(pf.CTL_VERSION, CTL_TUNNEL_STATS, STATS_SIZE) + \
-        struct.pack("<II", STATS_PER_MSG, 0) + rows
+KILLS_QUEUED = 20 * pf.STATS_PER_MSG
 
 
 def _status_answers(gw):
@@ -44,8 +31,8 @@ def test_a_gate_worker_that_stops_reading_cannot_stall_the_master(make_gateway, 
     sock = pf.steal(gate, pf.gate_sockets(gw, gate)["ctl"])
     held = pf.Held(gate)
     try:
-        for n in range(0, KILLS_QUEUED, STATS_PER_MSG):
-            assert pf.send(sock, _stats((0x7e57 << 48) + n)), "the master's socket was full"
+        for n in range(0, KILLS_QUEUED, pf.STATS_PER_MSG):
+            assert pf.send(sock, pf.ctl_tunnel_stats((0x7e57 << 48) + n)), "the master's socket was full"
         assert _status_answers(gw), "the master did not answer its admin socket"
     except BaseException:
         held.release()
