@@ -274,8 +274,12 @@ tunnel_write_died(const struct tunnel *t, int64_t now, const char *reason)
 	tunnel_record(t, now, AUDIT_CLOSE, &rec);
 	rec.closed_by = AUDIT_BY_ERROR;
 	AUDIT_SET(rec.reason, reason);
-	/* Killed because it would not end this tunnel when told. */
-	if (t->kill_due_ms != 0 && t->kill_due_ms <= now) {
+	/*
+	 * The master had asked for its end: that is why it ended, whether its
+	 * worker died before the kill reached it (queued behind a full socket,
+	 * the outbox killed it), or because it would not obey.
+	 */
+	if (t->kill_reason[0] != '\0') {
 		rec.closed_by = t->kill_by;
 		AUDIT_SET(rec.reason, t->kill_reason);
 	}
@@ -370,8 +374,8 @@ tunnels_worker_died(struct child *c)
 	}
 	if (n > 0)
 		log_warnx("%s %d died holding %u tunnels; their close records "
-		    "say worker_died", master_child_name(c->kind), (int)c->pid,
-		    n);
+		    "say worker_died, or why the master was ending them",
+		    master_child_name(c->kind), (int)c->pid, n);
 }
 
 pid_t
@@ -479,8 +483,8 @@ tunnels_doubts_end(int64_t now, int64_t *later, unsigned *refused)
 		}
 		if (t->gate_died) {
 			log_warnx("tunnel %016llx: no relay worker reported it "
-			    "in %d ms after its gate worker died; its close "
-			    "record says worker_died", (unsigned long long)t->id,
+			    "in %d ms after its gate worker died; closed as "
+			    "having died with it", (unsigned long long)t->id,
 			    TUNNEL_ADOPT_GRACE_MS);
 			tunnel_write_died(t, now, REASON_WORKER_DIED);
 		} else {

@@ -6,11 +6,12 @@
  * records, and the workers' CTL_TUNNEL_STATS. Children only ever change
  * entries they hold, so a compromised worker can misreport its own tunnels'
  * counts and nothing else. When a worker dies, the master writes the close
- * records of the tunnels that died with it (reason `worker_died`): those it
- * held, and those handed between it and a relay worker that no live worker
- * will adopt. Whichever way a death falls, each tunnel the table held gets
- * exactly one close record: a worker relaying a tunnel the table no longer
- * has is told to end it, and its close record is not written.
+ * records of the tunnels that died with it (reason `worker_died`, or that
+ * of the kill it had asked for): those it held, and those handed between
+ * it and a relay worker that no live worker will adopt. Whichever way a
+ * death falls, each tunnel the table held gets exactly one close record: a
+ * worker relaying a tunnel the table no longer has is told to end it, and
+ * its close record is not written.
  */
 #ifndef TG_TUNNELS_H
 #define TG_TUNNELS_H
@@ -99,12 +100,16 @@ void	 tunnels_end_untracked(struct child *, uint64_t id);
 /* A close record from the worker that holds the tunnel. */
 void	 tunnels_close(struct child *, uint64_t id);
 void	 tunnels_stats(struct child *, const struct ctl_tunnel_stats *);
-/* Close records, reason worker_died, for what died with this worker. */
+/*
+ * Close records for what died with this worker: reason worker_died, or
+ * that of a kill asked for (tunnels_kill), even one it never read.
+ */
 void	 tunnels_worker_died(struct child *);
 /*
  * Tell the worker holding t to end it (CTL_TUNNEL_KILL); 0, or -1 if no
  * worker holds it now. A worker that has not closed it TUNNEL_KILL_GRACE_MS
- * later is killed (tunnels_timers), and the close record says reason.
+ * later is killed (tunnels_timers); any close record the master writes
+ * for t from then on says reason.
  */
 #define TUNNEL_KILL_GRACE_MS	1000
 /* How long a relay worker may take to report a handoff it read. */

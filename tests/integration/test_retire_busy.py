@@ -43,6 +43,22 @@ def _held_with_full_socket(gw):
     return gate, start, sock, held
 
 
+def _kill_asked_while_full(gw, c):
+    """tunnelgatectl kill for tunnel c, its gate worker held with a full
+    control socket: the tunnel's id, the worker, the socket and the hold."""
+    h.echo_round_trip(c)
+    tid = gw.wait_audit(event="open", client=c.client_address)["tunnel"]
+    gate, start, sock, held = _held_with_full_socket(gw)
+    try:
+        r = cf.ctl("kill", "-s", gw.control_path, tid, timeout=10)
+        assert r.returncode == 0, (r.stdout, r.stderr)
+    except BaseException:
+        held.release()
+        sock.close()
+        raise
+    return tid, gate, sock, held
+
+
 def test_a_busy_gate_worker_is_told_again_not_killed(make_gateway):
     gw = make_gateway("retire-busy", gate=1)
     gate, start, sock, held = _held_with_full_socket(gw)
@@ -77,12 +93,8 @@ def test_a_kill_queued_for_a_busy_gate_worker_waits_until_it_is_sent(make_gatewa
     gives up on it, the worker lives and ends the tunnel as asked."""
     gw = make_gateway("kill-busy", gate=1, relay=0)
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
-        h.echo_round_trip(c)
-        tid = gw.wait_audit(event="open", client=c.client_address)["tunnel"]
-        gate, start, sock, held = _held_with_full_socket(gw)
+        tid, gate, sock, held = _kill_asked_while_full(gw, c)
         try:
-            r = cf.ctl("kill", "-s", gw.control_path, tid, timeout=10)
-            assert r.returncode == 0, (r.stdout, r.stderr)
             time.sleep(1.3)
             assert not held.reap(), "the master killed the busy gate worker"
         finally:
@@ -92,3 +104,18 @@ def test_a_kill_queued_for_a_busy_gate_worker_waits_until_it_is_sent(make_gatewa
         assert (close["closed_by"], close["reason"]) == ("admin", "admin_kill by uid 0"), close
     assert gate in gw.children("tg-gate")
     assert pf.violations_about(gw, gate) == []
+
+
+def test_a_tunnel_whose_kill_was_queued_when_its_worker_was_killed_closes_for_that_kill(
+        make_gateway, backends):
+    """The same kill, the worker held until the outbox gives up on it and
+    kills it with the kill still queued. The tunnel's close record, written
+    by the master, says why the tunnel was ended (admin_kill), not
+    worker_died: the worker died because it would not hear that kill."""
+    gw = make_gateway("kill-deaf", gate=1, relay=0)
+    with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
+        tid, gate, sock, held = _kill_asked_while_full(gw, c)
+        pf.killed_held(gw, held, sock, pf.STAYED_FULL)
+        close = gw.wait_audit(event="close", tunnel=tid)
+    assert (close["role"], close["closed_by"], close["reason"]) == \
+        ("master", "admin", "admin_kill by uid 0"), close
