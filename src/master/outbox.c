@@ -5,8 +5,9 @@
  * log behind it. A message that finds the socket full waits here, after
  * any older one, and is tried again every OUTBOX_RETRY_MS. A child whose
  * socket stays full for CHILD_HANGUP_GRACE_MS, whose backlog passes its
- * bound, or that cannot be sent to at all, is killed: it can no longer be
- * told to end a tunnel or to retire, and its tunnels end with it.
+ * bound, or that cannot be sent to for another reason than having gone
+ * (outbox_kill), is killed: it can no longer be told to end a tunnel or to
+ * retire, and its tunnels end with it.
  */
 #include <errno.h>
 #include <string.h>

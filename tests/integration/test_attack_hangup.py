@@ -4,8 +4,11 @@ both at the end of a stream and for an empty datagram; neither may make the
 privileged side give up: an empty message is malformed (its sender dies), and
 a gate worker that shuts its authenticator socket down while it runs is
 killed and replaced, with the authenticators waiting for the new pair even
-when it was the only gate worker."""
+when it was the only gate worker. The master, for its part, takes a closed
+control socket for a worker that has gone, not one that broke a protocol,
+and reads what it sent last."""
 
+import os
 import signal
 import socket
 import time
@@ -94,3 +97,40 @@ def test_a_retired_gate_worker_that_keeps_asking_gets_no_logins(make_gateway):
     assert int.from_bytes(reply[16:20], "little") == pf.VERDICT_UNAVAILABLE
     ev = gw.wait_audit(event="error", tunnel=pf.tunnel_hex(0x1002))
     assert ev["reason"] == "generation retired by a reload", ev
+
+
+def test_a_worker_that_died_with_messages_queued_is_read_to_the_end(make_gateway):
+    """A gate worker exits (here it is killed) with messages to the master
+    still queued, and one of them makes the master tell it something: a
+    report naming a tunnel the master never heard of, answered with a kill
+    (tunnels_end_untracked). The send finds the worker's end closed (EPIPE,
+    or ECONNRESET): the worker has gone, it broke no protocol, and its
+    last message, an audit record, is still read. The master is held in a
+    ptrace stop from before the messages until after the death, so that it
+    reads them only then, as it would after any exit it was too busy to
+    see at once."""
+    gw = make_gateway("ctl-gone", gate=2)
+    victim = gw.wait_children("tg-gate", 2)[0]
+    start = hf.start_time(victim)
+    unknown, marker = pf.marker_id(), pf.marker_id()
+    held, master = pf.Held(victim), None
+    try:
+        sock = pf.steal(victim, pf.gate_sockets(gw, victim)["ctl"])
+        master = pf.Held(gw.proc.pid)
+        with sock:
+            assert pf.send(sock, pf.ctl_tunnel_stats(unknown, n=1))
+            assert pf.send(sock, pf.ctl_audit("error", marker, reason="last words"))
+        os.kill(victim, signal.SIGKILL)
+        h.wait_for(held.reap, 10, "the gate worker to die")
+    finally:
+        if master is not None:
+            master.release()
+        held.release()
+    assert gw.wait_audit(event="error", tunnel=pf.tunnel_hex(marker))["reason"] == "last words"
+    pf.wait_gone(victim, start)
+    pf.wait_replaced(gw, "tg-gate", 2, victim)
+    log = gw.stderr_text()
+    # The kill was tried, after the worker had gone.
+    assert f"gate worker {victim} holds tunnel {pf.tunnel_hex(unknown)}" in log
+    assert pf.violations_about(gw, victim) == []
+    assert "not delivered" not in log
