@@ -501,8 +501,9 @@ conn_read_request(struct worker *g, struct conn *c)
 			conn_close(g, c, AUDIT_BY_NONE, NULL);
 			return;
 		}
-		r = http_request_parse(buf_rptr(&c->pump.up),
-		    buf_len(&c->pump.up), g->env->cfg->limit_header_bytes, &req);
+		r = http_request_resume(buf_rptr(&c->pump.up),
+		    buf_len(&c->pump.up), g->env->cfg->limit_header_bytes,
+		    &c->parse, &req);
 		if (r == HTTP_PARSE_INCOMPLETE)
 			continue;
 		if (r == HTTP_PARSE_OK)

@@ -11,6 +11,7 @@
 #include "auth_proto.h"
 #include "conn_facts.h"
 #include "ctl.h"
+#include "http_request.h"
 #include "worker.h"
 #include "pump.h"
 
@@ -69,6 +70,7 @@ struct conn {
 	struct ev		 client_ev, backend_ev;
 	SSL			*ssl;
 	struct pump		 pump;
+	struct http_parse	 parse;		/* the request read so far */
 	uint64_t		 req_id;
 	uint32_t		 auth_pid;	/* authenticator working on it */
 	int64_t			 asked_ms;	/* credentials arrived; 0: none */

@@ -1,10 +1,11 @@
 /*
  * CONNECT request parser (RFC 9110 §9.3.6, RFC 9112, draft-luotonen §3.1).
  *
- * The caller calls http_request_parse() again from the start of its buffer
- * each time bytes arrive, so one call must be linear in len: lines are found
- * with memchr and each byte of the header block is looked at a bounded number
- * of times. Nothing here allocates or reads past len.
+ * A client may send its request one byte per TLS record, and the caller
+ * parses after each record: http_request_resume() goes on where the last
+ * call stopped, so each byte of the header block is looked at a bounded
+ * number of times over all the calls, not once per call. Nothing here
+ * allocates or reads past len.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -92,24 +93,29 @@ ascii_caseeq(const uint8_t *s, const char *lower, size_t n)
 }
 
 /*
- * The next complete line in p[*pos..lim), without its LF and an optional CR
- * before it. Returns 0 while its LF has not arrived.
+ * The next complete line in p[st->next..lim), without its LF and an
+ * optional CR before it. Returns 0 while its LF has not arrived; what was
+ * searched is remembered, so bytes that arrive one at a time are each
+ * searched once.
  */
 static int
-next_line(const uint8_t *p, size_t lim, size_t *pos, const uint8_t **line,
+next_line(const uint8_t *p, size_t lim, struct http_parse *st, size_t *off,
     size_t *n)
 {
 	const uint8_t	*lf;
+	size_t		 from = st->scanned > st->next ? st->scanned : st->next;
 
-	if (*pos >= lim)
+	if (from >= lim ||
+	    (lf = memchr(p + from, '\n', lim - from)) == NULL) {
+		st->scanned = lim;
 		return 0;
-	if ((lf = memchr(p + *pos, '\n', lim - *pos)) == NULL)
-		return 0;
-	*line = p + *pos;
-	*n = (size_t)(lf - *line);
-	if (*n > 0 && (*line)[*n - 1] == '\r')
+	}
+	*off = st->next;
+	*n = (size_t)(lf - p) - *off;
+	if (*n > 0 && p[*off + *n - 1] == '\r')
 		(*n)--;
-	*pos = (size_t)(lf - p) + 1;
+	st->next = (size_t)(lf - p) + 1;
+	st->scanned = st->next;
 	return 1;
 }
 
@@ -263,13 +269,14 @@ request_line_parse(const uint8_t *l, size_t n, struct http_request *req)
 }
 
 /*
- * One header line. Only Proxy-Authorization is kept (its trimmed value in
- * *auth); the rest is checked for syntax and ignored.
+ * One header line at p[off..off+n). Only Proxy-Authorization is kept (the
+ * place of its trimmed value, in st); the rest is checked for syntax and
+ * ignored.
  */
 static int
-header_parse(const uint8_t *l, size_t n, const uint8_t **auth, size_t *authlen)
+header_parse(const uint8_t *p, size_t off, size_t n, struct http_parse *st)
 {
-	const uint8_t	*colon, *v, *end = l + n;
+	const uint8_t	*l = p + off, *colon, *v, *end = l + n;
 	size_t		 i, nlen;
 
 	if ((colon = memchr(l, ':', n)) == NULL)
@@ -290,14 +297,66 @@ header_parse(const uint8_t *l, size_t n, const uint8_t **auth, size_t *authlen)
 	    !ascii_caseeq(l, "proxy-authorization", nlen))
 		return HTTP_PARSE_OK;
 	/* Two of them: which one a later hop would use is anyone's guess. */
-	if (*auth != NULL)
+	if (st->auth_off != 0)
 		return HTTP_BAD_REQUEST;
 	for (v = colon + 1; v < end && (*v == ' ' || *v == '\t'); v++)
 		;
 	while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
 		end--;
-	*auth = v;
-	*authlen = (size_t)(end - v);
+	st->auth_off = (size_t)(v - p);
+	st->auth_len = (size_t)(end - v);
+	return HTTP_PARSE_OK;
+}
+
+/* The lines that arrived since the last call, up to the empty one. */
+static int
+request_lines(const uint8_t *p, size_t lim, struct http_parse *st,
+    struct http_request *req)
+{
+	size_t	 off, n;
+	int	 r;
+
+	while (next_line(p, lim, st, &off, &n)) {
+		if (st->line_len != 0) {
+			if (n == 0)
+				return HTTP_PARSE_OK;
+			if ((r = header_parse(p, off, n, st)) != HTTP_PARSE_OK)
+				return r;
+			continue;
+		}
+		/* RFC 9112 §2.2: ignore one empty line before the request. */
+		if (n == 0 && off == 0)
+			continue;
+		if ((r = request_line_parse(p + off, n, req)) != HTTP_PARSE_OK)
+			return r;
+		st->line_off = off;
+		st->line_len = n;
+	}
+	return HTTP_PARSE_INCOMPLETE;
+}
+
+int
+http_request_resume(const uint8_t *p, size_t len, size_t max_header,
+    struct http_parse *st, struct http_request *req)
+{
+	size_t	 lim = len < max_header ? len : max_header;
+	int	 r;
+
+	explicit_bzero(req, sizeof(*req));
+	if ((r = request_lines(p, lim, st, req)) == HTTP_PARSE_INCOMPLETE)
+		r = len >= max_header ? HTTP_HEADERS_TOO_LARGE : r;
+	/* Checked when it arrived, maybe in an earlier call: parsed again. */
+	if (r == HTTP_PARSE_OK)
+		r = request_line_parse(p + st->line_off, st->line_len, req);
+	if (r != HTTP_PARSE_OK) {
+		explicit_bzero(req, sizeof(*req));
+		return r;
+	}
+	req->header_len = st->next;
+	/* Bad or non-Basic credentials count as none: the caller sends 407. */
+	if (st->auth_off != 0 && http_basic_decode((const char *)p +
+	    st->auth_off, st->auth_len, req->user, req->password) == 0)
+		req->has_credentials = 1;
 	return HTTP_PARSE_OK;
 }
 
@@ -305,41 +364,10 @@ int
 http_request_parse(const uint8_t *p, size_t len, size_t max_header,
     struct http_request *req)
 {
-	const uint8_t	*line, *auth = NULL;
-	size_t		 lim, pos = 0, n, authlen = 0;
-	int		 r;
+	struct http_parse	 st;
 
-	explicit_bzero(req, sizeof(*req));
-	lim = len < max_header ? len : max_header;
-
-	if (!next_line(p, lim, &pos, &line, &n))
-		goto more;
-	/* RFC 9112 §2.2: ignore one empty line before the request, no more. */
-	if (n == 0 && !next_line(p, lim, &pos, &line, &n))
-		goto more;
-	if ((r = request_line_parse(line, n, req)) != HTTP_PARSE_OK)
-		goto out;
-	for (;;) {
-		if (!next_line(p, lim, &pos, &line, &n))
-			goto more;
-		if (n == 0)
-			break;
-		if ((r = header_parse(line, n, &auth, &authlen)) !=
-		    HTTP_PARSE_OK)
-			goto out;
-	}
-	req->header_len = pos;
-	/* Bad or non-Basic credentials count as none: the caller sends 407. */
-	if (auth != NULL && http_basic_decode((const char *)auth, authlen,
-	    req->user, req->password) == 0)
-		req->has_credentials = 1;
-	return HTTP_PARSE_OK;
-
- more:
-	r = len >= max_header ? HTTP_HEADERS_TOO_LARGE : HTTP_PARSE_INCOMPLETE;
- out:
-	explicit_bzero(req, sizeof(*req));
-	return r;
+	memset(&st, 0, sizeof(st));
+	return http_request_resume(p, len, max_header, &st, req);
 }
 
 static int

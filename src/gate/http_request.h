@@ -26,6 +26,20 @@ struct http_request {
 };
 
 /*
+ * Where parsing a request stopped: zeroed before its first byte arrives,
+ * then passed to each http_request_resume() call with the same bytes
+ * before st->next. Offsets into the request, none of them a secret.
+ */
+struct http_parse {
+	size_t		 next;		/* the first line not parsed yet */
+	size_t		 scanned;	/* no LF in [next, scanned) */
+	size_t		 line_off;	/* the request line; line_len 0: not yet */
+	size_t		 line_len;
+	size_t		 auth_off;	/* Proxy-Authorization's value; 0: none */
+	size_t		 auth_len;
+};
+
+/*
  * Parse the request at the start of p[0..len). Returns HTTP_PARSE_OK with
  * req filled (bytes after header_len are tunnel data the client pipelined),
  * HTTP_PARSE_INCOMPLETE when the empty line has not arrived yet and len <
@@ -34,6 +48,14 @@ struct http_request {
  */
 int	 http_request_parse(const uint8_t *p, size_t len, size_t max_header,
 	    struct http_request *req);
+/*
+ * The same, for a request that arrives in pieces: each call parses only
+ * the lines completed since the last one (st), so a request sent one byte
+ * at a time costs the same as one sent whole. Once it returns anything but
+ * HTTP_PARSE_INCOMPLETE, st is spent.
+ */
+int	 http_request_resume(const uint8_t *p, size_t len, size_t max_header,
+	    struct http_parse *st, struct http_request *req);
 
 /*
  * Decode the value of a Proxy-Authorization header ("Basic <b64>") into

@@ -15,17 +15,57 @@
 #define MAXHDR	8192
 
 /* An exactly sized heap copy, so ASan sees any read past len. */
-static int
-parse_n(const void *s, size_t n, size_t max, struct http_request *req)
+static uint8_t *
+copy_n(const void *s, size_t n)
 {
 	uint8_t	*p;
-	int	 r;
 
 	p = malloc(n == 0 ? 1 : n);
 	assert_non_null(p);
 	memcpy(p, s, n);
+	return p;
+}
+
+/*
+ * The same bytes arriving one at a time, as a client that sends one byte
+ * per TLS record makes them: http_request_resume() on each longer prefix
+ * must end as one parse of them all does.
+ */
+static void
+resume_agrees(const void *s, size_t n, size_t max, int r,
+    const struct http_request *whole)
+{
+	struct http_parse	 st;
+	struct http_request	 req;
+	uint8_t			*p;
+	size_t			 k;
+	int			 got = HTTP_PARSE_INCOMPLETE;
+
+	memset(&st, 0, sizeof(st));
+	for (k = 1; k <= n && got == HTTP_PARSE_INCOMPLETE; k++) {
+		p = copy_n(s, k);
+		got = http_request_resume(p, k, max, &st, &req);
+		free(p);
+	}
+	if (n == 0)
+		got = http_request_resume(s, 0, max, &st, &req);
+	if (got != r) {
+		print_error("request \"%.*s\" in pieces: got %d, whole %d\n",
+		    (int)n, (const char *)s, got, r);
+		fail();
+	}
+	assert_memory_equal(&req, whole, sizeof(req));
+}
+
+static int
+parse_n(const void *s, size_t n, size_t max, struct http_request *req)
+{
+	uint8_t	*p = copy_n(s, n);
+	int	 r;
+
 	r = http_request_parse(p, n, max, req);
 	free(p);
+	resume_agrees(s, n, max, r, req);
 	return r;
 }
 
