@@ -158,7 +158,7 @@ backend_addrs(const struct config *cfg, const struct policy *pol,
 	name[len] = '\0';
 	if (auth_dns_numeric(name, port, res))
 		return AUTH_ALLOW;
-	if (!policy_lookup_needed(pol, subject, host, port, &pv)) {
+	if (!policy_lookup_needed(pol, subject, host, port, 0, &pv)) {
 		snprintf(rule, TG_RULE_NAME_SIZE, "%s", pv.rule);
 		snprintf(reason, reasonlen, "denied by policy (not resolved)");
 		return AUTH_POLICY_DENY;

@@ -107,12 +107,13 @@ int		 policy_check_tunnel(const struct policy *,
 /*
  * Before host is resolved: true if some address it could resolve to might
  * be allowed (an allow rule for this subject and port names host, or has
- * networks, before any deny rule naming host). Otherwise false, and v is
- * the verdict every address would get.
+ * networks and its window open at now, Unix seconds, 0 for the clock's,
+ * before any deny rule naming host). Otherwise false, and v is the verdict
+ * every address would get.
  */
 bool		 policy_lookup_needed(const struct policy *,
 		    const struct policy_subject *, const char *host,
-		    uint16_t port, struct policy_verdict *v);
+		    uint16_t port, int64_t now, struct policy_verdict *v);
 /*
  * Whether some rule names group: only such a group can change a verdict
  * (an account re-check reports just these).

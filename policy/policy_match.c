@@ -340,16 +340,19 @@ policy_check(const struct policy *p, const struct policy_subject *subj,
 /*
  * Walks the rules as policy_check() would for an address not yet known: a
  * rule that names host decides whatever the address, a rule with networks
- * might match, and deny rules with networks only cannot make an allow.
+ * might match, and deny rules with networks only cannot make an allow; nor
+ * can an allow rule outside its window, or its networks would let a user
+ * have any name looked up out of hours.
  */
 bool
 policy_lookup_needed(const struct policy *p, const struct policy_subject *subj,
-    const char *host, uint16_t port, struct policy_verdict *v)
+    const char *host, uint16_t port, int64_t now, struct policy_verdict *v)
 {
 	const struct policy_target	 t = { .host = host, .port = port };
 	const struct policy_rule	*r;
 	struct policy_probe		 pr;
 	size_t				 i;
+	int64_t				 ends;
 
 	v->action = POLICY_DENY;
 	v->rule = POLICY_DEFAULT_RULE;
@@ -357,6 +360,8 @@ policy_lookup_needed(const struct policy *p, const struct policy_subject *subj,
 	if (p == NULL || subj == NULL)
 		return false;
 	policy_probe_init(&pr, subj, &t);
+	if (now == 0)
+		now = (int64_t)time(NULL);
 	for (i = 0; i < p->n_rules; i++) {
 		r = &p->rules[i];
 		if (!policy_port_match(p, r, port) ||
@@ -368,7 +373,9 @@ policy_lookup_needed(const struct policy *p, const struct policy_subject *subj,
 			v->rule = p->pool + r->name;
 			return false;
 		}
-		if (r->action == POLICY_ALLOW && r->net4.n + r->net6.n > 0)
+		if (r->action == POLICY_ALLOW && r->net4.n + r->net6.n > 0 &&
+		    (!r->has_window || policy_rule_window_open(p, i, now,
+		    &ends)))
 			return true;
 	}
 	return false;

@@ -233,7 +233,8 @@ explain_addrs(const struct explain *e, const struct policy_subject *subj,
 		printf("  %s: an address, not looked up\n", e->host);
 		return 0;
 	}
-	if (!policy_lookup_needed(e->policy, subj, e->host, e->port, &v)) {
+	if (!policy_lookup_needed(e->policy, subj, e->host, e->port, 0,
+	    &v)) {
 		printf("  %s: not looked up, no rule could allow it: ",
 		    e->host);
 		explain_rule(e, &v);

@@ -81,7 +81,7 @@ probe_name(const struct policy *p, const char *user, const char *host,
 	bool				 needed;
 	size_t				 i;
 
-	needed = policy_lookup_needed(p, &subj, host, port, &pre);
+	needed = policy_lookup_needed(p, &subj, host, port, FUZZ_NOW, &pre);
 	if (!needed)
 		check(pre.action == POLICY_DENY && pre.rule != NULL);
 	for (i = 0; i < sizeof(sas) / sizeof(sas[0]); i++) {

@@ -2,8 +2,10 @@
 the user, as fully qualified names (tg_env's silent name server on
 127.0.0.1:53 records every name it is asked; it never answers)."""
 
+import datetime
 import socket
 import time
+import zoneinfo
 
 import harness as h
 import handoff_fixtures as hf
@@ -40,6 +42,26 @@ def test_name_no_rule_could_allow_is_never_looked_up(gateway, env):
     time.sleep(0.3)
     assert not _asked(env, "exfil-7f3a.example") and not _asked(env, "exfil-91c2.example"), \
         env.dns.names
+
+
+def test_a_network_rule_outside_its_window_has_no_name_looked_up(make_gateway, env):
+    """bob's only rule allows 10.0.0.0/8 tomorrow: today no name can be
+    allowed him, so none he asks for is looked up (before, any was)."""
+    zone = "America/New_York"
+    tomorrow = (datetime.datetime.now(zoneinfo.ZoneInfo(zone))
+                + datetime.timedelta(days=1)).strftime("%a").lower()
+    gw = make_gateway("window-dns", policy=f"""version = 1;
+rules = (
+	{{ name = "bob-tomorrow"; action = "allow"; users = ["bob"];
+	  hosts = ["10.0.0.0/8"]; ports = ["*"];
+	  window = {{ days = [ "{tomorrow}" ]; hours = "00:00-24:00"; tz = "{zone}"; }}; }}
+);
+""")
+    resp, event = _decision(gw, "exfil-5e1b.example:22", "bob")
+    assert_error(resp, 403)
+    assert event["reason"] == REASON_NOT_RESOLVED, event
+    time.sleep(0.3)
+    assert not _asked(env, "exfil-5e1b.example"), env.dns.names
 
 
 def test_name_a_network_rule_could_allow_is_looked_up(gateway, env):

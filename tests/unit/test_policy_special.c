@@ -290,7 +290,7 @@ lookup(const struct policy *p, const char *user, const char *const *groups,
 	struct policy_subject	 subj = { user, groups, n_groups };
 	struct policy_verdict	 v = { POLICY_ALLOW, NULL, false };
 
-	if (policy_lookup_needed(p, &subj, host, port, &v))
+	if (policy_lookup_needed(p, &subj, host, port, 0, &v))
 		return "lookup";
 	assert_int_equal(v.action, POLICY_DENY);
 	snprintf(out, sizeof(out), "deny:%s", v.rule);
