@@ -91,6 +91,14 @@ def port_holders(gw, client_port):
     return holders(gw, inode) if inode else []
 
 
+def with_connections(gw, limit):
+    """gw's configuration with limits.connections = limit: each gate and
+    each relay worker's capacity (start gw afterwards)."""
+    text = gw.config_text()
+    assert "connections = 10000;" in text, "the harness's config template changed"
+    gw.conf.write_text(text.replace("connections = 10000;", f"connections = {limit};"))
+
+
 def settle_loads():
     """Let the master's relay loads reach every gate worker before the next
     tunnel: it sends them at most every 100 ms, and on a 2-core machine that

@@ -28,11 +28,6 @@ RELAY_COUNT_SLACK = 1024
 DEADLINE_AT = 24
 
 
-def _with_connections(gw, limit):
-    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
-                                                f"connections = {limit};"))
-
-
 def _family(gw):
     """{pid: start time} of the master and every child."""
     return hf.start_times([gw.proc.pid] + gw.children())
@@ -82,7 +77,7 @@ def test_more_open_records_than_limits_connections_kill_the_gate_worker(
     own socket), so that only the count is wrong."""
     limit = 4
     gw = make_gateway("limits-opens", start=False)
-    _with_connections(gw, limit)
+    hf.with_connections(gw, limit)
     gw.start()
     gate, start, sock = _ctl_of_a_gate(gw)
     before = _family(gw)
@@ -131,7 +126,7 @@ def test_reports_of_handoffs_of_made_up_tunnels_count_for_no_relay_worker(
     limit = 4
     most = 2 * limit + RELAY_COUNT_SLACK
     gw = make_gateway("limits-handoffs", start=False)
-    _with_connections(gw, limit)
+    hf.with_connections(gw, limit)
     gw.start()
     relays = hf.start_times(hf.relay_pids(gw, 2))
     gate, start, sock = _ctl_of_a_gate(gw)
@@ -337,7 +332,7 @@ def test_a_relay_worker_adopts_no_more_tunnels_than_limits_connections(make_gate
     worker's own bound and not a race with the master."""
     limit, extra = 3, 6
     gw = make_gateway("limits-adopt", start=False)
-    _with_connections(gw, limit)
+    hf.with_connections(gw, limit)
     gw.start()
     relay = hf.relay_pids(gw, 2)[0]
     start = hf.start_time(relay)
@@ -406,7 +401,7 @@ def test_a_flood_of_refused_handoffs_gets_no_relay_worker_killed(make_gateway, b
     record names it, and the honest tunnel still echoes."""
     seconds = 4
     gw = make_gateway("limits-refused-flood", gate=1, start=False)
-    _with_connections(gw, 1)
+    hf.with_connections(gw, 1)
     gw.start()
     relay = pf.by_slot(gw, hf.relay_pids(gw, 2))[0]
     start = hf.start_time(relay)

@@ -76,8 +76,7 @@ def test_closing_another_relay_workers_tunnel_changes_nothing(make_gateway, back
     stays in its gate worker (a lowered count would have handed it off), and
     the tunnel's own relay worker writes its one close line."""
     gw = make_gateway("relay-close-forged", start=False)
-    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
-                                                "connections = 1;"))
+    hf.with_connections(gw, 1)
     gw.start()
     starts = hf.start_times(hf.relay_pids(gw, 2))
     first = gw.tunnel(f"backend.test:{backends.echo.port}")
@@ -154,8 +153,7 @@ def test_a_gate_workers_report_on_a_tunnel_it_does_not_hold_kills_it(make_gatewa
     relay worker, the next tunnel goes to the other relay worker and the
     one after stays in its gate worker."""
     gw = make_gateway(f"relay-report-not-held-{int(failed)}", gate=1, start=False)
-    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
-                                                "connections = 1;"))
+    hf.with_connections(gw, 1)
     gw.start()
     slots = pf.by_slot(gw, hf.relay_pids(gw, 2))
     gate = gw.wait_children("tg-gate", 1)[0]

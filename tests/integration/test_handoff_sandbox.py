@@ -102,9 +102,7 @@ def test_tunnels_stay_in_gate_workers_while_every_relay_worker_is_full(make_gate
     relay worker, the fifth and sixth tunnels stay with their gate worker
     and work all the same."""
     gw = make_gateway("handoff-full", start=False)
-    text = gw.config_text()
-    assert "connections = 10000;" in text
-    gw.conf.write_text(text.replace("connections = 10000;", "connections = 2;"))
+    hf.with_connections(gw, 2)
     gw.start()
     opened, where = [], []
     try:
