@@ -430,6 +430,69 @@ def test_a_flood_of_refused_handoffs_gets_no_relay_worker_killed(make_gateway, b
 
 
 REFUSED_AUDITS_PER_SEC = 10     # src/gate/gate_conn.h
+# src/worker/handoff.c: handoffs a relay worker takes in one wake-up.
+HANDOFF_RECEIVE_BATCH = 64
+# src/master/tunnels.c: the master's close of a handoff refused unaudited.
+NOT_ADOPTED = "handoff: refused by the relay worker"
+
+
+def _early_in_a_second():
+    """Until CLOCK_MONOTONIC, which refusal_audit_take() counts seconds of,
+    has just begun a second: what follows at once falls in that second."""
+    while time.monotonic() % 1 > 0.3:
+        time.sleep(0.01)
+
+
+def test_an_honest_tunnel_refused_unaudited_in_a_flood_gets_the_masters_close(
+        make_gateway, backends):
+    """A compromised gate worker fills the one relay worker (room for one
+    tunnel) with a handoff the master never heard of, then floods it with
+    more, each refused, past REFUSED_AUDITS_PER_SEC; an honest client's
+    tunnel, reported to the master and handed to the same socket (all gate
+    workers share it; there is one here), comes next. The relay worker is held in a ptrace stop while they queue, then
+    takes them in one wake-up: the honest handoff is refused, without a
+    record. The master, which doubts every handoff until its relay worker
+    reports it, finds it neither reported nor queued after
+    TUNNEL_ADOPT_GRACE_MS and writes its one close."""
+    flood = HANDOFF_RECEIVE_BATCH - 2
+    gw = make_gateway("limits-refused-unaudited", gate=1, relay=1, start=False)
+    hf.with_connections(gw, 1)
+    gw.start()
+    relay, = hf.relay_pids(gw, 1)
+    start = hf.start_time(relay)
+    gate, = gw.wait_children("tg-gate", 1)
+    # The relay worker pumps the first handoff's sockets: ours stay open.
+    pairs = [socket.socketpair() for _ in range(2)]
+    try:
+        held = pf.Held(relay)
+        try:
+            with pf.steal(gate, pf.handoff_socket(gate, relay)) as sock:
+                for tunnel in [pf.marker_id()] + [pf.marker_id()] * flood:
+                    assert pf.send(sock, pf.handoff_msg(tunnel),
+                                   [theirs.fileno() for _, theirs in pairs])
+            honest = gw.tunnel(f"backend.test:{backends.echo.port}")
+            h.wait_for(lambda: not hf.port_holders(gw, honest.local_port), 10,
+                       "the honest tunnel to wait in the relay worker's queue")
+            _early_in_a_second()
+        finally:
+            held.release()
+        with honest:
+            address = honest.client_address
+            assert honest.recv(timeout=10) == b"", "the full relay worker adopted it"
+    finally:
+        for pair in pairs:
+            for s in pair:
+                s.close()
+    tunnel = gw.wait_audit(event="open", client=address)["tunnel"]
+    close = gw.wait_audit(event="close", client=address, timeout=20)
+    assert (close["role"], close["closed_by"], close["reason"]) == (
+        "master", "error", NOT_ADOPTED), close
+    closes = [e for e in gw.audit_events() if e["event"] == "close"
+              and e["tunnel"] == tunnel]
+    assert closes == [close], closes
+    assert tunnel not in _status_ids(gw)
+    assert hf.process_alive(relay, start)
+    assert not pf.violations_about(gw, relay)
 
 
 def test_a_flood_of_malformed_handoffs_is_logged_at_a_bounded_rate(make_gateway):
