@@ -255,6 +255,55 @@ def test_killed_relay_worker_is_restarted_and_takes_new_tunnels(make_gateway, ba
                 c.close()
 
 
+def test_handoffs_queued_for_a_killed_relay_worker_count_in_its_successors_load(
+        make_gateway, backends):
+    """With room for two tunnels, two are handed to the one relay worker
+    while it is held in a ptrace stop (the master does not see it), and it
+    is killed with both still queued. Its successor adopts them from the
+    shared socket and they echo. The master counts them for the successor
+    (src/master/relaypool.c, orphans), so the gate worker keeps the third
+    tunnel; counted as none, it was handed off and the successor, full,
+    refused it. Once one of them closes, the next new tunnel goes to the
+    relay worker again."""
+    target = f"backend.test:{backends.echo.port}"
+    gw = make_gateway("handoff-orphans", gate=1, relay=1, start=False)
+    hf.with_connections(gw, 2)
+    gw.start()
+    victim, = hf.relay_pids(gw, 1)
+    queued = []
+    try:
+        held = pf.Held(victim)
+        try:
+            for _ in range(2):
+                queued.append(gw.tunnel(target))
+                h.wait_for(lambda: not hf.port_holders(gw, queued[-1].local_port), 10,
+                           "the tunnel to wait in the relay worker's queue")
+            os.kill(victim, signal.SIGKILL)
+            h.wait_for(held.reap, 10, f"relay worker {victim} to die")
+        finally:
+            held.release()
+        successor, = gw.wait_children("tg-relay", 1, timeout=30, exclude=(victim,))
+        for c in queued:
+            assert hf.wait_held_by_relay(gw, c.local_port) == successor
+            h.echo_round_trip(c)
+        hf.settle_loads()
+        with gw.tunnel(target) as c:
+            h.echo_round_trip(c)
+            assert [comm for _, comm in hf.port_holders(gw, c.local_port)] == ["tg-gate"]
+        gone = queued.pop()
+        address = gone.client_address
+        gone.close()
+        gw.wait_audit(event="close", client=address)
+        hf.settle_loads()
+        with gw.tunnel(target) as c:
+            h.echo_round_trip(c)
+            assert hf.wait_held_by_relay(gw, c.local_port) == successor
+        h.echo_round_trip(queued[0])
+    finally:
+        for c in queued:
+            c.close()
+
+
 def test_tunnels_of_a_killed_relay_worker_get_audit_close_records(make_gateway, backends):
     gw = make_gateway("handoff-kill-relay-audit")
     with gw.tunnel(f"backend.test:{backends.echo.port}") as c:
