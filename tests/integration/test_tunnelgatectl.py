@@ -5,6 +5,7 @@ the backend and the audit reason admin_kill with the asking uid; the
 control socket serves root only and answers malformed requests with a
 refusal, never a crash."""
 
+import errno
 import json
 import os
 import socket
@@ -16,6 +17,8 @@ import pytest
 
 import harness as h
 import handoff_fixtures as hf
+import proto_fixtures as pf
+import tg_attacker as ta
 from tg_env import daemon_path, scaled
 
 NOBODY = 65534
@@ -103,6 +106,53 @@ def test_kill_in_a_gate_worker(make_gateway, tracking):
         ctl(gw, "kill", tid, check=0)
         close = _assert_killed(gw, tracking, victim, link, tid)
         assert close["role"] == "gate", close
+
+
+def _fill_queue(gate, fd):
+    """The relay worker's handoff queue full, as one that fell behind leaves
+    it (with junk it will drop), through the gate worker's own end."""
+    with pf.steal(gate, fd) as sock:
+        for size in (32768, 1):
+            while pf.send(sock, bytes(size)):
+                pass
+
+
+def test_a_kill_that_meets_a_failed_handoff_ends_the_tunnel_in_the_gate_worker(
+        make_gateway, tracking):
+    """The master hears of a handoff (CTL_HANDOFF), then of a kill of that
+    tunnel, which it sends to the relay worker, then that the handoff
+    failed (the relay worker's queue was full): the relay worker never had
+    the tunnel, and the gate worker that kept it must be told. Acted out
+    with the relay worker held (ptrace) and its queue full, and the gate
+    worker stopped at the send of the handoff (tg_attacker.SyscallStop)
+    while the kill is asked for. The master tells the gate worker at the
+    failure report (tunnels_handoff), and would at its next report of the
+    tunnel's bytes (tunnels_stats) otherwise: this shows the kill is not
+    lost, not which of the two carries it."""
+    gw = make_gateway("ctl-kill-failed-handoff", gate=1, relay=1)
+    gate, = gw.wait_children("tg-gate", 1)
+    relay, = hf.relay_pids(gw, 1)
+    fd = pf.handoff_socket(gate, relay)
+    while not tracking.peers.empty():
+        tracking.peers.get_nowait()
+    held = pf.Held(relay)
+    try:
+        _fill_queue(gate, fd)
+        c = gw.client()
+        with ta.SyscallStop(gate, "sendmsg", fd) as stop:
+            c.send(h.connect_request(f"backend.test:{tracking.port}"))
+            assert stop.wait(scaled(10)), "the gate worker did not hand the tunnel off"
+            tid = tunnel_id(gw, c)
+            h.wait_for(lambda: [r["role"] for r in status(gw) if r["tunnel"] == tid] ==
+                       ["relay"], 10, "the master to hear of the handoff")
+            assert "1 tunnels closing" in ctl(gw, "kill", tid, check=0).stdout
+        assert stop.result == -errno.EAGAIN, stop.result
+    finally:
+        held.release()
+    with c:
+        assert c.read_head().status == 200
+        close = _assert_killed(gw, tracking, c, tracking.next_peer(), tid)
+    assert close["role"] == "gate", close
 
 
 def test_kill_by_user_target_and_client(make_gateway, backends, tracking):

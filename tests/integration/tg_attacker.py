@@ -8,6 +8,8 @@ code could do:
   the instruction pointer at a `syscall` instruction in the worker's own text,
   single-step, restore), so the worker's namespaces, credentials and seccomp
   filter apply to it.
+And one for races: SyscallStop holds an honest worker just before one of
+its own system calls, as the scheduler could, while the test acts.
 Standard library only; x86_64.
 """
 
@@ -19,6 +21,7 @@ import signal
 import socket
 import struct
 import subprocess
+import time
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
@@ -46,6 +49,10 @@ PTRACE_PEEKDATA, PTRACE_POKEDATA = 2, 5
 PTRACE_GETREGS, PTRACE_SETREGS = 12, 13
 PTRACE_SINGLESTEP, PTRACE_DETACH = 9, 17
 PTRACE_SEIZE, PTRACE_INTERRUPT = 0x4206, 0x4207
+PTRACE_SYSCALL, PTRACE_GET_SYSCALL_INFO = 24, 0x420E
+PTRACE_O_TRACESYSGOOD = 1
+PTRACE_SYSCALL_INFO_ENTRY, PTRACE_SYSCALL_INFO_EXIT = 1, 2
+_WALL = 0x40000000     # waitpid: any child, traced or not
 
 
 def steal_fd(pid, fd):
@@ -152,14 +159,12 @@ def _syscall_insn(pid):
     raise RuntimeError(f"no syscall instruction found in {pid}")
 
 
-class Injector:
-    """ptrace-attached to pid for the duration of a `with` block."""
+class _Traced:
+    """A worker the caller traces with ptrace."""
 
     def __init__(self, pid):
         self.pid = pid
-        self.saved = _Regs()
-        self.insn = None
-        self.died = None   # the wait status if the worker died of a call
+        self.died = None   # the wait status if the worker died meanwhile
 
     def _ptrace(self, req, addr=0, data=0):
         ctypes.set_errno(0)
@@ -171,21 +176,34 @@ class Injector:
 
     def _wait_stop(self):
         """None at a ptrace stop; the wait status if the worker is gone."""
-        _, status = os.waitpid(self.pid, 0x40000000)  # __WALL
+        _, status = os.waitpid(self.pid, _WALL)
         return None if os.WIFSTOPPED(status) else status
 
     def _stop_signal(self):
-        _, status = os.waitpid(self.pid, 0x40000000)
+        _, status = os.waitpid(self.pid, _WALL)
         if not os.WIFSTOPPED(status):
             return None, status
         return os.WSTOPSIG(status), status
 
-    def __enter__(self):
-        self.insn = _syscall_insn(self.pid)
-        self._ptrace(PTRACE_SEIZE)
+    def _attach(self, options=0):
+        """Attached, and the worker in a ptrace stop."""
+        self._ptrace(PTRACE_SEIZE, 0, options)
         self._ptrace(PTRACE_INTERRUPT)
         if self._wait_stop() is not None:
             raise RuntimeError(f"{self.pid} ended while attaching")
+
+
+class Injector(_Traced):
+    """ptrace-attached to pid for the duration of a `with` block."""
+
+    def __init__(self, pid):
+        super().__init__(pid)
+        self.saved = _Regs()
+        self.insn = None
+
+    def __enter__(self):
+        self.insn = _syscall_insn(self.pid)
+        self._attach()
         self._ptrace(PTRACE_GETREGS, 0, ctypes.addressof(self.saved))
         return self
 
@@ -244,6 +262,76 @@ class Injector:
         self._ptrace(PTRACE_GETREGS, 0, ctypes.addressof(out))
         r = out.rax
         return r - (1 << 64) if r >= 1 << 63 else r
+
+
+class _SyscallInfo(ctypes.Structure):
+    """struct ptrace_syscall_info: at an entry, nr and args; at an exit,
+    the result in nr's place."""
+    _fields_ = [("op", ctypes.c_uint8), ("pad", ctypes.c_uint8 * 3),
+                ("arch", ctypes.c_uint32), ("ip", ctypes.c_uint64),
+                ("sp", ctypes.c_uint64), ("nr", ctypes.c_uint64),
+                ("args", ctypes.c_uint64 * 6), ("more", ctypes.c_uint8 * 8)]
+
+
+class SyscallStop(_Traced):
+    """A worker run one system call at a time (PTRACE_SYSCALL) until it
+    enters system call `name` on descriptor fd, and held there, before the
+    call, until the `with` block ends; then the call runs, and result holds
+    what it returned (a negative errno on failure). It stands in for the
+    scheduler stopping the worker at that point."""
+
+    def __init__(self, pid, name, fd):
+        super().__init__(pid)
+        self.nr, self.fd = NR[name], fd
+        self.at_call = False
+        self.result = None
+
+    def __enter__(self):
+        self._attach(PTRACE_O_TRACESYSGOOD)
+        return self
+
+    def __exit__(self, *exc):
+        if self.at_call:
+            self._step(lambda info: info.op == PTRACE_SYSCALL_INFO_EXIT, 10)
+            self.result = ctypes.c_int64(self._info().nr).value
+        elif self.died is None:
+            self._ptrace(PTRACE_INTERRUPT)
+            self._wait_stop()
+        if self.died is None:
+            self._ptrace(PTRACE_DETACH)
+        return False
+
+    def _info(self):
+        info = _SyscallInfo()
+        self._ptrace(PTRACE_GET_SYSCALL_INFO, ctypes.sizeof(info), ctypes.addressof(info))
+        return info
+
+    def _step(self, found, timeout):
+        """Run the worker to the next system call stop found(info) is true
+        of; False, still running, after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        sig = 0
+        while True:
+            self._ptrace(PTRACE_SYSCALL, 0, sig)
+            while (stopped := os.waitpid(self.pid, os.WNOHANG | _WALL))[0] == 0:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.0005)
+            if not os.WIFSTOPPED(status := stopped[1]):
+                self.died = status
+                raise RuntimeError(f"{self.pid} ended before the call")
+            stop = os.WSTOPSIG(status)
+            if stop == signal.SIGTRAP | 0x80 and found(self._info()):
+                return True
+            # A signal is passed on; ptrace's own stops are not.
+            sig = 0 if stop in (signal.SIGTRAP, signal.SIGTRAP | 0x80) or \
+                status >> 16 else stop
+
+    def wait(self, timeout):
+        """Run the worker until it is at the call; False after timeout s."""
+        self.at_call = self._step(lambda info: info.op == PTRACE_SYSCALL_INFO_ENTRY and
+                                  info.nr == self.nr and info.args[0] == self.fd, timeout)
+        return self.at_call
 
 
 def sockaddr_in(host, port):
