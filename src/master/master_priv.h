@@ -78,7 +78,7 @@ struct relay_slot {
 	struct slot		 s;
 	int			 send_end, recv_end;
 	struct tunnelset	 live;		/* handed off, not closed */
-	/* The previous process's: one may adopt what it left queued. */
+	/* Its predecessors': one may adopt what they left queued. */
 	struct tunnelset	 orphans;
 };
 

@@ -109,8 +109,11 @@ relays_child_died(struct child *c)
 {
 	struct relay_slot	*r = &m.relays[c->slot];
 
-	/* Its tunnels died with it, but its successor adopts any still queued. */
-	tunnelset_move(&r->orphans, &r->live);
+	/*
+	 * Its tunnels died with it, but its successor adopts any still queued,
+	 * and those a predecessor left that it died before reading.
+	 */
+	tunnelset_merge(&r->orphans, &r->live);
 	if (m.stopping) {
 		r->s.pid = 0;
 		return;

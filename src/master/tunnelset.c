@@ -61,7 +61,8 @@ tunnelset_clear(struct tunnelset *s)
 	s->n = 0;
 }
 
-void
+/* dst gets what src holds, its own ids dropped; src is left empty. */
+static void
 tunnelset_move(struct tunnelset *dst, struct tunnelset *src)
 {
 	tunnelset_clear(dst);
@@ -95,4 +96,17 @@ tunnelset_filter(struct tunnelset *s, bool (*keep)(uint64_t, void *),
 
 	twalk_r(s->root, tunnelset_filter_node, &f);
 	tunnelset_move(s, &f.kept);
+}
+
+static bool
+tunnelset_give(uint64_t id, void *dst)
+{
+	(void)tunnelset_add(dst, id);
+	return false;
+}
+
+void
+tunnelset_merge(struct tunnelset *dst, struct tunnelset *src)
+{
+	tunnelset_filter(src, tunnelset_give, dst);
 }

@@ -22,8 +22,8 @@ int	 tunnelset_add(struct tunnelset *, uint64_t id);
 int	 tunnelset_remove(struct tunnelset *, uint64_t id);
 bool	 tunnelset_has(const struct tunnelset *, uint64_t id);
 void	 tunnelset_clear(struct tunnelset *);
-/* dst gets what src holds (dst's old ids are dropped); src is left empty. */
-void	 tunnelset_move(struct tunnelset *dst, struct tunnelset *src);
+/* dst gets what src holds as well (each id once); src is left empty. */
+void	 tunnelset_merge(struct tunnelset *dst, struct tunnelset *src);
 /* Drops every id for which keep() says false. */
 void	 tunnelset_filter(struct tunnelset *,
 	    bool (*keep)(uint64_t id, void *arg), void *arg);

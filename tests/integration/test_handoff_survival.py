@@ -5,11 +5,14 @@ tunnels right after their 200; and a killed relay worker takes only its own
 tunnels down and is replaced."""
 
 import os
+import re
 import signal
 import socket
 import struct
 import threading
 import time
+
+import pytest
 
 import harness as h
 import handoff_fixtures as hf
@@ -255,19 +258,31 @@ def test_killed_relay_worker_is_restarted_and_takes_new_tunnels(make_gateway, ba
                 c.close()
 
 
+def _own_chroot(gw):
+    """gw's privsep.chroot made a directory of its own (gw not started)."""
+    chroot = gw.dir / "chroot"
+    chroot.mkdir(mode=0o755)
+    gw.conf.write_text(gw.conf.read_text().replace(f'chroot = "{gw.env.chroot}";',
+                                                   f'chroot = "{chroot}";'))
+    return chroot
+
+
+@pytest.mark.parametrize("failed", [0, 1])
 def test_handoffs_queued_for_a_killed_relay_worker_count_in_its_successors_load(
-        make_gateway, backends):
+        make_gateway, backends, failed):
     """With room for two tunnels, two are handed to the one relay worker
     while it is held in a ptrace stop (the master does not see it), and it
-    is killed with both still queued. Its successor adopts them from the
-    shared socket and they echo. The master counts them for the successor
-    (src/master/relaypool.c, orphans), so the gate worker keeps the third
-    tunnel; counted as none, it was handed off and the successor, full,
-    refused it. Once one of them closes, the next new tunnel goes to the
-    relay worker again."""
+    is killed with both still queued; `failed` successors then die before
+    they read them (their chroot is gone), as any could. The successor
+    adopts them from the shared socket and they echo. The master counts
+    them for it (src/master/relaypool.c, orphans), so the gate worker keeps
+    the third tunnel; counted as none, it was handed off and the successor,
+    full, refused it. Once one of them closes, its close record is written
+    and the next new tunnel goes to the relay worker again."""
     target = f"backend.test:{backends.echo.port}"
-    gw = make_gateway("handoff-orphans", gate=1, relay=1, start=False)
+    gw = make_gateway(f"handoff-orphans-{failed}", gate=1, relay=1, start=False)
     hf.with_connections(gw, 2)
+    chroot = _own_chroot(gw)
     gw.start()
     victim, = hf.relay_pids(gw, 1)
     queued = []
@@ -278,11 +293,19 @@ def test_handoffs_queued_for_a_killed_relay_worker_count_in_its_successors_load(
                 queued.append(gw.tunnel(target))
                 h.wait_for(lambda: not hf.port_holders(gw, queued[-1].local_port), 10,
                            "the tunnel to wait in the relay worker's queue")
+            if failed:
+                chroot.rename(chroot.with_name("away"))
             os.kill(victim, signal.SIGKILL)
             h.wait_for(held.reap, 10, f"relay worker {victim} to die")
+            h.wait_for(lambda: len(re.findall(r"relay worker \d+ exited with status",
+                                              gw.stderr_text())) >= failed, 20,
+                       f"{failed} successors to fail")
         finally:
             held.release()
-        successor, = gw.wait_children("tg-relay", 1, timeout=30, exclude=(victim,))
+            if failed:
+                chroot.with_name("away").rename(chroot)
+        successor = hf.wait_held_by_relay(gw, queued[0].local_port, timeout=30)
+        assert successor != victim
         for c in queued:
             assert hf.wait_held_by_relay(gw, c.local_port) == successor
             h.echo_round_trip(c)
@@ -293,7 +316,8 @@ def test_handoffs_queued_for_a_killed_relay_worker_count_in_its_successors_load(
         gone = queued.pop()
         address = gone.client_address
         gone.close()
-        gw.wait_audit(event="close", client=address)
+        close = gw.wait_audit(event="close", client=address)
+        assert (close["role"], close["pid"]) == ("relay", successor), close
         hf.settle_loads()
         with gw.tunnel(target) as c:
             h.echo_round_trip(c)

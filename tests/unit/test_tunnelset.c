@@ -1,6 +1,6 @@
 /*
  * The master's count of one relay worker's tunnels: ids in and out exactly
- * once, a move hands the set over whole, and ids an attacker picks to be
+ * once, a merge keeps both sets' ids, and ids an attacker picks to be
  * as unfavourable as possible (sorted, clustered) cost no more than random
  * ones.
  */
@@ -36,21 +36,25 @@ test_ids_go_in_and_out_once(void **state)
 }
 
 static void
-test_move_hands_the_set_over(void **state)
+test_merge_keeps_both_sets(void **state)
 {
 	struct tunnelset	 live = { 0 }, orphans = { 0 };
 
 	(void)state;
 	assert_int_equal(tunnelset_add(&orphans, 1), 0);
+	assert_int_equal(tunnelset_add(&orphans, 2), 0);
 	assert_int_equal(tunnelset_add(&live, 2), 0);
 	assert_int_equal(tunnelset_add(&live, 3), 0);
-	tunnelset_move(&orphans, &live);
+	tunnelset_merge(&orphans, &live);
 	assert_int_equal(live.n, 0);
-	assert_int_equal(orphans.n, 2);
-	assert_int_equal(tunnelset_remove(&orphans, 1), -1);
+	assert_int_equal(orphans.n, 3);
+	assert_int_equal(tunnelset_remove(&orphans, 1), 0);
+	assert_int_equal(tunnelset_remove(&orphans, 2), 0);
 	assert_int_equal(tunnelset_remove(&orphans, 3), 0);
+	assert_int_equal(orphans.n, 0);
 	assert_int_equal(tunnelset_add(&live, 3), 0);
-	tunnelset_clear(&live);
+	tunnelset_merge(&orphans, &live);
+	assert_true(tunnelset_has(&orphans, 3) && live.n == 0);
 	tunnelset_clear(&orphans);
 }
 
@@ -127,7 +131,7 @@ main(void)
 {
 	const struct CMUnitTest	 tests[] = {
 		cmocka_unit_test(test_ids_go_in_and_out_once),
-		cmocka_unit_test(test_move_hands_the_set_over),
+		cmocka_unit_test(test_merge_keeps_both_sets),
 		cmocka_unit_test(test_filter_keeps_what_it_is_told_and_asks_once_each),
 		cmocka_unit_test(test_chosen_ids_cost_no_more_than_random_ones),
 	};
