@@ -114,6 +114,7 @@ FUZZ_LIB_SRCS := src/common/buf.c src/common/netaddr.c src/gate/http_request.c s
 		 auth/auth_cert_chain.c src/key/key_proto.c src/key/key_sign.c \
 		 src/common/tls_error.c \
 		 src/master/audit_chain.c src/common/audit_read.c src/common/audit_parse.c \
+		 src/common/utf8.c \
 		 src/metrics/metrics_http.c
 
 FUZZ_LIB_OBJS := $(FUZZ_LIB_SRCS:%.c=build-fuzz/obj/%.o)

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "audit_read.h"
+#include "utf8.h"
 
 enum akind { A_STR, A_NUM };
 
@@ -118,6 +119,25 @@ jp_unicode(struct jp *j)
 	return 0;
 }
 
+/*
+ * The rest of the UTF-8 sequence whose first byte was just read: tunnelgated
+ * writes invalid UTF-8 as U+FFFD, so a line holding any is not its own.
+ */
+static int
+jp_utf8(struct jp *j)
+{
+	const unsigned char	*u = (const unsigned char *)j->p - 1;
+	uint32_t		 cp;
+	size_t			 n = utf8_decode(u, (size_t)(j->end - j->p) + 1, &cp);
+
+	if (n == 0)
+		return jp_fail(j, "not UTF-8");
+	memcpy(j->out, u, n);
+	j->out += n;
+	j->p += n - 1;
+	return 0;
+}
+
 /* A string at j->p (its opening quote) into scratch; *s points at it. */
 static int
 jp_string(struct jp *j, const char **s)
@@ -134,6 +154,11 @@ jp_string(struct jp *j, const char **s)
 
 		if (c < 0x20)
 			return jp_fail(j, "control character in a string");
+		if (c >= 0x80) {
+			if (jp_utf8(j) == -1)
+				return -1;
+			continue;
+		}
 		if (c != '\\') {
 			*j->out++ = (char)c;
 			continue;

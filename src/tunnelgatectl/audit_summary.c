@@ -11,6 +11,7 @@
 #include <sys/types.h>
 
 #include "audit_cmd.h"
+#include "ctl_text.h"
 
 struct sent {
 	char		*key;		/* NULL: free slot */
@@ -204,17 +205,6 @@ top_cmp(const void *x, const void *y)
 	return (p->value < q->value) - (p->value > q->value);
 }
 
-/* Text from the log, with no control byte. */
-static void
-safe(FILE *out, const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			fprintf(out, "\\x%02x", (unsigned char)*s);
-		else
-			putc(*s, out);
-}
-
 /* t's entries, largest first, in *out (free()); -1 out of memory. */
 static ssize_t
 stab_sorted(const struct stab *t, struct sent ***out)
@@ -251,7 +241,7 @@ stab_print(FILE *out, const struct audit_summary *s, const struct stab *t,
 			fprintf(out, "  %8llu  ", (unsigned long long)v[i]->n);
 		else
 			fputs("  ", out);
-		safe(out, v[i]->key);
+		ctl_put_text(out, v[i]->key, 0);
 		if (user_figures)
 			fprintf(out, "  tunnels=%llu bytes=%llu time_ms=%llu",
 			    (unsigned long long)v[i]->n,
@@ -267,24 +257,6 @@ stab_print(FILE *out, const struct audit_summary *s, const struct stab *t,
 		    (unsigned long long)t->others.n, AUDIT_SUMMARY_KEYS,
 		    t->what, (unsigned long long)t->others_keys);
 	free(v);
-}
-
-/* A JSON string of text from the log: quotes, backslashes, control bytes. */
-static void
-json_str(FILE *out, const char *s, size_t len)
-{
-	putc('"', out);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char	 c = (unsigned char)s[i];
-
-		if (c == '"' || c == '\\')
-			fprintf(out, "\\%c", c);
-		else if (c < 0x20 || c == 0x7f)
-			fprintf(out, "\\u%04x", c);
-		else
-			putc(c, out);
-	}
-	putc('"', out);
 }
 
 /*
@@ -310,10 +282,10 @@ stab_json(FILE *out, const struct audit_summary *s, const struct stab *t,
 		if (field2 != NULL && (sp = strchr(key, ' ')) != NULL)
 			len = (size_t)(sp - key);
 		fprintf(out, "%s{\"%s\":", i > 0 ? "," : "", field);
-		json_str(out, key, len);
+		ctl_put_json(out, key, len);
 		if (field2 != NULL) {
 			fprintf(out, ",\"%s\":", field2);
-			json_str(out, key + len + (key[len] == ' '),
+			ctl_put_json(out, key + len + (key[len] == ' '),
 			    strlen(key + len + (key[len] == ' ')));
 		}
 		if (t == &s->users)
@@ -347,13 +319,13 @@ top_json(FILE *out, struct top *t, size_t n, const char *name,
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "%s{\"%s\":%llu,\"tunnel\":", i > 0 ? "," : "",
 		    unit, (unsigned long long)t[i].value);
-		json_str(out, t[i].tunnel, strlen(t[i].tunnel));
+		ctl_put_json(out, t[i].tunnel, strlen(t[i].tunnel));
 		fputs(",\"user\":", out);
-		json_str(out, t[i].user, strlen(t[i].user));
+		ctl_put_json(out, t[i].user, strlen(t[i].user));
 		fputs(",\"target\":", out);
-		json_str(out, t[i].target, strlen(t[i].target));
+		ctl_put_json(out, t[i].target, strlen(t[i].target));
 		fputs(",\"closed\":", out);
-		json_str(out, t[i].time, strlen(t[i].time));
+		ctl_put_json(out, t[i].time, strlen(t[i].time));
 		putc('}', out);
 	}
 	fputs("],", out);
@@ -372,7 +344,7 @@ audit_summary_json(struct audit_summary *s, FILE *out)
 	fprintf(out, "\"peak\":{\"tunnels\":%llu,\"time\":",
 	    (unsigned long long)s->peak);
 	if (s->peak > 0)
-		json_str(out, s->peak_time, strlen(s->peak_time));
+		ctl_put_json(out, s->peak_time, strlen(s->peak_time));
 	else
 		fputs("null", out);
 	fprintf(out, "},\"out_of_memory\":%s}\n", s->oom ? "true" : "false");
@@ -387,9 +359,9 @@ top_print(FILE *out, struct top *t, size_t n, const char *title,
 	for (size_t i = 0; i < n; i++) {
 		fprintf(out, "  %12llu %s  tunnel %s  ", (unsigned long long)t[i].value,
 		    unit, t[i].tunnel[0] ? t[i].tunnel : "-");
-		safe(out, t[i].user);
+		ctl_put_text(out, t[i].user, 0);
 		fputs("  ", out);
-		safe(out, t[i].target);
+		ctl_put_text(out, t[i].target, 0);
 		fprintf(out, "  closed %s\n", t[i].time);
 	}
 }

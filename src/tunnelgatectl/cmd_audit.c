@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "audit_cmd.h"
+#include "ctl_text.h"
 #include "ctl_cmd.h"
 
 struct audit_run {
@@ -23,38 +24,23 @@ struct audit_run {
 	char			 scratch[AUDIT_CHAINED_LINE_MAX + 1];
 };
 
-/* Text from the log may hold anything: never a raw control byte out. */
-static void
-put_safe(FILE *out, const char *s, int width)
-{
-	int	 n = 0;
-
-	for (const unsigned char *u = (const unsigned char *)s; *u; u++, n++)
-		if (*u < 0x20 || *u == 0x7f)
-			fprintf(out, "\\x%02x", *u);
-		else
-			putc(*u, out);
-	for (; n < width; n++)
-		putc(' ', out);
-}
-
 static void
 print_text(FILE *out, const struct audit_entry *e)
 {
-	put_safe(out, e->time, AUDIT_TIME_LEN + 1);
-	put_safe(out, e->event, 10);
-	put_safe(out, e->user[0] ? e->user : "-", 12);
-	put_safe(out, " ", 0);
-	put_safe(out, e->client[0] ? e->client : "-", 22);
-	put_safe(out, " ", 0);
-	put_safe(out, e->target[0] ? e->target : "-", 28);
+	ctl_put_text(out, e->time, AUDIT_TIME_LEN + 1);
+	ctl_put_text(out, e->event, 10);
+	ctl_put_text(out, e->user[0] ? e->user : "-", 12);
+	ctl_put_text(out, " ", 0);
+	ctl_put_text(out, e->client[0] ? e->client : "-", 22);
+	ctl_put_text(out, " ", 0);
+	ctl_put_text(out, e->target[0] ? e->target : "-", 28);
 	if (e->tunnel[0]) {
 		fputs(" tunnel=", out);
-		put_safe(out, e->tunnel, 0);
+		ctl_put_text(out, e->tunnel, 0);
 	}
 	if (e->rule[0]) {
 		fputs(" rule=", out);
-		put_safe(out, e->rule, 0);
+		ctl_put_text(out, e->rule, 0);
 	}
 	if (e->has & AUDIT_HAS_BYTES_UP)
 		fprintf(out, " up=%llu down=%llu ms=%llu",
@@ -63,11 +49,11 @@ print_text(FILE *out, const struct audit_entry *e)
 		    (unsigned long long)e->duration_ms);
 	if (e->closed_by[0]) {
 		fputs(" closed_by=", out);
-		put_safe(out, e->closed_by, 0);
+		ctl_put_text(out, e->closed_by, 0);
 	}
 	if (e->reason[0]) {
 		fputs(" reason=\"", out);
-		put_safe(out, e->reason, 0);
+		ctl_put_text(out, e->reason, 0);
 		putc('"', out);
 	}
 	putc('\n', out);

@@ -253,6 +253,55 @@ def test_control_bytes_from_the_log_never_reach_the_terminal(made, tmp_path):
     assert evil["user"] in [u["user"] for u in json.loads(r.stdout)["users"]["top"]]
 
 
+# What a terminal acts on beyond C0: a C1 CSI (U+009B) and a right-to-left
+# override (U+202E) that makes the rest of the row read backwards.
+SNEAKY = "a\u202eb\u009b[31m"
+SNEAKY_SHOWN = "a\\xe2\\x80\\xaeb\\xc2\\x9b[31m"
+
+
+def test_a_user_name_a_client_sends_reaches_the_table_escaped(gateway, backends):
+    """Unauthenticated: the name in Basic credentials is logged as sent,
+    valid UTF-8 the daemon writes raw."""
+    r = gateway.attempt(h.connect_request(f"backend.test:{backends.echo.port}",
+                                          SNEAKY, "wrong"),
+                        timeout=h.TIMEOUTS["auth"] + 5)
+    gateway.wait_audit(event="auth_fail", client=r.client_address)
+    out = ctl_audit("--event", "auth_fail", gateway.audit_path).stdout
+    assert "\u202e" not in out and "\u009b" not in out, repr(out)
+    assert f" {SNEAKY_SHOWN} " in out, out
+
+
+def test_c1_and_bidi_controls_in_summaries_are_escaped(made, tmp_path):
+    path = tmp_path / "sneaky.log"
+    close = json.loads(_select(made, lambda e: e["event"] == "close")[0])
+    deny = json.loads(_select(made, lambda e: e["event"] == "deny")[0])
+    lines = [json.dumps(dict(e, user=SNEAKY), ensure_ascii=False).encode() + b"\n"
+             for e in (close, deny)]
+    path.write_bytes(b"".join(lines))
+    text = ctl_audit("--summary", path).stdout
+    assert "\u202e" not in text and "\u009b" not in text, repr(text)
+    assert f"  {SNEAKY_SHOWN}  tunnels=1" in text, text
+    r = ctl_audit("--summary", "--json", path)
+    assert "\u202e" not in r.stdout and "\u009b" not in r.stdout, repr(r.stdout)
+    doc = json.loads(r.stdout)
+    assert doc["users"]["top"][0]["user"] == SNEAKY
+    assert doc["biggest"][0]["user"] == SNEAKY
+
+
+def test_a_line_that_is_not_utf8_is_named_and_skipped(made, tmp_path):
+    """tunnelgated writes invalid UTF-8 as U+FFFD: such a line was not
+    written by it, and must not break the JSON the summary prints."""
+    path = tmp_path / "latin1.log"
+    close = json.loads(_select(made, lambda e: e["event"] == "close")[0])
+    bad = json.dumps(dict(close, user="\u00e9"), ensure_ascii=False).encode("latin-1")
+    path.write_bytes(b"".join(made[2]) + bad + b"\n")
+    r = ctl_audit("--summary", "--json", path)
+    assert r.returncode == 1
+    assert f"{path}:{len(made[2]) + 1}: not UTF-8; skipped" in r.stderr, r.stderr
+    doc = json.loads(r.stdout.encode().decode("utf-8"))
+    assert [u["user"] for u in doc["users"]["top"]] == ["alice"], doc
+
+
 def test_malformed_lines_are_named_and_skipped(made, tmp_path):
     path = tmp_path / "bad.log"
     lines = list(made[2])
