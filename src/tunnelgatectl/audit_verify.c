@@ -1,9 +1,10 @@
 /*
  * tunnelgatectl audit --verify: walk the hash chain of audit files and
- * name the first line that breaks it. Files are taken in the order of
- * their first sequence number, whatever order they were given in, and
- * read as one chain. To tell an edit from an insertion, a removal or a
- * swap, the line after the break is looked at too.
+ * name the first line that breaks it. Files are read as one chain,
+ * whatever order they were given in: after each file, the one whose first
+ * line links to its last line; when none does (a new chain, or a break to
+ * report), the earliest of the rest. To tell an edit from an insertion, a
+ * removal or a swap, the line after the break is looked at too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,13 +19,15 @@ struct vline {
 	uint64_t	 seq;
 	char		 prev[AUDIT_HASH_HEX + 1];
 	char		 hash[AUDIT_HASH_HEX + 1];
+	char		 time[AUDIT_TIME_LEN + 1];
 	const char	*file;
 	uint64_t	 lineno;
 };
 
 struct vfile {
 	char		*path;
-	uint64_t	 first_seq;	/* 0: no chained line */
+	struct vline	 first;		/* its first chained line, if any */
+	bool		 read;
 };
 
 struct verify {
@@ -36,6 +39,30 @@ struct verify {
 	bool			 have_a2, have_a, chained_yet;
 };
 
+/*
+ * The file to read next: the one whose first line follows the last line
+ * read, else the first of the rest in verify_order's order; nfiles when
+ * all were read.
+ */
+static size_t
+verify_pick(const struct verify *v)
+{
+	size_t	 i, next = v->nfiles;
+
+	for (i = 0; i < v->nfiles; i++) {
+		const struct vline	*f = &v->files[i].first;
+
+		if (v->files[i].read)
+			continue;
+		if (v->have_a && f->chained && f->seq == v->a.seq + 1 &&
+		    strcmp(f->prev, v->a.hash) == 0)
+			return i;
+		if (next == v->nfiles)
+			next = i;
+	}
+	return next;
+}
+
 /* The next line of the chain's files, as seq/prev/hash; 0 at the end. */
 static int
 verify_next(struct verify *v, struct vline *out)
@@ -46,8 +73,9 @@ verify_next(struct verify *v, struct vline *out)
 
 	for (;;) {
 		if (v->src == NULL) {
-			if (v->cur == v->nfiles)
+			if ((v->cur = verify_pick(v)) == v->nfiles)
 				return 0;
+			v->files[v->cur].read = true;
 			if ((v->src = audit_src_open(v->files[v->cur].path, err,
 			    sizeof(err))) == NULL)
 				goto fail;
@@ -59,7 +87,6 @@ verify_next(struct verify *v, struct vline *out)
 			break;
 		audit_src_close(v->src);
 		v->src = NULL;
-		v->cur++;
 	}
 	memset(out, 0, sizeof(*out));
 	out->file = v->files[v->cur].path;
@@ -67,6 +94,7 @@ verify_next(struct verify *v, struct vline *out)
 	if (l.too_long || l.torn)
 		return 1;	/* unchained: a torn or oversized line is no line */
 	out->chained = audit_chain_parse(l.p, l.len, &out->seq, out->prev) == 0;
+	audit_line_time(l.p, l.len, out->time);
 	/* The hash covers the line and its '\n', still there after it. */
 	if (audit_chain_hash(l.p, l.len + 1, out->hash) == -1) {
 		snprintf(err, sizeof(err), "OpenSSL SHA-256 failed");
@@ -78,15 +106,26 @@ fail:
 	return -1;
 }
 
+/*
+ * Files without a chained line first, then by the time of their first
+ * line: the order in which chains began (a chain's later files are found
+ * by their links, whatever the clock did), then by sequence number.
+ */
 static int
 vfile_cmp(const void *x, const void *y)
 {
-	const struct vfile	*p = x, *q = y;
+	const struct vline	*p = &((const struct vfile *)x)->first;
+	const struct vline	*q = &((const struct vfile *)y)->first;
+	int			 c;
 
-	return (p->first_seq > q->first_seq) - (p->first_seq < q->first_seq);
+	if (p->chained != q->chained)
+		return p->chained ? 1 : -1;
+	if ((c = strcmp(p->time, q->time)) != 0)
+		return c;
+	return (p->seq > q->seq) - (p->seq < q->seq);
 }
 
-/* Each file's first sequence number, to order them. */
+/* Each file's first chained line, to order them. */
 static int
 verify_order(struct verify *v, char **paths, size_t n)
 {
@@ -105,7 +144,9 @@ verify_order(struct verify *v, char **paths, size_t n)
 		audit_src_close(one.src);
 		if (r == -1)
 			return -1;
-		v->files[i].first_seq = r == 1 ? l.seq : 0;
+		if (r == 1)
+			v->files[i].first = l;
+		v->files[i].read = false;
 	}
 	qsort(v->files, n, sizeof(*v->files), vfile_cmp);
 	return 0;

@@ -169,3 +169,26 @@ def test_sigusr1_without_rename_writes_a_chain_line_in_the_same_file(make_gatewa
     lines = raw_lines(gw.audit_path)
     assert json.loads(lines[n])["event"] == "chain"
     assert_chained(lines)
+
+
+def test_two_chains_of_rotated_files_verify_whole_in_any_order(make_gateway, backends):
+    """A chain of two files, then the daemon started on a missing file
+    (rotated while it was stopped) and a second chain of two files: each
+    chain's files follow one another, the second chain after the first."""
+    gw = make_gateway("chain-two")
+    traffic(gw, backends)
+    first_old = rotate(gw, ".3")
+    traffic(gw, backends)
+    gw.stop()
+    first_new = gw.audit_path.rename(gw.audit_path.with_name("audit.log.2"))
+    gw.start()
+    traffic(gw, backends)
+    second_old = rotate(gw, ".1")
+    traffic(gw, backends)
+    files = [gw.audit_path, second_old, first_new, first_old]
+    n = sum(len(raw_lines(f)) for f in files)
+    for order in (files, files[::-1]):
+        r = ctl_audit("--verify", *order)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert f"chain whole: {n} lines in 4 files" in r.stdout, r.stdout
+        assert r.stdout.count("a new chain starts") == 1, r.stdout
