@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/types.h>
 
+#include "audit.h"
 #include "audit_cmd.h"
 #include "ctl_text.h"
 
@@ -27,10 +28,14 @@ struct stab {
 	uint64_t	 others_keys;
 };
 
+/* As long as tunnelgated writes them: a list must not cut a name short. */
+#define RECORD_SIZE(f)	sizeof(((struct audit_record *)0)->f)
+
 struct top {
 	uint64_t	 value;
 	char		 time[AUDIT_TIME_LEN + 1];
-	char		 tunnel[20], user[64], target[128];
+	char		 tunnel[20], user[RECORD_SIZE(user)];
+	char		 target[RECORD_SIZE(target)];
 };
 
 struct audit_summary {

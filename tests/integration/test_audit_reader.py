@@ -215,6 +215,20 @@ def test_summary_json_has_every_part_of_the_text(made):
         "out_of_memory": False}, r.stdout
 
 
+def test_summary_lists_keep_the_longest_target_a_client_can_ask_for(made, tmp_path):
+    """A host name of 255 bytes (HTTP_HOST_MAX) and its port."""
+    path = tmp_path / "long.log"
+    close = json.loads(_select(made, lambda e: e["event"] == "close")[0])
+    host = ".".join(["a" * 63] * 3 + ["b" * 61 + ".t"])
+    assert len(host) == 255
+    long = dict(close, target=f"{host}:65535", bytes_up=10 ** 9)
+    path.write_bytes(json.dumps(long).encode() + b"\n")
+    doc = json.loads(ctl_audit("--summary", "--json", path).stdout)
+    assert doc["biggest"][0]["target"] == long["target"], doc["biggest"]
+    assert doc["longest"][0]["target"] == long["target"], doc["longest"]
+    assert f"  {long['target']}  closed" in ctl_audit("--summary", path).stdout
+
+
 def test_summary_memory_is_bounded_and_says_when_it_caps(tmp_path):
     """50005 failed logins from as many sources (a file written here: the
     cap is the reader's, whatever wrote the lines)."""
