@@ -69,7 +69,8 @@ audit_line(struct audit_run *r, const char *name, const struct audit_line *l)
 		audit_bad_line(&r->bad, name, l, "longer than any audit line");
 		return;
 	}
-	if (!audit_filter_may_match(&r->f, l->p, l->len))
+	/* A line the file ends inside is no line to judge unparsed. */
+	if (!l->torn && !audit_filter_may_match(&r->f, l->p, l->len))
 		return;
 	if (audit_entry_parse(l->p, l->len, &e, r->scratch, &why) == -1) {
 		audit_bad_line(&r->bad, name, l, why);

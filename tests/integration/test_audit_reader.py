@@ -332,6 +332,17 @@ def test_malformed_lines_are_named_and_skipped(made, tmp_path):
     assert [l.encode() + b"\n" for l in r.stdout.splitlines()] == made[2]
 
 
+def test_a_torn_last_line_is_reported_whatever_the_filters(made, tmp_path):
+    """The fast path skips lines that cannot match unparsed: not a line
+    the file ends inside, which is no whole line to judge."""
+    path = tmp_path / "torn.log"
+    path.write_bytes(b"".join(made[2]) + made[2][-1][:40])
+    for args in ([], ["--event", "close"], ["--user", "nobody-here"]):
+        r = ctl_audit("--json", *args, path)
+        assert r.returncode == 1, (args, r.stderr)
+        assert f"{path}:{len(made[2]) + 1}: " in r.stderr, (args, r.stderr)
+
+
 def _read_line(proc, timeout):
     ready, _, _ = select.select([proc.stdout], [], [], h.scaled(timeout))
     assert ready, "tunnelgatectl audit --follow printed nothing"
