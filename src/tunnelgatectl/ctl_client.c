@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -43,17 +44,24 @@ ctl_client_path(const char *config, const char *sock, char *out,
 static int
 ctl_client_connect(const char *path)
 {
+	/* A master that accepts nothing (stopped, stuck) fills its backlog:
+	 * connect(2) then waits this long, not for ever. */
+	const struct timeval	 wait = { CTL_CLIENT_WAIT_MS / 1000, 0 };
 	struct sockaddr_un	 sun = { .sun_family = AF_UNIX };
 	int			 fd;
 
 	(void)snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if ((fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wait, sizeof(wait)) == -1 ||
 	    connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
 		fprintf(stderr, "tunnelgatectl: %s: %s%s\n", path,
-		    strerror(errno), errno == EACCES || errno == EPERM ?
+		    errno == EAGAIN ? "no answer" : strerror(errno),
+		    errno == EACCES || errno == EPERM ?
 		    " (the control socket is root's)" : errno == ENOENT ||
 		    errno == ECONNREFUSED ? " (is tunnelgated running? see "
-		    "control.socket in tunnelgated.conf(5))" : "");
+		    "control.socket in tunnelgated.conf(5))" : errno == EAGAIN ?
+		    " (tunnelgated accepts no connection: stopped or stuck?)" :
+		    "");
 		if (fd != -1)
 			close(fd);
 		return -1;

@@ -8,6 +8,7 @@ refusal, never a crash."""
 import errno
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -199,6 +200,33 @@ def test_the_control_socket_serves_root_only(make_gateway, backends):
         assert "control socket: uid 65534" in gw.stderr_text()
         h.echo_round_trip(c)
         assert [row["tunnel"] for row in status(gw)] == [tid]
+
+
+def test_a_daemon_that_accepts_nothing_gets_no_answer_not_a_hang(make_gateway):
+    """A stopped master: once its listen backlog is full, connect(2) on
+    the control socket waits as long as it stays stopped."""
+    gw = make_gateway("ctl-stopped")
+    held = []
+    gw.signal(signal.SIGSTOP)
+    try:
+        while True:
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+            s.setblocking(False)
+            held.append(s)
+            try:
+                s.connect(str(gw.control_path))
+            except BlockingIOError:
+                break
+        r = subprocess.run([str(daemon_path().parent / "tunnelgatectl"), "status",
+                            "-s", str(gw.control_path)], capture_output=True,
+                           text=True, timeout=scaled(90))
+        assert r.returncode == 2, r
+        assert f"{gw.control_path}: no answer" in r.stderr, r.stderr
+    finally:
+        gw.signal(signal.SIGCONT)
+        for s in held:
+            s.close()
+    status(gw)
 
 
 def _raw_request(gw, data, fds=()):
