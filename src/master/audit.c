@@ -12,6 +12,7 @@
 #include "fs_check.h"
 #include "log.h"
 #include "tg_limits.h"
+#include "utf8.h"
 
 _Static_assert(AUDIT_LINE_MAX - 2 + AUDIT_CHAIN_SUFFIX_MAX <=
     AUDIT_CHAINED_LINE_MAX, "a sealed audit line fits AUDIT_CHAINED_LINE_MAX");
@@ -86,38 +87,6 @@ auditlog_record_validate(const struct audit_record *r)
 	return 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (1-4), or 0 if invalid. */
-static size_t
-utf8_seq_len(const unsigned char *s)
-{
-	size_t	 n, i;
-	uint32_t cp;
-
-	if (s[0] < 0x80)
-		return 1;
-	if ((s[0] & 0xe0) == 0xc0) {
-		n = 2;
-		cp = s[0] & 0x1fu;
-	} else if ((s[0] & 0xf0) == 0xe0) {
-		n = 3;
-		cp = s[0] & 0x0fu;
-	} else if ((s[0] & 0xf8) == 0xf0) {
-		n = 4;
-		cp = s[0] & 0x07u;
-	} else
-		return 0;
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3fu);
-	}
-	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-	    (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
-}
-
 struct jbuf {
 	char	*p;
 	size_t	 len, cap;
@@ -142,6 +111,7 @@ jb_str(struct jbuf *j, const char *s)
 	const unsigned char	*u = (const unsigned char *)s;
 	char			 esc[8];
 	size_t			 n;
+	uint32_t		 cp;
 
 	jb_raw(j, "\"", 1);
 	while (*u) {
@@ -150,13 +120,14 @@ jb_str(struct jbuf *j, const char *s)
 			esc[1] = (char)*u;
 			jb_raw(j, esc, 2);
 			u++;
-		} else if (*u < 0x20 || *u == 0x7f) {
-			snprintf(esc, sizeof(esc), "\\u%04x", *u);
-			jb_raw(j, esc, 6);
-			u++;
-		} else if ((n = utf8_seq_len(u)) == 0) {
+		} else if ((n = utf8_decode(u, strnlen((const char *)u, 4),
+		    &cp)) == 0) {
 			jb_raw(j, "\\ufffd", 6);
 			u++;
+		} else if (utf8_is_control(cp)) {
+			snprintf(esc, sizeof(esc), "\\u%04x", (unsigned)cp);
+			jb_raw(j, esc, 6);
+			u += n;
 		} else {
 			jb_raw(j, (const char *)u, n);
 			u += n;

@@ -275,7 +275,7 @@ test_valid_utf8_is_kept(void **state)
 {
 	static const char *const ok[] = {
 		"\xc3\xa9t\xc3\xa9",		/* U+00E9 */
-		"\xc2\x80",			/* U+0080, smallest 2-byte */
+		"\xc2\xa0",			/* U+00A0, past the C1 controls */
 		"\xdf\xbf",			/* U+07FF */
 		"\xe0\xa0\x80",			/* U+0800, smallest 3-byte */
 		"\xe2\x82\xac",			/* U+20AC */
@@ -291,6 +291,22 @@ test_valid_utf8_is_kept(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
 		assert_string_equal(user_json(ok[i]), ok[i]);
+}
+
+/*
+ * What a client chose (a user name in its Basic credentials) must not
+ * drive a terminal that shows the raw log (`jq -r`, grep): C1 controls,
+ * bidi overrides and separators are escaped like C0.
+ */
+static void
+test_unicode_controls_are_escaped(void **state)
+{
+	(void)state;
+	assert_string_equal(user_json("\xc2\x80"), "\\u0080");
+	assert_string_equal(user_json("a\xc2\x9b[31m"), "a\\u009b[31m");
+	assert_string_equal(user_json("a\xe2\x80\xae" "b"), "a\\u202eb");
+	assert_string_equal(user_json("\xe2\x80\xa8\xe2\x81\xa6"),
+	    "\\u2028\\u2066");
 }
 
 /*
@@ -770,6 +786,7 @@ main(void)
 		cmocka_unit_test(test_escapes_quote_and_backslash),
 		cmocka_unit_test(test_escapes_control_bytes),
 		cmocka_unit_test(test_valid_utf8_is_kept),
+		cmocka_unit_test(test_unicode_controls_are_escaped),
 		cmocka_unit_test(test_invalid_utf8_is_replaced),
 		cmocka_unit_test(test_overlong_and_surrogates_are_replaced),
 		cmocka_unit_test(test_every_string_field_is_escaped),
