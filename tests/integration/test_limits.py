@@ -151,9 +151,7 @@ def test_start_with_shipped_defaults_prints_no_warning(make_gateway, backends, k
 
 
 def test_descriptor_shortfall_names_the_setting_and_the_fix(make_gateway):
-    gw = make_gateway("nofile-short", start=False)
-    gw.conf.write_text(gw.config_text().replace("connections = 10000;",
-                                                "connections = 1000000;"))
+    gw = make_gateway("nofile-short", start=False, connections=1000000)
     gw.start(wrapper=NOFILE_20000)
     # 2 per connection, and per gate worker 1 listener, 2 relay sockets,
     # its own 2 and 16 more: 21.
