@@ -146,16 +146,11 @@ backend_addrs(const struct config *cfg, const struct policy *pol,
 {
 	struct policy_verdict	 pv;
 	char			 name[HTTP_HOST_MAX + 1];
-	size_t			 len = strnlen(host, sizeof(name));
 
-	if (len == sizeof(name)) {
+	if (!auth_dns_name(host, name)) {
 		snprintf(reason, reasonlen, "no such host");
 		return AUTH_BACKEND_REFUSED;
 	}
-	if (len > 0 && host[len - 1] == '.')
-		len--;
-	memcpy(name, host, len);
-	name[len] = '\0';
 	if (auth_dns_numeric(name, port, res))
 		return AUTH_ALLOW;
 	if (!policy_lookup_needed(pol, subject, host, port, 0, &pv)) {

@@ -176,6 +176,20 @@ dns_wait(struct dns_lookup *l, int64_t end_ms)
 }
 
 bool
+auth_dns_name(const char *host, char name[HTTP_HOST_MAX + 1])
+{
+	size_t	 len = strnlen(host, HTTP_HOST_MAX + 1);
+
+	if (len > HTTP_HOST_MAX)
+		return false;
+	if (len > 0 && host[len - 1] == '.')
+		len--;
+	memcpy(name, host, len);
+	name[len] = '\0';
+	return true;
+}
+
+bool
 auth_dns_numeric(const char *host, uint16_t port, struct addrinfo **res)
 {
 	struct addrinfo	 hints;

@@ -13,6 +13,13 @@
 #include "auth.h"
 #include "policy.h"
 
+/*
+ * The name the gateway looks up for host as requested: "name." and "name"
+ * are one name (a literal with the dot is no address to the request
+ * parser). false if host is longer than a name can be.
+ */
+bool	 auth_dns_name(const char *host, char name[HTTP_HOST_MAX + 1]);
+
 /* host is an address literal: *res gets it (freeaddrinfo()), no lookup. */
 bool	 auth_dns_numeric(const char *host, uint16_t port,
 	    struct addrinfo **res);

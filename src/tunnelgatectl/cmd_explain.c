@@ -20,6 +20,7 @@
 #include "ctl_cmd.h"
 #include "ctl_groups.h"
 #include "log.h"
+#include "http_request.h"
 #include "netaddr.h"
 #include "policy.h"
 
@@ -49,38 +50,31 @@ explain_usage(void)
 	return CTL_EXIT_ERROR;
 }
 
-/* "host:port", "[v6]:port". */
+/*
+ * HOST:PORT as the gate's request parser reads a CONNECT target, so that a
+ * target the gateway answers 400 (an inet_aton form such as 127.1, a zone
+ * index, a dotted quad with a trailing dot) gets no verdict here either.
+ */
 static int
 explain_target(struct explain *e, const char *arg)
 {
-	const char	*colon = strrchr(arg, ':'), *h = arg;
-	size_t		 hlen;
-	char		*end;
-	unsigned long	 port;
+	struct http_request	 req;
+	char			 line[HTTP_HOST_MAX + 64];
+	int			 n;
 
-	if (colon == NULL)
-		goto bad;
-	hlen = (size_t)(colon - arg);
-	if (arg[0] == '[') {
-		if (hlen < 2 || arg[hlen - 1] != ']')
-			goto bad;
-		h = arg + 1;
-		hlen -= 2;
-	} else if (memchr(arg, ':', hlen) != NULL)
-		goto bad;
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (hlen == 0 || hlen >= sizeof(e->host) || colon[1] == '\0' ||
-	    *end != '\0' || errno != 0 || port == 0 || port > 65535)
-		goto bad;
-	memcpy(e->host, h, hlen);
-	e->host[hlen] = '\0';
-	e->port = (uint16_t)port;
+	n = snprintf(line, sizeof(line), "CONNECT %s HTTP/1.1\r\n\r\n", arg);
+	if (n < 0 || (size_t)n >= sizeof(line) || strpbrk(arg, " \r\n") != NULL ||
+	    http_request_parse((const uint8_t *)line, (size_t)n, sizeof(line),
+	    &req) != HTTP_PARSE_OK) {
+		fprintf(stderr, "tunnelgatectl explain: %s: the gateway answers "
+		    "400 to this target; write HOST:PORT, e.g. "
+		    "db.example.com:22, 10.0.0.1:443 or [2001:db8::1]:22 (an "
+		    "IPv4 address as four decimal numbers, no IPv6 zone)\n", arg);
+		return -1;
+	}
+	snprintf(e->host, sizeof(e->host), "%s", req.host);
+	e->port = req.port;
 	return 0;
- bad:
-	fprintf(stderr, "tunnelgatectl explain: %s: write HOST:PORT, e.g. "
-	    "db.example.com:22, 10.0.0.1:443 or [2001:db8::1]:22\n", arg);
-	return -1;
 }
 
 static int
@@ -227,9 +221,14 @@ explain_addrs(const struct explain *e, const struct policy_subject *subj,
 {
 	struct policy_verdict	 v;
 	enum auth_verdict	 av;
-	char			 reason[256];
+	char			 reason[256], name[HTTP_HOST_MAX + 1];
 
-	if (auth_dns_numeric(e->host, e->port, res)) {
+	/* The request parser already kept host within a name's length. */
+	if (!auth_dns_name(e->host, name)) {
+		printf("  %s: no such host\n", e->host);
+		return 1;
+	}
+	if (auth_dns_numeric(name, e->port, res)) {
 		printf("  %s: an address, not looked up\n", e->host);
 		return 0;
 	}
@@ -242,7 +241,7 @@ explain_addrs(const struct explain *e, const struct policy_subject *subj,
 	}
 	printf("  %s: looked up (an allow rule for this user and port may "
 	    "match it)\n", e->host);
-	av = auth_dns_resolve(e->host, e->port, auth_now_ms() +
+	av = auth_dns_resolve(name, e->port, auth_now_ms() +
 	    (e->cfg != NULL ? e->cfg->timeout_dns_ms : EXPLAIN_DNS_MS), res,
 	    reason, sizeof(reason));
 	if (av != AUTH_ALLOW) {

@@ -106,3 +106,25 @@ def test_explain_refuses_a_bad_target(env, target):
     r = _explain(path, "alice", target)
     assert r.returncode == 2
     assert "write HOST:PORT" in r.stderr
+
+
+@pytest.mark.parametrize("target", ["127.1", "0x7f.0.0.1", "2130706433", "127.0.0.01",
+                                    "127.0.0.1.", "[fe80::1%lo]"])
+def test_explain_refuses_what_the_gateway_answers_400(gateway, backends, target):
+    """getaddrinfo() reads these as addresses, the gate's request parser
+    refuses them: explain gives no verdict for a request that gets none."""
+    port = backends.echo.port
+    assert gateway.attempt(h.connect_request(f"{target}:{port}", "alice")).status == 400
+    r = _explain(gateway.policy_path, "alice", f"{target}:{port}", "--lookup")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "the gateway answers 400" in r.stderr and r.stdout == ""
+
+
+def test_explain_looks_up_a_name_with_a_trailing_dot_as_the_gateway(gateway, backends):
+    """"backend.test." is backend.test to the gateway (and to /etc/hosts)."""
+    port = backends.echo.port
+    resp = gateway.attempt(h.connect_request(f"backend.test.:{port}", "alice"))
+    assert resp.status == 200
+    r = _explain(gateway.policy_path, "alice", f"backend.test.:{port}", "--lookup")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert (f"127.0.0.1:{port}", "allow", h.RULE_OPS) in _decided(r.stdout)
