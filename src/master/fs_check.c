@@ -191,7 +191,8 @@ fs_include_line(struct fs_scan *s, const char *file, unsigned lineno,
 
 /*
  * One line of f, without its newline, into line (size bytes): 1, 0 at the
- * end of f (or on a read error: see ferror()), -1 if it does not fit.
+ * end of f (or on a read error: see ferror()), -1 if it does not fit,
+ * FS_LINE_NUL if it holds a NUL byte.
  */
 int
 fs_read_line(FILE *f, char *line, size_t size)
@@ -200,6 +201,8 @@ fs_read_line(FILE *f, char *line, size_t size)
 	int	 c;
 
 	while ((c = getc(f)) != EOF && c != '\n') {
+		if (c == '\0')
+			return FS_LINE_NUL;
 		if (n + 1 >= size)
 			return -1;
 		line[n++] = (char)c;
@@ -210,11 +213,14 @@ fs_read_line(FILE *f, char *line, size_t size)
 
 /* What ended a scan of file at line lineno other than its end. */
 int
-fs_scan_failed(const char *file, unsigned lineno, FILE *f,
+fs_scan_failed(const char *file, unsigned lineno, FILE *f, int r,
     const char *too_long)
 {
 	if (ferror(f))
 		log_warn("%s: cannot read", file);
+	else if (r == FS_LINE_NUL)
+		log_warnx("%s:%u: NUL byte; the file must be text, fix or "
+		    "rewrite this line", file, lineno);
 	else if (too_long != NULL)
 		log_warnx("%s:%u: %s", file, lineno, too_long);
 	else

@@ -46,13 +46,19 @@ int	 fs_check_holder(const struct fs_ctx *, char *path, size_t size,
 /* dir/name into out (size bytes). */
 int	 fs_join(const struct fs_ctx *, char *out, size_t size,
 	    const char *dir, const char *name);
-/* One line of f, at most FS_LINE_MAX bytes: 1, 0 at the end, -1 too long. */
+/*
+ * One line of f, at most FS_LINE_MAX bytes: 1, 0 at the end, -1 too long,
+ * FS_LINE_NUL if it holds a NUL byte (libconfig and PAM would end a value
+ * there and silently drop the rest).
+ */
+#define FS_LINE_NUL	(-2)
 int	 fs_read_line(FILE *f, char *line, size_t size);
 /*
- * Says why a scan of file stopped at line lineno before its end, too_long
- * (or the configuration's bound if NULL) for a line that did not fit; -1.
+ * Says why a scan of file stopped at line lineno before its end (r, what
+ * the read returned): too_long (or the configuration's bound if NULL) for
+ * a line that did not fit; -1.
  */
-int	 fs_scan_failed(const char *file, unsigned lineno, FILE *f,
+int	 fs_scan_failed(const char *file, unsigned lineno, FILE *f, int r,
 	    const char *too_long);
 /*
  * The most files one include scan reads (fs_check_scan.c): far more than

@@ -64,8 +64,8 @@ fs_scan_lines(struct fs_scan *s, FILE *f, const char *file, unsigned depth)
 	while ((r = s->read_line(f, line, sizeof(line), &lineno)) == 1)
 		if (s->line(s, file, lineno, line, depth) == -1)
 			rc = -1;
-	if (r == -1 || ferror(f))
-		rc = fs_scan_failed(file, lineno + 1, f, s->too_long);
+	if (r < 0 || ferror(f))
+		rc = fs_scan_failed(file, lineno + 1, f, r, s->too_long);
 	return rc;
 }
 

@@ -530,6 +530,27 @@ def test_config_line_longer_than_the_bound_is_refused(make_gateway):
     assert_refused(gw, f"{gw.conf}:{line}: the line is longer than 8192 bytes")
 
 
+def test_config_nul_byte_is_refused_at_its_line(make_gateway):
+    """libconfig ends a string at a NUL: policy.file = "policy.conf\\0.new"
+    would load policy.conf and say nothing. -t, a start and a reload refuse
+    it, in the file itself or one it includes."""
+    gw = prepared(make_gateway, "files-nul")
+    text = gw.conf.read_text()
+    line = text[:text.index("policy.conf")].count("\n") + 1
+    gw.conf.write_bytes(text.replace("policy.conf", "policy.conf\0.new", 1).encode())
+    assert_refused(gw, f"{gw.conf}:{line}: NUL byte; the file must be text")
+    inc = gw.dir / "extra.conf"
+    inc.write_bytes(b"# a comment\n#\0\n")
+    gw.conf.write_text(text + '@include "extra.conf"\n')
+    assert_refused(gw, f"{inc}:2: NUL byte")
+    gw.conf.write_text(text)
+    gw.start()
+    gw.conf.write_bytes(text.replace("policy.conf", "policy.conf\0.new", 1).encode())
+    gw.signal(signal.SIGHUP)
+    h.wait_for(lambda: "reload failed" in gw.stderr_text(), 10, "the reload to fail")
+    assert f"{gw.conf}:{line}: NUL byte" in gw.stderr_text()
+
+
 _OPEN = """import errno, os, sys
 try:
     os.close(os.open(sys.argv[1], os.O_RDONLY))
