@@ -20,9 +20,7 @@
 #include "auth.h"
 #include "auth_net.h"
 #include "log.h"
-
-/* A name with more addresses than this is tried on its first ones only. */
-#define BACKEND_MAX_ADDRS	32
+#include "tg_limits.h"
 
 static void
 addr_format(const struct sockaddr *sa, char out[AUTH_ADDR_MAX])
@@ -207,7 +205,8 @@ auth_backend_connect(const struct config *cfg, const struct policy *pol,
 	if (v != AUTH_ALLOW)
 		return v;
 
-	for (ai = res; ai != NULL && n < BACKEND_MAX_ADDRS; ai = ai->ai_next) {
+	for (ai = res; ai != NULL && n < TG_MAX_BACKEND_ADDRS;
+	    ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
 		n++;

@@ -37,6 +37,11 @@
  * the authenticator's verdict, audit records and per-rule metrics carry it.
  */
 #define TG_RULE_NAME_SIZE	64
+/*
+ * A name with more addresses than this is checked and tried on its first
+ * ones only (the authenticator and tunnelgatectl explain alike).
+ */
+#define TG_MAX_BACKEND_ADDRS	32
 /* cache.max_entries: credential cache entries. */
 #define TG_MAX_CACHE_ENTRIES	(1U << 20)
 /* limits.connections: per gate worker, and tunnels per relay worker. */

@@ -23,6 +23,7 @@
 #include "http_request.h"
 #include "netaddr.h"
 #include "policy.h"
+#include "tg_limits.h"
 
 /* The authenticators' resolver gets timeouts.dns; this is its default. */
 #define EXPLAIN_DNS_MS	5000
@@ -263,7 +264,7 @@ explain_run(struct explain *e)
 	struct addrinfo		*res = NULL, *ai;
 	char			 addr[NETADDR_STR_MAX];
 	size_t			 g;
-	int			 rc;
+	int			 rc, n = 0;
 
 	printf("%s (groups:", e->user);
 	for (g = 0; g < e->n_groups; g++)
@@ -283,6 +284,12 @@ explain_run(struct explain *e)
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
 		if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6)
 			continue;
+		if (n++ == TG_MAX_BACKEND_ADDRS) {
+			printf("  %s: the gateway checks the first %d addresses "
+			    "only; the rest are never tried\n", e->host,
+			    TG_MAX_BACKEND_ADDRS);
+			break;
+		}
 		t.addr = ai->ai_addr;
 		policy_check(e->policy, &subj, &t, &v);
 		netaddr_format(ai->ai_addr, addr, sizeof(addr));

@@ -7,6 +7,7 @@ import re
 import pytest
 
 import harness as h
+from client_fixtures import extra_hosts
 from ctl_fixtures import ctl, policy_file, rules
 
 
@@ -128,3 +129,23 @@ def test_explain_looks_up_a_name_with_a_trailing_dot_as_the_gateway(gateway, bac
     r = _explain(gateway.policy_path, "alice", f"backend.test.:{port}", "--lookup")
     assert r.returncode == 0, r.stdout + r.stderr
     assert (f"127.0.0.1:{port}", "allow", h.RULE_OPS) in _decided(r.stdout)
+
+
+def test_explain_checks_only_the_addresses_the_gateway_tries(make_gateway, backends, env):
+    """A name with more addresses than the gateway checks: an allowed one
+    past them is never tried (403), and explain says deny too. Address
+    sorting puts 127.0.0.x before 127.255.255.254 (source 127.0.0.1)."""
+    gw = make_gateway("explain-many", policy=rules(
+        'name = "near"; action = "deny"; users = ["alice"]; hosts = ["127.0.0.0/24"]; '
+        'ports = ["*"];',
+        'name = "far"; action = "allow"; users = ["alice"]; hosts = ["127.0.0.0/8"]; '
+        'ports = ["*"]; special = ["loopback"];'))
+    port = backends.echo.port
+    text = "".join(f"127.0.0.{i} many.test\n" for i in range(2, 34)) + \
+        "127.255.255.254 many.test\n"
+    with extra_hosts(env, text):
+        assert gw.attempt(h.connect_request(f"many.test:{port}", "alice")).status == 403
+        r = _explain(gw.policy_path, "alice", f"many.test:{port}")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "the gateway checks the first 32 addresses only" in r.stdout
+    assert ("127.255.255.254:" + str(port), "allow", "far") not in _decided(r.stdout)
