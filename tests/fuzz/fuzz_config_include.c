@@ -4,7 +4,8 @@
  * a private directory made at start-up, beside files an input may name,
  * and scanned as tunnelgated scans its configuration. Besides memory
  * errors, abort when the scan breaks its contract: 0 or -1 only; text with
- * no "@include" and no line over FS_LINE_MAX passes; a longer line fails.
+ * no "@include", no NUL and no line over FS_LINE_MAX passes; a NUL byte or
+ * a longer line fails.
  * An input may name itself: the scan reads each file once, so it ends.
  *
  * The Makefile's fuzz rule links only the parsers' sources, so the checks
@@ -66,7 +67,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fz_write(fz_path, data, size, 0644);
 	r = fs_check_includes(fz_dir, fz_path);
 	check(r == 0 || r == -1);
-	if (fz_long_line(data, size, FS_LINE_MAX))
+	if (fz_long_line(data, size, FS_LINE_MAX) ||
+	    memchr(data, '\0', size) != NULL)
 		check(r == -1);
 	else if (memmem(data, size, "@include", 8) == NULL)
 		check(r == 0);

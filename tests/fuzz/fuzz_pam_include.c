@@ -10,7 +10,8 @@
  * "include" or "substack", no line that libpam 1.5.2 would not read whole
  * (FS_PAM_LINE_MAX bytes with its newline) and no '\' (which joins lines
  * into a longer one) passes; a longer line fails, whatever it holds (a
- * comment too: libpam would read the rest of it as a line of its own). An
+ * comment too: libpam would read the rest of it as a line of its own),
+ * and so does a NUL byte (libpam would end the line there). An
  * input may name itself or loop: the scan reads each file once. An input
  * naming a file with a '/' is parsed but not scanned: the
  * scan would open it wherever it is (/proc/kmsg blocks a read), and the
@@ -121,7 +122,7 @@ fz_names_a_path(const uint8_t *d, size_t n, bool service_column)
 		check(name >= line && name + strlen(name) < line + sizeof(line));
 		slash |= strchr(name, '/') != NULL;
 	}
-	check(r == 0 || r == -1);
+	check(r == 0 || r == -1 || r == FS_LINE_NUL);
 	fclose(f);
 	return slash;
 }
@@ -152,7 +153,8 @@ fz_scan(const uint8_t *data, size_t size, bool service_column)
 	fs_pam_scan_init(&s, &p);
 	r = fs_scan_include(&s, &x, fz_path, 0);
 	check(r == 0 || r == -1);
-	if (fz_long_line(data, size, FS_PAM_LINE_MAX - 1))
+	if (fz_long_line(data, size, FS_PAM_LINE_MAX - 1) ||
+	    memchr(data, '\0', size) != NULL)
 		check(r == -1);
 	else if (!fz_has(data, size, "include") &&
 	    !fz_has(data, size, "substack") && memchr(data, '\\', size) == NULL)
