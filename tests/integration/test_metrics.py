@@ -172,9 +172,11 @@ def test_the_metrics_child_is_unprivileged_and_holds_no_client_socket(
         assert "0" not in uids, st["Uid"]
         assert st["NoNewPrivs"] == "1" and st["Seccomp"] == "2", st
         assert os.readlink(f"/proc/{pid}/root") != "/"
-        fds = sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
-        # stdio, its control socket and its listener: nothing else.
-        assert fds == [0, 1, 2, 3, 4], fds
+        # stdio, its control socket and its listener: nothing else, once it
+        # has closed the scrape's connection, which it does just after the
+        # response's last byte reached the client.
+        h.wait_for(lambda: sorted(int(f) for f in os.listdir(f"/proc/{pid}/fd"))
+                   == [0, 1, 2, 3, 4], 5, "the metrics child to hold only its own fds")
         inode = h.tcp_inode(gw.port, tunnel.local_port)
         assert inode is not None
         assert not h._holds_socket(pid, inode)
